@@ -1,0 +1,64 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wq.errors import ParseError
+from wq.model import Mode, Requirements
+from wq.parsing import requirements
+
+
+def parse(text: str) -> Requirements:
+    return requirements.build(((k, v, None) for k, v in requirements.split_string(text)),
+                              source="-r")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("mode: bynode; N: 5", Requirements(mode=Mode.BYNODE, n=5)),
+    ("mode:by_core1;N:4", Requirements(mode=Mode.BYCORE1, n=4)),
+    ("group: [gen1, gen2]", Requirements(groups=("gen1", "gen2"))),
+    ("group: gen1,gen2; not_group: slow", Requirements(groups=("gen1", "gen2"),
+                                                      not_groups=("slow",))),
+    ("mode: byhost; host: astro3", Requirements(mode=Mode.BYHOST, hosts=("astro3",))),
+    ("job_name: run:7:a", Requirements(job_name="run:7:a")),
+    ("hostfile: %hostfile%", Requirements(hostfile="auto")),
+    ("host_file: /tmp/h:1", Requirements(hostfile="/tmp/h:1")),
+    ("priority: high", Requirements(priority=30)),
+    ("priority: block", Requirements(priority=40)),
+    ("priority: 25", Requirements(priority=25)),
+    ("min_cores: 8; min_mem: 16", Requirements(min_cores=8, min_mem=16.0)),
+    ("mem: 512M", Requirements(mem=0.5)),
+    ("X: 1; threads: 4", Requirements(x11=True, threads=4)),
+    ("mode: bygroup; group: gpu", Requirements(mode=Mode.BYGROUP, groups=("gpu",))),
+    ("", Requirements()),
+])
+def test_requirement_strings(text, expected):
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize("text,message", [
+    ("N: 0", "N: expected a positive integer, got 0"),
+    ("N: four", "N: expected a positive integer, got 'four'"),
+    ("mod: bynode", "did you mean 'mode'"),
+    ("mode: byfoo", "unknown mode 'byfoo'"),
+    ("mode: byhost", "needs exactly one 'host'"),
+    ("mode: bygroup", "needs 'group'"),
+    ("priority: urgent", "unknown priority"),
+    ("X: maybe", "expected true or false"),
+    ("N 4", "expected 'key: value'"),
+    ("group: a; notgroup: a", "both wanted and excluded"),
+    ("group: 'a b'", "not a valid name"),
+])
+def test_bad_requirement_strings(text, message):
+    with pytest.raises(ParseError) as err:
+        parse(text)
+    assert message in str(err.value)
+    assert str(err.value).startswith("-r:")
+
+
+@given(st.builds(Requirements, mode=st.sampled_from([Mode.BYCORE, Mode.BYCORE1, Mode.BYNODE]),
+                 n=st.integers(1, 99), priority=st.integers(-5, 50),
+                 groups=st.lists(st.sampled_from(["a", "b"]), unique=True).map(tuple),
+                 mem=st.sampled_from([0.0, 1.5, 64.0]), x11=st.booleans(),
+                 job_name=st.one_of(st.none(), st.text("abc:; ", min_size=1).filter(str.strip))))
+def test_dict_round_trip(req):
+    assert requirements.from_dict(requirements.to_dict(req)) == req

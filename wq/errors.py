@@ -1,0 +1,68 @@
+"""The one tree of errors wq raises on purpose.
+
+    WqError                  anything wq reports to a user as one line
+    ├── ParseError           bad cluster file, job file, requirement string (file, line, key)
+    ├── UsageError           a command used wrongly (exit code 2)
+    ├── ClientError          the client cannot talk to the server
+    │   └── ServerNotRunning no server listens on the socket
+    ├── ServerError          the server refused a request (its message is the reason)
+    ├── ProtocolError        a frame that is oversize, undecodable or of an unknown type
+    └── ExecutorError        a host could not be reached or refused what was asked
+        └── HostUnreachable  connect, authentication or host key failure
+
+cli/main.py is the one place that catches them: it prints the message on
+stderr and exits non-zero. Anything else reaching it is a bug.
+"""
+
+from __future__ import annotations
+
+
+class WqError(Exception):
+    """An error with a message fit for a user: one line, says what and where."""
+
+    exit_code = 1
+
+
+class ParseError(WqError):
+    """Text that does not parse or validate; names the source, line and key."""
+
+    def __init__(self, message: str, *, source: str = "", line: int | None = None,
+                 key: str = "") -> None:
+        self.source = source
+        self.line = line
+        self.key = key
+        self.detail = message
+        where = source
+        if line is not None:
+            where = f"{where}:{line}" if where else f"line {line}"
+        prefix = f"{where}: " if where else ""
+        keypart = f"{key}: " if key else ""
+        super().__init__(f"{prefix}{keypart}{message}")
+
+
+class UsageError(WqError):
+    exit_code = 2
+
+
+class ClientError(WqError):
+    pass
+
+
+class ServerNotRunning(ClientError):
+    pass
+
+
+class ServerError(WqError):
+    pass
+
+
+class ProtocolError(WqError):
+    pass
+
+
+class ExecutorError(WqError):
+    pass
+
+
+class HostUnreachable(ExecutorError):
+    pass

@@ -1,0 +1,201 @@
+"""The data wq reasons about: hosts, requirements, jobs, placements.
+
+Frozen, slotted dataclasses and enums only; no I/O. `JobState` carries the one
+table of allowed transitions (`JobState.can_become`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import NewType
+
+JobId = NewType("JobId", int)
+
+
+class Mode(enum.Enum):
+    BYCORE = "bycore"      # N cores anywhere; may span hosts
+    BYCORE1 = "bycore1"    # N cores on one host
+    BYNODE = "bynode"      # N whole hosts
+    BYHOST = "byhost"      # N cores on the named host
+    BYGROUP = "bygroup"    # every host of the named groups, whole
+
+
+PRIORITY_NAMES: dict[str, int] = {"low": 10, "med": 20, "high": 30, "block": 40}
+BLOCK_PRIORITY = PRIORITY_NAMES["block"]
+
+
+def priority_name(value: int) -> str:
+    for name, number in PRIORITY_NAMES.items():
+        if number == value:
+            return name
+    return str(value)
+
+
+class JobState(enum.Enum):
+    WAITING = "waiting"
+    RUNNING = "running"
+    DONE = "done"            # exit code 0
+    FAILED = "failed"        # non-zero exit, or could not start
+    CANCELLED = "cancelled"  # removed by wq rm
+    LOST = "lost"            # its host vanished and nothing tells how it ended
+
+    @property
+    def letter(self) -> str:
+        return _LETTERS[self]
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL
+
+    def can_become(self, other: JobState) -> bool:
+        return other in _TRANSITIONS[self]
+
+
+_LETTERS = {
+    JobState.WAITING: "W", JobState.RUNNING: "R", JobState.DONE: "D",
+    JobState.FAILED: "F", JobState.CANCELLED: "C", JobState.LOST: "L",
+}
+_FINAL = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.LOST})
+_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.WAITING: frozenset({JobState.RUNNING, JobState.CANCELLED, JobState.FAILED}),
+    JobState.RUNNING: frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED,
+                                 JobState.LOST, JobState.WAITING}),
+    JobState.DONE: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.CANCELLED: frozenset(),
+    JobState.LOST: frozenset({JobState.WAITING}),
+}
+
+
+class HostState(enum.Enum):
+    UP = "up"
+    DOWN = "down"          # unreachable; the reason says why
+    UNKNOWN = "unknown"    # not probed yet
+
+
+@dataclass(frozen=True, slots=True)
+class SshOptions:
+    """How to reach a host over ssh; unset fields fall back to ~/.ssh/config."""
+
+    known_hosts: str | None = None      # a path, or "none" to skip verification
+    identity: tuple[str, ...] = ()
+    config: tuple[str, ...] = ()
+    keepalive: float = 10.0             # seconds between keepalives
+    keepalive_count: int = 3            # unanswered keepalives before the host is down
+    connect_timeout: float = 15.0
+    max_sessions: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    name: str
+    cores: int
+    mem: float = 0.0                    # GB
+    gpus: int = 0
+    labels: tuple[str, ...] = ()
+    address: str | None = None          # defaults to name
+    port: int | None = None
+    user: str | None = None
+    local: bool = False
+    ssh: SshOptions = field(default_factory=SshOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    hosts: tuple[Host, ...]
+    source: str = ""
+
+    def host(self, name: str) -> Host | None:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Requirements:
+    mode: Mode = Mode.BYCORE
+    n: int = 1
+    groups: tuple[str, ...] = ()
+    not_groups: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    not_hosts: tuple[str, ...] = ()
+    min_cores: int = 0
+    min_mem: float = 0.0
+    mem: float = 0.0                    # GB reserved on each host the job uses
+    gpus: int = 0                       # per host the job uses
+    priority: int = PRIORITY_NAMES["med"]
+    job_name: str | None = None
+    hostfile: str | None = None         # a path, "auto", or None
+    threads: int | None = None
+    x11: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What a user asked for: fixed at submission."""
+
+    command: str
+    cwd: str
+    env: tuple[tuple[str, str], ...] = ()
+    requirements: Requirements = field(default_factory=Requirements)
+    stdout: str | None = None           # output path pattern (%j); None: the default
+    stderr: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """The part of a placement on one host."""
+
+    host: str
+    cores: int
+    mem: float = 0.0
+    gpu_ids: tuple[int, ...] = ()
+    whole: bool = False                 # the host is taken whole (bynode, bygroup)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    slices: tuple[Slice, ...]
+
+    @property
+    def cores(self) -> int:
+        return sum(s.cores for s in self.slices)
+
+    @property
+    def first_host(self) -> str:
+        return self.slices[0].host
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return tuple(s.host for s in self.slices)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: JobId
+    user: str
+    spec: JobSpec
+    state: JobState
+    submitted: float
+    started: float | None = None
+    ended: float | None = None
+    placement: Placement | None = None
+    exit_code: int | None = None
+    reason: str = ""                    # why it waits, failed or was lost
+    instance: int = 0                   # how many times it has been started
+
+    @property
+    def name(self) -> str:
+        """job_name, else the command's first word; never contains whitespace."""
+        raw = self.spec.requirements.job_name or (self.spec.command.split() or ["-"])[0]
+        return "-".join(raw.split()) or "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-user limits; None is no limit."""
+
+    jobs: int | None = None
+    cores: int | None = None

@@ -1,0 +1,193 @@
+"""Cluster files: the YAML format, and the original one-host-a-line format.
+
+YAML:
+    defaults: {user: alice, known_hosts: ~/.ssh/known_hosts}
+    hosts:
+      - {name: node1, address: 10.0.0.1, cores: 16, mem: 64, labels: [fast]}
+
+Original: `hostname ncores mem labels` per line; `#` comments, blank lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import yaml
+
+from wq.errors import ParseError
+from wq.model import Cluster, Host, SshOptions
+from wq.parsing import units, yamlsrc
+from wq.parsing.fields import Field, FieldTable
+
+
+def _port(value: Any) -> int:
+    port = units.positive_int(value)
+    if port > 65535:
+        raise ValueError(f"expected a port number (1-65535), got {port}")
+    return port
+
+
+def _known_hosts(value: Any) -> str:
+    text = units.text(value).strip()
+    return "none" if text.lower() in ("none", "no", "false", "off") else _expand(text)
+
+
+def _identity(value: Any) -> tuple[str, ...]:
+    return tuple(_expand(p) for p in units.paths(value))
+
+
+def _address(value: Any) -> str:
+    text = units.text(value).strip()
+    if any(c.isspace() for c in text):
+        raise ValueError(f"expected an address without spaces, got {value!r}")
+    return text
+
+
+def _expand(path: str) -> str:
+    return os.path.expanduser(os.path.expandvars(path))
+
+
+HOST_FIELDS = FieldTable([
+    Field("name", units.name, ("hostname",)),
+    Field("address", _address, ("addr", "ip")),
+    Field("port", _port),
+    Field("user", units.name, ("username",)),
+    Field("cores", units.positive_int, ("ncores", "cpus")),
+    Field("mem", units.gigabytes, ("memory",)),
+    Field("gpus", units.non_negative_int, ("gpu",)),
+    Field("labels", units.names, ("groups", "label", "group")),
+    Field("local", units.flag),
+    Field("known_hosts", _known_hosts),
+    Field("identity", _identity, ("identity_file", "key")),
+    Field("ssh_config", _identity, ("config",)),
+    Field("keepalive", units.seconds, ("keepalive_interval",)),
+    Field("keepalive_count", units.positive_int, ("keepalive_count_max",)),
+    Field("connect_timeout", units.seconds),
+    Field("max_sessions", units.positive_int),
+])
+
+_TOP = FieldTable([Field("hosts", lambda v: v), Field("defaults", lambda v: v)])
+_SSH_KEYS = {"known_hosts": "known_hosts", "identity": "identity", "ssh_config": "config",
+             "keepalive": "keepalive", "keepalive_count": "keepalive_count",
+             "connect_timeout": "connect_timeout", "max_sessions": "max_sessions"}
+
+
+def load(path: str) -> Cluster:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ParseError(f"cannot read the cluster file: {exc.strerror}", source=path) from None
+    except UnicodeDecodeError:
+        raise ParseError("the cluster file is not UTF-8 text", source=path) from None
+    return parse(text, path)
+
+
+def parse(text: str, source: str) -> Cluster:
+    if _looks_plain(text):
+        return parse_plain(text, source)
+    node = yamlsrc.compose(text, source)
+    if node is None:
+        raise ParseError("the cluster file lists no hosts", source=source)
+    top = {i.key: i for i in yamlsrc.items(node, source, "")}
+    for key, item in top.items():
+        _TOP.lookup(key, source=source, line=item.line)
+    defaults: dict[str, tuple[Any, int]] = {}
+    if "defaults" in top:
+        for item in yamlsrc.items(top["defaults"].node, source, "defaults"):
+            canonical, value = HOST_FIELDS.convert(item.key, item.value, source=source,
+                                                   line=item.line, where="defaults")
+            if canonical == "name":
+                raise ParseError("a default cannot set a host's name", source=source,
+                                 line=item.line, key="defaults.name")
+            defaults[canonical] = (value, item.line)
+    if "hosts" not in top:
+        raise ParseError("no 'hosts' key: list the hosts under 'hosts:'", source=source)
+    hosts_node = top["hosts"].node
+    entries: list[tuple[str, yaml.Node, int]] = []   # (label, node, line)
+    if isinstance(hosts_node, yaml.SequenceNode):
+        entries = [(f"hosts[{i}]", n, yamlsrc.line_of(n)) for i, n in enumerate(hosts_node.value)]
+    elif isinstance(hosts_node, yaml.MappingNode):
+        for item in yamlsrc.items(hosts_node, source, "hosts"):
+            entries.append((f"hosts.{item.key}", item.node, item.line))
+    else:
+        raise ParseError("expected a list of hosts", source=source, line=top["hosts"].line,
+                         key="hosts")
+    hosts: list[Host] = []
+    for label, entry_node, line in entries:
+        fields = {k: v for k, (v, _) in defaults.items()}
+        if isinstance(hosts_node, yaml.MappingNode):
+            fields["name"] = units.name(label.split(".", 1)[1])
+            if isinstance(entry_node, yaml.ScalarNode) and entry_node.value in ("", "~", "null"):
+                entry_items: list[yamlsrc.Item] = []
+            else:
+                entry_items = yamlsrc.items(entry_node, source, label)
+        else:
+            entry_items = yamlsrc.items(entry_node, source, label)
+        for item in entry_items:
+            canonical, value = HOST_FIELDS.convert(item.key, item.value, source=source,
+                                                   line=item.line, where=label)
+            fields[canonical] = value
+        hosts.append(_host(fields, source=source, line=line, label=label))
+    return _checked(hosts, source, [e[2] for e in entries])
+
+
+def _host(fields: dict[str, Any], *, source: str, line: int, label: str) -> Host:
+    if "name" not in fields:
+        raise ParseError("a host needs a 'name'", source=source, line=line, key=label)
+    local = bool(fields.get("local", False))
+    if "cores" not in fields:
+        if not local:
+            raise ParseError("a host needs 'cores' (a positive integer)", source=source,
+                             line=line, key=f"{label}.cores")
+        fields["cores"] = os.cpu_count() or 1
+    ssh = SshOptions(**{_SSH_KEYS[k]: v for k, v in fields.items() if k in _SSH_KEYS})
+    return Host(name=fields["name"], cores=fields["cores"], mem=fields.get("mem", 0.0),
+                gpus=fields.get("gpus", 0), labels=fields.get("labels", ()),
+                address=fields.get("address"), port=fields.get("port"),
+                user=fields.get("user"), local=local, ssh=ssh)
+
+
+def _checked(hosts: list[Host], source: str, lines: list[int]) -> Cluster:
+    if not hosts:
+        raise ParseError("the cluster file lists no hosts", source=source)
+    seen: dict[str, int] = {}
+    for host, line in zip(hosts, lines):
+        if host.name in seen:
+            raise ParseError(f"duplicate host {host.name!r} (first on line {seen[host.name]})",
+                             source=source, line=line, key="name")
+        seen[host.name] = line
+    return Cluster(tuple(hosts), source)
+
+
+_PLAIN_LINE = re.compile(r"^\s*[A-Za-z0-9_.@+-]+\s+\S+")
+
+
+def _looks_plain(text: str) -> bool:
+    for line in text.splitlines():
+        stripped = line.split("#", 1)[0].strip()
+        if not stripped:
+            continue
+        return ":" not in stripped and bool(_PLAIN_LINE.match(stripped))
+    return False
+
+
+def parse_plain(text: str, source: str) -> Cluster:
+    """The original format: `hostname ncores mem labels` a line."""
+    hosts: list[Host] = []
+    lines: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if len(words) < 2 or len(words) > 4:
+            raise ParseError("expected 'hostname ncores [mem [labels]]'", source=source,
+                             line=number)
+        fields: dict[str, Any] = {}
+        for key, word in zip(("name", "cores", "mem", "labels"), words):
+            _, fields[key] = HOST_FIELDS.convert(key, word, source=source, line=number)
+        hosts.append(_host(fields, source=source, line=number, label=fields["name"]))
+        lines.append(number)
+    return _checked(hosts, source, lines)

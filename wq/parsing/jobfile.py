@@ -1,0 +1,53 @@
+"""Job files: YAML with `command` and any requirement keys.
+
+The original wq's files work as they are (`command: |` scripts, `N`, `group`,
+`notgroup`, `hostfile`, ...). wq adds `stdout` and `stderr` output patterns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wq.errors import ParseError
+from wq.model import Requirements
+from wq.parsing import requirements, yamlsrc
+
+_OWN_KEYS = ("command", "stdout", "stderr")
+
+
+@dataclass(frozen=True, slots=True)
+class JobFile:
+    command: str
+    requirements: Requirements
+    stdout: str | None = None
+    stderr: str | None = None
+
+
+def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
+    """Parse a job file; `overrides` is a -r string that wins over its keys."""
+    node = yamlsrc.compose(text, source)
+    if node is None:
+        raise ParseError("the job file is empty; it needs at least 'command'", source=source)
+    own: dict[str, str] = {}
+    raw: list[requirements.Raw] = []
+    command_line = None
+    for item in yamlsrc.items(node, source, ""):
+        if item.key in _OWN_KEYS:
+            if not isinstance(item.value, (str, int, float)) or isinstance(item.value, bool):
+                raise ParseError("expected text", source=source, line=item.line, key=item.key)
+            own[item.key] = str(item.value)
+            if item.key == "command":
+                command_line = item.line
+        else:
+            raw.append((item.key, item.value, item.line))
+    if not own.get("command", "").strip():
+        if command_line is None:
+            raise ParseError("no 'command' given", source=source)
+        raise ParseError("the command is empty", source=source, line=command_line,
+                         key="command")
+    req = requirements.build(raw, source=source)
+    if overrides:
+        req = requirements.build(
+            ((k, v, None) for k, v in requirements.split_string(overrides)),
+            source="-r", base=req)
+    return JobFile(own["command"], req, own.get("stdout"), own.get("stderr"))

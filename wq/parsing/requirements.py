@@ -1,0 +1,150 @@
+"""Requirements: the original wq's vocabulary, from job files and `-r` strings.
+
+`-r "mode: bycore1; N: 4"` is split on semicolons, each part on its first
+colon, so values may themselves contain colons (`job_name: a:b`). The space
+after the colon is optional (`N:4`), as in the original.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from wq.errors import ParseError
+from wq.model import PRIORITY_NAMES, Mode, Requirements
+from wq.parsing import units
+from wq.parsing.fields import Field, FieldTable
+
+_MODES = {m.value: m for m in Mode}
+_MODES.update({f"by_{m.value[2:]}": m for m in Mode})
+
+
+def _mode(value: Any) -> Mode:
+    key = str(value).strip().lower()
+    if key not in _MODES:
+        raise ValueError(f"unknown mode {value!r} (one of: {', '.join(m.value for m in Mode)})")
+    return _MODES[key]
+
+
+def _priority(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    key = str(value).strip().lower()
+    if key in PRIORITY_NAMES:
+        return PRIORITY_NAMES[key]
+    if key.lstrip("+-").isdigit():
+        return int(key)
+    raise ValueError(f"unknown priority {value!r} (low, med, high, block, or a number)")
+
+
+def _hostfile(value: Any) -> str:
+    out = units.text(value).strip()
+    return "auto" if out in ("auto", "%hostfile%") else out
+
+
+FIELDS = FieldTable([
+    Field("mode", _mode),
+    Field("N", units.positive_int, ("n",)),
+    Field("group", units.names, ("groups",)),
+    Field("notgroup", units.names, ("not_group", "notgroups", "not_groups")),
+    Field("host", units.names, ("hosts",)),
+    Field("nothost", units.names, ("not_host", "nothosts", "not_hosts")),
+    Field("min_cores", units.non_negative_int, ("mincores",)),
+    Field("min_mem", units.gigabytes, ("minmem",)),
+    Field("mem", units.gigabytes, ("memory",)),
+    Field("gpus", units.non_negative_int, ("gpu",)),
+    Field("priority", _priority, ("pri",)),
+    Field("job_name", units.text, ("jobname", "name")),
+    Field("hostfile", _hostfile, ("host_file",)),
+    Field("threads", units.positive_int, ("omp_num_threads",)),
+    Field("X", units.flag, ("x11",)),
+])
+
+_ATTR = {"mode": "mode", "N": "n", "group": "groups", "notgroup": "not_groups",
+         "host": "hosts", "nothost": "not_hosts", "min_cores": "min_cores",
+         "min_mem": "min_mem", "mem": "mem", "gpus": "gpus", "priority": "priority",
+         "job_name": "job_name", "hostfile": "hostfile", "threads": "threads", "X": "x11"}
+
+Raw = tuple[str, Any, int | None]   # key, value, line
+
+
+def split_string(text: str) -> list[tuple[str, Any]]:
+    """`"mode: bynode; N: 5"` → [("mode", "bynode"), ("N", "5")]."""
+    out: list[tuple[str, Any]] = []
+    for part in text.replace("\n", ";").split(";"):
+        if not part.strip():
+            continue
+        if ":" not in part:
+            raise ParseError(f"expected 'key: value', got {part.strip()!r}", source="-r")
+        key, _, value = part.partition(":")
+        out.append((key.strip(), _scalar(value.strip())))
+    return out
+
+
+def _scalar(value: str) -> Any:
+    if value[:1] in ("[", "'", '"'):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ParseError(f"cannot read value {value!r}", source="-r") from None
+    return value
+
+
+def build(raw: Iterable[Raw], *, source: str,
+          base: Requirements | None = None) -> Requirements:
+    """Validate raw key/value pairs into Requirements, layered over `base`."""
+    changes: dict[str, Any] = {}
+    lines: dict[str, int | None] = {}
+    for key, value, line in raw:
+        name, converted = FIELDS.convert(key, value, source=source, line=line)
+        changes[_ATTR[name]] = converted
+        lines[name] = line
+    req = dataclasses.replace(base or Requirements(), **changes)
+    return check(req, source=source, lines=lines)
+
+
+def check(req: Requirements, *, source: str = "",
+          lines: dict[str, int | None] | None = None) -> Requirements:
+    """Rules across keys; a ParseError names the key at fault."""
+    lines = lines or {}
+    if req.mode is Mode.BYHOST:
+        if len(req.hosts) != 1:
+            raise ParseError("mode byhost needs exactly one 'host'", source=source,
+                             line=lines.get("host", lines.get("mode")), key="host")
+    if req.mode is Mode.BYGROUP and not req.groups:
+        raise ParseError("mode bygroup needs 'group'", source=source,
+                         line=lines.get("mode"), key="group")
+    if req.mode is Mode.BYGROUP and "N" in lines:
+        raise ParseError("mode bygroup takes every host of its groups; drop 'N'",
+                         source=source, line=lines.get("N"), key="N")
+    overlap = set(req.groups) & set(req.not_groups)
+    if overlap:
+        raise ParseError(f"group {sorted(overlap)[0]!r} is both wanted and excluded",
+                         source=source, line=lines.get("notgroup"), key="notgroup")
+    return req
+
+
+def to_dict(req: Requirements) -> dict[str, Any]:
+    """The canonical key/value form, as sent over the protocol."""
+    out: dict[str, Any] = {}
+    default = Requirements()
+    for name, attr in _ATTR.items():
+        value = getattr(req, attr)
+        if value == getattr(default, attr) and name != "mode":
+            continue
+        if isinstance(value, Mode):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    return out
+
+
+def from_dict(data: Any, *, source: str = "request") -> Requirements:
+    """Inverse of to_dict; validates, since the dict may come from a client."""
+    if not isinstance(data, dict):
+        raise ParseError("requirements must be a mapping", source=source)
+    return build(((str(k), v, None) for k, v in data.items()), source=source)

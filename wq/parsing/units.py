@@ -1,0 +1,123 @@
+"""Converters for values: counts, sizes, flags, name lists.
+
+Each takes what YAML (or a -r string) gave and returns a model value, or
+raises ValueError with a sentence saying what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgtKMGT]i?[bB]?)?\s*$")
+_SIZE_FACTOR = {"k": 1 / 1024**2, "m": 1 / 1024, "g": 1.0, "t": 1024.0}
+_NAME = re.compile(r"^[A-Za-z0-9_.@+-]+$")
+
+
+def positive_int(value: Any) -> int:
+    return _int(value, minimum=1, what="a positive integer")
+
+
+def non_negative_int(value: Any) -> int:
+    return _int(value, minimum=0, what="a non-negative integer")
+
+
+def _int(value: Any, *, minimum: int, what: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected {what}, got {value!r}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        raise ValueError(f"expected {what}, got {value!r}")
+    if number < minimum:
+        raise ValueError(f"expected {what}, got {number}")
+    return number
+
+
+def gigabytes(value: Any) -> float:
+    """A size in GB: a number (GB) or a string with a unit (512M, 16G, 1T)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a size in GB (e.g. 16 or 512M), got {value!r}")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str) and (m := _SIZE.match(value)):
+        unit = (m.group(2) or "g")[0].lower()
+        number = float(m.group(1)) * _SIZE_FACTOR[unit]
+    else:
+        raise ValueError(f"expected a size in GB (e.g. 16 or 512M), got {value!r}")
+    if number < 0:
+        raise ValueError(f"expected a size that is not negative, got {value!r}")
+    return number
+
+
+def seconds(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number of seconds, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number of seconds, got {value!r}") from None
+    if number <= 0:
+        raise ValueError(f"expected a positive number of seconds, got {value!r}")
+    return number
+
+
+def flag(value: Any) -> bool:
+    """true/false, yes/no, on/off, 1/0."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on", "y"):
+        return True
+    if text in ("0", "false", "no", "off", "n"):
+        return False
+    raise ValueError(f"expected true or false (1 or 0), got {value!r}")
+
+
+def names(value: Any) -> tuple[str, ...]:
+    """A name or a list of names; a string may also be comma separated."""
+    if isinstance(value, (list, tuple)):
+        raw = [str(v) for v in value]
+    elif isinstance(value, (str, int)) and not isinstance(value, bool):
+        raw = str(value).split(",")
+    else:
+        raise ValueError(f"expected a name or a list of names, got {value!r}")
+    out = tuple(r.strip() for r in raw if r.strip())
+    for n in out:
+        if not _NAME.match(n):
+            raise ValueError(f"{n!r} is not a valid name (letters, digits, . _ - @ +)")
+    if not out:
+        raise ValueError("expected at least one name")
+    return out
+
+
+def name(value: Any) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ValueError(f"expected a name, got {value!r}")
+    text = str(value).strip()
+    if not _NAME.match(text):
+        raise ValueError(f"{text!r} is not a valid name (letters, digits, . _ - @ +)")
+    return text
+
+
+def text(value: Any) -> str:
+    if value is None or isinstance(value, (list, dict)):
+        raise ValueError(f"expected text, got {value!r}")
+    out = str(value)
+    if not out.strip():
+        raise ValueError("expected text, got nothing")
+    return out
+
+
+def paths(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError(f"expected a path or a list of paths, got {value!r}")

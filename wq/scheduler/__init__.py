@@ -1,0 +1,120 @@
+"""The scheduler: pure functions from the queue and the cluster to decisions.
+
+No asyncio, sqlite3, asyncssh, clock or randomness: `now` is an argument.
+
+Rules, in order:
+  * jobs are considered by priority (higher first), then submission time;
+  * a job that fits starts (first fit in cluster-file order); one that does
+    not fit is passed over, so smaller jobs behind it may use idle cores;
+  * starvation guard: once a passed-over job has waited `starve_after`
+    seconds, no job behind it may start on any host it could use, so those
+    hosts drain until it fits; `priority: block` applies this at once and to
+    every host (the original wq's "block other jobs until this one can run");
+  * per-user limits count running jobs and cores, usage plus the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from wq.model import BLOCK_PRIORITY, Job, JobId, Limits, Mode, Placement, Requirements
+from wq.scheduler import explain, filters
+from wq.scheduler.limits import Usage, over_limit
+from wq.scheduler.modes import PLACERS
+from wq.scheduler.order import ordered
+from wq.scheduler.view import ClusterView, HostUse
+
+__all__ = ["Start", "Refuse", "plan", "admit", "waiting_reason", "ClusterView", "Usage"]
+
+DEFAULT_STARVE_AFTER = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    job_id: JobId
+    placement: Placement
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    reason: str
+
+
+def candidates(req: Requirements, view: ClusterView, excluded: set[str]) -> list[HostUse]:
+    """The hosts `req` may be placed on now, in cluster-file order."""
+    if req.mode is Mode.BYGROUP:     # every host of the groups, usable or not
+        return [u for u in view.hosts() if filters.eligible(u.host, req)]
+    return [u for u in view.hosts()
+            if u.usable and u.host.name not in excluded and filters.eligible(u.host, req)]
+
+
+def place(req: Requirements, view: ClusterView,
+          excluded: frozenset[str] | set[str] = frozenset()) -> Placement | None:
+    hosts = candidates(req, view, set(excluded))
+    if req.mode is Mode.BYGROUP and any(u.host.name in excluded for u in hosts):
+        return None
+    return PLACERS[req.mode](req, hosts)
+
+
+def admit(req: Requirements, view: ClusterView) -> Refuse | None:
+    """Refuse at submission a job that could never fit this cluster."""
+    reason = explain.never_fits(req, view.empty_like())
+    return Refuse(reason) if reason else None
+
+
+def plan(queue: Iterable[Job], view: ClusterView, *, now: float,
+         usage: Mapping[str, Usage] | None = None,
+         limits: Mapping[str, Limits] | None = None,
+         starve_after: float = DEFAULT_STARVE_AFTER) -> list[Start]:
+    """The jobs of `queue` (waiting jobs, any order) that start now, and where.
+
+    `view` is taken from as jobs are placed; pass a copy to keep it.
+    """
+    usage = {u: Usage(x.jobs, x.cores) for u, x in (usage or {}).items()}
+    limits = limits or {}
+    starts: list[Start] = []
+    reserved: set[str] = set()
+    for job in ordered(queue):
+        if view.free_cores == 0:
+            break
+        req = job.spec.requirements
+        placement = place(req, view, reserved)
+        if placement is not None:
+            used = usage.setdefault(job.user, Usage())
+            if over_limit(limits.get(job.user), used, placement.cores) is None:
+                view.take(placement)
+                used.jobs += 1
+                used.cores += placement.cores
+                starts.append(Start(job.id, placement))
+                continue
+        if req.priority >= BLOCK_PRIORITY:
+            break
+        if now - job.submitted >= starve_after and explain.never_fits(
+                req, view.empty_like()) is None:
+            reserved.update(u.host.name for u in candidates(req, view, set())
+                            if _could_hold(req, u))
+    return starts
+
+
+def _could_hold(req: Requirements, use: HostUse) -> bool:
+    """Could `use`, once empty, hold this job's share? (Only those hosts are reserved.)"""
+    if req.mode in (Mode.BYCORE1, Mode.BYHOST):
+        return use.host.cores >= req.n
+    return True
+
+
+def waiting_reason(job: Job, view: ClusterView, *, usage: Mapping[str, Usage] | None = None,
+                   limits: Mapping[str, Limits] | None = None) -> str:
+    """Why a waiting job is not running, in one line."""
+    req = job.spec.requirements
+    never = explain.never_fits(req, view.empty_like())
+    if never:
+        return f"can no longer fit: {never}"
+    placement = place(req, view)
+    if placement is not None:
+        used = (usage or {}).get(job.user, Usage())
+        limit = over_limit((limits or {}).get(job.user), used, placement.cores)
+        return limit or "waiting for its turn in the queue"
+    hosts = [u for u in view.hosts() if filters.eligible(u.host, req)]
+    return explain.why_waiting(req, view, hosts)

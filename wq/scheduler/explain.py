@@ -1,0 +1,67 @@
+"""Reasons, in words: why a job can never fit, and why it waits now."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wq.model import Mode, Requirements
+from wq.scheduler import filters
+from wq.scheduler.view import ClusterView, HostUse
+
+
+def _eligible(req: Requirements, view: ClusterView) -> list[HostUse]:
+    return [u for u in view.hosts() if filters.eligible(u.host, req)]
+
+
+def _no_host(req: Requirements) -> str:
+    described = filters.describe(req)
+    return f"no host matches {described}" if described else "the cluster has no hosts"
+
+
+def never_fits(req: Requirements, view: ClusterView) -> str | None:
+    """Why `req` cannot fit even on the whole cluster, empty and online; None if it can."""
+    hosts = _eligible(req, view)
+    if req.mode is Mode.BYHOST and not any(u.host.name == req.hosts[0] for u in view.hosts()):
+        return f"no host named {req.hosts[0]!r} in the cluster"
+    if not hosts:
+        return _no_host(req)
+    if req.mode is Mode.BYCORE:
+        per_host = [u for u in hosts if u.host.gpus >= req.gpus and u.host.mem >= req.mem]
+        total = sum(u.host.cores for u in per_host)
+        if total < req.n:
+            return f"needs {req.n} cores; the eligible hosts have {total} in all"
+    elif req.mode in (Mode.BYCORE1, Mode.BYHOST):
+        largest = max(hosts, key=lambda u: u.host.cores)
+        if largest.host.cores < req.n:
+            return (f"needs {req.n} cores on one host; the largest eligible host, "
+                    f"{largest.host.name}, has {largest.host.cores}")
+    elif req.mode is Mode.BYNODE:
+        if len(hosts) < req.n:
+            return f"needs {req.n} whole hosts; {len(hosts)} are eligible"
+    return None
+
+
+def why_waiting(req: Requirements, view: ClusterView, hosts: Sequence[HostUse]) -> str:
+    """Why `req` does not fit now; `hosts` are its eligible hosts."""
+    unusable = [u.host.name for u in hosts if not u.usable]
+    usable = [u for u in hosts if u.usable]
+    if req.mode is Mode.BYGROUP:
+        if unusable:
+            return f"waiting for host {unusable[0]} of group {','.join(req.groups)}" \
+                   f" ({_state(view.uses[unusable[0]])})"
+        busy = [u.host.name for u in hosts if not u.idle]
+        return f"waiting for {len(busy)} busy host(s) of group {','.join(req.groups)} to empty"
+    if not usable:
+        states = ", ".join(f"{u.host.name} {_state(u)}" for u in hosts[:3])
+        return f"waiting: every eligible host is unavailable ({states})"
+    if req.mode is Mode.BYNODE:
+        idle = sum(1 for u in usable if u.idle)
+        return f"waiting for {req.n} idle hosts ({idle} idle now)"
+    free = [u.free_cores for u in usable]
+    if req.mode is Mode.BYCORE:
+        return f"waiting for {req.n} free cores ({sum(free)} free on eligible hosts)"
+    return f"waiting for {req.n} free cores on one host (at most {max(free)} free now)"
+
+
+def _state(use: HostUse) -> str:
+    return "offline" if not use.online else "down"

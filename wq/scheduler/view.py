@@ -1,0 +1,85 @@
+"""ClusterView: what each host has free right now, as plain data.
+
+Built from the cluster, the placements of running jobs and host states; a plan
+works on a copy and takes from it as it places jobs.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from wq.model import Cluster, Host, Placement
+
+
+@dataclass(slots=True)
+class HostUse:
+    host: Host
+    online: bool = True          # not drained by `wq node offline`
+    up: bool = True              # reachable
+    used_cores: int = 0
+    used_mem: float = 0.0
+    used_gpus: set[int] = field(default_factory=set)
+    whole: bool = False          # taken whole by a bynode/bygroup job
+
+    @property
+    def usable(self) -> bool:
+        return self.online and self.up
+
+    @property
+    def free_cores(self) -> int:
+        return 0 if self.whole else max(self.host.cores - self.used_cores, 0)
+
+    @property
+    def free_mem(self) -> float:
+        return 0.0 if self.whole else max(self.host.mem - self.used_mem, 0.0)
+
+    @property
+    def free_gpus(self) -> list[int]:
+        if self.whole:
+            return []
+        return [i for i in range(self.host.gpus) if i not in self.used_gpus]
+
+    @property
+    def idle(self) -> bool:
+        return not self.whole and self.used_cores == 0 and not self.used_gpus
+
+
+class ClusterView:
+    def __init__(self, uses: Iterable[HostUse]) -> None:
+        self.uses: dict[str, HostUse] = {u.host.name: u for u in uses}
+
+    @classmethod
+    def build(cls, cluster: Cluster, placements: Iterable[Placement] = (),
+              offline: Iterable[str] = (), down: Iterable[str] = ()) -> ClusterView:
+        offline_set, down_set = set(offline), set(down)
+        view = cls(HostUse(h, online=h.name not in offline_set, up=h.name not in down_set)
+                   for h in cluster.hosts)
+        for p in placements:
+            view.take(p)
+        return view
+
+    def empty_like(self) -> ClusterView:
+        """The same hosts, every one online, up and free: what could ever fit."""
+        return ClusterView(HostUse(u.host) for u in self.uses.values())
+
+    def copy(self) -> ClusterView:
+        return copy.deepcopy(self)
+
+    def take(self, placement: Placement) -> None:
+        for s in placement.slices:
+            use = self.uses.get(s.host)
+            if use is None:          # a host removed from the cluster file while in use
+                continue
+            use.used_cores += s.cores
+            use.used_mem += s.mem
+            use.used_gpus.update(s.gpu_ids)
+            use.whole = use.whole or s.whole
+
+    def hosts(self) -> list[HostUse]:
+        return list(self.uses.values())
+
+    @property
+    def free_cores(self) -> int:
+        return sum(u.free_cores for u in self.uses.values() if u.usable)
