@@ -11,8 +11,6 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
 from wq.errors import ParseError
 from wq.model import PRIORITY_NAMES, Mode, Requirements
 from wq.parsing import units
@@ -86,6 +84,8 @@ def split_string(text: str) -> list[tuple[str, Any]]:
 
 def _scalar(value: str) -> Any:
     if value[:1] in ("[", "'", '"'):
+        import yaml   # only for quoted and list values; keeps `wq` light to start
+
         try:
             return yaml.safe_load(value)
         except yaml.YAMLError:

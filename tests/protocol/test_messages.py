@@ -1,0 +1,54 @@
+import socket
+
+import pytest
+
+from wq.errors import ProtocolError
+from wq.protocol import framing, messages
+from wq.protocol.messages import ListJobs, Remove, Submit
+
+
+def test_round_trip_every_message():
+    for req in [messages.Hello(1, "t"), Submit({"command": "x"}, attach=True),
+                ListJobs(user="ann", states=["running"], all=True), messages.Stat(),
+                Remove(ids=[1, 2]), messages.Refresh(), messages.NodeState(["a"], True),
+                messages.Users(), messages.SetLimits(jobs=2), messages.Log(3)]:
+        frame = framing.decode(framing.encode(messages.to_frame(req))[4:])
+        assert messages.from_frame(frame) == req
+
+
+@pytest.mark.parametrize("frame,message", [
+    ({"type": "nope"}, "unknown request type 'nope'"),
+    ({}, "unknown request type None"),
+    ({"type": "rm", "ids": ["x"]}, "field 'ids' has the wrong type"),
+    ({"type": "rm", "ids": [True]}, "field 'ids' has the wrong type"),
+    ({"type": "submit"}, "missing field 'spec'"),
+    ({"type": "log", "id": 1.5}, "field 'id' has the wrong type"),
+])
+def test_bad_frames_are_refused(frame, message):
+    with pytest.raises(ProtocolError) as err:
+        messages.from_frame(frame)
+    assert message in str(err.value)
+
+
+def test_undecodable_and_oversize_frames():
+    with pytest.raises(ProtocolError):
+        framing.decode(b"\xff\xfe")
+    with pytest.raises(ProtocolError):
+        framing.decode(b"[1, 2]")
+    with pytest.raises(ProtocolError):
+        framing.length((framing.MAX_FRAME + 1).to_bytes(4, "big"))
+
+
+def test_binary_output_survives():
+    data = b"\x00\xffabc\xc3".decode("utf-8", "surrogateescape")
+    frame = framing.decode(framing.encode({"data": data})[4:])
+    assert frame["data"].encode("utf-8", "surrogateescape") == b"\x00\xffabc\xc3"
+
+
+def test_recv_over_a_socket():
+    a, b = socket.socketpair()
+    a.sendall(framing.encode({"x": 1}) + framing.encode({"y": 2}))
+    a.close()
+    assert framing.recv(b) == {"x": 1}
+    assert framing.recv(b) == {"y": 2}
+    assert framing.recv(b) is None

@@ -1,0 +1,74 @@
+"""Model objects to and from plain JSON-able dicts, for the store and the protocol.
+
+Decoding validates: the input may come from a client or an old database.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from wq.errors import ParseError
+from wq.model import Job, JobId, JobSpec, JobState, Placement, Slice
+from wq.parsing import requirements
+
+
+def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
+    return {"command": spec.command, "cwd": spec.cwd, "env": dict(spec.env),
+            "requirements": requirements.to_dict(spec.requirements),
+            "stdout": spec.stdout, "stderr": spec.stderr}
+
+
+def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
+    if not isinstance(data, dict):
+        raise ParseError("a job spec must be a mapping", source=source)
+    command, cwd, env = data.get("command"), data.get("cwd"), data.get("env", {})
+    if not isinstance(command, str) or not command.strip():
+        raise ParseError("the command is empty", source=source, key="command")
+    if not isinstance(cwd, str) or not os.path.isabs(cwd):
+        raise ParseError("cwd must be an absolute path", source=source, key="cwd")
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                            for k, v in env.items()):
+        raise ParseError("env must map names to strings", source=source, key="env")
+    outputs = {}
+    for key in ("stdout", "stderr"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ParseError("expected a path pattern", source=source, key=key)
+        outputs[key] = value
+    req = requirements.from_dict(data.get("requirements", {}), source=source)
+    return JobSpec(command=command, cwd=cwd, env=tuple(sorted(env.items())),
+                   requirements=req, **outputs)
+
+
+def placement_to_list(p: Placement | None) -> list[dict[str, Any]] | None:
+    if p is None:
+        return None
+    return [{"host": s.host, "cores": s.cores, "mem": s.mem, "gpus": list(s.gpu_ids),
+             "whole": s.whole} for s in p.slices]
+
+
+def placement_from_list(data: Any) -> Placement | None:
+    if data is None:
+        return None
+    return Placement(tuple(Slice(str(d["host"]), int(d["cores"]), float(d.get("mem", 0.0)),
+                                 tuple(int(g) for g in d.get("gpus", ())),
+                                 bool(d.get("whole", False))) for d in data))
+
+
+def job_to_dict(job: Job) -> dict[str, Any]:
+    return {"id": job.id, "user": job.user, "state": job.state.value,
+            "spec": spec_to_dict(job.spec), "submitted": job.submitted,
+            "started": job.started, "ended": job.ended,
+            "placement": placement_to_list(job.placement), "exit_code": job.exit_code,
+            "reason": job.reason, "instance": job.instance, "name": job.name}
+
+
+def job_from_dict(data: dict[str, Any]) -> Job:
+    return Job(id=JobId(int(data["id"])), user=str(data["user"]),
+               spec=spec_from_dict(data["spec"], source="job"),
+               state=JobState(data["state"]), submitted=float(data["submitted"]),
+               started=data.get("started"), ended=data.get("ended"),
+               placement=placement_from_list(data.get("placement")),
+               exit_code=data.get("exit_code"), reason=data.get("reason") or "",
+               instance=int(data.get("instance", 0)))

@@ -1,0 +1,1 @@
+"""The client/server protocol: length-prefixed JSON frames of versioned, typed messages."""

@@ -1,0 +1,132 @@
+"""Request messages: one dataclass each, tagged by `type`, checked field by field.
+
+Replies are objects with `ok` (and `error` when false); streams of events
+(`started`, `output`, `exit`) follow an accepted attached submission. A new
+field must have a default, so older clients keep working.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from wq.errors import ProtocolError
+
+PROTOCOL_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    type: ClassVar[str] = "hello"
+    version: int
+    client: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Submit:
+    type: ClassVar[str] = "submit"
+    spec: dict[str, Any]
+    attach: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListJobs:
+    type: ClassVar[str] = "ls"
+    user: str | None = None
+    states: list[str] | None = None
+    all: bool = False
+    ids: list[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    type: ClassVar[str] = "stat"
+
+
+@dataclass(frozen=True, slots=True)
+class Remove:
+    type: ClassVar[str] = "rm"
+    ids: list[int] = field(default_factory=list)
+    all: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    type: ClassVar[str] = "refresh"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    type: ClassVar[str] = "node"
+    hosts: list[str]
+    offline: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Users:
+    type: ClassVar[str] = "users"
+
+
+@dataclass(frozen=True, slots=True)
+class SetLimits:
+    type: ClassVar[str] = "limit"
+    jobs: int | None = None
+    cores: int | None = None
+    clear: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    type: ClassVar[str] = "log"
+    id: int
+    max_bytes: int = 4 * 1024 * 1024
+
+
+Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
+           | Log)
+REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
+
+
+def to_frame(request: Request) -> dict[str, Any]:
+    return {"type": request.type, **dataclasses.asdict(request)}
+
+
+def from_frame(frame: dict[str, Any]) -> Request:
+    """Check a decoded frame against its message class; ProtocolError if it does not fit."""
+    kind = frame.get("type")
+    cls = REQUESTS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(f"unknown request type {kind!r}")
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in frame:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ProtocolError(f"{kind}: missing field {f.name!r}")
+            continue
+        value = frame[f.name]
+        if not _fits(value, hints[f.name]):
+            raise ProtocolError(f"{kind}: field {f.name!r} has the wrong type")
+        values[f.name] = value
+    return typing.cast(Request, cls(**values))
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        (inner,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_fits(v, inner) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is Any:
+        return True
+    return isinstance(value, hint)

@@ -1,0 +1,34 @@
+"""The database schema, as numbered migrations applied in order (PRAGMA user_version)."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: jobs, their events, node states, per-user limits, and server metadata
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user TEXT NOT NULL,
+        state TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        submitted REAL NOT NULL,
+        started REAL,
+        ended REAL,
+        placement TEXT,
+        exit_code INTEGER,
+        reason TEXT NOT NULL DEFAULT '',
+        instance INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_by_state ON jobs (state);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER,
+        time REAL NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_by_job ON events (job_id);
+    CREATE TABLE nodes (name TEXT PRIMARY KEY, offline INTEGER NOT NULL);
+    CREATE TABLE limits (user TEXT PRIMARY KEY, jobs INTEGER, cores INTEGER);
+    """,
+]
