@@ -1,0 +1,157 @@
+"""The Executor: one interface, two transports (ssh and local).
+
+Both run the same node-side scripts (wrapper.py) through `sh -s`; a transport
+only supplies `_run`, which starts `sh -s` on a host with a script on stdin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from wq.executor import wrapper
+from wq.model import Host
+
+log = logging.getLogger(__name__)
+
+
+class Reader(Protocol):
+    async def read(self, n: int = -1) -> bytes: ...
+    async def readline(self) -> bytes: ...
+
+
+class Proc(Protocol):
+    """A running `sh -s` on a host."""
+
+    @property
+    def stdout(self) -> Reader: ...
+    @property
+    def stderr(self) -> Reader: ...
+    async def wait(self) -> int | None: ...     # None: the connection was lost
+    def terminate(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    pid: int
+    start_time: str
+    boot_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a launch ended: an exit code, an error before the command ran, or lost."""
+
+    exit_code: int | None = None
+    error: str | None = None
+    lost: bool = False
+
+
+Emit = Callable[[str, bytes], Awaitable[None]]
+
+
+class ShellExecutor:
+    """Job operations over `sh -s`; subclasses provide the transport."""
+
+    def _run(self, host: Host, script: str) -> contextlib.AbstractAsyncContextManager[Proc]:
+        raise NotImplementedError
+
+    async def probe(self, host: Host) -> str:
+        """Reach the host and return its boot id; raises ExecutorError if unreachable."""
+        async with self._run(host, "cat /proc/sys/kernel/random/boot_id 2>/dev/null "
+                                   "|| echo none\n") as proc:
+            out = await proc.stdout.read()
+            await proc.wait()
+        return out.decode(errors="replace").strip()
+
+    async def launch(self, host: Host, job: wrapper.Launch,
+                     on_started: Callable[[Started], None]) -> Outcome:
+        """Run one job instance; returns when it ends (or its channel is lost)."""
+        async with self._run(host, wrapper.launch_script(job)) as proc:
+            errors = asyncio.ensure_future(proc.stderr.read())
+            exit_code: int | None = None
+            error: str | None = None
+            exited = False
+            async for line in _lines(proc.stdout):
+                word, _, rest = line.partition(" ")
+                if word == wrapper.STARTED:
+                    pid, start, boot = (rest.split() + ["", "", ""])[:3]
+                    on_started(Started(int(pid), start, boot))
+                elif word == wrapper.EXITED:
+                    exited = True
+                    exit_code = int(rest) if rest.strip().lstrip("-").isdigit() else None
+                elif word == wrapper.ERROR:
+                    error = rest.strip()
+            status = await proc.wait()
+            stderr = (await errors).decode(errors="replace").strip()
+        if error is not None:
+            return Outcome(exit_code=exit_code, error=error)
+        if exited and exit_code is not None:
+            return Outcome(exit_code=exit_code)
+        if status is None:
+            return Outcome(lost=True)
+        detail = stderr.splitlines()[-1] if stderr else f"exit status {status}"
+        return Outcome(error=f"the launch on {host.name} failed: {detail}")
+
+    async def watch(self, host: Host, directory: str) -> Outcome:
+        """Wait for a job launched earlier (by this or a previous server) to end."""
+        async with self._run(host, wrapper.watch_script(directory)) as proc:
+            out = (await proc.stdout.read()).decode(errors="replace")
+            status = await proc.wait()
+        for line in out.splitlines():
+            word, _, rest = line.partition(" ")
+            if word == wrapper.EXITED:
+                code = rest.strip()
+                return Outcome(exit_code=int(code) if code.lstrip("-").isdigit() else None)
+            if word == wrapper.LOST:
+                return Outcome(lost=True, error=rest.strip())
+        return Outcome(lost=True, error=None if status is None else "the watcher failed")
+
+    async def kill(self, host: Host, directory: str, grace: float) -> str:
+        async with self._run(host, wrapper.kill_script(directory, grace)) as proc:
+            out = await proc.stdout.read()
+            await proc.wait()
+        return out.decode(errors="replace").strip()
+
+    async def follow(self, host: Host, directory: str, stdout_word: str, stderr_word: str,
+                     emit: Emit) -> None:
+        """Stream a job's output to `emit(stream, data)` until the job ends."""
+        async with self._run(host, wrapper.follow_script(directory, stdout_word,
+                                                         stderr_word)) as proc:
+            try:
+                await asyncio.gather(_pump(proc.stdout, "stdout", emit),
+                                     _pump(proc.stderr, "stderr", emit))
+                await proc.wait()
+            finally:
+                proc.terminate()
+
+    async def cat(self, host: Host, directory: str, stdout_word: str, stderr_word: str,
+                  max_bytes: int) -> tuple[bytes, bytes]:
+        async with self._run(host, wrapper.cat_script(directory, stdout_word, stderr_word,
+                                                      max_bytes)) as proc:
+            out, err = await asyncio.gather(proc.stdout.read(), proc.stderr.read())
+            await proc.wait()
+        return out, err
+
+    async def close(self) -> None:
+        """Release connections; running jobs are not touched."""
+
+
+async def _lines(reader: Reader) -> AsyncIterator[str]:
+    while True:
+        line = await reader.readline()
+        if not line:
+            return
+        yield line.decode(errors="replace").rstrip("\n")
+
+
+async def _pump(reader: Reader, stream: str, emit: Emit) -> None:
+    while True:
+        chunk = await reader.read(65536)
+        if not chunk:
+            return
+        await emit(stream, chunk)

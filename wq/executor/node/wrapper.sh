@@ -1,0 +1,48 @@
+# wq launch wrapper: runs one job detached from any ssh channel and records
+# how it ends. Shipped to the node on stdin with each launch; never installed.
+#
+#   sh run DIR CWD STDOUT STDERR SHELL
+#
+# DIR/pid      "pid starttime boot_id" of this runner; its pid is the job's
+#              process group (setsid made it a session leader)
+# DIR/rc       the exit status, written atomically (rc.tmp + mv); 128+N for signal N
+# DIR/env      the job's environment, as sh export lines
+# DIR/script   the job's command, run by the user's login shell
+d=$1 cwd=$2 out=$3 err=$4 shell=$5
+
+# A TERM/INT/HUP aimed at the process group must end the job, not this
+# runner: catch them (children get the default action back) and carry on
+# to record the exit status.
+trap 'wq_signal=1' TERM INT HUP
+
+boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
+start=none
+if [ -r "/proc/$$/stat" ]; then
+    read -r stat < "/proc/$$/stat"
+    set -- ${stat##*") "}
+    start=${20}
+fi
+printf '%s %s %s\n' "$$" "$start" "$boot_id" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
+
+finish() {
+    printf '%s\n' "$1" > "$d/rc.tmp" && mv -f "$d/rc.tmp" "$d/rc"
+    exit "$1"
+}
+
+if ! cd "$cwd" 2>/dev/null; then
+    printf 'wq: the working directory %s does not exist on this host\n' "$cwd" > "$d/error"
+    finish 97
+fi
+if ! { : >> "$out"; } 2>/dev/null || ! { : >> "$err"; } 2>/dev/null; then
+    printf 'wq: cannot write the output files %s and %s\n' "$out" "$err" > "$d/error"
+    finish 98
+fi
+: > "$out"
+[ "$err" = "$out" ] || : > "$err"
+printf 'WQ-STARTED %s %s %s\n' "$$" "$start" "$boot_id"
+
+# From here on nothing of this runner talks to the channel that launched it.
+exec </dev/null >/dev/null 2>&1
+. "$d/env"
+"$shell" "$d/script" < /dev/null >> "$out" 2>> "$err"
+finish $?

@@ -1,0 +1,149 @@
+"""SshExecutor: node-side scripts over asyncssh, through a pool of connections per host.
+
+SSH hygiene: ~/.ssh/config and /etc/ssh/ssh_config are read (asyncssh reads
+neither system file by itself), host keys are checked against known_hosts
+(user and system files) unless the cluster file says `known_hosts: none`,
+keepalives are on, connects time out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncssh
+
+from wq.errors import ExecutorError, HostUnreachable
+from wq.executor.base import Proc, Reader, ShellExecutor
+from wq.executor.pool import HostPool
+from wq.model import Host
+
+log = logging.getLogger(__name__)
+
+_USER_CONFIG = "~/.ssh/config"
+_SYSTEM_CONFIG = "/etc/ssh/ssh_config"
+_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
+
+
+def describe(host: Host) -> str:
+    where = host.address or host.name
+    if host.port:
+        where = f"{where}:{host.port}"
+    return f"{host.user}@{where}" if host.user else where
+
+
+def connect_options(host: Host) -> dict[str, Any]:
+    """The asyncssh.connect keyword arguments for a host."""
+    ssh = host.ssh
+    configs = ssh.config or tuple(p for p in (os.path.expanduser(_USER_CONFIG), _SYSTEM_CONFIG)
+                                  if os.path.exists(p))
+    opts: dict[str, Any] = {
+        "host": host.address or host.name,
+        "config": list(configs),
+        "keepalive_interval": ssh.keepalive,
+        "keepalive_count_max": ssh.keepalive_count,
+        "connect_timeout": ssh.connect_timeout,
+        "login_timeout": ssh.connect_timeout,
+    }
+    if host.port:
+        opts["port"] = host.port
+    if host.user:
+        opts["username"] = host.user
+    if ssh.identity:
+        opts["client_keys"] = list(ssh.identity)
+    if ssh.known_hosts == "none":
+        opts["known_hosts"] = None
+    elif ssh.known_hosts:
+        opts["known_hosts"] = ssh.known_hosts
+    else:
+        opts["known_hosts"] = [p for p in (os.path.expanduser(k) for k in _KNOWN_HOSTS)
+                               if os.path.exists(p)]
+    return opts
+
+
+def _explain(host: Host, exc: BaseException) -> str:
+    who = f"{host.name} ({describe(host)})"
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return f"{who}: authentication failed; check the user and keys in the cluster file"
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return (f"{who}: host key not verified ({exc.reason}); add it to known_hosts "
+                "(ssh to it once) or set known_hosts in the cluster file")
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return f"{who}: connection timed out"
+    if isinstance(exc, OSError):
+        return f"{who}: cannot connect: {exc.strerror or exc}"
+    if isinstance(exc, asyncssh.Error):
+        return f"{who}: {exc.reason}"
+    return f"{who}: {exc}"
+
+
+class _Client(asyncssh.SSHClient):
+    def __init__(self, lost: Callable[[Exception | None], None]) -> None:
+        self._lost = lost
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost(exc)
+
+
+class _SshProc:
+    def __init__(self, proc: asyncssh.SSHClientProcess[bytes]) -> None:
+        self._proc = proc
+
+    @property
+    def stdout(self) -> Reader:
+        return self._proc.stdout
+
+    @property
+    def stderr(self) -> Reader:
+        return self._proc.stderr
+
+    async def wait(self) -> int | None:
+        done = await self._proc.wait()
+        return done.exit_status
+
+    def terminate(self) -> None:
+        with contextlib.suppress(Exception):
+            self._proc.close()
+
+
+class SshExecutor(ShellExecutor):
+    def __init__(self, on_lost: Callable[[str, str], None] = lambda name, reason: None) -> None:
+        self.pools: dict[str, HostPool] = {}
+        self.on_lost = on_lost
+
+    def pool(self, host: Host) -> HostPool:
+        pool = self.pools.get(host.name)
+        if pool is None:
+            async def connect(lost: Callable[[Exception | None], None]) -> Any:
+                try:
+                    conn, _ = await asyncssh.create_connection(
+                        lambda: _Client(lost), **connect_options(host))
+                    return conn
+                except (OSError, asyncssh.Error, asyncio.TimeoutError, ValueError) as exc:
+                    raise HostUnreachable(_explain(host, exc)) from None
+            pool = HostPool(host.name, connect, host.ssh.max_sessions, on_lost=self.on_lost)
+            self.pools[host.name] = pool
+        return pool
+
+    @contextlib.asynccontextmanager
+    async def _run(self, host: Host, script: str) -> AsyncIterator[Proc]:
+        async with self.pool(host).session() as conn:
+            try:
+                proc = await conn.create_process("sh -s", encoding=None)
+            except (asyncssh.Error, OSError) as exc:
+                raise ExecutorError(_explain(host, exc)) from None
+            proc.stdin.write(script.encode("utf-8", "surrogateescape"))
+            proc.stdin.write_eof()
+            wrapped = _SshProc(proc)
+            try:
+                yield wrapped
+            finally:
+                wrapped.terminate()
+
+    async def close(self) -> None:
+        for pool in self.pools.values():
+            await pool.close()

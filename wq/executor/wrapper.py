@@ -1,0 +1,194 @@
+"""The node-side scripts, rendered as text: pure functions, no I/O.
+
+Every script runs as `sh -s` with the text on stdin, so nothing depends on
+sshd's AcceptEnv or the length limits of a command line. The launch script
+writes the job's files into its directory on the node, then runs the wrapper
+(node/wrapper.sh) under `setsid -w`: detached from the channel, yet the
+channel learns the exit at once when it is still open.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+
+STARTED = "WQ-STARTED"
+EXITED = "WQ-EXIT"
+ERROR = "WQ-ERROR"
+LOST = "WQ-LOST"
+
+#: exit codes the wrapper uses for failures before the command runs
+RC_NO_CWD = 97
+RC_NO_OUTPUT = 98
+
+#: variables of the submitter's environment that describe the submitting
+#: machine or session, not the job; the node's own values are kept instead
+HOST_SPECIFIC = frozenset({
+    "DISPLAY", "XAUTHORITY", "TMPDIR", "TMP", "TEMP", "HOSTNAME", "HOST", "HOSTTYPE",
+    "PWD", "OLDPWD", "SHLVL", "_", "HOME", "USER", "LOGNAME", "SHELL", "MAIL",
+    "TERM", "TERMCAP", "COLUMNS", "LINES", "WINDOWID", "TMUX", "TMUX_PANE", "STY",
+    "XDG_RUNTIME_DIR", "XDG_SESSION_ID", "XDG_SESSION_TYPE", "XDG_SESSION_CLASS",
+    "XDG_SEAT", "XDG_VTNR", "DBUS_SESSION_BUS_ADDRESS", "KRB5CCNAME", "GPG_AGENT_INFO",
+    "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "PS1", "PROMPT_COMMAND",
+})
+HOST_SPECIFIC_PREFIXES = ("SSH_", "WQ_", "BASH_FUNC_")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def job_environment(submitted: dict[str, str]) -> dict[str, str]:
+    """The submitter's environment minus what belongs to the submitting host."""
+    return {k: v for k, v in submitted.items()
+            if _ENV_NAME.match(k) and k not in HOST_SPECIFIC
+            and not k.startswith(HOST_SPECIFIC_PREFIXES)}
+
+
+def quote(text: str) -> str:
+    """Quote for POSIX sh: single quotes, with ' written as '\\''."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _heredoc(path: str, text: str) -> str:
+    while True:
+        tag = f"WQ_EOF_{secrets.token_hex(6)}"
+        if tag not in text:
+            break
+    body = text if text.endswith("\n") or not text else text + "\n"
+    return f"cat > {path} <<'{tag}'\n{body}{tag}\n"
+
+
+def wrapper_text() -> str:
+    return resources.files("wq.executor").joinpath("node/wrapper.sh").read_text()
+
+
+def job_dir(server_id: str, job_id: int, instance: int) -> str:
+    """The job's directory on the node, as a sh word ($HOME expands there)."""
+    return f'"$HOME/.cache/wq/{server_id}/{job_id}.{instance}"'
+
+
+def expand_pattern(pattern: str, *, job_id: int, instance: int, host: str) -> str:
+    """Output path patterns: %j job id, %i instance, %h host, %% a percent sign."""
+    table = {"j": str(job_id), "i": str(instance), "h": host, "%": "%"}
+    return re.sub(r"%(.)", lambda m: table.get(m.group(1), m.group(0)), pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """Everything the node needs to run one instance of a job."""
+
+    server_id: str
+    job_id: int
+    instance: int
+    command: str
+    cwd: str
+    env: dict[str, str]
+    stdout: str | None = None     # absolute, or relative to cwd; None: in the job dir
+    stderr: str | None = None
+    hostfile_lines: tuple[str, ...] = ()
+    hostfile_path: str | None = None   # where the job wants it (relative to cwd), or None
+
+    @property
+    def dir(self) -> str:
+        return job_dir(self.server_id, self.job_id, self.instance)
+
+
+def output_word(path: str | None, default: str, cwd: str) -> str:
+    if path is None:
+        return f'"$d/{default}"'
+    return quote(path if path.startswith("/") else f"{cwd.rstrip('/')}/{path}")
+
+
+def launch_script(job: Launch) -> str:
+    env_lines = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(job.env.items()))
+    parts = [
+        f"d={job.dir}\n",
+        'mkdir -p "$d" && chmod 700 "$d" || '
+        f'{{ echo "{ERROR} cannot create the job directory $d"; exit 96; }}\n',
+        'rm -f "$d/rc" "$d/pid" "$d/error"\n',
+        _heredoc('"$d/script"', job.command),
+        _heredoc('"$d/env"', env_lines),
+        _heredoc('"$d/run"', wrapper_text()),
+    ]
+    if job.hostfile_lines:
+        parts.append(_heredoc('"$d/hostfile"', "\n".join(job.hostfile_lines)))
+        if job.hostfile_path:
+            target = output_word(job.hostfile_path, "hostfile", job.cwd)
+            parts.append(f'cp "$d/hostfile" {target} 2>/dev/null || '
+                         f'{{ echo "{ERROR} cannot write the hostfile "{target}; exit 95; }}\n')
+    parts.append(
+        f"[ -d {quote(job.cwd)} ] || {{ echo \"{ERROR} the working directory \"{quote(job.cwd)}"
+        f"\" does not exist on this host\"; exit {RC_NO_CWD}; }}\n"
+        'wq_shell=${SHELL:-/bin/sh}\n'
+        '[ -x "$wq_shell" ] || wq_shell=/bin/sh\n'
+        f'setsid -w /bin/sh "$d/run" "$d" {quote(job.cwd)} '
+        f'{output_word(job.stdout, "stdout", job.cwd)} '
+        f'{output_word(job.stderr, "stderr", job.cwd)} "$wq_shell" </dev/null\n'
+        f'if [ -f "$d/rc" ]; then echo "{EXITED} $(cat "$d/rc")"; '
+        f'else echo "{EXITED} none"; fi\n'
+        f'[ -f "$d/error" ] && echo "{ERROR} $(cat "$d/error")"\n'
+        'exit 0\n')
+    return "".join(parts)
+
+
+def kill_script(directory: str, grace: float) -> str:
+    """TERM the job's process group, wait `grace` seconds for it, then KILL."""
+    steps = max(int(grace * 10), 1)
+    return (
+        f"d={directory}\n"
+        '[ -f "$d/rc" ] && { echo gone; exit 0; }\n'
+        '[ -f "$d/pid" ] || { echo notstarted; exit 0; }\n'
+        'read -r pid start boot < "$d/pid"\n'
+        'kill -TERM "-$pid" 2>/dev/null || { echo gone; exit 0; }\n'
+        f'i=0; while [ $i -lt {steps} ]; do\n'
+        '  [ -f "$d/rc" ] && { echo terminated; exit 0; }\n'
+        '  kill -0 "-$pid" 2>/dev/null || break\n'
+        '  sleep 0.1; i=$((i+1))\n'
+        'done\n'
+        'kill -KILL "-$pid" 2>/dev/null\n'
+        'sleep 0.1\n'
+        '[ -f "$d/rc" ] || { echo 137 > "$d/rc.kill" && mv -f "$d/rc.kill" "$d/rc"; }\n'
+        'echo killed\n')
+
+
+def follow_script(directory: str, stdout_word: str, stderr_word: str) -> str:
+    """Stream a running job's output files until the job ends (GNU tail --pid)."""
+    return (
+        f"d={directory}\n"
+        'read -r pid start boot < "$d/pid" || exit 0\n'
+        f"tail -c +1 -s 0.2 -f --pid=\"$pid\" {stdout_word} 2>/dev/null &\n"
+        f"[ {stdout_word} = {stderr_word} ] || "
+        f"tail -c +1 -s 0.2 -f --pid=\"$pid\" {stderr_word} >&2 2>/dev/null &\n"
+        "wait\n")
+
+
+def watch_script(directory: str) -> str:
+    """Wait, on the node, for a job launched earlier to end; for a watcher that
+    lost (or never had) the launching channel. Prints WQ-EXIT or WQ-LOST."""
+    return (
+        f"d={directory}\n"
+        'now_boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)\n'
+        "while :; do\n"
+        f'  [ -f "$d/rc" ] && {{ echo "{EXITED} $(cat "$d/rc")"; exit 0; }}\n'
+        f'  [ -f "$d/pid" ] || {{ echo "{LOST} it never started"; exit 0; }}\n'
+        '  read -r pid start boot < "$d/pid"\n'
+        f'  [ "$boot" = "$now_boot" ] || {{ echo "{LOST} the host rebooted"; exit 0; }}\n'
+        '  if ! kill -0 "$pid" 2>/dev/null; then\n'
+        '    sleep 0.2\n'
+        '    [ -f "$d/rc" ] && continue\n'
+        f'    echo "{LOST} its processes vanished without an exit status"; exit 0\n'
+        "  fi\n"
+        "  sleep 1\n"
+        "done\n")
+
+
+def cat_script(directory: str, stdout_word: str, stderr_word: str, max_bytes: int) -> str:
+    """The last `max_bytes` of a job's output files: stdout to stdout, stderr to stderr."""
+    return (
+        f"d={directory}\n"
+        f"[ -d \"$d\" ] || {{ echo \"{ERROR} no output kept for this job on this host\"; "
+        "exit 3; }\n"
+        f"tail -c {max_bytes} {stdout_word} 2>/dev/null\n"
+        f"[ {stdout_word} = {stderr_word} ] || tail -c {max_bytes} {stderr_word} >&2 "
+        "2>/dev/null\n"
+        "exit 0\n")
