@@ -39,6 +39,7 @@ class ListJobs:
     states: list[str] | None = None
     all: bool = False
     ids: list[int] | None = None
+    full: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""The `wq` command line: click commands, thin over the client, with pure renderers."""

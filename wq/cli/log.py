@@ -1,0 +1,25 @@
+"""wq log ID"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from wq.client import Client
+from wq.protocol import messages as m
+
+
+@click.command("log")
+@click.argument("job_id", type=int)
+@click.option("--bytes", "max_bytes", default=4 << 20, show_default=True,
+              help="Show at most the last this many bytes of each stream.")
+@click.pass_obj
+def command(obj: dict[str, str | None], job_id: int, max_bytes: int) -> None:
+    """Show the output of a job (stdout, then stderr on stderr), from wherever it ran."""
+    with Client(obj["socket"]) as client:
+        reply = client.request(m.Log(id=job_id, max_bytes=max_bytes), timeout=None)
+    sys.stdout.buffer.write(reply["stdout"].encode("utf-8", "surrogateescape"))
+    sys.stdout.flush()
+    sys.stderr.buffer.write(reply["stderr"].encode("utf-8", "surrogateescape"))
+    sys.stderr.flush()

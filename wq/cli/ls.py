@@ -1,0 +1,45 @@
+"""wq ls"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from wq.cli import render
+from wq.client import Client
+from wq.protocol import messages as m
+
+STATES = ["waiting", "running", "done", "failed", "cancelled", "lost"]
+
+
+@click.command("ls")
+@click.option("-u", "--user", help="Only this user's jobs.")
+@click.option("-f", "--full", is_flag=True, help="Every detail of each job, and why it waits.")
+@click.option("--state", "states", multiple=True, type=click.Choice(STATES),
+              help="Only jobs in this state (repeatable); finished states list past jobs.")
+@click.option("-a", "--all", "all_", is_flag=True, help="Also finished jobs, with exit codes.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def command(obj: dict[str, str | None], user: str | None, full: bool, states: tuple[str, ...],
+            all_: bool, as_json: bool) -> None:
+    """List jobs: Id User St Pri Nc Nh Host0 Tq Trun Cmd.
+
+    St is W waiting, R running, U waiting but can no longer fit the cluster,
+    and for finished jobs D done, F failed, C cancelled, L lost.
+    """
+    with Client(obj["socket"]) as client:
+        reply = client.request(m.ListJobs(user=user, states=list(states) or None, all=all_,
+                                          full=full or as_json))
+    rows = reply["jobs"]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    if full:
+        click.echo(render.ls_full(rows, reply["now"]))
+        return
+    finished = all_ or any(s not in ("waiting", "running") for s in states)
+    click.echo(render.ls(rows, reply["now"], finished=finished))
+    for row in rows:
+        if row.get("unfit"):
+            click.echo(f"wq: job {row['id']} {row['reason']}", err=True)

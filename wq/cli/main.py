@@ -1,0 +1,84 @@
+"""The `wq` command group and the one error boundary of the command line.
+
+Verbs are loaded lazily, so `wq ls` imports only what listing needs. A WqError
+prints as `wq: <message>` on stderr with exit code 1 (2 for usage errors);
+anything else is a bug: one line, and the traceback only with WQ_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from wq import __version__
+from wq.errors import WqError
+
+VERBS = {
+    "serve": "Run the server in the foreground.",
+    "sub": "Submit a job (runs attached, like a local command, unless -b).",
+    "ls": "List jobs.",
+    "stat": "Show the cluster: usage per host and in total.",
+    "rm": "Remove jobs: dequeue waiting ones, kill running ones.",
+    "log": "Show a job's output.",
+    "refresh": "Re-read the cluster file and probe down hosts now.",
+    "node": "Take hosts offline (drain) or bring them back online.",
+    "users": "List users with their jobs, cores and limits.",
+    "limit": "Set your own limits on running jobs and cores.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(VERBS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in VERBS:
+            return None
+        module = importlib.import_module(f"wq.cli.{name}")
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl(list(VERBS.items()))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="wq")
+@click.option("--socket", "socket_path", envvar="WQ_SOCKET", metavar="PATH",
+              help="The server's Unix socket (default /tmp/wq-UID/wq.sock; env WQ_SOCKET).")
+@click.pass_context
+def cli(ctx: click.Context, socket_path: str | None) -> None:
+    """wq: run jobs on free cores of your ssh hosts, as easily as running them locally."""
+    ctx.obj = {"socket": socket_path}
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        cli.main(args=argv, prog_name="wq", standalone_mode=False)
+    except WqError as exc:
+        click.echo(f"wq: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        if os.environ.get("WQ_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"wq: internal error: {type(exc).__name__}: {exc} "
+                   "(a bug; rerun with WQ_DEBUG=1 for details)", err=True)
+        sys.exit(70)
+    sys.exit(0)

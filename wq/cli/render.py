@@ -1,0 +1,156 @@
+"""Renderers: reply data in, text out. Pure; `--json` uses the same data.
+
+`wq ls` keeps the original wq's fixed-column shape, so awk scripts work:
+every row has the same number of columns, names carry no whitespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+STATE_LETTERS = {"waiting": "W", "running": "R", "done": "D", "failed": "F",
+                 "cancelled": "C", "lost": "L"}
+
+
+def duration(seconds: float | None) -> str:
+    """The original wq's durations: 05s, 01m05s, 01h01m40s, 1d01h00m."""
+    if seconds is None:
+        return "-"
+    s = max(int(seconds), 0)
+    days, s = divmod(s, 86400)
+    hours, s = divmod(s, 3600)
+    minutes, s = divmod(s, 60)
+    if days:
+        return f"{days}d{hours:02d}h{minutes:02d}m"
+    if hours:
+        return f"{hours:02d}h{minutes:02d}m{s:02d}s"
+    if minutes:
+        return f"{minutes:02d}m{s:02d}s"
+    return f"{s:02d}s"
+
+
+def _columns(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for r in rows:
+        cells = [c.rjust(w) if i in right else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(r, widths))]
+        out.append(" " + " ".join(cells).rstrip())
+    return out
+
+
+def state_letter(row: dict[str, Any]) -> str:
+    return "U" if row.get("unfit") else STATE_LETTERS.get(row["state"], "?")
+
+
+def ls(rows: Sequence[dict[str, Any]], now: float, *, finished: bool = False) -> str:
+    header = ["Id", "User", "St", "Pri", "Nc", "Nh", "Host0", "Tq", "Trun", "Cmd"]
+    if finished:
+        header.insert(-1, "Exit")
+    table = [header]
+    for r in rows:
+        end = r["ended"] if r.get("ended") is not None else now
+        tq = end - r["submitted"] if r["state"] != "running" or r["started"] is None \
+            else now - r["submitted"]
+        trun = None if r.get("started") is None else end - r["started"]
+        line = [str(r["id"]), r["user"], state_letter(r), r["pri"],
+                "-" if r["nc"] is None else str(r["nc"]),
+                "-" if r["nh"] is None else str(r["nh"]), r["host0"] or "-",
+                duration(tq), duration(trun), r["name"]]
+        if finished:
+            line.insert(-1, "-" if r.get("exit") is None else str(r["exit"]))
+        table.append(line)
+    lines = _columns(table) if rows else []
+    running = sum(1 for r in rows if r["state"] == "running")
+    waiting = sum(1 for r in rows if r["state"] == "waiting")
+    lines.append(f" Jobs: {len(rows)} Running: {running} Waiting: {waiting}")
+    return "\n".join(lines)
+
+
+def ls_full(rows: Sequence[dict[str, Any]], now: float) -> str:
+    """One block per job, every detail (the original's -f, without its crash)."""
+    blocks = []
+    for r in rows:
+        lines = [f"job {r['id']}:",
+                 f"  user: {r['user']}",
+                 f"  state: {r['state']}" + (" (can no longer fit)" if r.get("unfit") else ""),
+                 f"  priority: {r['pri']}",
+                 f"  name: {r['name']}"]
+        if r.get("hosts"):
+            lines.append(f"  hosts: {','.join(r['hosts'])}")
+            lines.append(f"  cores: {r['nc']}")
+        lines.append(f"  queued: {duration((r.get('ended') or now) - r['submitted'])}")
+        if r.get("started") is not None:
+            lines.append(f"  running: {duration((r.get('ended') or now) - r['started'])}")
+        if r.get("exit") is not None:
+            lines.append(f"  exit code: {r['exit']}")
+        if r.get("reason"):
+            lines.append(f"  reason: {r['reason']}")
+        if r.get("requirements"):
+            req = "; ".join(f"{k}: {_value(v)}" for k, v in r["requirements"].items())
+            lines.append(f"  requirements: {req}")
+        lines.append(f"  cwd: {r.get('cwd', '')}")
+        command = r.get("command", "")
+        if "\n" in command.rstrip("\n"):
+            lines.append("  command: |")
+            lines.extend(f"    {c}" for c in command.rstrip("\n").splitlines())
+        else:
+            lines.append(f"  command: {command.strip()}")
+        blocks.append("\n".join(lines))
+    running = sum(1 for r in rows if r["state"] == "running")
+    waiting = sum(1 for r in rows if r["state"] == "waiting")
+    blocks.append(f" Jobs: {len(rows)} Running: {running} Waiting: {waiting}")
+    return "\n".join(blocks)
+
+
+def _value(v: Any) -> str:
+    return ",".join(str(x) for x in v) if isinstance(v, list) else str(v)
+
+
+def stat(reply: dict[str, Any]) -> str:
+    table = [["Usage", "Host", "Mem", "Groups"]]
+    notes = {}
+    used = avail = active = offline = down = 0
+    for h in reply["hosts"]:
+        cores, busy = h["cores"], min(h["used"], h["cores"])
+        if h["state"] == "offline":
+            bar = "X" * cores
+            offline += cores
+        elif h["state"] in ("down", "unknown"):
+            bar = "-" * cores
+            down += cores
+            notes[h["name"]] = f"{h['state']}: {h['reason']}" if h["reason"] else h["state"]
+        else:
+            bar = "*" * busy + "." * (cores - busy)
+            used += busy
+            avail += cores - busy
+            active += cores
+        mem = f"{h['mem']:g}" if h["mem"] else "-"
+        groups = ",".join(h["labels"]) or "-"
+        table.append([f"[{bar}]", h["name"], mem, groups])
+    lines = _columns(table, right=frozenset({2}))
+    for i, h in enumerate(reply["hosts"], start=1):
+        if h["name"] in notes:
+            lines[i] += f"  ({notes[h['name']]})"
+    load = 100.0 * used / active if active else 0.0
+    extra = []
+    if offline:
+        extra.append(f"{offline} are offline")
+    if down:
+        extra.append(f"{down} are down")
+    tail = ", ".join([f"{load:.1f}% load", *extra])
+    lines.append("")
+    lines.append(f" Used/avail/active cores: {used}/{avail}/{active} ({tail})")
+    return "\n".join(lines)
+
+
+def users(rows: Sequence[dict[str, Any]]) -> str:
+    table = [["User", "Njobs", "Ncores", "Nwait", "Limits"]]
+    for r in rows:
+        limits = ";".join(f"{name}:{value}" for name, value in
+                          (("Njobs", r["limits"]["jobs"]), ("Ncores", r["limits"]["cores"]))
+                          if value is not None)
+        table.append([r["user"], str(r["running"]), str(r["cores"]), str(r["waiting"]),
+                      "{" + limits + "}"])
+    return "\n".join(_columns(table))

@@ -1,0 +1,24 @@
+"""wq users"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from wq.cli import render
+from wq.client import Client
+from wq.protocol import messages as m
+
+
+@click.command("users")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def command(obj: dict[str, str | None], as_json: bool) -> None:
+    """Users with running jobs, cores in use, waiting jobs and limits."""
+    with Client(obj["socket"]) as client:
+        reply = client.request(m.Users())
+    if as_json:
+        click.echo(json.dumps(reply["users"], indent=1))
+    else:
+        click.echo(render.users(reply["users"]))

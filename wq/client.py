@@ -1,0 +1,84 @@
+"""The Python client: one blocking Unix-socket connection to the server.
+
+Used by the CLI and usable from scripts:
+
+    with Client() as c:
+        job_id = c.submit(spec)["id"]
+
+It imports neither asyncio nor asyncssh, so `wq ls` starts fast.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+from wq import __version__, paths
+from wq.errors import ClientError, ServerError, ServerNotRunning
+from wq.protocol import framing
+from wq.protocol import messages as m
+
+
+class Client:
+    def __init__(self, socket_path: str | None = None, timeout: float | None = 60.0) -> None:
+        self.path = paths.socket_path(socket_path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(self.path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            self.sock.close()
+            raise ServerNotRunning(f"no wq server is running on {self.path}; start one with "
+                                   "'wq serve [CLUSTER_FILE]'") from None
+        except OSError as exc:
+            self.sock.close()
+            raise ClientError(f"cannot connect to the wq server at {self.path}: "
+                              f"{exc.strerror or exc}") from None
+        self.user = str(self.request(m.Hello(m.PROTOCOL_VERSION, f"wq {__version__}"))
+                        .get("user", ""))
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, request: m.Request) -> None:
+        try:
+            self.sock.sendall(framing.encode(m.to_frame(request)))
+        except OSError as exc:
+            raise ClientError(f"lost the connection to the wq server: {exc}") from None
+
+    def receive(self, timeout: float | None = 60.0) -> dict[str, Any]:
+        self.sock.settimeout(timeout)
+        try:
+            reply = framing.recv(self.sock)
+        except TimeoutError:
+            raise ClientError("the wq server did not answer in time") from None
+        except OSError as exc:
+            raise ClientError(f"lost the connection to the wq server: {exc}") from None
+        if reply is None:
+            raise ClientError("the wq server closed the connection")
+        return reply
+
+    def request(self, request: m.Request, timeout: float | None = 60.0) -> dict[str, Any]:
+        """Send a request and return its reply; an error reply raises ServerError."""
+        self.send(request)
+        reply = self.receive(timeout)
+        if not reply.get("ok", False):
+            raise ServerError(str(reply.get("error", "the server refused the request")))
+        return reply
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """The events of an attached job, until its `exit` event."""
+        while True:
+            event = self.receive(timeout=None)
+            if "error" in event and not event.get("ok", True):
+                raise ServerError(str(event["error"]))
+            yield event
+            if event.get("event") == "exit":
+                return

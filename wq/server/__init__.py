@@ -1,0 +1,1 @@
+"""The wq server: an asyncio loop around the store, the scheduler and the executors."""

@@ -1,0 +1,193 @@
+"""The server's wiring: state, cluster, executors, dispatcher, socket; start and stop.
+
+`serve()` runs in the foreground until SIGINT or SIGTERM. Jobs never depend on
+the server: stopping it leaves them running, and a restart on the same state
+directory watches them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import socket
+from typing import Any, TextIO
+
+from wq.errors import WqError
+from wq.executor.local import LocalExecutor
+from wq.executor.ssh import SshExecutor
+from wq.model import Cluster, Host, JobId, JobState
+from wq.parsing import cluster as cluster_file
+from wq.protocol import messages as m
+from wq.server.dispatcher import Dispatcher, Watcher
+from wq.server.handlers import Handlers
+from wq.server.hosts import HostMonitor
+from wq.server.listener import Connection, serve_unix
+from wq.store import Store
+
+log = logging.getLogger("wq.server")
+
+
+def default_cluster() -> Cluster:
+    """The embedded default: this machine, all its cores, through the local executor."""
+    import psutil
+
+    name = socket.gethostname().split(".")[0] or "localhost"
+    mem = round(psutil.virtual_memory().total / 2**30, 1)
+    return Cluster((Host(name=name, cores=os.cpu_count() or 1, mem=mem, local=True),),
+                   "(this machine)")
+
+
+def lock_state(state_dir: str) -> TextIO:
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(state_dir, "server.lock")
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        pid = fh.read().strip() or "?"
+        fh.close()
+        raise WqError(f"another wq server (pid {pid}) is using the state in {state_dir}; "
+                      "stop it first, or give this one another --state") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
+
+
+class Server:
+    def __init__(self, cluster_path: str | None, socket_path: str, state_dir: str,
+                 kill_grace: float = 5.0) -> None:
+        self.cluster_path = cluster_path
+        self.socket_path = socket_path
+        self.state_dir = state_dir
+        self.kill_grace = kill_grace
+
+    def load_cluster(self) -> Cluster:
+        if self.cluster_path is None:
+            return default_cluster()
+        return cluster_file.load(self.cluster_path)
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        cluster = self.load_cluster()
+        lock = lock_state(self.state_dir)
+        store = Store(os.path.join(self.state_dir, "wq.db"))
+        local = LocalExecutor()
+        monitor = HostMonitor(lambda h: local if h.local else ssh,
+                              on_change=lambda: dispatcher.wake())
+        ssh = SshExecutor(on_lost=monitor.lost)
+        dispatcher = Dispatcher(store, cluster, server_id=store.server_id(), local=local,
+                                ssh=ssh, monitor=monitor, kill_grace=self.kill_grace)
+        self.dispatcher = dispatcher
+        handlers = Handlers(store, dispatcher, self._reloader(dispatcher))
+        monitor.track(list(cluster.hosts))
+        resumed = [j for j in dispatcher.jobs.values() if j.state is JobState.RUNNING]
+        for job in resumed:
+            dispatcher.resume(job)
+        waiting = len(dispatcher.jobs) - len(resumed)
+        server = await serve_unix(self.socket_path,
+                                  lambda conn, req: self._handle(handlers, conn, req))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("wq server %s listening on %s; %d host(s) from %s; state in %s",
+                 dispatcher.server_id, self.socket_path, len(cluster.hosts),
+                 cluster.source, self.state_dir)
+        if resumed or waiting:
+            log.info("recovered %d waiting and %d running job(s)", waiting, len(resumed))
+        scheduling = asyncio.ensure_future(dispatcher.run())
+        dispatcher.wake()
+        if ready is not None:
+            ready.set()
+        try:
+            await stop.wait()
+        finally:
+            log.info("shutting down; running jobs keep running and are watched again "
+                     "at the next start")
+            server.close()
+            scheduling.cancel()
+            await dispatcher.close()
+            await monitor.close()
+            await ssh.close()
+            store.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.socket_path)
+            lock.close()
+
+    def _reloader(self, dispatcher: Dispatcher) -> Any:
+        def reload() -> dict[str, Any]:
+            if self.cluster_path is None:
+                return {"hosts": len(dispatcher.cluster.hosts), "added": [], "removed": []}
+            new = self.load_cluster()
+            old = {h.name for h in dispatcher.cluster.hosts}
+            names = {h.name for h in new.hosts}
+            dispatcher.set_cluster(new)
+            log.info("cluster file re-read: %d host(s)", len(new.hosts))
+            return {"hosts": len(new.hosts), "added": sorted(names - old),
+                    "removed": sorted(old - names)}
+        return reload
+
+    async def _handle(self, handlers: Handlers, conn: Connection, req: m.Request) -> None:
+        user = conn.user
+        match req:
+            case m.Submit():
+                job, watcher = handlers.submit(req, user)
+                await conn.send({"ok": True, "id": job.id})
+                if watcher is not None:
+                    await self._stream(conn, job.id, watcher)
+            case m.ListJobs():
+                await conn.send(handlers.on_ls(req, user))
+            case m.Stat():
+                await conn.send(handlers.on_stat(req, user))
+            case m.Remove():
+                await conn.send(await handlers.on_rm(req, user))
+            case m.Refresh():
+                await conn.send(handlers.on_refresh(req, user))
+            case m.NodeState():
+                await conn.send(handlers.on_node(req, user))
+            case m.Users():
+                await conn.send(handlers.on_users(req, user))
+            case m.SetLimits():
+                await conn.send(handlers.on_limit(req, user))
+            case m.Log():
+                await conn.send(await handlers.on_log(req, user))
+            case m.Hello():
+                await conn.send({"ok": True, "version": m.PROTOCOL_VERSION})
+
+    async def _stream(self, conn: Connection, job_id: JobId, watcher: Watcher) -> None:
+        """Send a job's events to an attached client until the job ends or it leaves."""
+        gone = asyncio.ensure_future(conn.reader.read(1))
+        noticed = False
+        try:
+            while True:
+                nxt = asyncio.ensure_future(watcher.queue.get())
+                done, _ = await asyncio.wait({nxt, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if nxt not in done:
+                    nxt.cancel()
+                    return
+                event = nxt.result()
+                if watcher.overflowed and not noticed:
+                    noticed = True
+                    await conn.send({"event": "notice", "text": (
+                        f"output comes faster than it can be shown; the rest is in "
+                        f"wq log {job_id}")})
+                await conn.send(event)
+                if event["event"] == "exit":
+                    return
+        finally:
+            gone.cancel()
+            self.dispatcher.unsubscribe(job_id, watcher)
+
+
+def serve(cluster_path: str | None, socket_path: str, state_dir: str,
+          kill_grace: float = 5.0, verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    asyncio.run(Server(cluster_path, socket_path, state_dir, kill_grace).run())

@@ -1,0 +1,136 @@
+"""HostMonitor: which hosts are up, and probing the down ones back with backoff.
+
+A host is usable for placement only once a probe has reached it. A failed
+probe or a lost connection marks it down with the reason; it is probed again
+after 5 s, doubling up to 5 minutes (failed authentication waits the longest,
+so an OpenSSH server never penalises us for hammering it). `wq refresh`
+probes every down host at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wq.errors import ExecutorError
+from wq.executor.base import ShellExecutor
+from wq.model import Host, HostState
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = 5.0
+MAX_RETRY = 300.0
+
+
+@dataclass
+class HostStatus:
+    state: HostState = HostState.UNKNOWN
+    reason: str = ""
+    since: float = 0.0
+    boot_id: str = ""
+    retry: float = FIRST_RETRY
+
+
+class HostMonitor:
+    def __init__(self, executor_for: Callable[[Host], ShellExecutor],
+                 on_change: Callable[[], None]) -> None:
+        self.executor_for = executor_for
+        self.on_change = on_change
+        self.status: dict[str, HostStatus] = {}
+        self._probes: dict[str, asyncio.Task[None]] = {}
+        self._hosts: dict[str, Host] = {}
+        self._kick: dict[str, asyncio.Event] = {}
+
+    def track(self, hosts: list[Host]) -> None:
+        """Watch exactly these hosts (after a start or a cluster reload)."""
+        names = {h.name for h in hosts}
+        for name in list(self._probes):
+            if name not in names:
+                self._probes.pop(name).cancel()
+                self.status.pop(name, None)
+        for host in hosts:
+            old = self._hosts.get(host.name)
+            self._hosts[host.name] = host
+            if host.local:
+                self.status[host.name] = HostStatus(HostState.UP, "", time.time())
+                continue
+            if old is not None and old != host and host.name in self._probes:
+                self._probes.pop(host.name).cancel()
+                self.status.pop(host.name, None)
+            if host.name not in self._probes:
+                self.status.setdefault(host.name, HostStatus())
+                self._start_probe(host.name)
+
+    def _start_probe(self, name: str) -> None:
+        self._kick[name] = asyncio.Event()
+        self._probes[name] = asyncio.ensure_future(self._probe_loop(name))
+
+    def down(self) -> set[str]:
+        return {n for n, s in self.status.items() if s.state is not HostState.UP}
+
+    def lost(self, name: str, reason: str) -> None:
+        """A connection to `name` dropped (keepalive, reset): mark it down, probe again."""
+        status = self.status.get(name)
+        if status is None or status.state is HostState.DOWN:
+            return
+        log.warning("host %s is down: %s", name, reason)
+        self._set(name, HostState.DOWN, reason)
+        if name in self._probes and self._probes[name].done():
+            self._start_probe(name)
+
+    def refresh(self) -> None:
+        """Probe every host that is not up, now."""
+        for name, status in self.status.items():
+            if status.state is not HostState.UP:
+                status.retry = FIRST_RETRY
+                pool_of = getattr(self.executor_for(self._hosts[name]), "pools", {})
+                if name in pool_of:
+                    pool_of[name].forget_auth_failure()
+                if name in self._kick:
+                    self._kick[name].set()
+
+    async def _probe_loop(self, name: str) -> None:
+        """Probe until the host is up; then end (a lost connection starts a new loop)."""
+        while True:
+            host = self._hosts[name]
+            try:
+                boot_id = await asyncio.wait_for(self.executor_for(host).probe(host),
+                                                 host.ssh.connect_timeout * 2)
+            except (ExecutorError, asyncio.TimeoutError, OSError) as exc:
+                reason = str(exc) or "probe timed out"
+                status = self.status[name]
+                if status.state is not HostState.DOWN or status.reason != reason:
+                    log.warning("host %s is down: %s", name, reason)
+                self._set(name, HostState.DOWN, reason)
+                kick = self._kick[name]
+                kick.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(kick.wait(), status.retry)
+                status.retry = min(status.retry * 2, MAX_RETRY)
+                continue
+            status = self.status[name]
+            rebooted = bool(status.boot_id) and status.boot_id != boot_id
+            status.boot_id = boot_id
+            status.retry = FIRST_RETRY
+            log.info("host %s is up%s", name, " (it rebooted)" if rebooted else "")
+            self._set(name, HostState.UP, "rebooted" if rebooted else "")
+            return
+
+    def _set(self, name: str, state: HostState, reason: str) -> None:
+        status = self.status.setdefault(name, HostStatus())
+        changed = status.state is not state
+        status.state, status.reason = state, reason
+        if changed:
+            status.since = time.time()
+            self.on_change()
+
+    async def close(self) -> None:
+        for task in self._probes.values():
+            task.cancel()
+        for task in self._probes.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
