@@ -182,6 +182,8 @@ class Server:
                     return
         finally:
             gone.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await gone      # the reader must be free before the next request
             self.dispatcher.unsubscribe(job_id, watcher)
 
 
