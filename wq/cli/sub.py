@@ -126,9 +126,11 @@ def _show(event: dict[str, Any], job_id: int, chatty: bool, cancelled: bool) -> 
         click.echo(f"wq: {event['text']}", err=True)
     elif kind == "exit":
         state, code, reason = event["state"], event.get("code"), event.get("reason", "")
-        if state == "cancelled":
-            return 130 if cancelled else (code if code else 1)
-        if state in ("done", "failed") and code is not None and reason.startswith(
+        if state == "done":
+            return 0
+        if state == "cancelled" and cancelled:
+            return 130
+        if state == "failed" and code is not None and reason.startswith(
                 ("exit code", "killed by signal")):
             return int(code)
         click.echo(f"wq: job {job_id} {state}: {reason}", err=True)

@@ -94,7 +94,10 @@ class ShellExecutor:
             return Outcome(exit_code=exit_code)
         if status is None:
             return Outcome(lost=True)
-        detail = stderr.splitlines()[-1] if stderr else f"exit status {status}"
+        if exited:
+            detail = "the wrapper ended without an exit status"
+        else:
+            detail = stderr.splitlines()[-1] if stderr else f"exit status {status}"
         return Outcome(error=f"the launch on {host.name} failed: {detail}")
 
     async def watch(self, host: Host, directory: str) -> Outcome:

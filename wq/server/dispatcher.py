@@ -264,7 +264,7 @@ class Dispatcher:
         if job_id in self.cancelling:
             state, reason = JobState.CANCELLED, "removed with wq rm"
         elif outcome.error and code in (None, wrapper.RC_NO_CWD, wrapper.RC_NO_OUTPUT):
-            state, reason = JobState.FAILED, outcome.error
+            state, reason, code = JobState.FAILED, outcome.error, None   # it never ran
         elif outcome.lost or code is None:
             state, reason = JobState.LOST, outcome.error or "no exit status could be found"
         elif code == 0:

@@ -30,11 +30,13 @@ finish() {
 }
 
 if ! cd "$cwd" 2>/dev/null; then
-    printf 'wq: the working directory %s does not exist on this host\n' "$cwd" > "$d/error"
+    printf 'the working directory %s does not exist on this host\n' "$cwd" > "$d/error"
     finish 97
 fi
-if ! { : >> "$out"; } 2>/dev/null || ! { : >> "$err"; } 2>/dev/null; then
-    printf 'wq: cannot write the output files %s and %s\n' "$out" "$err" > "$d/error"
+# A failed redirection on a special builtin like `:` would end this shell,
+# so the files are probed in subshells.
+if ! ( : >> "$out" ) 2>/dev/null || ! ( : >> "$err" ) 2>/dev/null; then
+    printf 'cannot write the output files %s and %s\n' "$out" "$err" > "$d/error"
     finish 98
 fi
 : > "$out"

@@ -1,0 +1,112 @@
+"""Fixtures: three real sshd hosts for the whole session, a fresh wq server per test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.sshd import Keys, SshHost, WqServer, wait_for
+
+ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    return Keys(tmp_path_factory.mktemp("client-keys"))
+
+
+@pytest.fixture(scope="session")
+def hosts(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Iterator[list[SshHost]]:
+    if not Path("/usr/sbin/sshd").exists() and not shutil.which("sshd"):
+        pytest.fail("sshd is not installed (apt-get install openssh-server); "
+                    ".ci/run installs it")
+    started: list[SshHost] = []
+    try:
+        for i, address in enumerate(ADDRESSES, start=1):
+            host = SshHost(f"node{i}", address, tmp_path_factory.mktemp(f"node{i}"), keys)
+            host.start()
+            started.append(host)
+        keys.known_hosts.write_text("".join(h.host_key_line + "\n" for h in started))
+        yield started
+    finally:
+        for host in started:
+            host.stop()
+
+
+def cluster_yaml(keys: Keys, hosts: list[SshHost], *, cores: int = 2, extra: str = "",
+                 labels: dict[str, str] | None = None) -> str:
+    labels = labels or {"node1": "[a, ab]", "node2": "[b, ab]", "node3": "[c]"}
+    lines = ["defaults:",
+             f"  identity: {keys.identity}",
+             f"  known_hosts: {keys.known_hosts}",
+             f"  ssh_config: {keys.config}",
+             "  keepalive: 2",
+             "  connect_timeout: 5",
+             "hosts:"]
+    for h in hosts:
+        lines += [f"  - name: {h.name}", f"    address: {h.address}", f"    port: {h.port}",
+                  f"    cores: {cores}", "    mem: 4", f"    labels: {labels.get(h.name, '[]')}"]
+    return "\n".join(lines) + "\n" + extra
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, keys: Keys, hosts: list[SshHost]) -> Iterator:
+    servers: list[WqServer] = []
+
+    def make(text: str | None = None, *, start: bool = True, wait_up: bool = True,
+             name: str = "srv") -> WqServer:
+        cluster = tmp_path / f"{name}-cluster.yaml"
+        cluster.write_text(text if text is not None else cluster_yaml(keys, hosts))
+        server = WqServer(tmp_path / name, cluster)
+        servers.append(server)
+        if start:
+            server.start()
+            if wait_up:
+                wait_hosts_up(server, [h.name for h in hosts])
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def server(make_server) -> WqServer:  # type: ignore[no-untyped-def]
+    return make_server()
+
+
+def stat(server: WqServer) -> dict:
+    result = server.wq("stat", "--json")
+    assert result.returncode == 0, result.stderr
+    return {h["name"]: h for h in json.loads(result.stdout)["hosts"]}
+
+
+def wait_hosts_up(server: WqServer, names: list[str], timeout: float = 30) -> None:
+    wait_for(lambda: all(stat(server)[n]["state"] == "up" for n in names), timeout,
+             f"hosts {names} up")
+
+
+def jobs(server: WqServer, *args: str) -> dict[int, dict]:
+    result = server.wq("ls", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return {j["id"]: j for j in json.loads(result.stdout)}
+
+
+def wait_state(server: WqServer, job_id: int, states: tuple[str, ...], timeout: float = 30
+               ) -> dict:
+    def check() -> dict | None:
+        job = jobs(server, "--all").get(job_id)
+        return job if job and job["state"] in states else None
+    return wait_for(check, timeout, f"job {job_id} in {states}", interval=0.05)

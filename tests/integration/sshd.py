@@ -1,0 +1,231 @@
+"""Real OpenSSH sshd test hosts on loopback addresses, and a real wq server.
+
+Each host is an sshd process listening on its own 127.0.0.x address with its
+own host key; the client side has its own key, known_hosts and (empty) ssh
+config, so nothing of the user's ~/.ssh is read or changed. When run as root
+with unshare available, sshd runs in a private mount namespace with a stock
+~/.bashrc bound over the real one, so a slow login shell set-up (pyenv, conda)
+does not slow every channel down. Everything is stopped by pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+STOCK_BASHRC = "# a stock ~/.bashrc for wq's test hosts\n"
+
+
+def free_port(address: str) -> int:
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.02):  # type: ignore[no-untyped-def]
+    """Poll `predicate` until it returns something truthy, or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _accepts(address: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        try:
+            s.connect((address, port))
+            return s.recv(4).startswith(b"SSH-")
+        except OSError:
+            return False
+
+
+@dataclass
+class Keys:
+    """The client's side: a user key, known_hosts, an ssh config."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.identity = self.root / "id_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "wq-test",
+                        "-f", str(self.identity)], check=True)
+        self.known_hosts = self.root / "known_hosts"
+        self.known_hosts.write_text("")
+        self.config = self.root / "ssh_config"
+        self.config.write_text("# empty: the tests' hosts need nothing from ~/.ssh/config\n")
+        self.authorized_keys = self.root / "authorized_keys"
+        self.authorized_keys.write_text((self.root / "id_ed25519.pub").read_text())
+
+
+@dataclass
+class SshHost:
+    name: str
+    address: str
+    root: Path
+    keys: Keys
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    host_key_line: str = ""
+    extra_config: str = ""
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.host_key = self.root / "host_ed25519"
+        if not self.host_key.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                            str(self.host_key)], check=True)
+        self.port = self.port or free_port(self.address)
+        pub = (self.root / "host_ed25519.pub").read_text().split()
+        self.host_key_line = f"[{self.address}]:{self.port} {pub[0]} {pub[1]}"
+
+    def write_config(self) -> Path:
+        config = self.root / "sshd_config"
+        config.write_text(f"""\
+ListenAddress {self.address}:{self.port}
+HostKey {self.host_key}
+PidFile {self.root / 'sshd.pid'}
+AuthorizedKeysFile {self.keys.authorized_keys}
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+UseDNS no
+MaxSessions 10
+MaxStartups 30:30:100
+LogLevel ERROR
+{self.extra_config}
+""")
+        return config
+
+    def start(self) -> None:
+        config = self.write_config()
+        Path("/run/sshd").mkdir(exist_ok=True)     # sshd's privilege separation directory
+        command = [SSHD, "-D", "-e", "-f", str(config)]
+        if os.getuid() == 0 and shutil.which("unshare"):
+            bashrc = self.root / "stock_bashrc"
+            bashrc.write_text(STOCK_BASHRC)
+            home_rc = Path.home() / ".bashrc"
+            if home_rc.exists():
+                command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                           'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh",
+                           str(bashrc), str(home_rc), *command]
+        log = open(self.root / "sshd.log", "ab")
+        self.proc = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        log.close()
+        wait_for(lambda: _accepts(self.address, self.port) or self._died(), 15,
+                 f"sshd on {self.address}:{self.port}")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"sshd on {self.address} exited: "
+                               f"{(self.root / 'sshd.log').read_text()[-2000:]}")
+
+    def _died(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def stop(self) -> None:
+        """Stop this sshd and every session it started (its process group)."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+
+@dataclass
+class WqServer:
+    """A real `wq serve` process with its own socket and state."""
+
+    root: Path
+    cluster: Path | None
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[str] | None = None
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.socket = str(self.root / "sock" / "wq.sock")
+        self.state = str(self.root / "state")
+        self.env = {**os.environ, "WQ_SOCKET": self.socket, "WQ_STATE": self.state,
+                    "PYTHONUNBUFFERED": "1", **self.env}
+
+    def start(self, *extra: str) -> None:
+        args = [sys.executable, "-m", "wq", "serve", *extra]
+        if self.cluster is not None:
+            args.append(str(self.cluster))
+        self.proc = subprocess.Popen(args, env=self.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        self.wait_log("listening on", 20)
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            self.log.append(line)
+            self.lines.put(line)
+
+    def wait_log(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"server never logged {text!r}; log:\n{''.join(self.log)}")
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if text in line:
+                return line
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.proc is None:
+            return None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, sig)
+        try:
+            code = self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            code = self.proc.wait(10)
+        self.proc = None
+        return code
+
+    def wq(self, *args: str, input: str | None = None, timeout: float = 60,
+           cwd: str | None = None, env: dict[str, str] | None = None
+           ) -> subprocess.CompletedProcess[str]:
+        """Run the real `wq` command line against this server."""
+        return subprocess.run([sys.executable, "-m", "wq", *args], env={**self.env, **(env or {})},
+                              input=input, capture_output=True, text=True, timeout=timeout,
+                              cwd=cwd)
+
+    def popen(self, *args: str, cwd: str | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "wq", *args], env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=cwd, stdin=subprocess.DEVNULL)
