@@ -64,13 +64,13 @@ def make_server(tmp_path: Path, keys: Keys, hosts: list[SshHost]) -> Iterator:
     servers: list[WqServer] = []
 
     def make(text: str | None = None, *, start: bool = True, wait_up: bool = True,
-             name: str = "srv") -> WqServer:
+             name: str = "srv", args: tuple[str, ...] = ()) -> WqServer:
         cluster = tmp_path / f"{name}-cluster.yaml"
         cluster.write_text(text if text is not None else cluster_yaml(keys, hosts))
         server = WqServer(tmp_path / name, cluster)
         servers.append(server)
         if start:
-            server.start()
+            server.start(*args)
             if wait_up:
                 wait_hosts_up(server, [h.name for h in hosts])
         return server

@@ -101,6 +101,9 @@ def output_word(path: str | None, default: str, cwd: str) -> str:
 
 def launch_script(job: Launch) -> str:
     env_lines = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(job.env.items()))
+    if job.hostfile_lines:     # expanded by the wrapper, where $d is the job directory
+        target = output_word(job.hostfile_path, "hostfile", job.cwd)
+        env_lines += f"export WQ_HOSTFILE={target}\n"
     parts = [
         f"d={job.dir}\n",
         'mkdir -p "$d" && chmod 700 "$d" || '
@@ -124,6 +127,8 @@ def launch_script(job: Launch) -> str:
         f'setsid -w /bin/sh "$d/run" "$d" {quote(job.cwd)} '
         f'{output_word(job.stdout, "stdout", job.cwd)} '
         f'{output_word(job.stderr, "stderr", job.cwd)} "$wq_shell" </dev/null\n'
+        # a wrapper killed by `wq rm` leaves rc to the killer, a moment later
+        'i=0; while [ ! -f "$d/rc" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done\n'
         f'if [ -f "$d/rc" ]; then echo "{EXITED} $(cat "$d/rc")"; '
         f'else echo "{EXITED} none"; fi\n'
         f'[ -f "$d/error" ] && echo "{ERROR} $(cat "$d/error")"\n'
@@ -145,9 +150,10 @@ def kill_script(directory: str, grace: float) -> str:
         '  kill -0 "-$pid" 2>/dev/null || break\n'
         '  sleep 0.1; i=$((i+1))\n'
         'done\n'
-        'kill -KILL "-$pid" 2>/dev/null\n'
-        'sleep 0.1\n'
+        # KILL takes the wrapper down too, so record 137 first; should the job
+        # still end by itself, the wrapper's own status replaces it
         '[ -f "$d/rc" ] || { echo 137 > "$d/rc.kill" && mv -f "$d/rc.kill" "$d/rc"; }\n'
+        'kill -KILL "-$pid" 2>/dev/null\n'
         'echo killed\n')
 
 
