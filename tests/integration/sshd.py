@@ -167,10 +167,11 @@ class WqServer:
     proc: subprocess.Popen[str] | None = None
     lines: queue.Queue[str] = field(default_factory=queue.Queue)
     log: list[str] = field(default_factory=list)
+    socket: str = ""
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.socket = str(self.root / "sock" / "wq.sock")
+        self.socket = self.socket or str(self.root / "sock" / "wq.sock")
         self.state = str(self.root / "state")
         self.env = {**os.environ, "WQ_SOCKET": self.socket, "WQ_STATE": self.state,
                     "PYTHONUNBUFFERED": "1", **self.env}

@@ -74,8 +74,9 @@ def _explain(host: Host, exc: BaseException) -> str:
                 "(ssh to it once) or set known_hosts in the cluster file")
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return f"{who}: connection timed out"
-    if isinstance(exc, OSError):
-        return f"{who}: cannot connect: {exc.strerror or exc}"
+    if isinstance(exc, OSError):     # asyncio words it "Connect call failed"; errno tells
+        reason = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
+        return f"{who}: cannot connect: {reason}"
     if isinstance(exc, asyncssh.Error):
         return f"{who}: {exc.reason}"
     return f"{who}: {exc}"
