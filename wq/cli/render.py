@@ -146,11 +146,13 @@ def stat(reply: dict[str, Any]) -> str:
 
 
 def users(rows: Sequence[dict[str, Any]]) -> str:
-    table = [["User", "Njobs", "Ncores", "Nwait", "Limits"]]
+    from tabulate import tabulate   # only here: it is slow to import
+
+    table = []
     for r in rows:
         limits = ";".join(f"{name}:{value}" for name, value in
                           (("Njobs", r["limits"]["jobs"]), ("Ncores", r["limits"]["cores"]))
                           if value is not None)
-        table.append([r["user"], str(r["running"]), str(r["cores"]), str(r["waiting"]),
-                      "{" + limits + "}"])
-    return "\n".join(_columns(table))
+        table.append([r["user"], r["running"], r["cores"], r["waiting"], "{" + limits + "}"])
+    return str(tabulate(table, headers=["User", "Njobs", "Ncores", "Nwait", "Limits"],
+                        tablefmt="plain", numalign="left"))

@@ -92,7 +92,7 @@ class Store:
 
     def jobs(self, states: Iterable[JobState] | None = None, user: str | None = None,
              limit: int | None = None) -> list[Job]:
-        sql, args = f"SELECT {_COLUMNS} FROM jobs WHERE 1=1", []
+        sql, args = f"SELECT {_COLUMNS} FROM jobs WHERE 1=1", list[Any]()
         if states is not None:
             values = [s.value for s in states]
             sql += f" AND state IN ({','.join('?' * len(values))})"

@@ -1,0 +1,64 @@
+"""The folder listing is the architecture only if nothing leaks: imports point inward."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WQ = Path(__file__).parents[1] / "wq"
+
+# package → modules it must never import
+FORBIDDEN = {
+    "wq/model.py": {"asyncio", "sqlite3", "asyncssh", "socket", "wq.server", "wq.store"},
+    "wq/scheduler": {"asyncio", "sqlite3", "asyncssh", "time", "random", "socket",
+                     "wq.server", "wq.store", "wq.executor", "wq.protocol"},
+    "wq/parsing": {"asyncio", "sqlite3", "asyncssh", "wq.server", "wq.store", "wq.executor",
+                   "wq.client"},
+    "wq/protocol": {"asyncssh", "sqlite3", "wq.server", "wq.store", "wq.executor"},
+    "wq/store": {"asyncio", "asyncssh", "wq.server", "wq.executor", "wq.scheduler"},
+    "wq/executor": {"sqlite3", "wq.server", "wq.store", "wq.scheduler", "wq.client"},
+    "wq/cli": {"asyncssh", "sqlite3", "wq.store", "wq.executor"},
+    "wq/client.py": {"asyncio", "asyncssh", "sqlite3", "yaml", "wq.server", "wq.store",
+                     "wq.executor"},
+}
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+    return out
+
+
+@pytest.mark.parametrize("area", sorted(FORBIDDEN))
+def test_imports_point_inward(area: str) -> None:
+    root = WQ.parent / area
+    files = [root] if root.is_file() else sorted(root.rglob("*.py"))
+    assert files
+    for path in files:
+        for name in imports(path):
+            for banned in FORBIDDEN[area]:
+                assert not (name == banned or name.startswith(banned + ".")), \
+                    f"{path.relative_to(WQ.parent)} imports {name}"
+
+
+def loaded_by(statement: str) -> set[str]:
+    code = f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    return set(out.split())
+
+
+def test_the_cli_and_ls_load_no_asyncssh_yaml_or_asyncio() -> None:
+    for statement in ("import wq.cli.main", "import wq.cli.ls, wq.cli.stat, wq.cli.rm"):
+        loaded = loaded_by(statement)
+        for heavy in ("asyncssh", "yaml", "asyncio", "sqlite3", "tabulate"):
+            assert heavy not in loaded, f"{statement} loads {heavy}"
