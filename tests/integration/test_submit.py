@@ -116,3 +116,13 @@ def test_embedded_local_default(tmp_path):
     finally:
         server.stop()
     assert not Path(server.socket).exists()
+
+
+def test_version_and_python_m(tmp_path):
+    import subprocess
+    import sys
+
+    import wq
+    for args in ([sys.executable, "-m", "wq", "--version"], ["wq", "--version"]):
+        r = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.strip() == f"wq, version {wq.__version__}"

@@ -71,7 +71,13 @@ class Server:
     def load_cluster(self) -> Cluster:
         if self.cluster_path is None:
             return default_cluster()
-        return cluster_file.load(self.cluster_path)
+        cluster = cluster_file.load(self.cluster_path)
+        for host in cluster.hosts:
+            if host.ssh.known_hosts == "none" and not host.local:
+                log.warning("host %s: host key checking is OFF (known_hosts: none in %s); "
+                            "anyone able to intercept the connection can run your jobs",
+                            host.name, cluster.source)
+        return cluster
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         cluster = self.load_cluster()

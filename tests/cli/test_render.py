@@ -1,0 +1,72 @@
+import pytest
+
+from wq.cli import render
+from wq.cli.limit import parse_limits
+from wq.cli.rm import parse_ids
+from wq.errors import UsageError
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (0, "00s"), (5, "05s"), (65, "01m05s"), (3700, "01h01m40s"), (90000, "1d01h00m"),
+    (None, "-"), (-3, "00s")])
+def test_durations_match_the_original(seconds, text):
+    assert render.duration(seconds) == text
+
+
+def row(**kw):
+    base = {"id": 1, "user": "anze", "state": "running", "pri": "med", "nc": 2, "nh": 1,
+            "host0": "astro0010", "submitted": 0.0, "started": 0.0, "ended": None,
+            "exit": None, "name": "my-job", "reason": ""}
+    return {**base, **kw}
+
+
+def test_ls_is_fixed_columns():
+    out = render.ls([row(), row(id=2, state="waiting", nc=None, nh=None, host0=None,
+                                started=None, submitted=8.0, name="sleep")], now=10.0)
+    lines = out.splitlines()
+    assert [len(l.split()) for l in lines[:3]] == [10, 10, 10]
+    assert lines[1].split() == ["1", "anze", "R", "med", "2", "1", "astro0010", "10s", "10s",
+                                "my-job"]
+    assert lines[2].split() == ["2", "anze", "W", "med", "-", "-", "-", "02s", "-", "sleep"]
+    assert lines[3] == " Jobs: 2 Running: 1 Waiting: 1"
+
+
+def test_ls_marks_unfit_jobs_and_shows_exit_codes():
+    out = render.ls([row(state="waiting", unfit=True, started=None),
+                     row(id=2, state="failed", exit=3, ended=5.0)], now=10.0, finished=True)
+    lines = out.splitlines()
+    assert lines[0].split()[-2:] == ["Exit", "Cmd"]
+    assert lines[1].split()[2] == "U" and lines[2].split()[2] == "F"
+    assert lines[2].split()[-2] == "3"
+
+
+def test_stat_shape():
+    reply = {"hosts": [
+        {"name": "fakehost", "cores": 2, "used": 0, "mem": 4, "labels": ["g3"],
+         "state": "offline", "reason": ""},
+        {"name": "astro0010", "cores": 8, "used": 4, "mem": 48, "labels": ["gen5", "gen45"],
+         "state": "up", "reason": ""},
+        {"name": "gone", "cores": 2, "used": 0, "mem": 0, "labels": [], "state": "down",
+         "reason": "connection refused"}]}
+    lines = render.stat(reply).splitlines()
+    assert lines[1].split() == ["[XX]", "fakehost", "4", "g3"]
+    assert lines[2].split() == ["[****....]", "astro0010", "48", "gen5,gen45"]
+    assert lines[3].split()[:4] == ["[--]", "gone", "-", "-"]
+    assert "(down: connection refused)" in lines[3]
+    assert lines[-1] == (" Used/avail/active cores: 4/4/8 (50.0% load, 2 are offline, "
+                         "2 are down)")
+
+
+def test_limit_strings():
+    assert parse_limits("run: 2; cores: 8") == {"jobs": 2, "cores": 8}
+    assert parse_limits("Njobs: 25; Ncores: -1") == {"jobs": 25, "cores": -1}
+    for bad in ("run 2", "speed: 3", "run: many", "cores: -5", ""):
+        with pytest.raises(UsageError):
+            parse_limits(bad)
+
+
+def test_rm_ids():
+    assert parse_ids(("1", "2,3")) == ([1, 2, 3], False)
+    assert parse_ids(("all",)) == ([], True)
+    with pytest.raises(UsageError):
+        parse_ids(("x",))

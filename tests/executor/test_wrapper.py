@@ -1,0 +1,44 @@
+import subprocess
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wq.executor import wrapper
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+               max_size=40))
+def test_quote_survives_a_real_shell(text):
+    out = subprocess.run(["sh", "-c", f"printf %s {wrapper.quote(text)}"],
+                         capture_output=True).stdout
+    assert out == text.encode()
+
+
+def test_job_environment_drops_host_specific_variables():
+    env = wrapper.job_environment({
+        "PATH": "/bin", "MY_VAR": "1", "DISPLAY": ":0", "SSH_AUTH_SOCK": "/x", "TMPDIR": "/t",
+        "HOME": "/h", "WQ_JOB_ID": "3", "BASH_FUNC_f%%": "() {}", "bad-name": "x",
+        "OMP_NUM_THREADS": "9", "CUDA_VISIBLE_DEVICES": "0"})
+    assert env == {"PATH": "/bin", "MY_VAR": "1"}
+
+
+def test_output_patterns():
+    assert wrapper.expand_pattern("out-%j.%i-%h-%%-%x", job_id=7, instance=2, host="n1") == \
+        "out-7.2-n1-%-%x"
+
+
+def test_heredoc_tags_never_collide_with_the_text():
+    script = wrapper.launch_script(wrapper.Launch("sid", 1, 1, "WQ_EOF_\ncat <<'X'\nX\n", "/",
+                                                  {"A": "line1\nline2"}))
+    assert script.count("WQ_EOF_") >= 6
+
+
+def test_a_launch_script_is_valid_sh():
+    script = wrapper.launch_script(wrapper.Launch("sid", 1, 1, "echo hi", "/tmp", {"A": "'"},
+                                                  stdout="o-%j", hostfile_lines=("h",) * 2,
+                                                  hostfile_path="hf"))
+    for text in (script, wrapper.kill_script('"$HOME/x"', 2), wrapper.watch_script('"$HOME/x"'),
+                 wrapper.follow_script('"$HOME/x"', '"$d/stdout"', '"$d/stderr"'),
+                 wrapper.cat_script('"$HOME/x"', '"$d/stdout"', "'/a b'", 100)):
+        assert subprocess.run(["sh", "-n"], input=text.encode()).returncode == 0
