@@ -35,8 +35,9 @@ class Client:
             self.sock.close()
             raise ClientError(f"cannot connect to the wq server at {self.path}: "
                               f"{exc.strerror or exc}") from None
-        self.user = str(self.request(m.Hello(m.PROTOCOL_VERSION, f"wq {__version__}"))
-                        .get("user", ""))
+        hello = self.request(m.Hello(m.PROTOCOL_VERSION, f"wq {__version__}"))
+        self.user = str(hello.get("user", ""))
+        self.server_pid = int(hello.get("pid", 0))
 
     def __enter__(self) -> Client:
         return self

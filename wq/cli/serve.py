@@ -1,10 +1,16 @@
-"""wq serve [CLUSTER]"""
+"""wq serve [CLUSTER] [-d]"""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
 
 import click
 
 from wq import paths
+from wq.errors import ServerNotRunning, WqError
 
 
 @click.command("serve")
@@ -13,17 +19,66 @@ from wq import paths
               help="Where the database lives (default ~/.local/state/wq; env WQ_STATE).")
 @click.option("--kill-grace", default=5.0, show_default=True, metavar="SECONDS",
               help="Between TERM and KILL when a job is removed.")
+@click.option("-d", "--daemon", is_flag=True,
+              help="Run in the background (log in STATE/server.log); return once it answers.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
 @click.pass_obj
 def command(obj: dict[str, str | None], cluster: str | None, state_dir: str | None,
-            kill_grace: float, verbose: bool) -> None:
-    """Run the server in the foreground on CLUSTER (a cluster file).
+            kill_grace: float, daemon: bool, verbose: bool) -> None:
+    """Run the server on CLUSTER (a cluster file), in the foreground unless -d.
 
     Without CLUSTER, it serves this machine, all its cores, with no ssh.
-    Stop it with Ctrl-C or SIGTERM: running jobs keep running and are
-    watched again when it restarts on the same state.
+    Stop it with Ctrl-C or SIGTERM (its pid is in STATE/server.pid): running
+    jobs keep running and are watched again when it restarts on the same state.
     """
+    socket_path, state = paths.socket_path(obj["socket"]), paths.state_dir(state_dir)
+    if daemon:
+        start_background(cluster, socket_path, state, kill_grace, verbose)
+        return
     from wq.server.app import serve
 
-    serve(cluster, paths.socket_path(obj["socket"]), paths.state_dir(state_dir),
-          kill_grace=kill_grace, verbose=verbose)
+    serve(cluster, socket_path, state, kill_grace=kill_grace, verbose=verbose)
+
+
+def start_background(cluster: str | None, socket_path: str, state: str, kill_grace: float,
+                     verbose: bool) -> None:
+    """Start `wq serve` detached, and wait until it answers or fails."""
+    from wq.client import Client
+
+    try:
+        with Client(socket_path, timeout=5) as running:
+            raise WqError(f"a wq server (pid {running.server_pid}) is already running on "
+                          f"{socket_path}")
+    except ServerNotRunning:
+        pass
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    log_path = os.path.join(state, "server.log")
+    args = [sys.executable, "-m", "wq", "--socket", socket_path, "serve", "--state", state,
+            "--kill-grace", str(kill_grace)]
+    if verbose:
+        args.append("--verbose")
+    if cluster is not None:
+        args.append(os.path.abspath(cluster))
+    with open(log_path, "ab") as log:
+        start = log.tell()
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True, cwd="/")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            with open(log_path, "rb") as fh:
+                fh.seek(start)
+                lines = fh.read().decode(errors="replace").strip().splitlines()
+            raise WqError(lines[-1].removeprefix("wq: ") if lines else
+                          f"the server exited with status {proc.returncode}")
+        try:
+            with Client(socket_path, timeout=5) as client:
+                ours = client.server_pid == proc.pid
+        except WqError:
+            ours = False
+        if not ours:
+            time.sleep(0.05)
+            continue
+        click.echo(f"wq server running (pid {proc.pid}); log in {log_path}")
+        return
+    raise WqError(f"the server did not answer within 30 s; see {log_path}")

@@ -43,7 +43,7 @@ def default_cluster() -> Cluster:
 
 def lock_state(state_dir: str) -> TextIO:
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    path = os.path.join(state_dir, "server.lock")
+    path = os.path.join(state_dir, "server.pid")
     fh = open(path, "a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

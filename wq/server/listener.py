@@ -139,7 +139,8 @@ async def _session(conn: Connection, handle: Handler) -> None:
                 f"protocol version mismatch: the server speaks {m.PROTOCOL_VERSION}, "
                 f"the client {hello.version}; use the same wq version for both")})
             return
-        await conn.send({"ok": True, "version": m.PROTOCOL_VERSION, "user": conn.user})
+        await conn.send({"ok": True, "version": m.PROTOCOL_VERSION, "user": conn.user,
+                         "pid": os.getpid()})
         while True:
             frame = await conn.recv()
             if frame is None:
