@@ -79,6 +79,8 @@ def make_server(tmp_path: Path, keys: Keys, hosts: list[SshHost]) -> Iterator:
         yield make
     finally:
         for server in servers:
+            if server.proc is not None:       # jobs outlive servers by design: end them
+                server.wq("rm", "all", timeout=60)
             server.stop()
 
 
