@@ -125,6 +125,11 @@ def test_unreachable_and_misconfigured_hosts_are_down_with_a_reason(make_server,
     port: {hosts[0].port}
     identity: {bad_keys.identity}
     cores: 2
+  - name: nokey
+    address: {hosts[2].address}
+    port: {hosts[2].port}
+    identity: {tmp_path / "no-such-key"}
+    cores: 2
   - name: badkey
     address: {hosts[1].address}
     port: {hosts[1].port}
@@ -134,14 +139,15 @@ def test_unreachable_and_misconfigured_hosts_are_down_with_a_reason(make_server,
     server = make_server(cluster_yaml(keys, hosts) + extra, wait_up=False)
     wait_hosts_up(server, ["node1", "node2", "node3"])
     wait_for(lambda: all(stat(server)[n]["state"] == "down" for n in ("dead", "badauth",
-                                                                      "badkey")),
+                                                                      "badkey", "nokey")),
              30, "the broken hosts to be down")
     hosts_now = stat(server)
     assert "Connection refused" in hosts_now["dead"]["reason"]
     assert "authentication failed" in hosts_now["badauth"]["reason"]
     assert "host key not verified" in hosts_now["badkey"]["reason"]
+    assert f"cannot read {tmp_path / 'no-such-key'}" in hosts_now["nokey"]["reason"]
     text = server.wq("stat").stdout
-    assert "[--]" in text and "6 are down" in text
+    assert "[--]" in text and "8 are down" in text
     r = server.wq("sub", "-r", "N: 6", "-c", "echo ok", cwd=str(tmp_path))
     assert r.returncode == 0 and r.stdout == "ok\n"
     waiting = server.wq("sub", "-b", "-r", "mode: byhost; host: dead", "-c", "true",

@@ -74,6 +74,10 @@ def _explain(host: Host, exc: BaseException) -> str:
                 "(ssh to it once) or set known_hosts in the cluster file")
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return f"{who}: connection timed out"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{who}: cannot read {exc.filename}: {exc.strerror}"
+    if isinstance(exc, asyncssh.KeyImportError):
+        return f"{who}: cannot use the identity file: {exc}"
     if isinstance(exc, OSError):     # asyncio words it "Connect call failed"; errno tells
         reason = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
         return f"{who}: cannot connect: {reason}"
@@ -124,7 +128,9 @@ class SshExecutor(ShellExecutor):
                     conn, _ = await asyncssh.create_connection(
                         lambda: _Client(lost), **connect_options(host))
                     return conn
-                except (OSError, asyncssh.Error, asyncio.TimeoutError, ValueError) as exc:
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:      # whatever asyncssh raises, the host is down
                     raise HostUnreachable(_explain(host, exc)) from None
             pool = HostPool(host.name, connect, host.ssh.max_sessions, on_lost=self.on_lost)
             self.pools[host.name] = pool

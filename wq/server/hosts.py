@@ -100,7 +100,11 @@ class HostMonitor:
             try:
                 boot_id = await asyncio.wait_for(self.executor_for(host).probe(host),
                                                  host.ssh.connect_timeout * 2)
-            except (ExecutorError, asyncio.TimeoutError, OSError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:          # a host's failure never stops the probing
+                if not isinstance(exc, (ExecutorError, asyncio.TimeoutError, OSError)):
+                    log.exception("probe of %s failed", name)
                 reason = str(exc) or "probe timed out"
                 status = self.status[name]
                 if status.state is not HostState.DOWN or status.reason != reason:
