@@ -159,3 +159,13 @@ def test_a_job_that_can_no_longer_fit_says_so():
     view = cluster(host("a", cores=2))
     reason = waiting_reason(job(1, n=8), view)
     assert reason.startswith("can no longer fit")
+
+
+def test_a_job_held_by_its_own_limit_reserves_nothing():
+    view = cluster(host("a", cores=4))
+    usage = {"ann": Usage(jobs=1, cores=1)}
+    limits = {"ann": Limits(jobs=1)}
+    old = [job(i, submitted=0, priority=40 if i == 1 else 20) for i in (1, 2)]
+    others = [job(3, user="bob", submitted=1)]
+    starts = plan([*old, *others], view, now=10_000, usage=usage, limits=limits)
+    assert [s.job_id for s in starts] == [3]

@@ -79,15 +79,17 @@ def plan(queue: Iterable[Job], view: ClusterView, *, now: float,
         if view.free_cores == 0:
             break
         req = job.spec.requirements
+        used = usage.setdefault(job.user, Usage())
+        if over_limit(limits.get(job.user), used, _least_cores(req)) is not None:
+            continue          # held by its own user's limit: it reserves nothing
         placement = place(req, view, reserved)
         if placement is not None:
-            used = usage.setdefault(job.user, Usage())
             if over_limit(limits.get(job.user), used, placement.cores) is None:
                 view.take(placement)
                 used.jobs += 1
                 used.cores += placement.cores
                 starts.append(Start(job.id, placement))
-                continue
+            continue
         if req.priority >= BLOCK_PRIORITY:
             break
         if now - job.submitted >= starve_after and explain.never_fits(
@@ -95,6 +97,11 @@ def plan(queue: Iterable[Job], view: ClusterView, *, now: float,
             reserved.update(u.host.name for u in candidates(req, view, set())
                             if _could_hold(req, u))
     return starts
+
+
+def _least_cores(req: Requirements) -> int:
+    """The fewest cores a placement of `req` can have."""
+    return req.n if req.mode in (Mode.BYCORE, Mode.BYCORE1, Mode.BYHOST) else 1
 
 
 def _could_hold(req: Requirements, use: HostUse) -> bool:
