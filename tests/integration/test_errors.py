@@ -156,3 +156,16 @@ def test_unreachable_and_misconfigured_hosts_are_down_with_a_reason(make_server,
     full = server.wq("ls", "-f").stdout
     assert f"job {job_id}:" in full and "every eligible host is unavailable (dead down)" in full
     assert server.proc is not None and server.proc.poll() is None
+
+
+def test_attached_client_whose_server_dies_says_the_job_goes_on(make_server, tmp_path):
+    server = make_server()
+    proc = server.popen("sub", "-c", "echo started; sleep 60", cwd=str(tmp_path))
+    assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+    server.stop()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert err.strip() == ("wq: the wq server closed the connection; job 1 itself is not "
+                           "affected: follow it with 'wq ls' and 'wq log 1'")
+    server.start()
+    assert server.wq("rm", "1").returncode == 0

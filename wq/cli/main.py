@@ -19,7 +19,7 @@ from wq import __version__
 from wq.errors import WqError
 
 VERBS = {
-    "serve": "Run the server in the foreground.",
+    "serve": "Run the server (in the foreground, or -d in the background).",
     "sub": "Submit a job (runs attached, like a local command, unless -b).",
     "ls": "List jobs.",
     "stat": "Show the cluster: usage per host and in total.",

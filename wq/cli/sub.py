@@ -12,7 +12,7 @@ import click
 
 from wq import codec
 from wq.client import Client
-from wq.errors import ParseError, UsageError, WqError
+from wq.errors import ClientError, ParseError, UsageError, WqError
 from wq.model import JobSpec
 from wq.protocol import messages as m
 
@@ -106,6 +106,9 @@ def follow(client: Client, job_id: int, socket_path: str | None) -> int:
             if code is not None:
                 return code
         return 1
+    except ClientError as exc:
+        raise ClientError(f"{exc}; job {job_id} itself is not affected: follow it with "
+                          f"'wq ls' and 'wq log {job_id}'") from None
     except KeyboardInterrupt:
         click.echo(f"wq: not waiting any more; job {job_id} is being removed", err=True)
         return 130

@@ -150,6 +150,12 @@ async def _session(conn: Connection, handle: Handler) -> None:
                 await handle(conn, request)
             except WqError as exc:
                 await conn.send({"ok": False, "error": str(exc)})
+            except (ConnectionError, asyncio.IncompleteReadError):
+                raise
+            except Exception as exc:          # a bug: log it, answer, keep serving
+                log.exception("handling %s failed", request.type)
+                await conn.send({"ok": False, "error": f"internal server error: "
+                                 f"{type(exc).__name__}: {exc} (see the server's log)"})
     except ProtocolError as exc:
         with contextlib.suppress(Exception):
             await conn.send({"ok": False, "error": f"protocol error: {exc}"})
