@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from wq.errors import ParseError
-from wq.model import Job, JobId, JobSpec, JobState, Placement, Slice
+from wq.model import JobSpec, Placement, Slice
 from wq.parsing import requirements
 
 
@@ -54,21 +54,3 @@ def placement_from_list(data: Any) -> Placement | None:
     return Placement(tuple(Slice(str(d["host"]), int(d["cores"]), float(d.get("mem", 0.0)),
                                  tuple(int(g) for g in d.get("gpus", ())),
                                  bool(d.get("whole", False))) for d in data))
-
-
-def job_to_dict(job: Job) -> dict[str, Any]:
-    return {"id": job.id, "user": job.user, "state": job.state.value,
-            "spec": spec_to_dict(job.spec), "submitted": job.submitted,
-            "started": job.started, "ended": job.ended,
-            "placement": placement_to_list(job.placement), "exit_code": job.exit_code,
-            "reason": job.reason, "instance": job.instance, "name": job.name}
-
-
-def job_from_dict(data: dict[str, Any]) -> Job:
-    return Job(id=JobId(int(data["id"])), user=str(data["user"]),
-               spec=spec_from_dict(data["spec"], source="job"),
-               state=JobState(data["state"]), submitted=float(data["submitted"]),
-               started=data.get("started"), ended=data.get("ended"),
-               placement=placement_from_list(data.get("placement")),
-               exit_code=data.get("exit_code"), reason=data.get("reason") or "",
-               instance=int(data.get("instance", 0)))

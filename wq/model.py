@@ -106,12 +106,6 @@ class Cluster:
     hosts: tuple[Host, ...]
     source: str = ""
 
-    def host(self, name: str) -> Host | None:
-        for h in self.hosts:
-            if h.name == name:
-                return h
-        return None
-
 
 @dataclass(frozen=True, slots=True)
 class Requirements:

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 from tests.integration.conftest import wait_state
-from tests.integration.sshd import WqServer, wait_for
 
 README = Path(__file__).parents[2] / "README.md"
 

@@ -35,7 +35,7 @@ def _columns(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset())
     out = []
     for r in rows:
         cells = [c.rjust(w) if i in right else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(r, widths))]
+                 for i, (c, w) in enumerate(zip(r, widths, strict=True))]
         out.append(" " + " ".join(cells).rstrip())
     return out
 

@@ -140,6 +140,9 @@ class ShellExecutor:
             await proc.wait()
         return out, err
 
+    def allow_retry(self, host: Host) -> None:
+        """Let the next connection to `host` try again at once (after `wq refresh`)."""
+
     async def close(self) -> None:
         """Release connections; running jobs are not touched."""
 

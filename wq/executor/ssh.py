@@ -151,6 +151,10 @@ class SshExecutor(ShellExecutor):
             finally:
                 wrapped.terminate()
 
+    def allow_retry(self, host: Host) -> None:
+        if host.name in self.pools:
+            self.pools[host.name].forget_auth_failure()
+
     async def close(self) -> None:
         for pool in self.pools.values():
             await pool.close()

@@ -154,7 +154,7 @@ def _checked(hosts: list[Host], source: str, lines: list[int]) -> Cluster:
     if not hosts:
         raise ParseError("the cluster file lists no hosts", source=source)
     seen: dict[str, int] = {}
-    for host, line in zip(hosts, lines):
+    for host, line in zip(hosts, lines, strict=True):
         if host.name in seen:
             raise ParseError(f"duplicate host {host.name!r} (first on line {seen[host.name]})",
                              source=source, line=line, key="name")

@@ -87,9 +87,8 @@ class HostMonitor:
         for name, status in self.status.items():
             if status.state is not HostState.UP:
                 status.retry = FIRST_RETRY
-                pool_of = getattr(self.executor_for(self._hosts[name]), "pools", {})
-                if name in pool_of:
-                    pool_of[name].forget_auth_failure()
+                host = self._hosts[name]
+                self.executor_for(host).allow_retry(host)
                 if name in self._kick:
                     self._kick[name].set()
 
