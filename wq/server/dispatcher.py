@@ -21,7 +21,7 @@ from wq import scheduler
 from wq.errors import ExecutorError, HostUnreachable
 from wq.executor import wrapper
 from wq.executor.base import Outcome, ShellExecutor, Started
-from wq.model import Cluster, Host, Job, JobId, JobState, Limits, Placement
+from wq.model import Cluster, Host, Job, JobId, JobState, Limits, Placement, Requirements
 from wq.scheduler import ClusterView, Usage
 from wq.server.hosts import HostMonitor
 from wq.store import Store
@@ -71,7 +71,7 @@ class Dispatcher:
         self.tasks: dict[JobId, asyncio.Task[None]] = {}
         self.cancelling: set[JobId] = set()
         self._wake = asyncio.Event()
-        self._never_fits: dict[Any, str | None] = {}
+        self._never_fits: dict[Requirements, str | None] = {}
 
     # -- the cluster ------------------------------------------------------------
 
@@ -102,9 +102,8 @@ class Dispatcher:
                 used.cores += job.placement.cores
         return out
 
-    def never_fits(self, job: Job) -> str | None:
-        """Why a waiting job can no longer fit the cluster (cached per requirements)."""
-        req = job.spec.requirements
+    def never_fits(self, req: Requirements) -> str | None:
+        """Why a job can never fit the cluster as it is (cached per requirements)."""
         if req not in self._never_fits:
             refused = scheduler.admit(req, ClusterView.build(self.cluster))
             self._never_fits[req] = refused.reason if refused else None

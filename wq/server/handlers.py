@@ -33,9 +33,9 @@ class Handlers:
             spec = codec.spec_from_dict(req.spec)
         except ParseError as exc:
             raise WqError(f"bad job: {exc}") from None
-        refused = scheduler.admit(spec.requirements, self.dispatcher.view())
-        if refused is not None:
-            raise WqError(f"refused: this job can never fit the cluster: {refused.reason}")
+        never = self.dispatcher.never_fits(spec.requirements)
+        if never is not None:
+            raise WqError(f"refused: this job can never fit the cluster: {never}")
         job = self.store.add_job(user, spec, time.time())
         watcher = Watcher() if req.attach else None
         self.dispatcher.submit(job, watcher)
@@ -62,7 +62,7 @@ class Handlers:
         for job in jobs:
             row = _row(job)
             if job.state is JobState.WAITING:
-                unfit = self.dispatcher.never_fits(job)
+                unfit = self.dispatcher.never_fits(job.spec.requirements)
                 if unfit:
                     row["unfit"] = True
                     row["reason"] = f"can no longer fit: {unfit}"
