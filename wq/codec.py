@@ -16,7 +16,8 @@ from wq.parsing import requirements
 def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
     return {"command": spec.command, "cwd": spec.cwd, "env": dict(spec.env),
             "requirements": requirements.to_dict(spec.requirements),
-            "stdout": spec.stdout, "stderr": spec.stderr}
+            "stdout": spec.stdout, "stderr": spec.stderr, "interactive": spec.interactive,
+            "stdin": spec.stdin}
 
 
 def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
@@ -36,9 +37,17 @@ def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ParseError("expected a path pattern", source=source, key=key)
         outputs[key] = value
+    interactive, stdin = data.get("interactive", False), data.get("stdin")
+    if not isinstance(interactive, bool):
+        raise ParseError("interactive must be true or false", source=source, key="interactive")
+    if stdin is not None and (not isinstance(stdin, str) or "\x00" in stdin):
+        raise ParseError("stdin must be text without NUL bytes", source=source, key="stdin")
+    if interactive and stdin is not None:
+        raise ParseError("an interactive job reads the terminal; it takes no stdin data",
+                         source=source, key="stdin")
     req = requirements.from_dict(data.get("requirements", {}), source=source)
     return JobSpec(command=command, cwd=cwd, env=tuple(sorted(env.items())),
-                   requirements=req, **outputs)
+                   requirements=req, interactive=interactive, stdin=stdin, **outputs)
 
 
 def placement_to_list(p: Placement | None) -> list[dict[str, Any]] | None:

@@ -136,6 +136,8 @@ class JobSpec:
     requirements: Requirements = field(default_factory=Requirements)
     stdout: str | None = None           # output path pattern (%j); None: the default
     stderr: str | None = None
+    interactive: bool = False           # the client runs the session; the server leases
+    stdin: str | None = None            # data for the job's stdin (--stdin), surrogateescaped
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,8 +114,8 @@ class ShellExecutor:
                 return Outcome(lost=True, error=rest.strip())
         return Outcome(lost=True, error=None if status is None else "the watcher failed")
 
-    async def kill(self, host: Host, directory: str, grace: float) -> str:
-        async with self._run(host, wrapper.kill_script(directory, grace)) as proc:
+    async def kill(self, host: Host, directory: str, grace: float, first: str = "TERM") -> str:
+        async with self._run(host, wrapper.kill_script(directory, grace, first)) as proc:
             out = await proc.stdout.read()
             await proc.wait()
         return out.decode(errors="replace").strip()

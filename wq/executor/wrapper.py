@@ -58,8 +58,24 @@ def _heredoc(path: str, text: str) -> str:
     return f"cat > {path} <<'{tag}'\n{body}{tag}\n"
 
 
+def _exact_file(path: str, text: str) -> str:
+    """Write `text` byte for byte: a heredoc for the lines, printf for a last partial line."""
+    body, _, tail = text.rpartition("\n")
+    out = f": > {path}\n"
+    if body or text.startswith("\n"):
+        out = _heredoc(path, body + "\n")
+    if tail:
+        out += f"printf '%s' {quote(tail)} >> {path}\n"
+    return out
+
+
+def node_script(name: str) -> str:
+    """A shipped node-side script (node/NAME), as text."""
+    return resources.files("wq.executor").joinpath(f"node/{name}").read_text()
+
+
 def wrapper_text() -> str:
-    return resources.files("wq.executor").joinpath("node/wrapper.sh").read_text()
+    return node_script("wrapper.sh")
 
 
 def job_dir(server_id: str, job_id: int, instance: int) -> str:
@@ -87,6 +103,7 @@ class Launch:
     stderr: str | None = None
     hostfile_lines: tuple[str, ...] = ()
     hostfile_path: str | None = None   # where the job wants it (relative to cwd), or None
+    stdin: str | None = None           # the job's stdin data (surrogateescaped), or None
 
     @property
     def dir(self) -> str:
@@ -108,11 +125,13 @@ def launch_script(job: Launch) -> str:
         f"d={job.dir}\n",
         'mkdir -p "$d" && chmod 700 "$d" || '
         f'{{ echo "{ERROR} cannot create the job directory $d"; exit 96; }}\n',
-        'rm -f "$d/rc" "$d/pid" "$d/error"\n',
+        'rm -f "$d/rc" "$d/pid" "$d/error" "$d/stdin"\n',
         _heredoc('"$d/script"', job.command),
         _heredoc('"$d/env"', env_lines),
         _heredoc('"$d/run"', wrapper_text()),
     ]
+    if job.stdin is not None:
+        parts.append(_exact_file('"$d/stdin"', job.stdin))
     if job.hostfile_lines:
         parts.append(_heredoc('"$d/hostfile"', "\n".join(job.hostfile_lines)))
         if job.hostfile_path:
@@ -136,15 +155,48 @@ def launch_script(job: Launch) -> str:
     return "".join(parts)
 
 
-def kill_script(directory: str, grace: float) -> str:
-    """TERM the job's process group, wait `grace` seconds for it, then KILL."""
+READY = "WQ-READY"
+
+
+def session_setup_script(job: Launch) -> str:
+    """Prepare an interactive job's directory on the node; prints WQ-READY or WQ-ERROR."""
+    env_lines = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(job.env.items()))
+    if job.hostfile_lines:
+        env_lines += f"export WQ_HOSTFILE={output_word(job.hostfile_path, 'hostfile', job.cwd)}\n"
+    parts = [
+        f"d={job.dir}\n",
+        'mkdir -p "$d" && chmod 700 "$d" || '
+        f'{{ echo "{ERROR} cannot create the job directory $d"; exit 96; }}\n',
+        'rm -f "$d/pid"\n',
+        _heredoc('"$d/script"', job.command),
+        _heredoc('"$d/env"', env_lines),
+        _heredoc('"$d/irun"', node_script("session.sh")),
+    ]
+    if job.hostfile_lines:
+        parts.append(_heredoc('"$d/hostfile"', "\n".join(job.hostfile_lines)))
+    parts.append(
+        f"[ -d {quote(job.cwd)} ] || {{ echo \"{ERROR} the working directory \"{quote(job.cwd)}"
+        f"\" does not exist on this host\"; exit 0; }}\n"
+        f'echo "{READY}"\n')
+    return "".join(parts)
+
+
+def session_command(job: Launch) -> str:
+    """The command of an interactive job's session (short: it travels as an exec request)."""
+    return (f'exec /bin/sh {job.dir}/irun {job.dir} {quote(job.cwd)} '
+            '"${SHELL:-/bin/sh}"')
+
+
+def kill_script(directory: str, grace: float, first: str = "TERM") -> str:
+    """Send `first` (TERM; HUP for interactive shells) to the job's process group,
+    wait `grace` seconds for it, then KILL."""
     steps = max(int(grace * 10), 1)
     return (
         f"d={directory}\n"
         '[ -f "$d/rc" ] && { echo gone; exit 0; }\n'
         '[ -f "$d/pid" ] || { echo notstarted; exit 0; }\n'
         'read -r pid start boot < "$d/pid"\n'
-        'kill -TERM "-$pid" 2>/dev/null || { echo gone; exit 0; }\n'
+        f'kill -{first} "-$pid" 2>/dev/null || {{ echo gone; exit 0; }}\n'
         f'i=0; while [ $i -lt {steps} ]; do\n'
         '  [ -f "$d/rc" ] && { echo terminated; exit 0; }\n'
         '  kill -0 "-$pid" 2>/dev/null || break\n'

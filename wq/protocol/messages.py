@@ -1,7 +1,9 @@
 """Request messages: one dataclass each, tagged by `type`, checked field by field.
 
 Replies are objects with `ok` (and `error` when false); streams of events
-(`started`, `output`, `exit`) follow an accepted attached submission. A new
+(`waiting`, `started`, `output`, `exit`; for interactive jobs `lease` and
+`end`) follow an accepted attached submission. An interactive client answers
+its lease with SessionEnd on the same connection. A new
 field must have a default, so older clients keep working.
 """
 
@@ -80,6 +82,16 @@ class SetLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionEnd:
+    """An interactive client's word that its session ended (code None: it never ran)."""
+
+    type: ClassVar[str] = "session_end"
+    id: int
+    code: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Log:
     type: ClassVar[str] = "log"
     id: int
@@ -87,7 +99,7 @@ class Log:
 
 
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
-           | Log)
+           | Log | SessionEnd)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

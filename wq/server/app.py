@@ -16,7 +16,7 @@ import signal
 import socket
 from typing import Any, TextIO
 
-from wq.errors import WqError
+from wq.errors import ProtocolError, WqError
 from wq.executor.local import LocalExecutor
 from wq.executor.ssh import SshExecutor
 from wq.model import Cluster, Host, JobId, JobState
@@ -139,14 +139,15 @@ class Server:
                     "removed": sorted(old - names)}
         return reload
 
-    async def _handle(self, handlers: Handlers, conn: Connection, req: m.Request) -> None:
+    async def _handle(self, handlers: Handlers, conn: Connection, req: m.Request) -> bool:
+        """Answer one request; False ends the connection."""
         user = conn.user
         match req:
             case m.Submit():
                 job, watcher = handlers.submit(req, user)
                 await conn.send({"ok": True, "id": job.id})
                 if watcher is not None:
-                    await self._stream(conn, job.id, watcher)
+                    return await self._stream(conn, job.id, watcher)
             case m.ListJobs():
                 await conn.send(handlers.on_ls(req, user))
             case m.Stat():
@@ -163,20 +164,36 @@ class Server:
                 await conn.send(handlers.on_limit(req, user))
             case m.Log():
                 await conn.send(await handlers.on_log(req, user))
+            case m.SessionEnd():
+                await conn.send(handlers.on_session_end(req, user))
             case m.Hello():
                 await conn.send({"ok": True, "version": m.PROTOCOL_VERSION})
+        return True
 
-    async def _stream(self, conn: Connection, job_id: JobId, watcher: Watcher) -> None:
-        """Send a job's events to an attached client until the job ends or it leaves."""
-        gone = asyncio.ensure_future(conn.reader.read(1))
+    async def _stream(self, conn: Connection, job_id: JobId, watcher: Watcher) -> bool:
+        """Send a job's events to its attached client until the job ends or the client
+        leaves; an interactive client's SessionEnd arrives on the same connection.
+        Returns False: the connection is closed afterwards (a frame may be half read)."""
+        incoming = asyncio.ensure_future(conn.recv())
         noticed = False
         try:
             while True:
                 nxt = asyncio.ensure_future(watcher.queue.get())
-                done, _ = await asyncio.wait({nxt, gone}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({nxt, incoming},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if incoming in done:
+                    frame = incoming.exception() is None and incoming.result()
+                    if not frame:                       # the client went away
+                        nxt.cancel()
+                        self.dispatcher.client_gone(job_id)
+                        return False
+                    request = m.from_frame(frame)
+                    if isinstance(request, m.SessionEnd) and request.id == job_id:
+                        self.dispatcher.end_session(job_id, request.code, request.reason)
+                    incoming = asyncio.ensure_future(conn.recv())
                 if nxt not in done:
                     nxt.cancel()
-                    return
+                    continue
                 event = nxt.result()
                 if watcher.overflowed and not noticed:
                     noticed = True
@@ -185,11 +202,12 @@ class Server:
                         f"wq log {job_id}")})
                 await conn.send(event)
                 if event["event"] == "exit":
-                    return
+                    return False
+        except (ConnectionError, ProtocolError):
+            self.dispatcher.client_gone(job_id)
+            return False
         finally:
-            gone.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await gone      # the reader must be free before the next request
+            incoming.cancel()
             self.dispatcher.unsubscribe(job_id, watcher)
 
 

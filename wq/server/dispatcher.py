@@ -21,6 +21,7 @@ from wq import scheduler
 from wq.errors import ExecutorError, HostUnreachable
 from wq.executor import wrapper
 from wq.executor.base import Outcome, ShellExecutor, Started
+from wq.executor.ssh import connect_options
 from wq.model import Cluster, Host, Job, JobId, JobState, Limits, Placement, Requirements
 from wq.scheduler import ClusterView, Usage
 from wq.server.hosts import HostMonitor
@@ -72,6 +73,7 @@ class Dispatcher:
         self.cancelling: set[JobId] = set()
         self._wake = asyncio.Event()
         self._never_fits: dict[Requirements, str | None] = {}
+        self._told: dict[JobId, str] = {}      # the waiting reason last sent to watchers
 
     # -- the cluster ------------------------------------------------------------
 
@@ -131,6 +133,22 @@ class Dispatcher:
                                 limits=self.limits, starve_after=self.starve_after)
         for start in starts:
             self._start(self.jobs[start.job_id], start.placement)
+        self._tell_waiting()
+
+    def _tell_waiting(self) -> None:
+        """Tell attached clients why their job still waits, when the reason changes."""
+        watched = [j for j in self.jobs.values()
+                   if j.state is JobState.WAITING and self.watchers.get(j.id)]
+        if not watched:
+            return
+        view, usage = self.view(), self.usage()
+        for job in watched:
+            never = self.never_fits(job.spec.requirements)
+            reason = (f"can no longer fit: {never}" if never else
+                      scheduler.waiting_reason(job, view, usage=usage, limits=self.limits))
+            if self._told.get(job.id) != reason:
+                self._told[job.id] = reason
+                self.publish(job.id, {"event": "waiting", "reason": reason})
 
     def submit(self, job: Job, watcher: Watcher | None = None) -> None:
         self.jobs[job.id] = job
@@ -147,10 +165,18 @@ class Dispatcher:
         self.store.update(job, now, "started", ",".join(placement.hosts))
         self.jobs[job.id] = job
         log.info("job %s started on %s", job.id, ",".join(placement.hosts))
-        self.tasks[job.id] = asyncio.ensure_future(self._run(job))
+        if job.spec.interactive:
+            self._grant_lease(job)
+        else:
+            self.tasks[job.id] = asyncio.ensure_future(self._run(job))
 
     def resume(self, job: Job) -> None:
         """Watch a job that was running when the server last stopped."""
+        if job.spec.interactive:        # its lease lived on the old server's connection
+            asyncio.ensure_future(self._kill_quietly(job))
+            self._finish(job.id, Outcome(lost=True, error="the server restarted during the "
+                                                          "interactive session"))
+            return
         self.tasks[job.id] = asyncio.ensure_future(self._run(job, resumed=True))
 
     def launch_spec(self, job: Job) -> wrapper.Launch:
@@ -170,7 +196,7 @@ class Dispatcher:
         command = spec.command.replace("%hostfile%", '"$WQ_HOSTFILE"')
         stdout, stderr = self.output_paths(job)
         return wrapper.Launch(self.server_id, job.id, job.instance, command, spec.cwd, env,
-                              stdout, stderr, lines, hostfile)
+                              stdout, stderr, lines, hostfile, spec.stdin)
 
     def output_paths(self, job: Job) -> tuple[str | None, str | None]:
         host = job.placement.first_host if job.placement else ""
@@ -245,6 +271,49 @@ class Dispatcher:
         except ExecutorError as exc:
             log.warning("job %s: cannot follow its output: %s", job.id, exc)
 
+    # -- interactive jobs: the client runs the session, the server holds the lease ----
+
+    def _grant_lease(self, job: Job) -> None:
+        assert job.placement is not None
+        if not self.watchers.get(job.id):          # its client left before it could start
+            self._finish(job.id, Outcome(lost=True, error="the interactive client went away "
+                                                          "before the job started"))
+            return
+        host = self.known[job.placement.first_host]
+        launch = self.launch_spec(job)
+        lease: dict[str, Any] = {
+            "event": "lease", "host": host.name, "local": host.local,
+            "setup": wrapper.session_setup_script(launch),
+            "command": wrapper.session_command(launch)}
+        if not host.local:
+            lease["connect"] = connect_options(host)
+        self.publish(job.id, lease)
+
+    def end_session(self, job_id: JobId, code: int | None, reason: str) -> None:
+        """The interactive client says its session is over."""
+        if reason and code is None:
+            self._finish(job_id, Outcome(error=reason))
+        else:
+            self._finish(job_id, Outcome(exit_code=code, lost=code is None,
+                                         error=reason or None))
+
+    def client_gone(self, job_id: JobId) -> None:
+        """An attached client disconnected: an interactive job's lease ends with it."""
+        job = self.jobs.get(job_id)
+        if job is None or not job.spec.interactive:
+            return
+        if job.state is JobState.WAITING:
+            self._cancel_waiting(job, "its interactive client went away")
+            return
+        asyncio.ensure_future(self._kill_quietly(job))   # no stray processes on the node
+        self._finish(job_id, Outcome(lost=True, error="the interactive client went away"))
+
+    async def _kill_quietly(self, job: Job) -> None:
+        try:
+            await self._kill(job)
+        except ExecutorError as exc:
+            log.warning("job %s: could not clean up its session: %s", job.id, exc)
+
     def _requeue(self, job: Job, reason: str) -> None:
         now = time.time()
         job = dataclasses.replace(job, state=JobState.WAITING, placement=None, started=None,
@@ -284,6 +353,8 @@ class Dispatcher:
     # -- watchers -------------------------------------------------------------------
 
     def publish(self, job_id: JobId, event: dict[str, Any]) -> None:
+        if event["event"] in ("started", "lease", "exit"):
+            self._told.pop(job_id, None)
         for watcher in self.watchers.get(job_id, ()):
             watcher.put(event)
 
@@ -307,15 +378,13 @@ class Dispatcher:
                 results.append({"id": job_id, "result": f"not yours (it belongs to {job.user})"})
                 continue
             if job.state is JobState.WAITING:
-                now = time.time()
-                done = dataclasses.replace(job, state=JobState.CANCELLED, ended=now,
-                                           reason="removed with wq rm")
-                self.store.update(done, now, "cancelled", "removed while waiting")
-                del self.jobs[job_id]
-                self.publish(job_id, {"event": "exit", "state": "cancelled", "code": None,
-                                      "reason": "removed with wq rm"})
-                self.watchers.pop(job_id, None)
+                self._cancel_waiting(job, "removed with wq rm")
                 results.append({"id": job_id, "result": "removed from the queue"})
+            elif job.spec.interactive:
+                self.cancelling.add(job_id)
+                self.publish(job_id, {"event": "end", "reason": "removed with wq rm"})
+                kills.append(asyncio.ensure_future(self._end_interactive(job)))
+                results.append({"id": job_id, "result": "session ended"})
             else:
                 self.cancelling.add(job_id)
                 kills.append(asyncio.ensure_future(self._kill(job)))
@@ -328,11 +397,29 @@ class Dispatcher:
         self.wake()
         return results
 
-    async def _kill(self, job: Job) -> str:
+    def _cancel_waiting(self, job: Job, reason: str) -> None:
+        now = time.time()
+        done = dataclasses.replace(job, state=JobState.CANCELLED, ended=now, reason=reason)
+        self.store.update(done, now, "cancelled", reason)
+        del self.jobs[job.id]
+        self.publish(job.id, {"event": "exit", "state": "cancelled", "code": None,
+                              "reason": reason})
+        self.watchers.pop(job.id, None)
+        self.wake()
+
+    async def _end_interactive(self, job: Job) -> None:
+        """wq rm of an interactive job: its client closes the session; the node makes sure."""
+        try:
+            await self._kill(job, first="HUP")
+        finally:
+            if job.id in self.jobs:                 # the client has not reported yet
+                self._finish(job.id, Outcome(lost=True, error="removed with wq rm"))
+
+    async def _kill(self, job: Job, first: str = "TERM") -> str:
         assert job.placement is not None
         host = self.known[job.placement.first_host]
         directory = wrapper.job_dir(self.server_id, job.id, job.instance)
-        return await self.executor(host).kill(host, directory, self.kill_grace)
+        return await self.executor(host).kill(host, directory, self.kill_grace, first)
 
     def set_offline(self, hosts: list[str], offline: bool) -> None:
         self.store.set_offline(hosts, offline, time.time())

@@ -61,6 +61,8 @@ class Handlers:
         rows = []
         for job in jobs:
             row = _row(job)
+            if job.spec.interactive:
+                row["interactive"] = True
             if job.state is JobState.WAITING:
                 unfit = self.dispatcher.never_fits(job.spec.requirements)
                 if unfit:
@@ -152,12 +154,21 @@ class Handlers:
         return {"ok": True, "user": user, "limits": {"jobs": limits.jobs,
                                                     "cores": limits.cores}}
 
+    def on_session_end(self, req: m.SessionEnd, user: str) -> dict[str, Any]:
+        job = self.dispatcher.jobs.get(JobId(req.id))
+        if job is None or not job.spec.interactive or job.user != user:
+            raise WqError(f"no interactive job {req.id} of yours is running")
+        self.dispatcher.end_session(job.id, req.code, req.reason)
+        return {"ok": True}
+
     async def on_log(self, req: m.Log, user: str) -> dict[str, Any]:
         job = self.dispatcher.jobs.get(JobId(req.id)) or self.store.get(req.id)
         if job is None:
             raise WqError(f"no job {req.id}")
         if job.placement is None:
             raise WqError(f"job {req.id} has not started yet, so it has no output")
+        if job.spec.interactive:
+            raise WqError(f"job {req.id} is interactive: its output went to its terminal")
         host = self.dispatcher.known.get(job.placement.first_host)
         if host is None:
             raise WqError(f"job {req.id} ran on {job.placement.first_host}, "

@@ -25,7 +25,7 @@ from wq.protocol import messages as m
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[["Connection", m.Request], Awaitable[None]]
+Handler = Callable[["Connection", m.Request], Awaitable[bool]]   # False: close
 
 
 class Connection:
@@ -147,7 +147,8 @@ async def _session(conn: Connection, handle: Handler) -> None:
                 return
             request = m.from_frame(frame)
             try:
-                await handle(conn, request)
+                if not await handle(conn, request):
+                    return
             except WqError as exc:
                 await conn.send({"ok": False, "error": str(exc)})
             except (ConnectionError, asyncio.IncompleteReadError):

@@ -46,5 +46,7 @@ printf 'WQ-STARTED %s %s %s\n' "$$" "$start" "$boot_id"
 # From here on nothing of this runner talks to the channel that launched it.
 exec </dev/null >/dev/null 2>&1
 . "$d/env"
-"$shell" "$d/script" < /dev/null >> "$out" 2>> "$err"
+input=/dev/null
+[ -f "$d/stdin" ] && input=$d/stdin
+"$shell" "$d/script" < "$input" >> "$out" 2>> "$err"
 finish $?
