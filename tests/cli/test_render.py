@@ -70,3 +70,9 @@ def test_rm_ids():
     assert parse_ids(("all",)) == ([], True)
     with pytest.raises(UsageError):
         parse_ids(("x",))
+
+
+def test_interactive_jobs_show_as_I_while_they_run():
+    out = render.ls([row(interactive=True), row(id=2, state="done", interactive=True,
+                                                ended=5.0, exit=0)], now=10.0, finished=True)
+    assert [l.split()[2] for l in out.splitlines()[1:3]] == ["I", "D"]

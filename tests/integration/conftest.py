@@ -33,7 +33,9 @@ def hosts(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Iterator[list
     started: list[SshHost] = []
     try:
         for i, address in enumerate(ADDRESSES, start=1):
-            host = SshHost(f"node{i}", address, tmp_path_factory.mktemp(f"node{i}"), keys)
+            x11 = "no" if i == 3 else "yes"      # node3 refuses X11, for that test
+            host = SshHost(f"node{i}", address, tmp_path_factory.mktemp(f"node{i}"), keys,
+                           extra_config=f"X11Forwarding {x11}\nX11UseLocalhost yes")
             host.start()
             started.append(host)
         keys.known_hosts.write_text("".join(h.host_key_line + "\n" for h in started))

@@ -25,8 +25,9 @@ def command(obj: dict[str, str | None], user: str | None, full: bool, states: tu
             all_: bool, as_json: bool) -> None:
     """List jobs: Id User St Pri Nc Nh Host0 Tq Trun Cmd.
 
-    St is W waiting, R running, U waiting but can no longer fit the cluster,
-    and for finished jobs D done, F failed, C cancelled, L lost.
+    St is W waiting, R running, I running interactive session, U waiting but
+    can no longer fit the cluster, and for finished jobs D done, F failed,
+    C cancelled, L lost.
     """
     with Client(obj["socket"]) as client:
         reply = client.request(m.ListJobs(user=user, states=list(states) or None, all=all_,

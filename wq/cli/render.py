@@ -41,7 +41,12 @@ def _columns(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset())
 
 
 def state_letter(row: dict[str, Any]) -> str:
-    return "U" if row.get("unfit") else STATE_LETTERS.get(row["state"], "?")
+    """W R D F C L; U for a waiting job that cannot fit; I for a running interactive one."""
+    if row.get("unfit"):
+        return "U"
+    if row["state"] == "running" and row.get("interactive"):
+        return "I"
+    return STATE_LETTERS.get(row["state"], "?")
 
 
 def ls(rows: Sequence[dict[str, Any]], now: float, *, finished: bool = False) -> str:
@@ -74,7 +79,8 @@ def ls_full(rows: Sequence[dict[str, Any]], now: float) -> str:
     for r in rows:
         lines = [f"job {r['id']}:",
                  f"  user: {r['user']}",
-                 f"  state: {r['state']}" + (" (can no longer fit)" if r.get("unfit") else ""),
+                 f"  state: {r['state']}" + (" (can no longer fit)" if r.get("unfit") else "")
+                 + (" (interactive)" if r.get("interactive") else ""),
                  f"  priority: {r['pri']}",
                  f"  name: {r['name']}"]
         if r.get("hosts"):

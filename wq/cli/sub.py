@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -18,7 +20,9 @@ from wq.protocol import messages as m
 
 
 def build_spec(command: str | None, jobfile: str | None, require: str | None,
-               stdout: str | None, stderr: str | None) -> JobSpec:
+               stdout: str | None, stderr: str | None, *, interactive_flag: bool = False,
+               x11: bool = False, agent: bool = False, stdin: bool = False,
+               batch: bool = False) -> JobSpec:
     from wq.parsing import jobfile as jobfiles
     from wq.parsing import requirements
 
@@ -44,8 +48,34 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
         cwd = os.getcwd()
     except FileNotFoundError:
         raise UsageError("the current directory no longer exists") from None
+    if x11:
+        req = dataclasses.replace(req, x11=True)
+    interactive = interactive_flag or req.x11 or agent or (
+        sys.stdin.isatty() and _is_shell(command))
+    if interactive:
+        if batch:
+            raise UsageError("an interactive job cannot be a batch job (-b); drop -b, or "
+                             "run a non-interactive command")
+        if stdin:
+            raise UsageError("--stdin is for batch jobs; an interactive job reads your "
+                             "terminal")
+        if req.x11 and not os.environ.get("DISPLAY"):
+            raise UsageError("X11 forwarding needs a local display, and DISPLAY is not set")
+    data = None
+    if stdin:
+        raw = sys.stdin.buffer.read()
+        if b"\x00" in raw:
+            raise UsageError("--stdin data contains NUL bytes; give the job a file instead")
+        data = raw.decode("utf-8", "surrogateescape")
     return JobSpec(command=command, cwd=cwd, env=tuple(sorted(os.environ.items())),
-                   requirements=req, stdout=stdout, stderr=stderr)
+                   requirements=req, stdout=stdout, stderr=stderr, interactive=interactive,
+                   stdin=data)
+
+
+def _is_shell(command: str) -> bool:
+    from wq.interactive import is_shell
+
+    return is_shell(command)
 
 
 @click.command("sub")
@@ -61,27 +91,85 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
                    "paths are to the current directory. Default: kept by wq, see wq log.")
 @click.option("-e", "--error", "stderr", metavar="PATTERN",
               help="The job's stderr file, as -o. Default: kept by wq, see wq log.")
+@click.option("-i", "--interactive", "interactive_flag", is_flag=True,
+              help="Run the command as an interactive session (a pty when stdin is a "
+                   "terminal). A shell alone (wq sub -c bash) is one already.")
+@click.option("-X", "--x11", "x11", is_flag=True,
+              help="Forward X11 (as -r 'X: 1'); makes the job interactive.")
+@click.option("-A", "--agent", is_flag=True,
+              help="Forward your ssh agent to the session; makes the job interactive.")
+@click.option("--stdin", is_flag=True,
+              help="Read standard input now and feed it to the (batch) job.")
 @click.pass_obj
 def command(obj: dict[str, str | None], jobfile: str | None, command: str | None,
-            require: str | None, batch: bool, stdout: str | None, stderr: str | None) -> None:
+            require: str | None, batch: bool, stdout: str | None, stderr: str | None,
+            interactive_flag: bool, x11: bool, agent: bool, stdin: bool) -> None:
     """Submit a job: a -c command or a YAML JOBFILE.
 
     By default it behaves like running the command here: it waits for a free
     core, streams the job's output, and exits with the job's exit code;
     Ctrl-C cancels the job. With -b it prints the job id and returns.
+
+    With a terminal on stdin, a shell (wq sub -c bash) or -i gives an
+    interactive session on the chosen host, as if it were this machine.
     """
-    spec = build_spec(command, jobfile, require, stdout, stderr)
+    spec = build_spec(command, jobfile, require, stdout, stderr,
+                      interactive_flag=interactive_flag, x11=x11, agent=agent, stdin=stdin,
+                      batch=batch)
     frame = codec.spec_to_dict(spec)
     with Client(obj["socket"]) as client:
         if batch:
             click.echo(client.request(m.Submit(spec=frame))["id"])
             return
         job_id = int(client.request(m.Submit(spec=frame, attach=True))["id"])
-        code = follow(client, job_id, obj["socket"])
+        session = None
+        if spec.interactive:
+            session = Interactive(client, job_id, agent=agent, x11=spec.requirements.x11)
+        code = follow(client, job_id, obj["socket"], session)
     sys.exit(code)
 
 
-def follow(client: Client, job_id: int, socket_path: str | None) -> int:
+class Interactive:
+    """Runs the session when the lease comes, then tells the server how it ended."""
+
+    def __init__(self, client: Client, job_id: int, *, agent: bool, x11: bool) -> None:
+        self.client, self.job_id, self.agent, self.x11 = client, job_id, agent, x11
+        self.server_gone = False
+
+    def run(self, lease: dict[str, Any]) -> int:
+        from wq import interactive
+        from wq.protocol import framing
+
+        def on_server(session: interactive.Session) -> bool:
+            try:
+                event = framing.recv(self.client.sock)
+            except (OSError, WqError):
+                event = None
+            if event is None:
+                self.server_gone = True
+                return False
+            if event.get("event") == "end":
+                session.end(str(event.get("reason", "")))
+            return True
+
+        use_pty = sys.stdin.isatty()
+        result = interactive.run(lease, use_pty=use_pty, x11=self.x11, agent=self.agent,
+                                 server_fd=self.client.sock.fileno(), on_server=on_server)
+        if self.server_gone:
+            click.echo(f"wq: the wq server went away during the session; job "
+                       f"{self.job_id}'s cores were no longer reserved", err=True)
+        else:
+            with contextlib.suppress(WqError):
+                self.client.send(m.SessionEnd(id=self.job_id, code=result.code,
+                                              reason=result.reason))
+        if result.code is None:
+            click.echo(f"wq: job {self.job_id}: {result.reason}", err=True)
+            return 1
+        return result.code
+
+
+def follow(client: Client, job_id: int, socket_path: str | None,
+           session: Interactive | None = None) -> int:
     """Stream an attached job's output; return the exit code `wq sub` should exit with.
 
     The first Ctrl-C (or SIGTERM) cancels the job from another thread and keeps
@@ -102,7 +190,11 @@ def follow(client: Client, job_id: int, socket_path: str | None) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         for event in client.events():
-            code = _show(event, job_id, chatty, cancelled.is_set())
+            if event.get("event") == "lease" and session is not None:
+                for sig, handler in previous.items():     # the session handles signals now
+                    signal.signal(sig, handler)
+                return session.run(event)
+            code = _show(event, job_id, chatty or session is not None, cancelled.is_set())
             if code is not None:
                 return code
         return 1
@@ -125,6 +217,8 @@ def _show(event: dict[str, Any], job_id: int, chatty: bool, cancelled: bool) -> 
         stream.flush()
     elif kind == "started" and chatty:
         click.echo(f"wq: job {job_id} running on {event['host']}", err=True)
+    elif kind == "waiting" and chatty:
+        click.echo(f"wq: job {job_id} {event['reason']}", err=True)
     elif kind == "notice":
         click.echo(f"wq: {event['text']}", err=True)
     elif kind == "exit":

@@ -54,13 +54,16 @@ def why_waiting(req: Requirements, view: ClusterView, hosts: Sequence[HostUse]) 
     if not usable:
         states = ", ".join(f"{u.host.name} {_state(u)}" for u in hosts[:3])
         return f"waiting: every eligible host is unavailable ({states})"
+    described = filters.describe(req)
+    among = f" among hosts with {described}" if described else ""
     if req.mode is Mode.BYNODE:
         idle = sum(1 for u in usable if u.idle)
-        return f"waiting for {req.n} idle hosts ({idle} idle now)"
+        return f"waiting for {req.n} idle host(s){among} ({idle} idle now)"
     free = [u.free_cores for u in usable]
     if req.mode is Mode.BYCORE:
-        return f"waiting for {req.n} free cores ({sum(free)} free on eligible hosts)"
-    return f"waiting for {req.n} free cores on one host (at most {max(free)} free now)"
+        return f"waiting for {req.n} free core(s){among} ({sum(free)} free now)"
+    return (f"waiting for {req.n} free core(s) on one host{among} "
+            f"(at most {max(free)} free on one now)")
 
 
 def _state(use: HostUse) -> str:

@@ -331,10 +331,12 @@ class Dispatcher:
         code = outcome.exit_code
         if job_id in self.cancelling:
             state, reason = JobState.CANCELLED, "removed with wq rm"
+        elif outcome.lost:
+            state, reason = JobState.LOST, outcome.error or "no exit status could be found"
         elif outcome.error and code in (None, wrapper.RC_NO_CWD, wrapper.RC_NO_OUTPUT):
             state, reason, code = JobState.FAILED, outcome.error, None   # it never ran
-        elif outcome.lost or code is None:
-            state, reason = JobState.LOST, outcome.error or "no exit status could be found"
+        elif code is None:
+            state, reason = JobState.LOST, "no exit status could be found"
         elif code == 0:
             state, reason = JobState.DONE, ""
         else:
