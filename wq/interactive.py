@@ -45,7 +45,8 @@ def is_shell(command: str) -> bool:
 @dataclass
 class Result:
     code: int | None          # the session's exit status; None if it never ran or was cut
-    reason: str = ""          # why, when code is None (or how it ended oddly)
+    reason: str = ""          # why, when code is None
+    lost: bool = False        # it ran, but its end could not be seen (connection lost)
 
 
 @contextlib.contextmanager
@@ -162,11 +163,12 @@ class Session:
             loop.remove_signal_handler(signal.SIGWINCH if self.use_pty else signal.SIGINT)
             for task in outputs:
                 task.cancel()
-        code = proc.exit_status
+        if proc.exit_signal:            # asyncssh then reports exit_status as -1
+            code = exit_code_of_signal(proc.exit_signal[0])
+        else:
+            code = proc.exit_status
         if code is None:
-            code = exit_code_of_signal(proc.exit_signal[0] if proc.exit_signal else None)
-        if code is None:
-            return Result(None, f"the connection to {self.lease['host']} was lost")
+            return Result(None, f"the connection to {self.lease['host']} was lost", lost=True)
         return Result(code)
 
     # -- on this machine ---------------------------------------------------------

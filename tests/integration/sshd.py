@@ -142,9 +142,20 @@ LogLevel ERROR
         return self.proc is not None and self.proc.poll() is not None
 
     def stop(self) -> None:
-        """Stop this sshd and every session it started (its process group)."""
+        """Stop this sshd and every connection and session it started.
+
+        sshd's per-connection processes call setsid(), so they are not in the
+        listener's process group: they are found as its descendants."""
         if self.proc is None:
             return
+        import psutil
+        try:
+            tree = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            tree = []
+        for child in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
         try:

@@ -196,3 +196,36 @@ def test_interactive_on_the_embedded_local_default(tmp_path):
     finally:
         term.close()
         server.stop()
+
+
+def test_a_signal_ending_the_remote_shell_gives_128_plus_n(server, term, tmp_path):
+    enter_session(term, server, tmp_path)
+    term.send("kill -9 $$")
+    term.wait("client-exit=137")
+    assert jobs(server, "--all")[1]["exit"] == 137
+
+
+def test_the_connection_dropping_restores_the_terminal(make_server, keys, tmp_path):
+    from tests.integration.conftest import cluster_yaml
+    from tests.integration.sshd import SshHost
+    host = SshHost("drop", "127.0.0.6", tmp_path / "drop-host", keys)
+    host.start()
+    try:
+        known = keys.known_hosts.read_text()
+        keys.known_hosts.write_text(known + host.host_key_line + "\n")
+        server = make_server(cluster_yaml(keys, [host]), wait_up=False)
+        wait_for(lambda: stat(server)["drop"]["state"] == "up", 30, "the host up")
+        term = Tmux(shell_env(server.env))
+        try:
+            enter_session(term, server, tmp_path)
+            host.stop()                     # sshd and its sessions die: the connection drops
+            screen = term.wait("client-exit=1")
+            assert "wq: job 1: the connection to drop was lost" in screen
+            term.send("stty -a | grep -c -- '-icanon'")
+            assert term.wait("outer$", count=3).splitlines().count("0") == 1
+            assert wait_state(server, 1, ("lost",))["state"] == "lost"
+        finally:
+            term.close()
+    finally:
+        host.stop()
+        keys.known_hosts.write_text(known)

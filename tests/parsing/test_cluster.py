@@ -45,6 +45,11 @@ hosts:
     assert me.local and me.cores >= 1
 
 
+def test_empty_labels_are_no_labels():
+    c = cluster.parse("hosts:\n  - {name: a, cores: 2, labels: []}\n", "c.yaml")
+    assert c.hosts[0].labels == ()
+
+
 def test_hosts_as_a_mapping():
     c = cluster.parse("hosts:\n  a: {cores: 2}\n  b: {cores: 3}\n", "c.yaml")
     assert [(h.name, h.cores) for h in c.hosts] == [("a", 2), ("b", 3)]

@@ -161,7 +161,7 @@ class Interactive:
         else:
             with contextlib.suppress(WqError):
                 self.client.send(m.SessionEnd(id=self.job_id, code=result.code,
-                                              reason=result.reason))
+                                              reason=result.reason, lost=result.lost))
         if result.code is None:
             click.echo(f"wq: job {self.job_id}: {result.reason}", err=True)
             return 1

@@ -81,7 +81,9 @@ def flag(value: Any) -> bool:
 
 
 def names(value: Any) -> tuple[str, ...]:
-    """A name or a list of names; a string may also be comma separated."""
+    """A name or a list of names; a string may also be comma separated; [] is none."""
+    if isinstance(value, (list, tuple)) and not value:
+        return ()
     if isinstance(value, (list, tuple)):
         raw = [str(v) for v in value]
     elif isinstance(value, (str, int)) and not isinstance(value, bool):

@@ -89,6 +89,7 @@ class SessionEnd:
     id: int
     code: int | None = None
     reason: str = ""
+    lost: bool = False          # cut off mid-session (rather than never started)
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,7 +189,8 @@ class Server:
                         return False
                     request = m.from_frame(frame)
                     if isinstance(request, m.SessionEnd) and request.id == job_id:
-                        self.dispatcher.end_session(job_id, request.code, request.reason)
+                        self.dispatcher.end_session(job_id, request.code, request.reason,
+                                                    request.lost)
                     incoming = asyncio.ensure_future(conn.recv())
                 if nxt not in done:
                     nxt.cancel()

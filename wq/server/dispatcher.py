@@ -289,13 +289,15 @@ class Dispatcher:
             lease["connect"] = connect_options(host)
         self.publish(job.id, lease)
 
-    def end_session(self, job_id: JobId, code: int | None, reason: str) -> None:
-        """The interactive client says its session is over."""
-        if reason and code is None:
+    def end_session(self, job_id: JobId, code: int | None, reason: str,
+                    lost: bool = False) -> None:
+        """The interactive client says its session is over (or never began, or was cut)."""
+        if lost or (code is None and not reason):
+            self._finish(job_id, Outcome(lost=True, error=reason or None))
+        elif code is None:
             self._finish(job_id, Outcome(error=reason))
         else:
-            self._finish(job_id, Outcome(exit_code=code, lost=code is None,
-                                         error=reason or None))
+            self._finish(job_id, Outcome(exit_code=code))
 
     def client_gone(self, job_id: JobId) -> None:
         """An attached client disconnected: an interactive job's lease ends with it."""

@@ -158,7 +158,7 @@ class Handlers:
         job = self.dispatcher.jobs.get(JobId(req.id))
         if job is None or not job.spec.interactive or job.user != user:
             raise WqError(f"no interactive job {req.id} of yours is running")
-        self.dispatcher.end_session(job.id, req.code, req.reason)
+        self.dispatcher.end_session(job.id, req.code, req.reason, req.lost)
         return {"ok": True}
 
     async def on_log(self, req: m.Log, user: str) -> dict[str, Any]:
