@@ -70,8 +70,9 @@ def _exact_file(path: str, text: str) -> str:
 
 
 def node_script(name: str) -> str:
-    """A shipped node-side script (node/NAME), as text."""
-    return resources.files("wq.executor").joinpath(f"node/{name}").read_text()
+    """A shipped node-side script (node/NAME), with the shared identity snippet first."""
+    node = resources.files("wq.executor").joinpath("node")
+    return node.joinpath("identity.sh").read_text() + node.joinpath(name).read_text()
 
 
 def wrapper_text() -> str:

@@ -7,14 +7,7 @@
 # the session leader of the pty), then runs the command in CWD with the job's
 # environment. `wq rm` signals this process group through DIR/pid.
 d=$1 cwd=$2 shell=$3
-boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
-start=none
-if [ -r "/proc/$$/stat" ]; then
-    read -r stat < "/proc/$$/stat"
-    set -- ${stat##*") "}
-    start=${20}
-fi
-printf '%s %s %s\n' "$$" "$start" "$boot_id" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
+wq_record_pid "$d"
 if ! cd "$cwd" 2>/dev/null; then
     printf 'wq: the working directory %s does not exist on this host\n' "$cwd" >&2
     exit 97

@@ -15,14 +15,7 @@ d=$1 cwd=$2 out=$3 err=$4 shell=$5
 # to record the exit status.
 trap 'wq_signal=1' TERM INT HUP
 
-boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
-start=none
-if [ -r "/proc/$$/stat" ]; then
-    read -r stat < "/proc/$$/stat"
-    set -- ${stat##*") "}
-    start=${20}
-fi
-printf '%s %s %s\n' "$$" "$start" "$boot_id" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
+wq_record_pid "$d"
 
 finish() {
     printf '%s\n' "$1" > "$d/rc.tmp" && mv -f "$d/rc.tmp" "$d/rc"
@@ -41,7 +34,7 @@ if ! ( : >> "$out" ) 2>/dev/null || ! ( : >> "$err" ) 2>/dev/null; then
 fi
 : > "$out"
 [ "$err" = "$out" ] || : > "$err"
-printf 'WQ-STARTED %s %s %s\n' "$$" "$start" "$boot_id"
+printf 'WQ-STARTED %s %s %s\n' "$$" "$wq_start" "$wq_boot"
 
 # From here on nothing of this runner talks to the channel that launched it.
 exec </dev/null >/dev/null 2>&1
