@@ -22,7 +22,7 @@ import struct
 import subprocess
 import termios
 import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,18 +183,25 @@ class Session:
         command = ["/bin/sh", "-c", self.lease["command"]]
         if not self.use_pty:
             proc = await asyncio.create_subprocess_exec(*command, start_new_session=True)
-            waiting = asyncio.ensure_future(proc.wait())
-            ended = asyncio.ensure_future(self.ended.wait())
+            return await self._until_exit(proc.pid, proc.wait())
+        return await self._run_local_pty(command)
+
+    async def _until_exit(self, pid: int, exited: Awaitable[int]) -> Result:
+        """Wait for the local session leader `pid` (its exit code from `exited`); if the
+        session is ended first, hang up its process group."""
+        waiting = asyncio.ensure_future(exited)
+        ended = asyncio.ensure_future(self.ended.wait())
+        try:
             done, _ = await asyncio.wait([waiting, ended], return_when=asyncio.FIRST_COMPLETED)
             if ended in done:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGHUP)
+                    os.killpg(pid, signal.SIGHUP)
                 await waiting
                 return Result(None, self.end_reason)
+        finally:
             ended.cancel()
-            rc = waiting.result()
-            return Result(rc if rc >= 0 else 128 - rc)
-        return await self._run_local_pty(command)
+        code = waiting.result()
+        return Result(code if code >= 0 else 128 - code)      # -N: killed by signal N
 
     async def _run_local_pty(self, command: list[str]) -> Result:
         pid, master = pty.fork()
@@ -211,41 +218,25 @@ class Session:
 
         resize()
         loop.add_signal_handler(signal.SIGWINCH, resize)
-        stop_input = _feed(0, lambda data: os.write(master, data), lambda: None)
         output_done = asyncio.Event()
+        stop_input = _feed(0, lambda data: os.write(master, data), lambda: None)
+        stop_output = _feed(master, lambda data: os.write(1, data), output_done.set)
 
-        def on_output() -> None:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                data = b""
-            if data:
-                os.write(1, data)
-            else:
-                loop.remove_reader(master)
-                output_done.set()
+        async def exited() -> int:
+            _, status = await asyncio.to_thread(os.waitpid, pid, 0)
+            return os.waitstatus_to_exitcode(status)
 
-        loop.add_reader(master, on_output)
-        waiting = asyncio.ensure_future(asyncio.to_thread(os.waitpid, pid, 0))
-        ended = asyncio.ensure_future(self.ended.wait())
         try:
-            done, _ = await asyncio.wait([waiting, ended], return_when=asyncio.FIRST_COMPLETED)
-            if ended in done:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGHUP)
-                await waiting
-                return Result(None, self.end_reason)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(output_done.wait(), 2)
+            result = await self._until_exit(pid, exited())
+            if result.code is not None:               # let the last output through
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(output_done.wait(), 2)
+            return result
         finally:
-            ended.cancel()
             stop_input()
+            stop_output()
             loop.remove_signal_handler(signal.SIGWINCH)
-            loop.remove_reader(master)
             os.close(master)
-        _, status = waiting.result()
-        code = os.waitstatus_to_exitcode(status)
-        return Result(code if code >= 0 else 128 - code)
 
 
 def _feed(fd: int, write: Callable[[bytes], Any], eof: Callable[[], Any]) -> Callable[[], None]:
@@ -270,6 +261,7 @@ def _feed(fd: int, write: Callable[[bytes], Any], eof: Callable[[], Any]) -> Cal
             write(fh.read())
         eof()
         return lambda: None
+
     def stop() -> None:
         loop.remove_reader(fd)
 

@@ -53,22 +53,19 @@ def test_a_shell_session_feels_local(server, term, tmp_path):
     term.send("stty size")
     term.wait("20 80")
 
-    term.send("echo sleeping; sleep 300")
-    term.wait("sleeping", count=2)
-    term.key("C-c")
+    def press_during_sleep(key: str, marker: str) -> None:
+        term.send(f"echo sleeping-{marker}; sleep 300")
+        term.wait(f"sleeping-{marker}", count=2)       # the command line, then its output
+        term.key(key)
+
+    press_during_sleep("C-c", "c")
     term.send("echo after-ctrl-c")
     term.wait("after-ctrl-c", count=2)
-
-    term.send("echo sleeping2; sleep 300")
-    term.wait("sleeping2", count=2)
-    term.key("C-z")
+    press_during_sleep("C-z", "z")
     term.wait("Stopped")
     term.send("kill -9 %1; echo after-ctrl-z")
     term.wait("after-ctrl-z", count=2)
-
-    term.send("echo sleeping3; sleep 300")
-    term.wait("sleeping3", count=2)
-    term.key("C-\\")
+    press_during_sleep("C-\\", "q")
     term.wait("Quit")
 
     term.send("exit 3")
@@ -188,6 +185,11 @@ def test_interactive_on_the_embedded_local_default(tmp_path):
     server.start()
     term = Tmux(shell_env(server.env))
     try:
+        plain = subprocess.run([sys.executable, "-m", "wq", "sub", "-i", "-c",
+                                "echo no-tty-$WQ_JOB_ID; exit 5"], env=server.env,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=60, cwd=str(tmp_path))
+        assert (plain.returncode, plain.stdout) == (5, "no-tty-1\n")
         term.start(f"{WQ} sub -c {SHELL}; echo client-exit=$?", str(tmp_path))
         term.wait("bash-")
         term.send("stty size; exit 4")

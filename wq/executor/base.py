@@ -83,7 +83,7 @@ class ShellExecutor:
                     on_started(Started(int(pid), start, boot))
                 elif word == wrapper.EXITED:
                     exited = True
-                    exit_code = int(rest) if rest.strip().lstrip("-").isdigit() else None
+                    exit_code = _exit_code(rest)
                 elif word == wrapper.ERROR:
                     error = rest.strip()
             status = await proc.wait()
@@ -108,8 +108,7 @@ class ShellExecutor:
         for line in out.splitlines():
             word, _, rest = line.partition(" ")
             if word == wrapper.EXITED:
-                code = rest.strip()
-                return Outcome(exit_code=int(code) if code.lstrip("-").isdigit() else None)
+                return Outcome(exit_code=_exit_code(rest))
             if word == wrapper.LOST:
                 return Outcome(lost=True, error=rest.strip())
         return Outcome(lost=True, error=None if status is None else "the watcher failed")
@@ -145,6 +144,12 @@ class ShellExecutor:
 
     async def close(self) -> None:
         """Release connections; running jobs are not touched."""
+
+
+def _exit_code(text: str) -> int | None:
+    """The status of a WQ-EXIT line: a number, or `none` when no rc file was found."""
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdigit() else None
 
 
 async def _lines(reader: Reader) -> AsyncIterator[str]:
