@@ -39,6 +39,7 @@ class JobState(enum.Enum):
     FAILED = "failed"        # non-zero exit, or could not start
     CANCELLED = "cancelled"  # removed by wq rm
     LOST = "lost"            # its host vanished and nothing tells how it ended
+    TIMEOUT = "timeout"      # killed when its time limit ran out
 
     @property
     def letter(self) -> str:
@@ -54,17 +55,19 @@ class JobState(enum.Enum):
 
 _LETTERS = {
     JobState.WAITING: "W", JobState.RUNNING: "R", JobState.DONE: "D",
-    JobState.FAILED: "F", JobState.CANCELLED: "C", JobState.LOST: "L",
+    JobState.FAILED: "F", JobState.CANCELLED: "C", JobState.LOST: "L", JobState.TIMEOUT: "T",
 }
-_FINAL = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.LOST})
+_FINAL = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.LOST,
+                    JobState.TIMEOUT})
 _TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.WAITING: frozenset({JobState.RUNNING, JobState.CANCELLED, JobState.FAILED}),
     JobState.RUNNING: frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED,
-                                 JobState.LOST, JobState.WAITING}),
+                                 JobState.LOST, JobState.WAITING, JobState.TIMEOUT}),
     JobState.DONE: frozenset(),
     JobState.FAILED: frozenset(),
     JobState.CANCELLED: frozenset(),
     JobState.LOST: frozenset({JobState.WAITING}),
+    JobState.TIMEOUT: frozenset(),
 }
 
 
@@ -124,6 +127,9 @@ class Requirements:
     hostfile: str | None = None         # a path, "auto", or None
     threads: int | None = None
     x11: bool = False
+    retries: int = 0                    # re-runs after a non-zero exit
+    time_limit: float | None = None     # seconds of wall time, then TERM, grace, KILL
+    crash_limit: int = 3                # requeues after its host was lost
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +187,40 @@ class Job:
     exit_code: int | None = None
     reason: str = ""                    # why it waits, failed or was lost
     instance: int = 0                   # how many times it has been started
+    crashes: int = 0                    # instances lost with their host, then requeued
+    failures: int = 0                   # instances that failed, then retried
+    avoid: tuple[str, ...] = ()         # hosts where an instance failed: tried last
 
     @property
     def name(self) -> str:
         """job_name, else the command's first word; never contains whitespace."""
         raw = self.spec.requirements.job_name or (self.spec.command.split() or ["-"])[0]
         return "-".join(raw.split()) or "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One run of a job: where, when, and how it ended.
+
+    `settled` is False for an instance lost with an unreachable host: when the
+    host returns, wq finds out what became of it (and kills a stale copy)."""
+
+    job_id: JobId
+    number: int
+    hosts: tuple[str, ...]
+    placement: Placement | None = None
+    started: float | None = None
+    ended: float | None = None
+    outcome: str = "running"           # running, a final JobState value, requeued, retried
+    exit_code: int | None = None
+    detail: str = ""
+    boot_id: str = ""
+    settled: bool = True
+
+    @property
+    def host(self) -> str:
+        """The host that ran the wrapper (the first of the placement)."""
+        return self.hosts[0] if self.hosts else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ def test_jobs_survive_reopening(tmp_path):
     assert s.server_id() == sid
     assert s.get(a.id) == run
     assert [j.id for j in s.jobs([JobState.WAITING])] == [b.id]
-    assert s.offline_hosts() == {"h2"}
+    assert s.offline_hosts() == {"h2": ""}
     assert s.limits() == {"ann": Limits(jobs=2)}
     assert [k for _, k, _ in s.events(a.id)] == ["submitted", "started"]
     c = s.add_job("ann", spec("c"), now=6.0)
@@ -56,3 +56,62 @@ def test_a_committed_submission_is_visible_to_another_connection(tmp_path):
     job = s.add_job("ann", spec(), now=1.0)
     other = sqlite3.connect(path)
     assert other.execute("SELECT state FROM jobs WHERE id=?", (job.id,)).fetchone() == ("waiting",)
+
+
+def test_a_version_1_database_is_migrated_in_place(tmp_path):
+    from wq.store.schema import MIGRATIONS
+
+    path = str(tmp_path / "wq.db")
+    old = sqlite3.connect(path)
+    old.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version=1; COMMIT;")
+    old.execute("INSERT INTO jobs (user, state, spec, submitted) VALUES ('ann', 'waiting', "
+                "'{\"command\": \"x\", \"cwd\": \"/tmp\"}', 1.0)")
+    old.execute("INSERT INTO nodes (name, offline) VALUES ('h1', 1)")
+    old.commit()
+    old.close()
+    s = Store(path)
+    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    (job,) = s.jobs()
+    assert (job.spec.command, job.crashes, job.failures, job.avoid) == ("x", 0, 0, ())
+    assert s.offline_hosts() == {"h1": ""}
+
+
+def test_instances_and_their_settling(tmp_path):
+    from wq.model import Instance
+
+    s = Store(str(tmp_path / "wq.db"))
+    job = s.add_job("ann", spec(), now=1.0)
+    where = Placement((Slice("h1", 2),))
+    first = Instance(job.id, 1, ("h1",), where, started=2.0, boot_id="b1")
+    run = dataclasses.replace(job, state=JobState.RUNNING, instance=1, placement=where)
+    s.update(run, 2.0, "started", "h1", instance=first)
+    lost = dataclasses.replace(first, ended=3.0, outcome="lost", settled=False)
+    again = dataclasses.replace(run, state=JobState.WAITING, placement=None, crashes=1,
+                                avoid=("h1", "h2"))
+    s.update(again, 3.0, "requeued", "h1 lost", instance=lost)
+    assert s.unsettled("h1") == [lost]
+    assert s.unsettled("h2") == []
+    assert s.get(job.id) == again
+    s.settle(dataclasses.replace(lost, settled=True, detail="killed"), 4.0, "stale", "killed")
+    assert s.unsettled("h1") == []
+    assert s.instances(job.id)[0].detail == "killed"
+    assert [k for _, k, _ in s.events(job.id)] == ["submitted", "started", "requeued", "stale"]
+
+
+def test_pruning_forgets_old_finished_jobs_only(tmp_path):
+    from wq.model import Instance
+
+    s = Store(str(tmp_path / "wq.db"))
+    jobs = [s.add_job("ann", spec(str(i)), now=float(i)) for i in range(4)]
+    for job, state, ended in ((jobs[0], JobState.DONE, 10.0), (jobs[1], JobState.FAILED, 50.0),
+                              (jobs[2], JobState.RUNNING, None)):
+        s.update(dataclasses.replace(job, state=state, ended=ended, instance=1), 5.0, "x",
+                 instance=Instance(job.id, 1, ("h1",), Placement((Slice("h1", 1),))))
+    count, gone = s.prune(20.0, list(JobState))
+    assert count == 1 and [i.job_id for i in gone] == [jobs[0].id]
+    assert [j.id for j in s.jobs()] == [j.id for j in jobs[1:]]
+    assert s.events(jobs[0].id) == [] and s.instances(jobs[0].id) == []
+    assert s.prune(100.0, [JobState.DONE])[0] == 0
+    assert s.prune(100.0, [JobState.FAILED])[0] == 1
+    new = s.add_job("ann", spec("new"), now=200.0)
+    assert new.id > jobs[-1].id            # ids never come back

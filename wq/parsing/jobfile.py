@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import yaml
+
 from wq.errors import ParseError
 from wq.model import Requirements
 from wq.parsing import requirements, yamlsrc
@@ -21,6 +23,15 @@ class JobFile:
     requirements: Requirements
     stdout: str | None = None
     stderr: str | None = None
+
+
+def _unsexagesimal(item: yamlsrc.Item) -> object:
+    """YAML 1.1 reads `1:30:00` as the number 5400; give such values back as written."""
+    node = item.node
+    if (isinstance(item.value, (int, float)) and isinstance(node, yaml.ScalarNode)
+            and node.style is None and ":" in node.value):
+        return node.value
+    return item.value
 
 
 def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
@@ -39,7 +50,7 @@ def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
             if item.key == "command":
                 command_line = item.line
         else:
-            raw.append((item.key, item.value, item.line))
+            raw.append((item.key, _unsexagesimal(item), item.line))
     if not own.get("command", "").strip():
         if command_line is None:
             raise ParseError("no 'command' given", source=source)

@@ -59,12 +59,16 @@ FIELDS = FieldTable([
     Field("hostfile", _hostfile, ("host_file",)),
     Field("threads", units.positive_int, ("omp_num_threads",)),
     Field("X", units.flag, ("x11",)),
+    Field("retries", units.non_negative_int, ("retry",)),
+    Field("time", units.duration, ("time_limit", "walltime", "timelimit")),
+    Field("crash_limit", units.non_negative_int, ("crashlimit", "max_crashes")),
 ])
 
 _ATTR = {"mode": "mode", "N": "n", "group": "groups", "notgroup": "not_groups",
          "host": "hosts", "nothost": "not_hosts", "min_cores": "min_cores",
          "min_mem": "min_mem", "mem": "mem", "gpus": "gpus", "priority": "priority",
-         "job_name": "job_name", "hostfile": "hostfile", "threads": "threads", "X": "x11"}
+         "job_name": "job_name", "hostfile": "hostfile", "threads": "threads", "X": "x11",
+         "retries": "retries", "time": "time_limit", "crash_limit": "crash_limit"}
 
 Raw = tuple[str, Any, int | None]   # key, value, line
 
@@ -137,6 +141,8 @@ def to_dict(req: Requirements) -> dict[str, Any]:
             continue
         if isinstance(value, Mode):
             value = value.value
+        elif name == "time":
+            value = units.format_duration(value)
         elif isinstance(value, tuple):
             value = list(value)
         out[name] = value

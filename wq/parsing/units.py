@@ -66,6 +66,54 @@ def seconds(value: Any) -> float:
     return number
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])", re.IGNORECASE)
+_DURATION_UNIT = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_CLOCK = re.compile(r"^(?:(\d+)-)?(\d+):(\d{1,2})(?::(\d{1,2}))?$")
+_DURATION_HELP = "a duration such as 90s, 30m, 1h30m, 2d or HH:MM:SS"
+
+
+def duration(value: Any) -> float:
+    """A positive duration in seconds: 90s, 30m, 1h30m, 2d, HH:MM:SS, MM:SS, D-HH:MM:SS.
+
+    A bare number is refused: Slurm reads it as minutes and most tools as
+    seconds, and a time limit off by 60x kills jobs."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"expected {_DURATION_HELP}, got {value!r}"
+                         + ("; give a unit" if isinstance(value, (int, float)) else ""))
+    text = value.strip()
+    total: float
+    if (clock := _CLOCK.match(text)):
+        days, first, second, third = clock.groups()
+        if third is None:                        # MM:SS
+            total = int(first) * 60 + int(second)
+        else:                                    # HH:MM:SS
+            total = int(first) * 3600 + int(second) * 60 + int(third)
+        total += int(days or 0) * 86400
+    elif text and _DURATION_PART.sub("", text).strip() == "":
+        total = sum(float(n) * _DURATION_UNIT[u.lower()]
+                    for n, u in _DURATION_PART.findall(text))
+    elif re.fullmatch(r"\d+(\.\d+)?", text):
+        raise ValueError(f"expected {_DURATION_HELP}, got {value!r}; give a unit")
+    else:
+        raise ValueError(f"expected {_DURATION_HELP}, got {value!r}")
+    if total <= 0:
+        raise ValueError(f"expected a duration above zero, got {value!r}")
+    return float(total)
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact form duration() reads back: 1h30m, 45s, 2d."""
+    whole = int(seconds)
+    if whole != seconds:
+        return f"{seconds}s"
+    out = ""
+    for unit, size in _DURATION_UNIT.items():
+        if whole >= size:
+            out += f"{whole // size}{unit}"
+            whole %= size
+    return out or "0s"
+
+
 def flag(value: Any) -> bool:
     """true/false, yes/no, on/off, 1/0."""
     if isinstance(value, bool):

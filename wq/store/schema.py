@@ -31,4 +31,27 @@ MIGRATIONS: list[str] = [
     CREATE TABLE nodes (name TEXT PRIMARY KEY, offline INTEGER NOT NULL);
     CREATE TABLE limits (user TEXT PRIMARY KEY, jobs INTEGER, cores INTEGER);
     """,
+    # 2: requeue and retry counts, the history of every instance, why a node is offline
+    """
+    ALTER TABLE jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN avoid TEXT NOT NULL DEFAULT '';
+    CREATE INDEX jobs_by_end ON jobs (ended);
+    CREATE TABLE instances (
+        job_id INTEGER NOT NULL,
+        number INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        placement TEXT,
+        started REAL,
+        ended REAL,
+        outcome TEXT NOT NULL,
+        exit_code INTEGER,
+        detail TEXT NOT NULL DEFAULT '',
+        boot_id TEXT NOT NULL DEFAULT '',
+        settled INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (job_id, number)
+    );
+    CREATE INDEX instances_unsettled ON instances (host) WHERE settled = 0;
+    ALTER TABLE nodes ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+    """,
 ]

@@ -15,10 +15,13 @@ from typing import Any
 
 from wq import codec
 from wq.errors import WqError
-from wq.model import Job, JobId, JobSpec, JobState, Limits
+from wq.model import Instance, Job, JobId, JobSpec, JobState, Limits
 from wq.store.schema import MIGRATIONS
 
-_COLUMNS = "id, user, state, spec, submitted, started, ended, placement, exit_code, reason, instance"
+_COLUMNS = ("id, user, state, spec, submitted, started, ended, placement, exit_code, reason, "
+            "instance, crashes, failures, avoid")
+_INSTANCE_COLUMNS = ("job_id, number, placement, started, ended, outcome, exit_code, detail, "
+                     "boot_id, settled")
 
 
 class Store:
@@ -71,16 +74,73 @@ class Store:
             self._event(job_id, now, "submitted", user)
         return Job(id=job_id, user=user, spec=spec, state=JobState.WAITING, submitted=now)
 
-    def update(self, job: Job, now: float, event: str, detail: str = "") -> None:
-        """Record a job's new fields (state, times, placement, ...) and the event."""
+    def update(self, job: Job, now: float, event: str, detail: str = "",
+               instance: Instance | None = None) -> None:
+        """Record a job's new fields (state, times, placement, ...), the event, and
+        the instance it concerns, in one transaction."""
         with self._txn():
             self.db.execute(
                 "UPDATE jobs SET state=?, started=?, ended=?, placement=?, exit_code=?, "
-                "reason=?, instance=? WHERE id=?",
+                "reason=?, instance=?, crashes=?, failures=?, avoid=? WHERE id=?",
                 (job.state.value, job.started, job.ended,
                  _json(codec.placement_to_list(job.placement)), job.exit_code, job.reason,
-                 job.instance, job.id))
+                 job.instance, job.crashes, job.failures, ",".join(job.avoid), job.id))
             self._event(job.id, now, event, detail)
+            if instance is not None:
+                self._put_instance(instance)
+
+    def _put_instance(self, i: Instance) -> None:
+        self.db.execute(
+            f"INSERT OR REPLACE INTO instances (host, {_INSTANCE_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (i.host, i.job_id, i.number, _json(codec.placement_to_list(i.placement)),
+             i.started, i.ended, i.outcome, i.exit_code, i.detail, i.boot_id, int(i.settled)))
+
+    def settle(self, instance: Instance, now: float, event: str, detail: str) -> None:
+        """Record what became of an instance lost with its host."""
+        with self._txn():
+            self._put_instance(instance)
+            self._event(instance.job_id, now, event, detail)
+
+    def instances(self, job_id: int) -> list[Instance]:
+        return [_instance(r) for r in self.db.execute(
+            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE job_id=? ORDER BY number",
+            (job_id,))]
+
+    def instance(self, job_id: int, number: int) -> Instance | None:
+        row = self.db.execute(f"SELECT {_INSTANCE_COLUMNS} FROM instances "
+                              "WHERE job_id=? AND number=?", (job_id, number)).fetchone()
+        return _instance(row) if row else None
+
+    def unsettled(self, host: str) -> list[Instance]:
+        """Instances lost with `host` whose fate is not yet known."""
+        return [_instance(r) for r in self.db.execute(
+            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE settled=0 AND host=? "
+            "ORDER BY job_id, number", (host,))]
+
+    def prune(self, ended_before: float,
+              states: Iterable[JobState]) -> tuple[int, list[Instance]]:
+        """Forget finished jobs that ended before `ended_before`, with their events and
+        instances; returns how many jobs, and their instances (whose directories on
+        the nodes can go)."""
+        values = [s.value for s in states if s.final]
+        if not values:
+            return 0, []
+        marks = ",".join("?" * len(values))
+        with self._txn():
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
+            self.db.execute("DELETE FROM doomed")
+            self.db.execute(f"INSERT INTO doomed SELECT id FROM jobs WHERE state IN ({marks}) "
+                            "AND ended < ?", (*values, ended_before))
+            gone = [_instance(r) for r in self.db.execute(
+                f"SELECT {_INSTANCE_COLUMNS} FROM instances "
+                "WHERE job_id IN (SELECT id FROM doomed)")]
+            for table, column in (("instances", "job_id"), ("events", "job_id"),
+                                  ("jobs", "id")):
+                self.db.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM doomed)")
+            count = self.db.execute("SELECT count(*) FROM doomed").fetchone()[0]
+            self.db.execute("DELETE FROM doomed")
+        return int(count), gone
 
     def _event(self, job_id: JobId | None, now: float, kind: str, detail: str) -> None:
         self.db.execute("INSERT INTO events (job_id, time, kind, detail) VALUES (?, ?, ?, ?)",
@@ -113,16 +173,20 @@ class Store:
 
     # -- nodes and limits -------------------------------------------------------
 
-    def offline_hosts(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT name FROM nodes WHERE offline=1")}
+    def offline_hosts(self) -> dict[str, str]:
+        """Hosts taken offline, with why (empty when by `wq node offline`)."""
+        return {str(n): str(r) for n, r in self.db.execute(
+            "SELECT name, reason FROM nodes WHERE offline=1")}
 
-    def set_offline(self, names: Iterable[str], offline: bool, now: float) -> None:
+    def set_offline(self, names: Iterable[str], offline: bool, now: float,
+                    reason: str = "") -> None:
         with self._txn():
             for name in names:
-                self.db.execute("INSERT INTO nodes (name, offline) VALUES (?, ?) "
-                                "ON CONFLICT(name) DO UPDATE SET offline=excluded.offline",
-                                (name, int(offline)))
-                self._event(None, now, "offline" if offline else "online", name)
+                self.db.execute("INSERT INTO nodes (name, offline, reason) VALUES (?, ?, ?) "
+                                "ON CONFLICT(name) DO UPDATE SET offline=excluded.offline, "
+                                "reason=excluded.reason", (name, int(offline), reason))
+                self._event(None, now, "offline" if offline else "online",
+                            f"{name}: {reason}" if reason else name)
 
     def limits(self) -> dict[str, Limits]:
         return {u: Limits(j, c) for u, j, c in self.db.execute(
@@ -154,11 +218,21 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+def _instance(row: tuple[Any, ...]) -> Instance:
+    job_id, number, placement, started, ended, outcome, exit_code, detail, boot, settled = row
+    where = codec.placement_from_list(json.loads(placement) if placement else None)
+    return Instance(job_id=JobId(job_id), number=number,
+                    hosts=where.hosts if where else (), placement=where, started=started,
+                    ended=ended, outcome=outcome, exit_code=exit_code, detail=detail,
+                    boot_id=boot, settled=bool(settled))
+
+
 def _job(row: tuple[Any, ...]) -> Job:
     (job_id, user, state, spec, submitted, started, ended, placement, exit_code, reason,
-     instance) = row
+     instance, crashes, failures, avoid) = row
     return Job(id=JobId(job_id), user=user, spec=codec.spec_from_dict(json.loads(spec),
                                                                      source="database"),
                state=JobState(state), submitted=submitted, started=started, ended=ended,
                placement=codec.placement_from_list(json.loads(placement) if placement else None),
-               exit_code=exit_code, reason=reason, instance=instance)
+               exit_code=exit_code, reason=reason, instance=instance, crashes=crashes,
+               failures=failures, avoid=tuple(a for a in avoid.split(",") if a))
