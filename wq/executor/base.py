@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from wq.errors import ExecutorError
 from wq.executor import wrapper
 from wq.model import Host
 
@@ -44,11 +45,16 @@ class Started:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How a launch ended: an exit code, an error before the command ran, or lost."""
+    """How a launch ended: an exit code, an error before the command ran, or lost.
+
+    `never_started` (with lost): the node shows no trace of the wrapper, and a
+    late launch is barred, so the instance can simply run again."""
 
     exit_code: int | None = None
     error: str | None = None
     lost: bool = False
+    timed_out: bool = False
+    never_started: bool = False
 
 
 Emit = Callable[[str, bytes], Awaitable[None]]
@@ -75,7 +81,7 @@ class ShellExecutor:
             errors = asyncio.ensure_future(proc.stderr.read())
             exit_code: int | None = None
             error: str | None = None
-            exited = False
+            exited = timed_out = False
             async for line in _lines(proc.stdout):
                 word, _, rest = line.partition(" ")
                 if word == wrapper.STARTED:
@@ -84,6 +90,8 @@ class ShellExecutor:
                 elif word == wrapper.EXITED:
                     exited = True
                     exit_code = _exit_code(rest)
+                elif word == wrapper.TIMED_OUT:
+                    timed_out = True
                 elif word == wrapper.ERROR:
                     error = rest.strip()
             status = await proc.wait()
@@ -91,7 +99,7 @@ class ShellExecutor:
         if error is not None:
             return Outcome(exit_code=exit_code, error=error)
         if exited and exit_code is not None:
-            return Outcome(exit_code=exit_code)
+            return Outcome(exit_code=exit_code, timed_out=timed_out)
         if status is None:
             return Outcome(lost=True)
         if exited:
@@ -100,18 +108,47 @@ class ShellExecutor:
             detail = stderr.splitlines()[-1] if stderr else f"exit status {status}"
         return Outcome(error=f"the launch on {host.name} failed: {detail}")
 
-    async def watch(self, host: Host, directory: str) -> Outcome:
-        """Wait for a job launched earlier (by this or a previous server) to end."""
+    async def watch(self, host: Host, directory: str,
+                    on_running: Callable[[], None] = lambda: None) -> Outcome:
+        """Wait for a job launched earlier (by this or a previous server) to end;
+        `on_running` is called once if it is seen alive first."""
+        timed_out = False
         async with self._run(host, wrapper.watch_script(directory)) as proc:
-            out = (await proc.stdout.read()).decode(errors="replace")
+            async for line in _lines(proc.stdout):
+                word, _, rest = line.partition(" ")
+                if word == wrapper.RUNNING:
+                    on_running()
+                elif word == wrapper.TIMED_OUT:
+                    timed_out = True
+                elif word == wrapper.EXITED:
+                    return Outcome(exit_code=_exit_code(rest), timed_out=timed_out)
+                elif word == wrapper.LOST:
+                    return Outcome(lost=True, error=rest.strip())
+                elif word == wrapper.NOT_STARTED:
+                    return Outcome(lost=True, never_started=True,
+                                   error="its launch never reached the node")
             status = await proc.wait()
-        for line in out.splitlines():
-            word, _, rest = line.partition(" ")
-            if word == wrapper.EXITED:
-                return Outcome(exit_code=_exit_code(rest))
-            if word == wrapper.LOST:
-                return Outcome(lost=True, error=rest.strip())
         return Outcome(lost=True, error=None if status is None else "the watcher failed")
+
+    async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]:
+        """What became of instances (`job.instance`) a server lost track of:
+        exit N, running, rebooted, vanished or notstarted, by name."""
+        async with self._run(host, wrapper.status_script(server_id, names)) as proc:
+            out = (await proc.stdout.read()).decode(errors="replace")
+            if await proc.wait() is None:
+                raise ExecutorError(f"lost the connection to {host.name}")
+        found = {}
+        for line in out.splitlines():
+            name, _, word = line.partition(" ")
+            if name in names:
+                found[name] = word.strip()
+        return found
+
+    async def remove(self, host: Host, server_id: str, names: list[str]) -> None:
+        """Delete the directories of forgotten instances on a host."""
+        async with self._run(host, wrapper.remove_script(server_id, names)) as proc:
+            await proc.stdout.read()
+            await proc.wait()
 
     async def kill(self, host: Host, directory: str, grace: float, first: str = "TERM") -> str:
         async with self._run(host, wrapper.kill_script(directory, grace, first)) as proc:

@@ -9,6 +9,7 @@ channel learns the exit at once when it is still open.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ STARTED = "WQ-STARTED"
 EXITED = "WQ-EXIT"
 ERROR = "WQ-ERROR"
 LOST = "WQ-LOST"
+RUNNING = "WQ-RUNNING"
+NOT_STARTED = "WQ-NOTSTARTED"
+TIMED_OUT = "WQ-TIMEOUT"
 
 #: exit codes the wrapper uses for failures before the command runs
 RC_NO_CWD = 97
@@ -69,14 +73,19 @@ def _exact_file(path: str, text: str) -> str:
     return out
 
 
-def node_script(name: str) -> str:
-    """A shipped node-side script (node/NAME), with the shared identity snippet first."""
+def node_script(name: str, *snippets: str) -> str:
+    """A shipped node-side script (node/NAME), after the snippets it uses."""
     node = resources.files("wq.executor").joinpath("node")
-    return node.joinpath("identity.sh").read_text() + node.joinpath(name).read_text()
+    return "".join(node.joinpath(n).read_text() for n in (*snippets, name))
 
 
 def wrapper_text() -> str:
-    return node_script("wrapper.sh")
+    return node_script("wrapper.sh", "identity.sh")
+
+
+def _steps(grace: float) -> int:
+    """A grace period in the tenths of a second the node-side loops count."""
+    return max(int(grace * 10), 1)
 
 
 def job_dir(server_id: str, job_id: int, instance: int) -> str:
@@ -105,6 +114,8 @@ class Launch:
     hostfile_lines: tuple[str, ...] = ()
     hostfile_path: str | None = None   # where the job wants it (relative to cwd), or None
     stdin: str | None = None           # the job's stdin data (surrogateescaped), or None
+    time_limit: float | None = None    # seconds, enforced on the node
+    grace: float = 5.0                 # between TERM and KILL
 
     @property
     def dir(self) -> str:
@@ -131,6 +142,10 @@ def launch_script(job: Launch) -> str:
         _heredoc('"$d/env"', env_lines),
         _heredoc('"$d/run"', wrapper_text()),
     ]
+    limit_args = ""
+    if job.time_limit is not None:
+        parts.append(_heredoc('"$d/timer"', node_script("timer.sh", "killgroup.sh")))
+        limit_args = f" {math.ceil(job.time_limit)} {_steps(job.grace)}"
     if job.stdin is not None:
         parts.append(_exact_file('"$d/stdin"', job.stdin))
     if job.hostfile_lines:
@@ -146,9 +161,10 @@ def launch_script(job: Launch) -> str:
         '[ -x "$wq_shell" ] || wq_shell=/bin/sh\n'
         f'setsid -w /bin/sh "$d/run" "$d" {quote(job.cwd)} '
         f'{output_word(job.stdout, "stdout", job.cwd)} '
-        f'{output_word(job.stderr, "stderr", job.cwd)} "$wq_shell" </dev/null\n'
+        f'{output_word(job.stderr, "stderr", job.cwd)} "$wq_shell"{limit_args} </dev/null\n'
         # a wrapper killed by `wq rm` leaves rc to the killer, a moment later
         'i=0; while [ ! -f "$d/rc" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done\n'
+        f'[ -f "$d/timeout" ] && echo "{TIMED_OUT}"\n'
         f'if [ -f "$d/rc" ]; then echo "{EXITED} $(cat "$d/rc")"; '
         f'else echo "{EXITED} none"; fi\n'
         f'[ -f "$d/error" ] && echo "{ERROR} $(cat "$d/error")"\n'
@@ -171,7 +187,7 @@ def session_setup_script(job: Launch) -> str:
         'rm -f "$d/pid"\n',
         _heredoc('"$d/script"', job.command),
         _heredoc('"$d/env"', env_lines),
-        _heredoc('"$d/irun"', node_script("session.sh")),
+        _heredoc('"$d/irun"', node_script("session.sh", "identity.sh")),
     ]
     if job.hostfile_lines:
         parts.append(_heredoc('"$d/hostfile"', "\n".join(job.hostfile_lines)))
@@ -190,24 +206,15 @@ def session_command(job: Launch) -> str:
 
 def kill_script(directory: str, grace: float, first: str = "TERM") -> str:
     """Send `first` (TERM; HUP for interactive shells) to the job's process group,
-    wait `grace` seconds for it, then KILL."""
-    steps = max(int(grace * 10), 1)
+    wait `grace` seconds for it, then KILL; its time-limit watchdog goes too."""
     return (
+        node_script("killgroup.sh") +
         f"d={directory}\n"
+        '[ -f "$d/timer.pid" ] && kill -KILL "-$(cat "$d/timer.pid")" 2>/dev/null\n'
         '[ -f "$d/rc" ] && { echo gone; exit 0; }\n'
         '[ -f "$d/pid" ] || { echo notstarted; exit 0; }\n'
         'read -r pid start boot < "$d/pid"\n'
-        f'kill -{first} "-$pid" 2>/dev/null || {{ echo gone; exit 0; }}\n'
-        f'i=0; while [ $i -lt {steps} ]; do\n'
-        '  [ -f "$d/rc" ] && { echo terminated; exit 0; }\n'
-        '  kill -0 "-$pid" 2>/dev/null || break\n'
-        '  sleep 0.1; i=$((i+1))\n'
-        'done\n'
-        # KILL takes the wrapper down too, so record 137 first; should the job
-        # still end by itself, the wrapper's own status replaces it
-        '[ -f "$d/rc" ] || { echo 137 > "$d/rc.kill" && mv -f "$d/rc.kill" "$d/rc"; }\n'
-        'kill -KILL "-$pid" 2>/dev/null\n'
-        'echo killed\n')
+        f'wq_kill_group "$d" "$pid" {first} {_steps(grace)}\n')
 
 
 def follow_script(directory: str, stdout_word: str, stderr_word: str) -> str:
@@ -223,22 +230,37 @@ def follow_script(directory: str, stdout_word: str, stderr_word: str) -> str:
 
 def watch_script(directory: str) -> str:
     """Wait, on the node, for a job launched earlier to end; for a watcher that
-    lost (or never had) the launching channel. Prints WQ-EXIT or WQ-LOST."""
+    lost (or never had) the launching channel. Prints WQ-RUNNING once when the
+    job is alive, then WQ-EXIT (after WQ-TIMEOUT if its time ran out) or
+    WQ-LOST; WQ-NOTSTARTED when the launch never got as far as the wrapper,
+    which is then barred from starting late (DIR/claim)."""
     return (
-        f"d={directory}\n"
-        'now_boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)\n'
-        "while :; do\n"
-        f'  [ -f "$d/rc" ] && {{ echo "{EXITED} $(cat "$d/rc")"; exit 0; }}\n'
-        f'  [ -f "$d/pid" ] || {{ echo "{LOST} it never started"; exit 0; }}\n'
-        '  read -r pid start boot < "$d/pid"\n'
-        f'  [ "$boot" = "$now_boot" ] || {{ echo "{LOST} the host rebooted"; exit 0; }}\n'
-        '  if ! kill -0 "$pid" 2>/dev/null; then\n'
-        '    sleep 0.2\n'
-        '    [ -f "$d/rc" ] && continue\n'
-        f'    echo "{LOST} its processes vanished without an exit status"; exit 0\n'
-        "  fi\n"
-        "  sleep 1\n"
-        "done\n")
+        node_script("watch.sh", "identity.sh").replace("@DIR@", directory)
+        .replace("@EXITED@", EXITED).replace("@LOST@", LOST).replace("@RUNNING@", RUNNING)
+        .replace("@NOT_STARTED@", NOT_STARTED).replace("@TIMED_OUT@", TIMED_OUT))
+
+
+def status_script(server_id: str, names: list[str]) -> str:
+    """What became of job instances (NAME = job.instance) that a server lost
+    track of, in one channel: a line `NAME WORD [EXIT]` each, WORD one of exit,
+    running, rebooted, vanished, notstarted. Instances that never started are
+    barred from starting late, as in watch_script."""
+    for name in names:
+        if not re.fullmatch(r"\d+\.\d+", name):
+            raise ValueError(f"not a job instance name: {name!r}")
+    return (node_script("status.sh", "identity.sh")
+            .replace("@BASE@", f'"$HOME/.cache/wq/{server_id}"')
+            .replace("@NAMES@", " ".join(names)))
+
+
+def remove_script(server_id: str, names: list[str]) -> str:
+    """Delete the directories (and default output) of forgotten job instances."""
+    for name in names:
+        if not re.fullmatch(r"\d+\.\d+", name):
+            raise ValueError(f"not a job instance name: {name!r}")
+    return (f'cd "$HOME/.cache/wq/{server_id}" 2>/dev/null || exit 0\n'
+            f'rm -rf -- {" ".join(names)}\n'
+            "exit 0\n")
 
 
 def cat_script(directory: str, stdout_word: str, stderr_word: str, max_bytes: int) -> str:
