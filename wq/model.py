@@ -90,6 +90,9 @@ class SshOptions:
     max_sessions: int = 8
 
 
+DEFAULT_DRAIN_AFTER = 5      # jobs in a row that fail to start before a host is drained
+
+
 @dataclass(frozen=True, slots=True)
 class Host:
     name: str
@@ -102,6 +105,7 @@ class Host:
     user: str | None = None
     local: bool = False
     ssh: SshOptions = field(default_factory=SshOptions)
+    drain_after: int = DEFAULT_DRAIN_AFTER   # 0: never drain automatically
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,3 +169,14 @@ def test_a_job_held_by_its_own_limit_reserves_nothing():
     others = [job(3, user="bob", submitted=1)]
     starts = plan([*old, *others], view, now=10_000, usage=usage, limits=limits)
     assert [s.job_id for s in starts] == [3]
+
+
+def test_a_retried_job_goes_to_another_host_when_it_can():
+    import dataclasses
+
+    retried = dataclasses.replace(job(1, n=2), avoid=("a",))
+    [d] = plan([retried], cluster(host("a"), host("b")), now=0)
+    assert slices(d) == [("b", 2)]
+    busy_b = cluster(host("a"), host("b", cores=1))
+    [d] = plan([retried], busy_b, now=0)          # nowhere else fits: back to a
+    assert slices(d) == [("a", 2)]

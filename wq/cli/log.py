@@ -14,11 +14,18 @@ from wq.protocol import messages as m
 @click.argument("job_id", type=int)
 @click.option("--bytes", "max_bytes", default=4 << 20, show_default=True,
               help="Show at most the last this many bytes of each stream.")
+@click.option("-n", "--instance", type=int, metavar="N",
+              help="Of this instance (run) of the job; default the latest that started.")
 @click.pass_obj
-def command(obj: dict[str, str | None], job_id: int, max_bytes: int) -> None:
-    """Show the output of a job (stdout, then stderr on stderr), from wherever it ran."""
+def command(obj: dict[str, str | None], job_id: int, max_bytes: int,
+            instance: int | None) -> None:
+    """Show the output of a job (stdout, then stderr on stderr), from wherever it ran.
+
+    A requeued or retried job keeps the output of each instance apart.
+    """
     with Client(obj["socket"]) as client:
-        reply = client.request(m.Log(id=job_id, max_bytes=max_bytes), timeout=None)
+        reply = client.request(m.Log(id=job_id, max_bytes=max_bytes, instance=instance),
+                               timeout=None)
     sys.stdout.buffer.write(reply["stdout"].encode("utf-8", "surrogateescape"))
     sys.stdout.flush()
     sys.stderr.buffer.write(reply["stderr"].encode("utf-8", "surrogateescape"))

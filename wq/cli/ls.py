@@ -10,7 +10,7 @@ from wq.cli import render
 from wq.client import Client
 from wq.protocol import messages as m
 
-STATES = ["waiting", "running", "done", "failed", "cancelled", "lost"]
+STATES = ["waiting", "running", "done", "failed", "cancelled", "lost", "timeout"]
 
 
 @click.command("ls")
@@ -27,7 +27,8 @@ def command(obj: dict[str, str | None], user: str | None, full: bool, states: tu
 
     St is W waiting, R running, I running interactive session, U waiting but
     can no longer fit the cluster, and for finished jobs D done, F failed,
-    C cancelled, L lost.
+    C cancelled, L lost, T timeout. A requeued or retried job waits again
+    (W); `wq info ID` shows each of its instances.
     """
     with Client(obj["socket"]) as client:
         reply = client.request(m.ListJobs(user=user, states=list(states) or None, all=all_,

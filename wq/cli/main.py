@@ -25,6 +25,8 @@ VERBS = {
     "stat": "Show the cluster: usage per host and in total.",
     "rm": "Remove jobs: dequeue waiting ones, kill running ones.",
     "log": "Show a job's output.",
+    "info": "Show one job in full: where and how each of its instances ran.",
+    "clean": "Forget finished jobs (and delete their files on the nodes).",
     "refresh": "Re-read the cluster file and probe down hosts now.",
     "node": "Take hosts offline (drain) or bring them back online.",
     "users": "List users with their jobs, cores and limits.",

@@ -10,7 +10,7 @@ import time
 import click
 
 from wq import paths
-from wq.errors import ServerNotRunning, WqError
+from wq.errors import ServerNotRunning, UsageError, WqError
 
 
 @click.command("serve")
@@ -19,12 +19,15 @@ from wq.errors import ServerNotRunning, WqError
               help="Where the database lives (default ~/.local/state/wq; env WQ_STATE).")
 @click.option("--kill-grace", default=5.0, show_default=True, metavar="SECONDS",
               help="Between TERM and KILL when a job is removed.")
+@click.option("--keep", default="30d", show_default=True, metavar="DURATION",
+              help="How long finished jobs stay in the history (and their files on the "
+                   "nodes); 'forever' keeps them. wq clean forgets them sooner.")
 @click.option("-d", "--daemon", is_flag=True,
               help="Run in the background (log in STATE/server.log); return once it answers.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
 @click.pass_obj
 def command(obj: dict[str, str | None], cluster: str | None, state_dir: str | None,
-            kill_grace: float, daemon: bool, verbose: bool) -> None:
+            kill_grace: float, keep: str, daemon: bool, verbose: bool) -> None:
     """Run the server on CLUSTER (a cluster file), in the foreground unless -d.
 
     Without CLUSTER, it serves this machine, all its cores, with no ssh.
@@ -32,15 +35,29 @@ def command(obj: dict[str, str | None], cluster: str | None, state_dir: str | No
     jobs keep running and are watched again when it restarts on the same state.
     """
     socket_path, state = paths.socket_path(obj["socket"]), paths.state_dir(state_dir)
+    keep_seconds = _keep(keep)
     if daemon:
-        start_background(cluster, socket_path, state, kill_grace, verbose)
+        start_background(cluster, socket_path, state,
+                         ["--kill-grace", str(kill_grace), "--keep", keep], verbose)
         return
     from wq.server.app import serve
 
-    serve(cluster, socket_path, state, kill_grace=kill_grace, verbose=verbose)
+    serve(cluster, socket_path, state, kill_grace=kill_grace, keep=keep_seconds,
+          verbose=verbose)
 
 
-def start_background(cluster: str | None, socket_path: str, state: str, kill_grace: float,
+def _keep(text: str) -> float | None:
+    from wq.parsing import units
+
+    if text.strip().lower() in ("forever", "never", "inf"):
+        return None
+    try:
+        return units.duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--keep: {exc}") from None
+
+
+def start_background(cluster: str | None, socket_path: str, state: str, options: list[str],
                      verbose: bool) -> None:
     """Start `wq serve` detached, and wait until it answers or fails."""
     from wq.client import Client
@@ -54,7 +71,7 @@ def start_background(cluster: str | None, socket_path: str, state: str, kill_gra
     os.makedirs(state, mode=0o700, exist_ok=True)
     log_path = os.path.join(state, "server.log")
     args = [sys.executable, "-m", "wq", "--socket", socket_path, "serve", "--state", state,
-            "--kill-grace", str(kill_grace)]
+            *options]
     if verbose:
         args.append("--verbose")
     if cluster is not None:

@@ -18,11 +18,14 @@ from wq.errors import ClientError, ParseError, UsageError, WqError
 from wq.model import JobSpec
 from wq.protocol import messages as m
 
+TIMEOUT_EXIT = 124        # as timeout(1)
+
 
 def build_spec(command: str | None, jobfile: str | None, require: str | None,
                stdout: str | None, stderr: str | None, *, interactive_flag: bool = False,
                x11: bool = False, agent: bool = False, stdin: bool = False,
-               batch: bool = False) -> JobSpec:
+               batch: bool = False, retries: int | None = None,
+               time_limit: str | None = None) -> JobSpec:
     from wq.parsing import jobfile as jobfiles
     from wq.parsing import requirements
 
@@ -50,6 +53,15 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
         raise UsageError("the current directory no longer exists") from None
     if x11:
         req = dataclasses.replace(req, x11=True)
+    if retries is not None:
+        req = dataclasses.replace(req, retries=retries)
+    if time_limit is not None:
+        from wq.parsing import units
+
+        try:
+            req = dataclasses.replace(req, time_limit=units.duration(time_limit))
+        except ValueError as exc:
+            raise UsageError(f"-t/--time: {exc}") from None
     interactive = interactive_flag or req.x11 or agent or (
         sys.stdin.isatty() and _is_shell(command))
     if interactive:
@@ -100,10 +112,17 @@ def _is_shell(command: str) -> bool:
               help="Forward your ssh agent to the session; makes the job interactive.")
 @click.option("--stdin", is_flag=True,
               help="Read standard input now and feed it to the (batch) job.")
+@click.option("-t", "--time", "time_limit", metavar="DURATION",
+              help="Time limit (90s, 30m, 1h30m, HH:MM:SS): then TERM, a grace period, "
+                   "KILL; the job ends as timeout (exit code 124 here).")
+@click.option("--retries", type=click.IntRange(min=0), metavar="N",
+              help="Run a job that fails (non-zero exit) up to N more times, on another "
+                   "host when one is free.")
 @click.pass_obj
 def command(obj: dict[str, str | None], jobfile: str | None, command: str | None,
             require: str | None, batch: bool, stdout: str | None, stderr: str | None,
-            interactive_flag: bool, x11: bool, agent: bool, stdin: bool) -> None:
+            interactive_flag: bool, x11: bool, agent: bool, stdin: bool,
+            time_limit: str | None, retries: int | None) -> None:
     """Submit a job: a -c command or a YAML JOBFILE.
 
     By default it behaves like running the command here: it waits for a free
@@ -115,7 +134,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
     """
     spec = build_spec(command, jobfile, require, stdout, stderr,
                       interactive_flag=interactive_flag, x11=x11, agent=agent, stdin=stdin,
-                      batch=batch)
+                      batch=batch, retries=retries, time_limit=time_limit)
     frame = codec.spec_to_dict(spec)
     with Client(obj["socket"]) as client:
         if batch:
@@ -217,6 +236,8 @@ def _show(event: dict[str, Any], job_id: int, chatty: bool, cancelled: bool) -> 
         stream.flush()
     elif kind == "started" and chatty:
         click.echo(f"wq: job {job_id} running on {event['host']}", err=True)
+    elif kind == "requeued" and chatty:
+        click.echo(f"wq: job {job_id} {event['reason']}", err=True)
     elif kind == "waiting" and chatty:
         click.echo(f"wq: job {job_id} {event['reason']}", err=True)
     elif kind == "notice":
@@ -227,6 +248,9 @@ def _show(event: dict[str, Any], job_id: int, chatty: bool, cancelled: bool) -> 
             return 0
         if state == "cancelled" and cancelled:
             return 130
+        if state == "timeout":
+            click.echo(f"wq: job {job_id} timed out: {reason}", err=True)
+            return TIMEOUT_EXIT
         if state == "failed" and code is not None and reason.startswith(
                 ("exit code", "killed by signal")):
             return int(code)

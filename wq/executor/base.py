@@ -47,14 +47,16 @@ class Started:
 class Outcome:
     """How a launch ended: an exit code, an error before the command ran, or lost.
 
-    `never_started` (with lost): the node shows no trace of the wrapper, and a
-    late launch is barred, so the instance can simply run again."""
+    With `lost`: `never_started` when the node shows no trace of the wrapper
+    (and a late launch is barred), so the instance can simply run again;
+    `unreachable` when the host could not be asked, so its fate is unknown."""
 
     exit_code: int | None = None
     error: str | None = None
     lost: bool = False
     timed_out: bool = False
     never_started: bool = False
+    unreachable: bool = False
 
 
 Emit = Callable[[str, bytes], Awaitable[None]]

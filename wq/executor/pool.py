@@ -3,7 +3,9 @@
 OpenSSH allows 10 sessions per connection (MaxSessions) and frees slots late,
 so the pool stays below that and opens another connection when all are busy.
 Connects to one host happen one at a time (MaxStartups); a host whose
-authentication failed is not retried until `auth_backoff` has passed.
+authentication failed is not retried until `auth_backoff` has passed, and
+callers that queued behind a failing connect share its failure rather than
+each waiting out another connect timeout.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class HostPool:
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
     _freed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _auth_failed: tuple[float, str] | None = None
+    _failed: tuple[float, HostUnreachable] | None = None
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[Any]:
@@ -58,9 +61,12 @@ class HostPool:
                 if not slot.closed and slot.sessions < self.max_sessions:
                     slot.sessions += 1
                     return slot
+            queued = time.monotonic()
             async with self._connecting:
                 if any(not s.closed and s.sessions < self.max_sessions for s in self.slots):
                     continue
+                if self._failed is not None and self._failed[0] >= queued:
+                    raise self._failed[1]
                 slot = await self._open()
                 slot.sessions += 1
                 return slot
@@ -82,10 +88,11 @@ class HostPool:
         try:
             conn = await self.connect(lost)
         except HostUnreachable as exc:
+            self._failed = (time.monotonic(), exc)
             if "authentication" in str(exc):
                 self._auth_failed = (time.monotonic(), str(exc))
             raise
-        self._auth_failed = None
+        self._auth_failed = self._failed = None
         slot = Slot(conn)
         holder.append(slot)
         self.slots.append(slot)

@@ -24,6 +24,8 @@ NOT_STARTED = "WQ-NOTSTARTED"
 TIMED_OUT = "WQ-TIMEOUT"
 
 #: exit codes the wrapper uses for failures before the command runs
+RC_NO_HOSTFILE = 95
+RC_NO_JOB_DIR = 96
 RC_NO_CWD = 97
 RC_NO_OUTPUT = 98
 
@@ -128,6 +130,11 @@ def output_word(path: str | None, default: str, cwd: str) -> str:
     return quote(path if path.startswith("/") else f"{cwd.rstrip('/')}/{path}")
 
 
+def _fail(message: str, code: int) -> str:
+    """sh that reports a launch failing before the job runs (message in double quotes)."""
+    return f'{{ echo "{ERROR} {message}"; echo "{EXITED} {code}"; exit {code}; }}\n'
+
+
 def launch_script(job: Launch) -> str:
     env_lines = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(job.env.items()))
     if job.hostfile_lines:     # expanded by the wrapper, where $d is the job directory
@@ -136,7 +143,7 @@ def launch_script(job: Launch) -> str:
     parts = [
         f"d={job.dir}\n",
         'mkdir -p "$d" && chmod 700 "$d" || '
-        f'{{ echo "{ERROR} cannot create the job directory $d"; exit 96; }}\n',
+        + _fail('cannot create the job directory $d', RC_NO_JOB_DIR),
         'rm -f "$d/rc" "$d/pid" "$d/error" "$d/stdin"\n',
         _heredoc('"$d/script"', job.command),
         _heredoc('"$d/env"', env_lines),
@@ -153,10 +160,11 @@ def launch_script(job: Launch) -> str:
         if job.hostfile_path:
             target = output_word(job.hostfile_path, "hostfile", job.cwd)
             parts.append(f'cp "$d/hostfile" {target} 2>/dev/null || '
-                         f'{{ echo "{ERROR} cannot write the hostfile "{target}; exit 95; }}\n')
+                         + _fail(f'cannot write the hostfile "{target}"', RC_NO_HOSTFILE))
     parts.append(
-        f"[ -d {quote(job.cwd)} ] || {{ echo \"{ERROR} the working directory \"{quote(job.cwd)}"
-        f"\" does not exist on this host\"; exit {RC_NO_CWD}; }}\n"
+        f"[ -d {quote(job.cwd)} ] || "
+        + _fail(f'the working directory "{quote(job.cwd)}" does not exist on this host',
+                RC_NO_CWD) +
         'wq_shell=${SHELL:-/bin/sh}\n'
         '[ -x "$wq_shell" ] || wq_shell=/bin/sh\n'
         f'setsid -w /bin/sh "$d/run" "$d" {quote(job.cwd)} '
@@ -183,7 +191,7 @@ def session_setup_script(job: Launch) -> str:
     parts = [
         f"d={job.dir}\n",
         'mkdir -p "$d" && chmod 700 "$d" || '
-        f'{{ echo "{ERROR} cannot create the job directory $d"; exit 96; }}\n',
+        f'{{ echo "{ERROR} cannot create the job directory $d"; exit {RC_NO_JOB_DIR}; }}\n',
         'rm -f "$d/pid"\n',
         _heredoc('"$d/script"', job.command),
         _heredoc('"$d/env"', env_lines),

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from wq.errors import ParseError
-from wq.model import Cluster, Host, SshOptions
+from wq.model import DEFAULT_DRAIN_AFTER, Cluster, Host, SshOptions
 from wq.parsing import units, yamlsrc
 from wq.parsing.fields import Field, FieldTable
 
@@ -66,6 +66,7 @@ HOST_FIELDS = FieldTable([
     Field("keepalive_count", units.positive_int, ("keepalive_count_max",)),
     Field("connect_timeout", units.seconds),
     Field("max_sessions", units.positive_int),
+    Field("drain_after", units.non_negative_int),
 ])
 
 _TOP = FieldTable([Field("hosts", lambda v: v), Field("defaults", lambda v: v)])
@@ -147,7 +148,8 @@ def _host(fields: dict[str, Any], *, source: str, line: int, label: str) -> Host
     return Host(name=fields["name"], cores=fields["cores"], mem=fields.get("mem", 0.0),
                 gpus=fields.get("gpus", 0), labels=fields.get("labels", ()),
                 address=fields.get("address"), port=fields.get("port"),
-                user=fields.get("user"), local=local, ssh=ssh)
+                user=fields.get("user"), local=local, ssh=ssh,
+                drain_after=fields.get("drain_after", DEFAULT_DRAIN_AFTER))
 
 
 def _checked(hosts: list[Host], source: str, lines: list[int]) -> Cluster:

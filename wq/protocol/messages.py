@@ -97,10 +97,28 @@ class Log:
     type: ClassVar[str] = "log"
     id: int
     max_bytes: int = 4 * 1024 * 1024
+    instance: int | None = None     # None: the latest that started
+
+
+@dataclass(frozen=True, slots=True)
+class Info:
+    """One job in full: its spec, times, and the history of its instances."""
+
+    type: ClassVar[str] = "info"
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Clean:
+    """Forget finished jobs (and delete their directories on the nodes)."""
+
+    type: ClassVar[str] = "clean"
+    older_than: float = 0.0         # seconds since they ended
+    states: list[str] | None = None
 
 
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
-           | Log | SessionEnd)
+           | Log | SessionEnd | Info | Clean)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

@@ -10,7 +10,9 @@ Rules, in order:
     seconds, no job behind it may start on any host it could use, so those
     hosts drain until it fits; `priority: block` applies this at once and to
     every host (the original wq's "block other jobs until this one can run");
-  * per-user limits count running jobs and cores, usage plus the request.
+  * per-user limits count running jobs and cores, usage plus the request;
+  * a job retried or requeued after failing on some hosts (`Job.avoid`) goes
+    elsewhere when it can, and back to those hosts only when nothing else fits.
 """
 
 from __future__ import annotations
@@ -82,7 +84,11 @@ def plan(queue: Iterable[Job], view: ClusterView, *, now: float,
         used = usage.setdefault(job.user, Usage())
         if over_limit(limits.get(job.user), used, _least_cores(req)) is not None:
             continue          # held by its own user's limit: it reserves nothing
-        placement = place(req, view, reserved)
+        placement = None
+        if job.avoid:
+            placement = place(req, view, reserved | set(job.avoid))
+        if placement is None:
+            placement = place(req, view, reserved)
         if placement is not None:
             if over_limit(limits.get(job.user), used, placement.cores) is None:
                 view.take(placement)

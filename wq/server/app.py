@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from typing import Any, TextIO
 
 from wq.errors import ProtocolError, WqError
@@ -21,14 +22,19 @@ from wq.executor.local import LocalExecutor
 from wq.executor.ssh import SshExecutor
 from wq.model import Cluster, Host, JobId, JobState
 from wq.parsing import cluster as cluster_file
+from wq.parsing.units import format_duration
 from wq.protocol import messages as m
 from wq.server.dispatcher import Dispatcher, Watcher
 from wq.server.handlers import Handlers
 from wq.server.hosts import HostMonitor
 from wq.server.listener import Connection, serve_unix
+from wq.server.settling import settle
 from wq.store import Store
 
 log = logging.getLogger("wq.server")
+
+DEFAULT_KEEP = 30 * 86400.0     # seconds finished jobs stay in the history
+PRUNE_EVERY = 3600.0
 
 
 def default_cluster() -> Cluster:
@@ -62,11 +68,12 @@ def lock_state(state_dir: str) -> TextIO:
 
 class Server:
     def __init__(self, cluster_path: str | None, socket_path: str, state_dir: str,
-                 kill_grace: float = 5.0) -> None:
+                 kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP) -> None:
         self.cluster_path = cluster_path
         self.socket_path = socket_path
         self.state_dir = state_dir
         self.kill_grace = kill_grace
+        self.keep = keep
 
     def load_cluster(self) -> Cluster:
         if self.cluster_path is None:
@@ -85,7 +92,8 @@ class Server:
         store = Store(os.path.join(self.state_dir, "wq.db"))
         local = LocalExecutor()
         monitor = HostMonitor(lambda h: local if h.local else ssh,
-                              on_change=lambda: dispatcher.wake())
+                              on_change=lambda: dispatcher.wake(),
+                              before_up=lambda h: settle(dispatcher, h))
         ssh = SshExecutor(on_lost=monitor.lost)
         dispatcher = Dispatcher(store, cluster, server_id=store.server_id(), local=local,
                                 ssh=ssh, monitor=monitor, kill_grace=self.kill_grace)
@@ -108,6 +116,7 @@ class Server:
         if resumed or waiting:
             log.info("recovered %d waiting and %d running job(s)", waiting, len(resumed))
         scheduling = asyncio.ensure_future(dispatcher.run())
+        pruning = asyncio.ensure_future(self._prune(store, dispatcher))
         dispatcher.wake()
         if ready is not None:
             ready.set()
@@ -118,6 +127,7 @@ class Server:
                      "at the next start")
             server.close()
             scheduling.cancel()
+            pruning.cancel()
             await dispatcher.close()
             await monitor.close()
             await ssh.close()
@@ -125,6 +135,22 @@ class Server:
             with contextlib.suppress(OSError):
                 os.unlink(self.socket_path)
             lock.close()
+
+    async def _prune(self, store: Store, dispatcher: Dispatcher) -> None:
+        """Forget finished jobs older than --keep, now and every hour."""
+        if self.keep is None:
+            return
+        while True:
+            try:
+                count, instances = store.prune(time.time() - self.keep,
+                                               [s for s in JobState if s.final])
+                if count:
+                    log.info("forgot %d job(s) that ended over %s ago", count,
+                             format_duration(self.keep))
+                    await dispatcher.remove_dirs(instances)
+            except Exception:                # never let housekeeping stop the server
+                log.exception("pruning the history failed")
+            await asyncio.sleep(PRUNE_EVERY)
 
     def _reloader(self, dispatcher: Dispatcher) -> Any:
         def reload() -> dict[str, Any]:
@@ -166,6 +192,10 @@ class Server:
                 await conn.send(await handlers.on_log(req, user))
             case m.SessionEnd():
                 await conn.send(handlers.on_session_end(req, user))
+            case m.Info():
+                await conn.send(handlers.on_info(req, user))
+            case m.Clean():
+                await conn.send(await handlers.on_clean(req, user))
             case m.Hello():
                 await conn.send({"ok": True, "version": m.PROTOCOL_VERSION})
         return True
@@ -213,8 +243,9 @@ class Server:
 
 
 def serve(cluster_path: str | None, socket_path: str, state_dir: str,
-          kill_grace: float = 5.0, verbose: bool = False) -> None:
+          kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP,
+          verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
-    asyncio.run(Server(cluster_path, socket_path, state_dir, kill_grace).run())
+    asyncio.run(Server(cluster_path, socket_path, state_dir, kill_grace, keep).run())

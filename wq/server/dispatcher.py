@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import signal
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -22,9 +21,11 @@ from wq.errors import ExecutorError, HostUnreachable
 from wq.executor import wrapper
 from wq.executor.base import Outcome, ShellExecutor, Started
 from wq.executor.ssh import connect_options
-from wq.model import Cluster, Host, Job, JobId, JobState, Limits, Placement, Requirements
+from wq.model import (Cluster, Host, Instance, Job, JobId, JobState, Limits, Placement,
+                      Requirements)
 from wq.scheduler import ClusterView, Usage
 from wq.server.hosts import HostMonitor
+from wq.server.verdict import Verdict, judge
 from wq.store import Store
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,17 @@ class Dispatcher:
         self.known: dict[str, Host] = {h.name: h for h in cluster.hosts}
         self.jobs: dict[JobId, Job] = {
             j.id: j for j in store.jobs([JobState.WAITING, JobState.RUNNING])}
+        self.current: dict[JobId, Instance] = {
+            j.id: store.instance(j.id, j.instance) or _instance_of(j)
+            for j in self.jobs.values() if j.state is JobState.RUNNING}
         self.offline = store.offline_hosts()
         self.limits = store.limits()
         self.watchers: dict[JobId, set[Watcher]] = {}
         self.tasks: dict[JobId, asyncio.Task[None]] = {}
         self.cancelling: set[JobId] = set()
+        self.timed_out: set[JobId] = set()              # interactive sessions out of time
+        self._deadlines: dict[JobId, asyncio.TimerHandle] = {}
+        self.start_failures: dict[str, int] = {}        # per host, in a row
         self._wake = asyncio.Event()
         self._never_fits: dict[Requirements, str | None] = {}
         self._told: dict[JobId, str] = {}      # the waiting reason last sent to watchers
@@ -162,8 +169,12 @@ class Dispatcher:
         now = time.time()
         job = dataclasses.replace(job, state=JobState.RUNNING, started=now, ended=None,
                                   placement=placement, instance=job.instance + 1, reason="")
-        self.store.update(job, now, "started", ",".join(placement.hosts))
+        status = self.monitor.status.get(placement.first_host)
+        instance = Instance(job.id, job.instance, placement.hosts, placement, started=now,
+                            boot_id=status.boot_id if status else "")
+        self.store.update(job, now, "started", ",".join(placement.hosts), instance=instance)
         self.jobs[job.id] = job
+        self.current[job.id] = instance
         log.info("job %s started on %s", job.id, ",".join(placement.hosts))
         if job.spec.interactive:
             self._grant_lease(job)
@@ -174,9 +185,24 @@ class Dispatcher:
         """Watch a job that was running when the server last stopped."""
         if job.spec.interactive:        # its lease lived on the old server's connection
             asyncio.ensure_future(self._kill_quietly(job))
-            self._finish(job.id, Outcome(lost=True, error="the server restarted during the "
-                                                          "interactive session"))
+            self._finish(job, Outcome(lost=True, error="the server restarted during the "
+                                                       "interactive session"))
             return
+        self.tasks[job.id] = asyncio.ensure_future(self._run(job, resumed=True))
+
+    def adopt(self, job: Job, instance: Instance) -> None:
+        """Take back a requeued job whose lost instance turned out to live on (or to
+        have finished) when its host returned: watch it instead of running it again."""
+        now = time.time()
+        job = dataclasses.replace(job, state=JobState.RUNNING, started=instance.started,
+                                  placement=instance.placement, reason="")
+        instance = dataclasses.replace(instance, outcome="running", ended=None, settled=True)
+        self.store.update(job, now, "adopted", f"instance {instance.number} on "
+                          f"{instance.host} outlived the outage", instance=instance)
+        self.jobs[job.id] = job
+        self.current[job.id] = instance
+        log.info("job %s: instance %s on %s outlived the outage; watching it again",
+                 job.id, instance.number, instance.host)
         self.tasks[job.id] = asyncio.ensure_future(self._run(job, resumed=True))
 
     def launch_spec(self, job: Job) -> wrapper.Launch:
@@ -196,7 +222,9 @@ class Dispatcher:
         command = spec.command.replace("%hostfile%", '"$WQ_HOSTFILE"')
         stdout, stderr = self.output_paths(job)
         return wrapper.Launch(self.server_id, job.id, job.instance, command, spec.cwd, env,
-                              stdout, stderr, lines, hostfile, spec.stdin)
+                              stdout, stderr, lines, hostfile, spec.stdin,
+                              time_limit=None if spec.interactive else req.time_limit,
+                              grace=self.kill_grace)
 
     def output_paths(self, job: Job) -> tuple[str | None, str | None]:
         host = job.placement.first_host if job.placement else ""
@@ -216,19 +244,27 @@ class Dispatcher:
         launch = self.launch_spec(job)
         executor = self.executor(host)
         follow: list[asyncio.Task[None]] = []
+        seen_running = False
 
         def on_started(info: Started) -> None:
-            self.publish(job.id, {"event": "started", "host": host.name, "pid": info.pid})
+            self.start_failures[host.name] = 0
+            self.publish(job.id, {"event": "started", "host": host.name, "pid": info.pid,
+                                  "instance": job.instance})
             if job.id in self.cancelling:
                 asyncio.ensure_future(self._kill(job))
             if self.watchers.get(job.id):
                 follow.append(asyncio.ensure_future(self._follow(job, host)))
 
+        def on_running() -> None:
+            nonlocal seen_running
+            seen_running = True
+            log.info("job %s: still running on %s", job.id, host.name)
+
         try:
             if resumed:
                 if self.watchers.get(job.id):
                     follow.append(asyncio.ensure_future(self._follow(job, host)))
-                outcome = await executor.watch(host, launch.dir)
+                outcome = await executor.watch(host, launch.dir, on_running)
             else:
                 outcome = await executor.launch(host, launch, on_started)
             if outcome.lost and outcome.error is None:
@@ -236,21 +272,24 @@ class Dispatcher:
         except HostUnreachable as exc:
             self.monitor.lost(host.name, str(exc))
             if resumed:
-                outcome = Outcome(lost=True, error=f"cannot reach {host.name}: {exc}")
-            else:
-                self._requeue(job, f"could not reach {host.name}; requeued")
-                return
+                outcome = Outcome(lost=True, unreachable=True,
+                                  error=f"cannot reach {host.name}: {exc}")
+            else:      # nothing reached the node: run it again, it costs no crash
+                outcome = Outcome(lost=True, never_started=True,
+                                  error=f"could not reach {host.name}")
         except ExecutorError as exc:
             outcome = Outcome(error=str(exc))
         except asyncio.CancelledError:
             raise
         except Exception as exc:                   # a bug: record it, keep serving
             log.exception("job %s: launch failed", job.id)
-            outcome = Outcome(error=f"internal error: {exc}")
+            outcome = Outcome(error=f"internal error: {exc}", exit_code=-1)
         for task in follow:
             with contextlib.suppress(asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(task, 10)
-        self._finish(job.id, outcome)
+        if resumed and not seen_running and not outcome.lost:
+            log.info("job %s: ended on %s while the server was away", job.id, host.name)
+        self._finish(job, outcome)
 
     async def _watch_after_loss(self, job: Job, host: Host, launch: wrapper.Launch) -> Outcome:
         """The launching channel went away: ask the node how the job is doing."""
@@ -258,7 +297,8 @@ class Dispatcher:
             return await self.executor(host).watch(host, launch.dir)
         except ExecutorError as exc:
             self.monitor.lost(host.name, str(exc))
-            return Outcome(lost=True, error=f"lost contact with {host.name}: {exc}")
+            return Outcome(lost=True, unreachable=True,
+                           error=f"lost contact with {host.name}: {exc}")
 
     async def _follow(self, job: Job, host: Host) -> None:
         async def emit(stream: str, data: bytes) -> None:
@@ -276,8 +316,8 @@ class Dispatcher:
     def _grant_lease(self, job: Job) -> None:
         assert job.placement is not None
         if not self.watchers.get(job.id):          # its client left before it could start
-            self._finish(job.id, Outcome(lost=True, error="the interactive client went away "
-                                                          "before the job started"))
+            self._finish(job, Outcome(lost=True, error="the interactive client went away "
+                                                       "before the job started"))
             return
         host = self.known[job.placement.first_host]
         launch = self.launch_spec(job)
@@ -288,16 +328,31 @@ class Dispatcher:
         if not host.local:
             lease["connect"] = connect_options(host)
         self.publish(job.id, lease)
+        limit = job.spec.requirements.time_limit
+        if limit is not None:
+            self._deadlines[job.id] = asyncio.get_running_loop().call_later(
+                limit, self._session_out_of_time, job)
+
+    def _session_out_of_time(self, job: Job) -> None:
+        current = self.jobs.get(job.id)
+        if current is None or current.instance != job.instance:
+            return
+        self.timed_out.add(job.id)
+        self.publish(job.id, {"event": "end", "reason": "its time limit ran out"})
+        asyncio.ensure_future(self._end_interactive(job))
 
     def end_session(self, job_id: JobId, code: int | None, reason: str,
                     lost: bool = False) -> None:
         """The interactive client says its session is over (or never began, or was cut)."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return
         if lost or (code is None and not reason):
-            self._finish(job_id, Outcome(lost=True, error=reason or None))
+            self._finish(job, Outcome(lost=True, error=reason or None))
         elif code is None:
-            self._finish(job_id, Outcome(error=reason))
+            self._finish(job, Outcome(error=reason, exit_code=-1))
         else:
-            self._finish(job_id, Outcome(exit_code=code))
+            self._finish(job, Outcome(exit_code=code))
 
     def client_gone(self, job_id: JobId) -> None:
         """An attached client disconnected: an interactive job's lease ends with it."""
@@ -308,7 +363,7 @@ class Dispatcher:
             self._cancel_waiting(job, "its interactive client went away")
             return
         asyncio.ensure_future(self._kill_quietly(job))   # no stray processes on the node
-        self._finish(job_id, Outcome(lost=True, error="the interactive client went away"))
+        self._finish(job, Outcome(lost=True, error="the interactive client went away"))
 
     async def _kill_quietly(self, job: Job) -> None:
         try:
@@ -316,43 +371,70 @@ class Dispatcher:
         except ExecutorError as exc:
             log.warning("job %s: could not clean up its session: %s", job.id, exc)
 
-    def _requeue(self, job: Job, reason: str) -> None:
-        now = time.time()
-        job = dataclasses.replace(job, state=JobState.WAITING, placement=None, started=None,
-                                  reason=reason)
-        self.store.update(job, now, "requeued", reason)
-        self.jobs[job.id] = job
+    def _finish(self, job: Job, outcome: Outcome) -> None:
+        """An instance ended: record it, then end the job or queue it again."""
+        current = self.jobs.get(job.id)
+        if (current is None or current.state is not JobState.RUNNING
+                or current.instance != job.instance):
+            return                                   # an instance already dealt with
         self.tasks.pop(job.id, None)
+        deadline = self._deadlines.pop(job.id, None)
+        if deadline is not None:
+            deadline.cancel()
+        host = current.placement.first_host if current.placement else ""
+        verdict = judge(current, outcome, cancelled=job.id in self.cancelling,
+                        session_timed_out=job.id in self.timed_out, host=host)
+        self.cancelling.discard(job.id)
+        self.timed_out.discard(job.id)
+        now = time.time()
+        instance = dataclasses.replace(
+            self.current.pop(job.id) if job.id in self.current else _instance_of(current),
+            ended=now,
+            outcome=verdict.instance, exit_code=verdict.exit_code,
+            detail=verdict.reason, settled=verdict.settled)
+        if verdict.start_failure:
+            self._start_failed(host, outcome.error or "")
+        if verdict.state is JobState.WAITING:
+            self._again(current, verdict, instance, now)
+            return
+        done = dataclasses.replace(current, state=verdict.state, ended=now,
+                                   exit_code=verdict.exit_code, reason=verdict.reason)
+        self.store.update(done, now, verdict.state.value,
+                          verdict.reason or f"exit {verdict.exit_code}", instance=instance)
+        del self.jobs[job.id]
+        log.info("job %s %s%s", job.id, verdict.state.value,
+                 f": {verdict.reason}" if verdict.reason else "")
+        self.publish(job.id, {"event": "exit", "state": verdict.state.value,
+                              "code": verdict.exit_code, "reason": verdict.reason})
+        self.watchers.pop(job.id, None)
         self.wake()
 
-    def _finish(self, job_id: JobId, outcome: Outcome) -> None:
-        self.tasks.pop(job_id, None)
-        job = self.jobs.get(job_id)
-        if job is None or job.state is not JobState.RUNNING:
-            return
-        code = outcome.exit_code
-        if job_id in self.cancelling:
-            state, reason = JobState.CANCELLED, "removed with wq rm"
-        elif outcome.lost:
-            state, reason = JobState.LOST, outcome.error or "no exit status could be found"
-        elif outcome.error and code in (None, wrapper.RC_NO_CWD, wrapper.RC_NO_OUTPUT):
-            state, reason, code = JobState.FAILED, outcome.error, None   # it never ran
-        elif code is None:
-            state, reason = JobState.LOST, "no exit status could be found"
-        elif code == 0:
-            state, reason = JobState.DONE, ""
-        else:
-            state, reason = JobState.FAILED, describe_exit(code)
-        self.cancelling.discard(job_id)
-        now = time.time()
-        job = dataclasses.replace(job, state=state, ended=now, exit_code=code, reason=reason)
-        self.store.update(job, now, state.value, reason or f"exit {code}")
-        del self.jobs[job_id]
-        log.info("job %s %s%s", job_id, state.value, f": {reason}" if reason else "")
-        self.publish(job_id, {"event": "exit", "state": state.value, "code": code,
-                              "reason": reason})
-        self.watchers.pop(job_id, None)
+    def _again(self, job: Job, verdict: Verdict, instance: Instance, now: float) -> None:
+        """Queue a job for another instance (requeued after a loss, or retried)."""
+        avoid = job.avoid
+        if verdict.avoid:
+            avoid = tuple(dict.fromkeys((*avoid, *instance.hosts)))
+        again = dataclasses.replace(
+            job, state=JobState.WAITING, placement=None, started=None, reason=verdict.reason,
+            crashes=job.crashes + verdict.crash, failures=job.failures + verdict.failure,
+            avoid=avoid)
+        event = "retried" if verdict.failure else "requeued"
+        self.store.update(again, now, event, verdict.reason, instance=instance)
+        self.jobs[job.id] = again
+        log.info("job %s %s: %s", job.id, event, verdict.reason)
+        self.publish(job.id, {"event": "requeued", "reason": verdict.reason})
         self.wake()
+
+    def _start_failed(self, host: str, error: str) -> None:
+        """Count a job the host could not start; drain the host after drain_after."""
+        count = self.start_failures.get(host, 0) + 1
+        self.start_failures[host] = count
+        limit = self.known[host].drain_after if host in self.known else 0
+        if limit and count >= limit and host not in self.offline:
+            reason = (f"drained: {count} jobs in a row failed to start here "
+                      f"(last: {error}); wq node online {host} returns it")
+            log.warning("host %s %s", host, reason)
+            self.set_offline([host], True, reason)
 
     # -- watchers -------------------------------------------------------------------
 
@@ -417,7 +499,7 @@ class Dispatcher:
             await self._kill(job, first="HUP")
         finally:
             if job.id in self.jobs:                 # the client has not reported yet
-                self._finish(job.id, Outcome(lost=True, error="removed with wq rm"))
+                self._finish(job, Outcome(lost=True, error="removed with wq rm"))
 
     async def _kill(self, job: Job, first: str = "TERM") -> str:
         assert job.placement is not None
@@ -425,15 +507,43 @@ class Dispatcher:
         directory = wrapper.job_dir(self.server_id, job.id, job.instance)
         return await self.executor(host).kill(host, directory, self.kill_grace, first)
 
-    def set_offline(self, hosts: list[str], offline: bool) -> None:
-        self.store.set_offline(hosts, offline, time.time())
+    def set_offline(self, hosts: list[str], offline: bool, reason: str = "") -> None:
+        self.store.set_offline(hosts, offline, time.time(), reason)
         self.offline = self.store.offline_hosts()
+        if not offline:
+            for host in hosts:
+                self.start_failures.pop(host, None)
         self.wake()
 
     def set_limits(self, user: str, limits: Limits) -> None:
         self.store.set_limits(user, limits, time.time())
         self.limits = self.store.limits()
         self.wake()
+
+    async def remove_dirs(self, instances: Iterable[Instance]) -> list[str]:
+        """Delete the node directories of forgotten instances, one channel per host;
+        returns the hosts that could not be reached (their directories stay)."""
+        by_host: dict[str, list[str]] = {}
+        for i in instances:
+            if i.settled and i.host in self.known and i.placement is not None:
+                by_host.setdefault(i.host, []).append(f"{i.job_id}.{i.number}")
+        down = self.monitor.down()
+        skipped = sorted(h for h in by_host if h in down)
+
+        async def remove(name: str, names: list[str]) -> str | None:
+            host = self.known[name]
+            try:
+                for start in range(0, len(names), 2000):
+                    await self.executor(host).remove(host, self.server_id,
+                                                     names[start:start + 2000])
+            except ExecutorError as exc:
+                log.warning("cannot delete old job directories on %s: %s", name, exc)
+                return name
+            return None
+
+        results = await asyncio.gather(*(remove(h, n) for h, n in by_host.items()
+                                          if h not in down))
+        return skipped + sorted(r for r in results if r is not None)
 
     async def close(self) -> None:
         """Stop watching; jobs keep running on their hosts and are resumed at restart."""
@@ -444,10 +554,8 @@ class Dispatcher:
                 await task
 
 
-def describe_exit(code: int) -> str:
-    if code > 128:
-        try:
-            return f"killed by signal {signal.Signals(code - 128).name} (exit code {code})"
-        except ValueError:
-            pass
-    return f"exit code {code}"
+def _instance_of(job: Job) -> Instance:
+    """The record of a job's current instance, for one the store has none of
+    (a database from before instances were recorded)."""
+    hosts = job.placement.hosts if job.placement else ()
+    return Instance(job.id, job.instance, hosts, job.placement, started=job.started)

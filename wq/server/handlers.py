@@ -6,6 +6,7 @@ the store, and wake the dispatcher. A WqError becomes an error reply.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -85,8 +86,9 @@ class Handlers:
         hosts = []
         for use in view.hosts():
             st = status.get(use.host.name)
+            reason = st.reason if st else ""
             if not use.online:
-                state = "offline"
+                state, reason = "offline", self.dispatcher.offline.get(use.host.name, "")
             elif st is None or st.state is HostState.UNKNOWN:
                 state = "unknown"
             else:
@@ -94,7 +96,7 @@ class Handlers:
             hosts.append({"name": use.host.name, "cores": use.host.cores,
                           "used": use.host.cores - use.free_cores, "mem": use.host.mem,
                           "gpus": use.host.gpus, "labels": list(use.host.labels),
-                          "state": state, "reason": st.reason if st else ""})
+                          "state": state, "reason": reason})
         waiting = sum(1 for j in self.dispatcher.jobs.values() if j.state is JobState.WAITING)
         running = len(self.dispatcher.jobs) - waiting
         return {"ok": True, "hosts": hosts, "running": running, "waiting": waiting}
@@ -165,21 +167,61 @@ class Handlers:
         job = self.dispatcher.jobs.get(JobId(req.id)) or self.store.get(req.id)
         if job is None:
             raise WqError(f"no job {req.id}")
-        if job.placement is None:
-            raise WqError(f"job {req.id} has not started yet, so it has no output")
         if job.spec.interactive:
             raise WqError(f"job {req.id} is interactive: its output went to its terminal")
-        host = self.dispatcher.known.get(job.placement.first_host)
+        started = [i for i in self.store.instances(job.id) if i.placement is not None]
+        if req.instance is not None:
+            started = [i for i in started if i.number == req.instance]
+            if not started:
+                raise WqError(f"job {req.id} has no instance {req.instance} (instances: "
+                              f"{job.instance or 'none yet'})")
+        if not started:
+            raise WqError(f"job {req.id} has not started yet, so it has no output")
+        instance = started[-1]
+        host = self.dispatcher.known.get(instance.host)
         if host is None:
-            raise WqError(f"job {req.id} ran on {job.placement.first_host}, "
+            raise WqError(f"job {req.id} ran on {instance.host}, "
                           "which is no longer in the cluster")
-        out_word, err_word = self.dispatcher.output_words(job)
-        directory = wrapper.job_dir(self.dispatcher.server_id, job.id, job.instance)
+        shown = dataclasses.replace(job, instance=instance.number, placement=instance.placement)
+        out_word, err_word = self.dispatcher.output_words(shown)
+        directory = wrapper.job_dir(self.dispatcher.server_id, job.id, instance.number)
         out, err = await self.dispatcher.executor(host).cat(
             host, directory, out_word, err_word, max(1, min(req.max_bytes, 16 << 20)))
-        return {"ok": True, "id": job.id, "host": host.name,
+        return {"ok": True, "id": job.id, "host": host.name, "instance": instance.number,
                 "stdout": out.decode("utf-8", "surrogateescape"),
                 "stderr": err.decode("utf-8", "surrogateescape")}
+
+    def on_info(self, req: m.Info, user: str) -> dict[str, Any]:
+        job = self.dispatcher.jobs.get(JobId(req.id)) or self.store.get(req.id)
+        if job is None:
+            raise WqError(f"no job {req.id} (finished jobs are forgotten by wq clean "
+                          "and after the server's --keep period)")
+        row = _row(job)
+        row.update(command=job.spec.command, cwd=job.spec.cwd,
+                   requirements=codec.spec_to_dict(job.spec)["requirements"],
+                   hosts=list(job.placement.hosts) if job.placement else [],
+                   interactive=job.spec.interactive, crashes=job.crashes,
+                   failures=job.failures, stdout=job.spec.stdout, stderr=job.spec.stderr)
+        row["instances"] = [
+            {"number": i.number, "hosts": list(i.hosts), "started": i.started,
+             "ended": i.ended, "outcome": i.outcome, "exit": i.exit_code,
+             "detail": i.detail, "settled": i.settled}
+            for i in self.store.instances(job.id)]
+        row["events"] = [{"time": t, "kind": k, "detail": d}
+                         for t, k, d in self.store.events(job.id)]
+        return {"ok": True, "now": time.time(), "job": row}
+
+    async def on_clean(self, req: m.Clean, user: str) -> dict[str, Any]:
+        states = _states(req.states) or {s for s in JobState if s.final}
+        unfinished = sorted(s.value for s in states if not s.final)
+        if unfinished:
+            raise WqError(f"wq clean forgets finished jobs only, not {', '.join(unfinished)} "
+                          "ones (wq rm removes those)")
+        if req.older_than < 0:
+            raise WqError("--older-than must not be negative")
+        count, instances = self.store.prune(time.time() - req.older_than, states)
+        left = await self.dispatcher.remove_dirs(instances)
+        return {"ok": True, "forgotten": count, "unreachable": left}
 
 
 def _states(names: list[str] | None) -> set[JobState] | None:

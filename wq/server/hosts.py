@@ -4,7 +4,9 @@ A host is usable for placement only once a probe has reached it. A failed
 probe or a lost connection marks it down with the reason; it is probed again
 after 5 s, doubling up to 5 minutes (failed authentication waits the longest,
 so an OpenSSH server never penalises us for hammering it). `wq refresh`
-probes every down host at once.
+probes every down host at once. Before a host that was down (or not yet
+probed) counts as up, `before_up` runs: it settles what became of the jobs
+lost with it; should that fail, the host stays down and is probed again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from wq.errors import ExecutorError
@@ -37,9 +39,11 @@ class HostStatus:
 
 class HostMonitor:
     def __init__(self, executor_for: Callable[[Host], ShellExecutor],
-                 on_change: Callable[[], None]) -> None:
+                 on_change: Callable[[], None],
+                 before_up: Callable[[Host], Awaitable[None]] | None = None) -> None:
         self.executor_for = executor_for
         self.on_change = on_change
+        self.before_up = before_up
         self.status: dict[str, HostStatus] = {}
         self._probes: dict[str, asyncio.Task[None]] = {}
         self._hosts: dict[str, Host] = {}
@@ -99,6 +103,8 @@ class HostMonitor:
             try:
                 boot_id = await asyncio.wait_for(self.executor_for(host).probe(host),
                                                  host.ssh.connect_timeout * 2)
+                if self.before_up is not None:
+                    await self.before_up(host)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:          # a host's failure never stops the probing
