@@ -80,7 +80,8 @@ def test_a_resumed_watch_reports_running_then_the_exit(home):
         return seen, outcome
 
     seen, outcome = run(scenario())
-    assert seen == ["running"] and outcome == Outcome(exit_code=6)
+    assert seen == ["running"] and outcome.exit_code == 6 and not outcome.lost
+    assert outcome.ended is not None and abs(outcome.ended - time.time()) < 5
 
 
 def test_status_tells_what_became_of_lost_instances(home):

@@ -57,6 +57,7 @@ class Outcome:
     timed_out: bool = False
     never_started: bool = False
     unreachable: bool = False
+    ended: float | None = None       # when it ended by the node's clock, if known
 
 
 Emit = Callable[[str, bytes], Awaitable[None]]
@@ -114,7 +115,7 @@ class ShellExecutor:
                     on_running: Callable[[], None] = lambda: None) -> Outcome:
         """Wait for a job launched earlier (by this or a previous server) to end;
         `on_running` is called once if it is seen alive first."""
-        timed_out = False
+        timed_out, ended = False, None
         async with self._run(host, wrapper.watch_script(directory)) as proc:
             async for line in _lines(proc.stdout):
                 word, _, rest = line.partition(" ")
@@ -122,8 +123,11 @@ class ShellExecutor:
                     on_running()
                 elif word == wrapper.TIMED_OUT:
                     timed_out = True
+                elif word == wrapper.ENDED:
+                    ended = _seconds(rest)
                 elif word == wrapper.EXITED:
-                    return Outcome(exit_code=_exit_code(rest), timed_out=timed_out)
+                    return Outcome(exit_code=_exit_code(rest), timed_out=timed_out,
+                                   ended=ended)
                 elif word == wrapper.LOST:
                     return Outcome(lost=True, error=rest.strip())
                 elif word == wrapper.NOT_STARTED:
@@ -189,6 +193,14 @@ def _exit_code(text: str) -> int | None:
     """The status of a WQ-EXIT line: a number, or `none` when no rc file was found."""
     text = text.strip()
     return int(text) if text.lstrip("-").isdigit() else None
+
+
+def _seconds(text: str) -> float | None:
+    """Epoch seconds from `date +%s.%N` (a date without %N leaves it as is)."""
+    whole, _, fraction = text.strip().partition(".")
+    if not whole.isdigit():
+        return None
+    return float(f"{whole}.{fraction}") if fraction.isdigit() else float(whole)
 
 
 async def _lines(reader: Reader) -> AsyncIterator[str]:

@@ -22,6 +22,7 @@ LOST = "WQ-LOST"
 RUNNING = "WQ-RUNNING"
 NOT_STARTED = "WQ-NOTSTARTED"
 TIMED_OUT = "WQ-TIMEOUT"
+ENDED = "WQ-ENDED"
 
 #: exit codes the wrapper uses for failures before the command runs
 RC_NO_HOSTFILE = 95
@@ -239,13 +240,15 @@ def follow_script(directory: str, stdout_word: str, stderr_word: str) -> str:
 def watch_script(directory: str) -> str:
     """Wait, on the node, for a job launched earlier to end; for a watcher that
     lost (or never had) the launching channel. Prints WQ-RUNNING once when the
-    job is alive, then WQ-EXIT (after WQ-TIMEOUT if its time ran out) or
+    job is alive, then WQ-EXIT (after WQ-TIMEOUT if its time ran out, and
+    WQ-ENDED with the time its exit status was written, when `date -r` can) or
     WQ-LOST; WQ-NOTSTARTED when the launch never got as far as the wrapper,
     which is then barred from starting late (DIR/claim)."""
     return (
         node_script("watch.sh", "identity.sh").replace("@DIR@", directory)
         .replace("@EXITED@", EXITED).replace("@LOST@", LOST).replace("@RUNNING@", RUNNING)
-        .replace("@NOT_STARTED@", NOT_STARTED).replace("@TIMED_OUT@", TIMED_OUT))
+        .replace("@NOT_STARTED@", NOT_STARTED).replace("@TIMED_OUT@", TIMED_OUT)
+        .replace("@ENDED@", ENDED))
 
 
 def status_script(server_id: str, names: list[str]) -> str:

@@ -387,9 +387,12 @@ class Dispatcher:
         self.cancelling.discard(job.id)
         self.timed_out.discard(job.id)
         now = time.time()
+        ended = now      # or when the node says it ended, while the server was away
+        if outcome.ended is not None and (current.started or 0) <= outcome.ended <= now:
+            ended = outcome.ended
         instance = dataclasses.replace(
             self.current.pop(job.id) if job.id in self.current else _instance_of(current),
-            ended=now,
+            ended=ended,
             outcome=verdict.instance, exit_code=verdict.exit_code,
             detail=verdict.reason, settled=verdict.settled)
         if verdict.start_failure:
@@ -397,7 +400,7 @@ class Dispatcher:
         if verdict.state is JobState.WAITING:
             self._again(current, verdict, instance, now)
             return
-        done = dataclasses.replace(current, state=verdict.state, ended=now,
+        done = dataclasses.replace(current, state=verdict.state, ended=ended,
                                    exit_code=verdict.exit_code, reason=verdict.reason)
         self.store.update(done, now, verdict.state.value,
                           verdict.reason or f"exit {verdict.exit_code}", instance=instance)

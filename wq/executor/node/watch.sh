@@ -6,6 +6,7 @@ mkdir -p "$d" 2>/dev/null
 while :; do
     if [ -f "$d/rc" ]; then
         [ -f "$d/timeout" ] && echo "@TIMED_OUT@"
+        echo "@ENDED@ $(date -r "$d/rc" +%s.%N 2>/dev/null)"
         echo "@EXITED@ $(cat "$d/rc")"
         exit 0
     fi
