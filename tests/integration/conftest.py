@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,14 +47,18 @@ def hosts(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Iterator[list
 
 
 def cluster_yaml(keys: Keys, hosts: list[SshHost], *, cores: int = 2, extra: str = "",
-                 labels: dict[str, str] | None = None) -> str:
+                 labels: dict[str, str] | None = None, keepalive: float = 2,
+                 keepalive_count: int = 3, connect_timeout: float = 5,
+                 defaults: str = "") -> str:
     labels = labels or {"node1": "[a, ab]", "node2": "[b, ab]", "node3": "[c]"}
     lines = ["defaults:",
              f"  identity: {keys.identity}",
              f"  known_hosts: {keys.known_hosts}",
              f"  ssh_config: {keys.config}",
-             "  keepalive: 2",
-             "  connect_timeout: 5",
+             f"  keepalive: {keepalive}",
+             f"  keepalive_count: {keepalive_count}",
+             f"  connect_timeout: {connect_timeout}",
+             *(f"  {line}" for line in defaults.splitlines()),
              "hosts:"]
     for h in hosts:
         lines += [f"  - name: {h.name}", f"    address: {h.address}", f"    port: {h.port}",
@@ -80,6 +85,9 @@ def make_server(tmp_path: Path, keys: Keys, hosts: list[SshHost]) -> Iterator:
     try:
         yield make
     finally:
+        if os.environ.get("WQ_TEST_SHOW_LOG"):
+            for server in servers:
+                print("".join(server.log))
         for server in servers:
             if server.proc is not None:       # jobs outlive servers by design: end them
                 server.wq("rm", "all", timeout=60)
@@ -108,9 +116,18 @@ def jobs(server: WqServer, *args: str) -> dict[int, dict]:
     return {j["id"]: j for j in json.loads(result.stdout)}
 
 
-def wait_state(server: WqServer, job_id: int, states: tuple[str, ...], timeout: float = 30
-               ) -> dict:
+def wait_state(server: WqServer, job_id: int, states: tuple[str, ...], timeout: float = 30,
+               instance: int | None = None) -> dict:
     def check() -> dict | None:
         job = jobs(server, "--all").get(job_id)
-        return job if job and job["state"] in states else None
-    return wait_for(check, timeout, f"job {job_id} in {states}", interval=0.05)
+        if job and job["state"] in states and instance in (None, job["instance"]):
+            return job
+        return None
+    return wait_for(check, timeout, f"job {job_id} in {states}"
+                    + (f" (instance {instance})" if instance else ""), interval=0.05)
+
+
+def info(server: WqServer, job_id: int) -> dict:
+    result = server.wq("info", "--json", str(job_id))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

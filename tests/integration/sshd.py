@@ -5,7 +5,10 @@ own host key; the client side has its own key, known_hosts and (empty) ssh
 config, so nothing of the user's ~/.ssh is read or changed. When run as root
 with unshare available, sshd runs in a private mount namespace with a stock
 ~/.bashrc bound over the real one, so a slow login shell set-up (pyenv, conda)
-does not slow every channel down. Everything is stopped by pid.
+does not slow every channel down, and with a boot_id of its own, so a host
+can be "rebooted". Faults: `kill_sshd` (the host's sshd and its connections
+die, its jobs live on), `freeze`/`thaw` (sshd hangs), `reboot` (everything
+dies, the boot_id changes). Everything is stopped by pid.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,18 +120,32 @@ LogLevel ERROR
 """)
         return config
 
+    @property
+    def namespaced(self) -> bool:
+        """Runs in a mount namespace of its own (stock ~/.bashrc, own boot_id)."""
+        return os.getuid() == 0 and shutil.which("unshare") is not None
+
+    @property
+    def boot_id_file(self) -> Path:
+        return self.root / "boot_id"
+
     def start(self) -> None:
         config = self.write_config()
         Path("/run/sshd").mkdir(exist_ok=True)     # sshd's privilege separation directory
         command = [SSHD, "-D", "-e", "-f", str(config)]
-        if os.getuid() == 0 and shutil.which("unshare"):
+        if self.namespaced:
             bashrc = self.root / "stock_bashrc"
             bashrc.write_text(STOCK_BASHRC)
             home_rc = Path.home() / ".bashrc"
-            if home_rc.exists():
-                command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                           'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh",
-                           str(bashrc), str(home_rc), *command]
+            if not home_rc.exists():
+                home_rc = bashrc           # binding it over itself changes nothing
+            if not self.boot_id_file.exists():
+                self.boot_id_file.write_text(f"{uuid.uuid4()}\n")
+            command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                       'mount --bind "$1" "$2" && '
+                       'mount --bind "$3" /proc/sys/kernel/random/boot_id && '
+                       'shift 3 && exec "$@"', "sh",
+                       str(bashrc), str(home_rc), str(self.boot_id_file), *command]
         log = open(self.root / "sshd.log", "ab")
         self.proc = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
@@ -140,6 +158,48 @@ LogLevel ERROR
 
     def _died(self) -> bool:
         return self.proc is not None and self.proc.poll() is not None
+
+    def _sshd_processes(self) -> list:  # type: ignore[type-arg]
+        """This host's sshd: the listener and its per-connection processes (whose
+        children, the sessions' shells and jobs, are not included)."""
+        import psutil
+        assert self.proc is not None
+        listener = psutil.Process(self.proc.pid)
+        out = [listener]
+        for child in listener.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if child.name().startswith("sshd"):
+                    out.append(child)
+        return out
+
+    def kill_sshd(self) -> None:
+        """The host's sshd and all its connections die; its jobs live on (a network
+        outage, or an admin restarting sshd). start() brings sshd back."""
+        import psutil
+        for process in reversed(self._sshd_processes()):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        assert self.proc is not None
+        self.proc.wait(10)
+        self.proc = None
+
+    def freeze(self) -> None:
+        """The host's sshd hangs (SIGSTOP): connections go silent, keepalives fail."""
+        for process in self._sshd_processes():
+            process.suspend()
+
+    def thaw(self) -> None:
+        import psutil
+        for process in self._sshd_processes():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.resume()
+
+    def reboot(self) -> None:
+        """Everything of the host dies (jobs included) and it comes back with a new
+        boot_id."""
+        self.stop()
+        self.boot_id_file.write_text(f"{uuid.uuid4()}\n")
+        self.start()
 
     def stop(self) -> None:
         """Stop this sshd and every connection and session it started.
@@ -188,6 +248,7 @@ class WqServer:
 
     def start(self, *extra: str) -> None:
         args = [sys.executable, "-m", "wq", "serve", *extra]
+        self.lines = queue.Queue()        # a restart must not see the last run's lines
         if self.cluster is not None:
             args.append(str(self.cluster))
         self.proc = subprocess.Popen(args, env=self.env, stdout=subprocess.DEVNULL,

@@ -94,20 +94,43 @@ class _Client(asyncssh.SSHClient):
         self._lost(exc)
 
 
+class _SshReader:
+    """A channel's stream; a dropped connection reads as the end of the stream
+    (the process's exit status, None, then tells it was lost)."""
+
+    def __init__(self, stream: asyncssh.SSHReader[bytes]) -> None:
+        self._stream = stream
+
+    async def read(self, n: int = -1) -> bytes:
+        try:
+            return await self._stream.read(n)
+        except (asyncssh.Error, OSError):
+            return b""
+
+    async def readline(self) -> bytes:
+        try:
+            return await self._stream.readline()
+        except (asyncssh.Error, OSError):
+            return b""
+
+
 class _SshProc:
     def __init__(self, proc: asyncssh.SSHClientProcess[bytes]) -> None:
         self._proc = proc
 
     @property
     def stdout(self) -> Reader:
-        return self._proc.stdout
+        return _SshReader(self._proc.stdout)
 
     @property
     def stderr(self) -> Reader:
-        return self._proc.stderr
+        return _SshReader(self._proc.stderr)
 
     async def wait(self) -> int | None:
-        done = await self._proc.wait()
+        try:
+            done = await self._proc.wait()
+        except (asyncssh.Error, OSError):
+            return None
         return done.exit_status
 
     def terminate(self) -> None:

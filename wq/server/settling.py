@@ -55,8 +55,10 @@ async def settle(dispatcher: Dispatcher, host: Host) -> None:
             except ExecutorError as exc:
                 raise ExecutorError(f"cannot kill the stale copy of job {instance.job_id} "
                                     f"on {host.name}: {exc}") from None
+            how = {"terminated": "it ended on TERM", "killed": "KILL after the grace period",
+                   "gone": "it ended by itself just then"}.get(result, result)
             detail = (f"instance {instance.number} still ran on {host.name} after the job "
-                      f"moved on: {result}")
+                      f"moved on; killed it ({how})")
             event = "stale-killed"
         elif word.startswith("exit"):
             detail = (f"instance {instance.number} ran to the end on {host.name} while "
