@@ -1,7 +1,6 @@
 """The node-side scripts, run for real by /bin/sh through the LocalExecutor."""
 
 import asyncio
-import os
 import time
 
 import psutil

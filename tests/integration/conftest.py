@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,3 +132,13 @@ def info(server: WqServer, job_id: int) -> dict:
     result = server.wq("info", "--json", str(job_id))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def job_dir(server: WqServer, job_id: int, instance: int = 1) -> Path:
+    """A job instance's directory on the nodes (they share this machine's home)."""
+    db = sqlite3.connect(f"{server.state}/wq.db")
+    try:
+        sid = str(db.execute("SELECT value FROM meta WHERE key='server_id'").fetchone()[0])
+    finally:
+        db.close()
+    return Path.home() / ".cache" / "wq" / sid / f"{job_id}.{instance}"

@@ -14,23 +14,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.integration.conftest import cluster_yaml, info, jobs, stat, wait_state
+from tests.integration.conftest import cluster_yaml, info, job_dir, jobs, stat, wait_state
 from tests.integration.sshd import SshHost, WqServer, wait_for
 
 #: keepalives every second, two missed mean down; connects give up after 3 s
 FAST = {"keepalive": 1, "keepalive_count": 2, "connect_timeout": 3}
-
-
-def server_id(server: WqServer) -> str:
-    db = sqlite3.connect(f"{server.state}/wq.db")
-    try:
-        return str(db.execute("SELECT value FROM meta WHERE key='server_id'").fetchone()[0])
-    finally:
-        db.close()
-
-
-def job_dir(server: WqServer, job_id: int, instance: int = 1) -> Path:
-    return Path.home() / ".cache" / "wq" / server_id(server) / f"{job_id}.{instance}"
 
 
 def job_pid(server: WqServer, job_id: int, instance: int = 1) -> int:
