@@ -195,8 +195,17 @@ LogLevel ERROR
                 process.resume()
 
     def reboot(self) -> None:
-        """Everything of the host dies (jobs included) and it comes back with a new
-        boot_id."""
+        """Everything of the host dies at once, jobs included (all are stopped before
+        any is killed, so no wrapper records a status), and it comes back with a
+        new boot_id."""
+        import psutil
+        assert self.proc is not None
+        tree = [psutil.Process(self.proc.pid)]
+        with contextlib.suppress(psutil.NoSuchProcess):
+            tree += tree[0].children(recursive=True)
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.suspend()
         self.stop()
         self.boot_id_file.write_text(f"{uuid.uuid4()}\n")
         self.start()
