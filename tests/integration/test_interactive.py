@@ -231,3 +231,11 @@ def test_the_connection_dropping_restores_the_terminal(make_server, keys, tmp_pa
     finally:
         host.stop()
         keys.known_hosts.write_text(known)
+
+
+def test_a_session_ends_when_its_time_limit_runs_out(server, term, tmp_path):
+    term.start(f"{WQ} sub -t 3s -c {SHELL}; echo client-exit=$?", str(tmp_path))
+    term.wait("bash-")
+    screen = term.wait("client-exit=124")
+    assert "wq: job 1: the session was ended: its time limit ran out" in screen
+    assert wait_state(server, 1, ("timeout",))["state"] == "timeout"

@@ -154,6 +154,7 @@ class Interactive:
     def __init__(self, client: Client, job_id: int, *, agent: bool, x11: bool) -> None:
         self.client, self.job_id, self.agent, self.x11 = client, job_id, agent, x11
         self.server_gone = False
+        self.timed_out = False
 
     def run(self, lease: dict[str, Any]) -> int:
         from wq import interactive
@@ -168,6 +169,7 @@ class Interactive:
                 self.server_gone = True
                 return False
             if event.get("event") == "end":
+                self.timed_out = bool(event.get("timeout"))
                 session.end(str(event.get("reason", "")))
             return True
 
@@ -181,9 +183,9 @@ class Interactive:
             with contextlib.suppress(WqError):
                 self.client.send(m.SessionEnd(id=self.job_id, code=result.code,
                                               reason=result.reason, lost=result.lost))
-        if result.code is None:
+        if result.code is None or self.timed_out:
             click.echo(f"wq: job {self.job_id}: {result.reason}", err=True)
-            return 1
+            return TIMEOUT_EXIT if self.timed_out else 1
         return result.code
 
 

@@ -338,7 +338,8 @@ class Dispatcher:
         if current is None or current.instance != job.instance:
             return
         self.timed_out.add(job.id)
-        self.publish(job.id, {"event": "end", "reason": "its time limit ran out"})
+        self.publish(job.id, {"event": "end", "reason": "its time limit ran out",
+                              "timeout": True})
         asyncio.ensure_future(self._end_interactive(job))
 
     def end_session(self, job_id: JobId, code: int | None, reason: str,
