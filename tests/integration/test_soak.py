@@ -55,20 +55,15 @@ def fault(kind: str, server: WqServer, host: SshHost) -> None:
     if kind == "server-kill-9":
         server.stop(signal.SIGKILL)
         server.start()
-    elif kind == "sshd-killed":
-        host.kill_sshd()
+    elif kind in ("sshd-killed", "hung"):
+        breaks, mends = ((host.kill_sshd, host.start) if kind == "sshd-killed" else
+                         (host.freeze, host.thaw))
+        breaks()
         try:
             wait_for(lambda: stat(server)[host.name]["state"] == "down", 30,
-                     f"{host.name} down")
+                     f"{host.name} down ({kind})")
         finally:
-            host.start()
-    elif kind == "hung":
-        host.freeze()
-        try:
-            wait_for(lambda: stat(server)[host.name]["state"] == "down", 30,
-                     f"{host.name} found hung")
-        finally:
-            host.thaw()
+            mends()
     elif kind == "reboot":
         host.reboot()
 
