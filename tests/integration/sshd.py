@@ -88,6 +88,7 @@ class SshHost:
     proc: subprocess.Popen[bytes] | None = None
     host_key_line: str = ""
     extra_config: str = ""
+    bashrc: str = STOCK_BASHRC        # the ~/.bashrc its shells see (when namespaced)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -135,7 +136,7 @@ LogLevel ERROR
         command = [SSHD, "-D", "-e", "-f", str(config)]
         if self.namespaced:
             bashrc = self.root / "stock_bashrc"
-            bashrc.write_text(STOCK_BASHRC)
+            bashrc.write_text(self.bashrc)
             home_rc = Path.home() / ".bashrc"
             if not home_rc.exists():
                 home_rc = bashrc           # binding it over itself changes nothing
