@@ -86,9 +86,9 @@ def make_server(tmp_path: Path, keys: Keys, hosts: list[SshHost]) -> Iterator:
     try:
         yield make
     finally:
-        if os.environ.get("WQ_TEST_SHOW_LOG"):
-            for server in servers:
-                print("".join(server.log))
+        for server in servers:      # captured: pytest shows it when the test failed
+            shown = server.log if os.environ.get("WQ_TEST_SHOW_LOG") else server.log[-150:]
+            print(f"--- {server.root.name} log ---\n{''.join(shown)}")
         for server in servers:
             if server.proc is not None:       # jobs outlive servers by design: end them
                 server.wq("rm", "all", timeout=60)

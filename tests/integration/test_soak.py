@@ -88,7 +88,9 @@ def test_jobs_survive_random_faults(make_server, hosts, keys, tmp_path):
         for batch in range(BATCHES):
             for _ in range(JOBS // BATCHES):
                 acked.append(submit(server, spec, deadline))
-            if batch < len(faults):
+            if batch < len(faults):      # each fault starts from a cluster that is up
+                wait_for(lambda: all(h["state"] == "up" for h in stat(server).values()), 60,
+                         "every host up before the next fault", interval=0.1)
                 fault(faults[batch], server, rng.choice(hosts))
         wait_for(lambda: _all_final(server), 300, "every job to end", interval=0.5)
         wait_for(lambda: _unsettled(server) == 0, 120, "lost instances to be settled",
