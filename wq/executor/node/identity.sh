@@ -25,3 +25,27 @@ wq_alive() {
     wq_start_of "$1"
     [ "$wq_of" = none ] || [ "$wq_of" = "$2" ]
 }
+# wq_fate DIR sets wq_fate to what became of the instance in DIR: exit (DIR/rc
+# holds its status), running, rebooted, vanished (gone without a status),
+# starting (its wrapper holds the claim but has not recorded its pid yet) or
+# notstarted (nobody started it, and now nobody will: the claim is taken).
+wq_fate() {
+    [ -n "${wq_now_boot:-}" ] ||
+        wq_now_boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
+    if [ -f "$1/rc" ]; then
+        wq_fate=exit
+    elif [ ! -f "$1/pid" ]; then
+        mkdir -p "$1" 2>/dev/null
+        if mkdir "$1/claim" 2>/dev/null; then wq_fate=notstarted; else wq_fate=starting; fi
+    else
+        read -r wq_pid wq_pstart wq_pboot < "$1/pid"
+        if [ "$wq_pboot" != "$wq_now_boot" ]; then
+            wq_fate=rebooted
+        elif wq_alive "$wq_pid" "$wq_pstart"; then
+            wq_fate=running
+        else
+            sleep 0.2          # its status may be a moment behind the process
+            if [ -f "$1/rc" ]; then wq_fate=exit; else wq_fate=vanished; fi
+        fi
+    fi
+}
