@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from wq.cli import options
 from wq.client import Client
-from wq.errors import UsageError
 from wq.protocol import messages as m
 
 FINISHED = ["done", "failed", "cancelled", "lost", "timeout"]
@@ -23,14 +23,7 @@ def command(obj: dict[str, str | None], older_than: str | None,
     directories (with the default output files) are deleted on the nodes.
     Job ids are never reused. The server also does this by itself for jobs
     older than its --keep period (30 days by default)."""
-    seconds = 0.0
-    if older_than is not None:
-        from wq.parsing import units
-
-        try:
-            seconds = units.duration(older_than)
-        except ValueError as exc:
-            raise UsageError(f"--older-than: {exc}") from None
+    seconds = 0.0 if older_than is None else options.duration("--older-than", older_than)
     with Client(obj["socket"]) as client:
         reply = client.request(m.Clean(older_than=seconds, states=list(states) or None),
                                timeout=None)

@@ -10,7 +10,8 @@ import time
 import click
 
 from wq import paths
-from wq.errors import ServerNotRunning, UsageError, WqError
+from wq.cli import options
+from wq.errors import ServerNotRunning, WqError
 
 
 @click.command("serve")
@@ -47,14 +48,9 @@ def command(obj: dict[str, str | None], cluster: str | None, state_dir: str | No
 
 
 def _keep(text: str) -> float | None:
-    from wq.parsing import units
-
     if text.strip().lower() in ("forever", "never", "inf"):
         return None
-    try:
-        return units.duration(text)
-    except ValueError as exc:
-        raise UsageError(f"--keep: {exc}") from None
+    return options.duration("--keep", text)
 
 
 def start_background(cluster: str | None, socket_path: str, state: str, options: list[str],

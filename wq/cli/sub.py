@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from wq import codec
+from wq.cli import options
 from wq.client import Client
 from wq.errors import ClientError, ParseError, UsageError, WqError
 from wq.model import JobSpec
@@ -56,12 +57,7 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
     if retries is not None:
         req = dataclasses.replace(req, retries=retries)
     if time_limit is not None:
-        from wq.parsing import units
-
-        try:
-            req = dataclasses.replace(req, time_limit=units.duration(time_limit))
-        except ValueError as exc:
-            raise UsageError(f"-t/--time: {exc}") from None
+        req = dataclasses.replace(req, time_limit=options.duration("-t/--time", time_limit))
     interactive = interactive_flag or req.x11 or agent or (
         sys.stdin.isatty() and _is_shell(command))
     if interactive:
