@@ -1,7 +1,7 @@
 """wq against its peers on the same loopback hosts: N `true` tasks, K hosts x C slots.
 
     python3 bench/peers.py [--tasks 2000] [--hosts 4] [--slots 4] [--runs 3]
-                           [--slow-bashrc] [--out FILE]
+                           [--slow-bashrc] [--out FILE] [--only wq,asyncssh,...]
 
 Measured side by side, in this run, medians of --runs:
   * wq            a wq server on the K sshd hosts; N jobs submitted, until all ended
@@ -143,6 +143,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--slow-bashrc", action="store_true")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument("--only", default="wq,asyncssh,parallel,hyperqueue",
+                        help="which systems to measure (comma-separated)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="wq-peers-"))
     keys = Keys(root / "keys")
@@ -160,18 +162,21 @@ def main() -> None:
         server = WqServer(root / "wq", cluster)
         server.start()
         wait_for(lambda: _all_up(server, len(hosts)), 60, "the hosts up")
-        systems: list[tuple[str, Callable[[], float] | str]] = [
-            ("wq", lambda: run_wq(server, args.tasks)),
-            ("asyncssh, a channel per task", lambda: run_asyncssh(hosts, keys, args.tasks,
+        systems: list[tuple[str, str, Callable[[], float] | str]] = [
+            ("wq", "wq", lambda: run_wq(server, args.tasks)),
+            ("asyncssh", "asyncssh, a channel per task", lambda: run_asyncssh(hosts, keys, args.tasks,
                                                                   args.slots)),
-            ("GNU parallel + ControlMaster",
+            ("parallel", "GNU parallel + ControlMaster",
              (lambda: run_parallel(hosts, keys, args.tasks, args.slots, root))
              if shutil.which("parallel") else "skipped: apt-get install parallel"),
-            ("HyperQueue LocalCluster (no ssh)",
+            ("hyperqueue", "HyperQueue LocalCluster (no ssh)",
              (lambda: run_hyperqueue(args.hosts, args.slots, args.tasks, root))
              if _has("hyperqueue") else "skipped: pip install hyperqueue"),
         ]
-        for name, measure in systems:
+        chosen = args.only.split(",")
+        for key, name, measure in systems:
+            if key not in chosen:
+                continue
             if isinstance(measure, str):
                 rows.append((name, measure))
                 continue

@@ -88,6 +88,7 @@ class SshOptions:
     keepalive_count: int = 3            # unanswered keepalives before the host is down
     connect_timeout: float = 15.0
     max_sessions: int = 8
+    helper: bool = True                 # run jobs through the per-host python3 helper
 
 
 DEFAULT_DRAIN_AFTER = 5      # jobs in a row that fail to start before a host is drained

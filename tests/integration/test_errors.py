@@ -51,7 +51,7 @@ def test_bad_cluster_file_stops_the_server_with_one_line(tmp_path):
     assert line == (f"wq: {bad}:3: hosts[0].cors: unknown key; did you mean 'cores'? "
                     "(known keys: name, address, port, user, cores, mem, gpus, labels, local, "
                     "known_hosts, identity, ssh_config, keepalive, keepalive_count, "
-                    "connect_timeout, max_sessions, drain_after)")
+                    "connect_timeout, max_sessions, helper, drain_after)")
 
 
 def test_second_server_on_the_same_socket_is_refused(server):

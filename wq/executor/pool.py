@@ -55,6 +55,18 @@ class HostPool:
             async with self._freed:
                 self._freed.notify()
 
+    async def lease(self) -> tuple[Any, Callable[[], None]]:
+        """A session slot held until the returned release() is called (the helper's)."""
+        slot = await self._acquire()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                slot.sessions -= 1
+        return slot.conn, release
+
     async def _acquire(self) -> Slot:
         while True:
             for slot in self.slots:

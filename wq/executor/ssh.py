@@ -12,12 +12,15 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncssh
 
 from wq.errors import ExecutorError, HostUnreachable
+from wq.executor import helper as helpers
+from wq.executor import wrapper
 from wq.executor.base import Proc, Reader, ShellExecutor
 from wq.executor.pool import HostPool
 from wq.model import Host
@@ -27,6 +30,8 @@ log = logging.getLogger(__name__)
 _USER_CONFIG = "~/.ssh/config"
 _SYSTEM_CONFIG = "/etc/ssh/ssh_config"
 _KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
+#: after a helper failed to start on a host, use plain channels there this long
+HELPER_RETRY = 600.0
 
 
 def describe(host: Host) -> str:
@@ -139,9 +144,15 @@ class _SshProc:
 
 
 class SshExecutor(ShellExecutor):
+    """Each host's operations go through its helper when it has one (python3 on
+    the node), else through a channel per operation running `sh -s`."""
+
     def __init__(self, on_lost: Callable[[str, str], None] = lambda name, reason: None) -> None:
         self.pools: dict[str, HostPool] = {}
         self.on_lost = on_lost
+        self.helpers: dict[str, helpers.HelperLink] = {}
+        self._no_helper: dict[str, float] = {}          # host -> when its helper failed
+        self._starting: dict[str, asyncio.Lock] = {}
 
     def pool(self, host: Host) -> HostPool:
         pool = self.pools.get(host.name)
@@ -159,8 +170,61 @@ class SshExecutor(ShellExecutor):
             self.pools[host.name] = pool
         return pool
 
+    async def helper(self, host: Host) -> helpers.HelperLink | None:
+        """The host's running helper, started when needed; None where it cannot run."""
+        link = self.helpers.get(host.name)
+        if link is not None and link.alive:
+            return link
+        if not host.ssh.helper:
+            return None
+        failed = self._no_helper.get(host.name)
+        if failed is not None and time.monotonic() - failed < HELPER_RETRY:
+            return None
+        async with self._starting.setdefault(host.name, asyncio.Lock()):
+            link = self.helpers.get(host.name)
+            if link is not None and link.alive:
+                return link
+            try:
+                link = await self._start_helper(host)
+            except helpers.HelperUnavailable as exc:
+                log.warning("%s; using a channel per job there", exc)
+                self._no_helper[host.name] = time.monotonic()
+                return None
+            self._no_helper.pop(host.name, None)
+            self.helpers[host.name] = link
+            return link
+
+    async def _start_helper(self, host: Host) -> helpers.HelperLink:
+        conn, release = await self.pool(host).lease()
+        text = helpers.source()
+        try:
+            proc = await conn.create_process(helpers.bootstrap_command(len(text)),
+                                             encoding=None)
+        except (asyncssh.Error, OSError) as exc:
+            release()
+            raise helpers.HelperUnavailable(_explain(host, exc)) from None
+
+        def close() -> None:
+            with contextlib.suppress(Exception):
+                proc.close()
+            release()
+        link = helpers.HelperLink(host.name, proc.stdin.write, _SshReader(proc.stdout),
+                                  _SshReader(proc.stderr), close)
+        hello = await link.start()
+        log.info("%s: helper running (python %s, pid %s)", host.name, hello.get("python"),
+                 hello.get("pid"))
+        return link
+
     @contextlib.asynccontextmanager
     async def _run(self, host: Host, script: str) -> AsyncIterator[Proc]:
+        link = await self.helper(host)
+        if link is not None:
+            proc = link.open({"op": "run", "script": script})
+            try:
+                yield proc
+            finally:
+                proc.terminate()
+            return
         async with self.pool(host).session() as conn:
             try:
                 proc = await conn.create_process("sh -s", encoding=None)
@@ -174,10 +238,23 @@ class SshExecutor(ShellExecutor):
             finally:
                 wrapped.terminate()
 
+    @contextlib.asynccontextmanager
+    async def _launch(self, host: Host, job: wrapper.Launch) -> AsyncIterator[Proc]:
+        link = await self.helper(host)
+        if link is None:
+            async with self._run(host, wrapper.launch_script(job)) as proc:
+                yield proc
+            return
+        proc = link.open(wrapper.helper_request(job))
+        yield proc
+
     def allow_retry(self, host: Host) -> None:
         if host.name in self.pools:
             self.pools[host.name].forget_auth_failure()
+        self._no_helper.pop(host.name, None)
 
     async def close(self) -> None:
+        for link in list(self.helpers.values()):
+            await link.close()
         for pool in self.pools.values():
             await pool.close()

@@ -9,6 +9,7 @@ channel learns the exit at once when it is still open.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import secrets
@@ -76,6 +77,7 @@ def _exact_file(path: str, text: str) -> str:
     return out
 
 
+@functools.cache
 def node_script(name: str, *snippets: str) -> str:
     """A shipped node-side script (node/NAME), after the snippets it uses."""
     node = resources.files("wq.executor").joinpath("node")
@@ -136,11 +138,37 @@ def _fail(message: str, code: int) -> str:
     return f'{{ echo "{ERROR} {message}"; echo "{EXITED} {code}"; exit {code}; }}\n'
 
 
-def launch_script(job: Launch) -> str:
+def _env_lines(job: Launch) -> str:
     env_lines = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(job.env.items()))
     if job.hostfile_lines:     # expanded by the wrapper, where $d is the job directory
         target = output_word(job.hostfile_path, "hostfile", job.cwd)
         env_lines += f"export WQ_HOSTFILE={target}\n"
+    return env_lines
+
+
+def helper_request(job: Launch) -> dict[str, object]:
+    """A launch for the per-host helper (node/helper.py): the files the plain
+    launch script would write, and what the wrapper's first half would check."""
+    files = {"script": job.command, "env": _env_lines(job), "run": wrapper_text()}
+    request: dict[str, object] = {
+        "op": "launch", "server": job.server_id, "name": f"{job.job_id}.{job.instance}",
+        "cwd": job.cwd, "stdout": job.stdout, "stderr": job.stderr, "files": files,
+        "hostfile": job.hostfile_path if job.hostfile_lines else None,
+        "rc_no_job_dir": RC_NO_JOB_DIR, "rc_no_hostfile": RC_NO_HOSTFILE,
+        "rc_no_cwd": RC_NO_CWD, "rc_no_output": RC_NO_OUTPUT}
+    if job.time_limit is not None:
+        files["timer"] = node_script("timer.sh", "killgroup.sh")
+        request["limit"] = str(math.ceil(job.time_limit))
+        request["steps"] = _steps(job.grace)
+    if job.stdin is not None:
+        files["stdin"] = job.stdin
+    if job.hostfile_lines:
+        files["hostfile"] = "\n".join(job.hostfile_lines) + "\n"
+    return request
+
+
+def launch_script(job: Launch) -> str:
+    env_lines = _env_lines(job)
     parts = [
         f"d={job.dir}\n",
         'mkdir -p "$d" && chmod 700 "$d" || '
@@ -172,9 +200,9 @@ def launch_script(job: Launch) -> str:
         f'{output_word(job.stdout, "stdout", job.cwd)} '
         f'{output_word(job.stderr, "stderr", job.cwd)} "$wq_shell"{limit_args} </dev/null\n'
         # a wrapper killed by `wq rm` leaves rc to the killer, a moment later
-        'i=0; while [ ! -f "$d/rc" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done\n'
+        'i=0; while [ ! -s "$d/rc" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done\n'
         f'[ -f "$d/timeout" ] && echo "{TIMED_OUT}"\n'
-        f'if [ -f "$d/rc" ]; then echo "{EXITED} $(cat "$d/rc")"; '
+        f'if [ -s "$d/rc" ]; then echo "{EXITED} $(cat "$d/rc")"; '
         f'else echo "{EXITED} none"; fi\n'
         f'[ -f "$d/error" ] && echo "{ERROR} $(cat "$d/error")"\n'
         'exit 0\n')
@@ -220,7 +248,7 @@ def kill_script(directory: str, grace: float, first: str = "TERM") -> str:
         node_script("killgroup.sh") +
         f"d={directory}\n"
         '[ -f "$d/timer.pid" ] && kill -KILL "-$(cat "$d/timer.pid")" 2>/dev/null\n'
-        '[ -f "$d/rc" ] && { echo gone; exit 0; }\n'
+        '[ -s "$d/rc" ] && { echo gone; exit 0; }\n'
         '[ -f "$d/pid" ] || { echo notstarted; exit 0; }\n'
         'read -r pid start boot < "$d/pid"\n'
         f'wq_kill_group "$d" "$pid" {first} {_steps(grace)}\n')

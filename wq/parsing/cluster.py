@@ -66,13 +66,15 @@ HOST_FIELDS = FieldTable([
     Field("keepalive_count", units.positive_int, ("keepalive_count_max",)),
     Field("connect_timeout", units.seconds),
     Field("max_sessions", units.positive_int),
+    Field("helper", units.flag),
     Field("drain_after", units.non_negative_int),
 ])
 
 _TOP = FieldTable([Field("hosts", lambda v: v), Field("defaults", lambda v: v)])
 _SSH_KEYS = {"known_hosts": "known_hosts", "identity": "identity", "ssh_config": "config",
              "keepalive": "keepalive", "keepalive_count": "keepalive_count",
-             "connect_timeout": "connect_timeout", "max_sessions": "max_sessions"}
+             "connect_timeout": "connect_timeout", "max_sessions": "max_sessions",
+             "helper": "helper"}
 
 
 def load(path: str) -> Cluster:

@@ -32,7 +32,7 @@ wq_alive() {
 wq_fate() {
     [ -n "${wq_now_boot:-}" ] ||
         wq_now_boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
-    if [ -f "$1/rc" ]; then
+    if [ -s "$1/rc" ]; then
         wq_fate=exit
     elif [ ! -f "$1/pid" ]; then
         mkdir -p "$1" 2>/dev/null
@@ -45,7 +45,7 @@ wq_fate() {
             wq_fate=running
         else
             sleep 0.2          # its status may be a moment behind the process
-            if [ -f "$1/rc" ]; then wq_fate=exit; else wq_fate=vanished; fi
+            if [ -s "$1/rc" ]; then wq_fate=exit; else wq_fate=vanished; fi
         fi
     fi
 }

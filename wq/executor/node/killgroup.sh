@@ -6,12 +6,12 @@ wq_kill_group() {
     kill -"$3" "-$2" 2>/dev/null || { echo gone; return 0; }
     wq_i=0
     while [ "$wq_i" -lt "$4" ]; do
-        [ -f "$1/rc" ] && { echo terminated; return 0; }
+        [ -s "$1/rc" ] && { echo terminated; return 0; }
         kill -0 "-$2" 2>/dev/null || break
         sleep 0.1
         wq_i=$((wq_i + 1))
     done
-    [ -f "$1/rc" ] || { echo 137 > "$1/rc.kill" && mv -f "$1/rc.kill" "$1/rc"; }
+    [ -s "$1/rc" ] || { echo 137 > "$1/rc.kill" && mv -f "$1/rc.kill" "$1/rc"; }
     kill -KILL "-$2" 2>/dev/null
     echo killed
 }

@@ -4,6 +4,6 @@
 # job's process group: TERM, STEPS tenths of a second, KILL.
 d=$1
 sleep "$3"
-[ -f "$d/rc" ] && exit 0
+[ -s "$d/rc" ] && exit 0
 : > "$d/timeout"
 wq_kill_group "$d" "$2" TERM "$4" > /dev/null

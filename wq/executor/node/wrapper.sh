@@ -1,52 +1,58 @@
 # wq launch wrapper: runs one job detached from any ssh channel and records
-# how it ends. Shipped to the node on stdin with each launch; never installed.
+# how it ends. Shipped to the node with each launch; never installed.
 #
-#   sh run DIR CWD STDOUT STDERR SHELL [LIMIT STEPS]
+#   sh run DIR CWD STDOUT STDERR SHELL [LIMIT STEPS [prepared]]
 #
 # DIR/claim    taken (mkdir, atomic) by this runner, or by a restarted server
 #              that found no trace of it: whoever is first decides whether
 #              this instance runs, so a late launch never runs a job twice
 # DIR/pid      "pid starttime boot_id" of this runner; its pid is the job's
-#              process group (setsid made it a session leader)
-# DIR/rc       the exit status, written atomically (rc.tmp + mv); 128+N for signal N
+#              process group (it is a session leader)
+# DIR/rc       the exit status (128+N for signal N); readers wait for it to be
+#              non-empty (`-s`), so one short write is enough
 # DIR/env      the job's environment, as sh export lines
 # DIR/script   the job's command, run by the user's login shell
 # DIR/timer    the time limit's watchdog (LIMIT seconds, then TERM, STEPS
 #              tenths of a second, KILL); DIR/timer.pid its process group
-d=$1 cwd=$2 out=$3 err=$4 shell=$5 limit=${6:-} steps=${7:-50}
-
-mkdir "$d/claim" 2>/dev/null || exit 0
+#
+# `prepared`: the per-host helper has already taken the claim, recorded this
+# runner's pid, checked the directories and truncated the output files, and
+# started this runner in a session of its own with no terminal or channel.
+d=$1 cwd=$2 out=$3 err=$4 shell=$5 limit=${6:-} steps=${7:-50} prepared=${8:-}
 
 # A TERM/INT/HUP aimed at the process group must end the job, not this
 # runner: catch them (children get the default action back) and carry on
 # to record the exit status.
 trap 'wq_signal=1' TERM INT HUP
 
-wq_record_pid "$d"
-
 timer=
 finish() {
     [ -n "$timer" ] && kill -KILL "-$timer" 2>/dev/null
-    printf '%s\n' "$1" > "$d/rc.tmp" && mv -f "$d/rc.tmp" "$d/rc"
+    printf '%s\n' "$1" > "$d/rc"
     exit "$1"
 }
 
+if [ -z "$prepared" ]; then
+    mkdir "$d/claim" 2>/dev/null || exit 0
+    wq_record_pid "$d"
+fi
 if ! cd "$cwd" 2>/dev/null; then
     printf 'the working directory %s does not exist on this host\n' "$cwd" > "$d/error"
     finish 97
 fi
-# A failed redirection on a special builtin like `:` would end this shell,
-# so the files are probed in subshells.
-if ! ( : >> "$out" ) 2>/dev/null || ! ( : >> "$err" ) 2>/dev/null; then
-    printf 'cannot write the output files %s and %s\n' "$out" "$err" > "$d/error"
-    finish 98
+if [ -z "$prepared" ]; then
+    # A failed redirection on a special builtin like `:` would end this shell,
+    # so the files are probed in subshells.
+    if ! ( : >> "$out" ) 2>/dev/null || ! ( : >> "$err" ) 2>/dev/null; then
+        printf 'cannot write the output files %s and %s\n' "$out" "$err" > "$d/error"
+        finish 98
+    fi
+    : > "$out"
+    [ "$err" = "$out" ] || : > "$err"
+    printf 'WQ-STARTED %s %s %s\n' "$$" "$wq_start" "$wq_boot"
+    # From here on nothing of this runner talks to the channel that launched it.
+    exec </dev/null >/dev/null 2>&1
 fi
-: > "$out"
-[ "$err" = "$out" ] || : > "$err"
-printf 'WQ-STARTED %s %s %s\n' "$$" "$wq_start" "$wq_boot"
-
-# From here on nothing of this runner talks to the channel that launched it.
-exec </dev/null >/dev/null 2>&1
 if [ -n "$limit" ]; then
     # not a process group leader, so setsid needs no fork: $! is its group
     setsid /bin/sh "$d/timer" "$d" "$$" "$limit" "$steps" &

@@ -1,0 +1,183 @@
+"""The per-host helper, server side: one long-lived channel carries every job
+operation on a host, so a launch costs neither an sshd fork nor a login shell.
+
+The channel's command is stage one, a one-line `python3 -c` that any login
+shell can run: it reads the helper's text (node/helper.py, standard library
+only) from stdin and runs it. From then on stdin carries JSON requests and
+stdout JSON replies, one per line, each tagged with the id of the operation it
+belongs to; `HelperProc` turns one operation back into a `Proc`, so the
+executor reads a launch through the helper exactly as it reads `sh -s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+from wq.errors import ExecutorError
+from wq.executor.base import Reader
+
+log = logging.getLogger(__name__)
+
+#: how long a helper may take to answer its first line (python3's start-up
+#: plus the login shell's)
+HANDSHAKE_TIMEOUT = 30.0
+
+
+class HelperUnavailable(ExecutorError):
+    """The helper could not start on a host (no python3, a broken one, ...)."""
+
+
+def source() -> bytes:
+    return resources.files("wq.executor").joinpath("node", "helper.py").read_bytes()
+
+
+def bootstrap_command(length: int) -> str:
+    """Stage one: read exactly `length` bytes of stdin, then run them. One line
+    in double quotes without `$`, `!` or backquotes, so sh, bash, zsh, csh and
+    fish all pass it through untouched; -E -S: no PYTHON* variables, no site."""
+    loop = f"while len(b)<{length}:b+=os.read(0,{length}-len(b)) or sys.exit(3)"
+    return (f"python3 -E -S -c \"import os,sys;b=b'';exec('{loop}');"
+            "exec(compile(b,'wq-helper','exec'))\"")
+
+
+class HelperProc:
+    """One operation on the helper, seen as a Proc: stdout, stderr, wait()."""
+
+    def __init__(self, link: HelperLink, rid: int) -> None:
+        self._link, self.id = link, rid
+        self._stdout, self._stderr = asyncio.StreamReader(), asyncio.StreamReader()
+        self._exit: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+
+    @property
+    def stdout(self) -> Reader:
+        return self._stdout
+
+    @property
+    def stderr(self) -> Reader:
+        return self._stderr
+
+    async def wait(self) -> int | None:
+        return await asyncio.shield(self._exit)
+
+    def terminate(self) -> None:
+        if not self._exit.done():
+            self._link.send({"op": "stop", "id": self.id})
+
+    def _reply(self, message: dict[str, Any]) -> None:
+        if "out" in message:
+            self._stdout.feed_data(str(message["out"]).encode("latin-1"))
+        if "err" in message:
+            self._stderr.feed_data(str(message["err"]).encode("latin-1"))
+        if "exit" in message:
+            code = message["exit"]
+            self._end(code if isinstance(code, int) else None)
+
+    def _end(self, code: int | None) -> None:
+        """The operation ended; None: the helper (or its connection) went away."""
+        if not self._exit.done():
+            self._stdout.feed_eof()
+            self._stderr.feed_eof()
+            self._exit.set_result(code)
+
+
+class HelperLink:
+    """A running helper: sends requests, routes replies to their operations.
+    When it goes, every operation still open ends as lost (wait() is None)."""
+
+    def __init__(self, name: str, write: Callable[[bytes], None], stdout: Reader,
+                 stderr: Reader, close: Callable[[], None]) -> None:
+        self.name = name
+        self._write, self._stdout, self._stderr, self._close = write, stdout, stderr, close
+        self._ops: dict[int, HelperProc] = {}
+        self._ids = itertools.count(1)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.alive = False
+        self.closed = asyncio.Event()
+
+    async def start(self) -> dict[str, Any]:
+        """Send the helper's text and wait for its greeting."""
+        text = source()
+        self._write(text)
+        try:
+            line = await asyncio.wait_for(self._stdout.readline(), HANDSHAKE_TIMEOUT)
+        except asyncio.TimeoutError:
+            line = b""
+        try:
+            hello = json.loads(line) if line else None
+        except ValueError:
+            hello = None
+        if not isinstance(hello, dict) or "ready" not in hello:
+            self._close()
+            why = (await self._stderr.read()).decode(errors="replace").strip()
+            why = why.splitlines()[-1] if why else (line.decode(errors="replace").strip()
+                                                    or "no answer")
+            raise HelperUnavailable(f"{self.name}: the helper did not start: {why}")
+        self.alive = True
+        self._tasks = [asyncio.ensure_future(self._pump()),
+                       asyncio.ensure_future(self._complain())]
+        return hello
+
+    def open(self, request: dict[str, Any]) -> HelperProc:
+        """Start an operation (`run` or `launch`)."""
+        proc = HelperProc(self, next(self._ids))
+        if not self.alive:
+            proc._end(None)
+            return proc
+        self._ops[proc.id] = proc
+        self.send({**request, "id": proc.id})
+        return proc
+
+    def send(self, request: dict[str, Any]) -> None:
+        if self.alive:
+            self._write(json.dumps(request, separators=(",", ":")).encode() + b"\n")
+
+    async def _pump(self) -> None:
+        try:
+            while True:
+                line = await self._stdout.readline()
+                if not line:
+                    break
+                try:
+                    message = json.loads(line)
+                    proc = self._ops.get(message["id"])
+                except (ValueError, KeyError, TypeError):
+                    log.warning("%s: the helper said something odd: %.200r", self.name, line)
+                    continue
+                if proc is not None:
+                    proc._reply(message)
+                    if "exit" in message:
+                        del self._ops[proc.id]
+        finally:
+            self._gone()
+
+    async def _complain(self) -> None:
+        """Whatever the helper itself writes to stderr is a bug worth logging."""
+        while line := await self._stderr.readline():
+            log.warning("%s: helper: %s", self.name, line.decode(errors="replace").rstrip())
+
+    def _gone(self) -> None:
+        if self.alive:
+            log.info("%s: the helper's channel closed; open operations are checked "
+                     "on the node", self.name)
+        self.alive = False
+        for proc in self._ops.values():
+            proc._end(None)
+        self._ops.clear()
+        self._close()
+        self.closed.set()
+
+    async def close(self) -> None:
+        self._close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._gone()

@@ -1,0 +1,355 @@
+# wq per-host helper: shipped to the node over one long-lived channel, never
+# installed. Stage one (wq/executor/helper.py) reads this text from stdin and
+# runs it; from then on stdin carries requests and stdout replies, one JSON
+# object per line. Standard library only, Python >= 3.6.
+#
+#   {"op": "run", "id": N, "script": TEXT}      run `sh -s` with TEXT on stdin
+#   {"op": "launch", "id": N, ...}              start a job instance (see launch)
+#   {"op": "stop", "id": N}                     end run N (TERM to its group)
+#
+# Replies: {"id": N, "out": DATA}, {"id": N, "err": DATA} (bytes as latin-1
+# text) and finally {"id": N, "exit": CODE}. A launch answers with the very
+# lines of the plain launch script (WQ-STARTED, WQ-EXIT, ...), so the server
+# reads both paths alike.
+#
+# A job never depends on this helper: its runner (the wrapper's `run`) lives in
+# a session of its own and records the exit status itself, so when the helper
+# or its connection dies, the server reads the job's fate from its directory.
+import errno
+import fcntl
+import json
+import os
+import selectors
+import signal
+import sys
+import time
+
+STARTED, EXITED, ERROR, TIMED_OUT = "WQ-STARTED", "WQ-EXIT", "WQ-ERROR", "WQ-TIMEOUT"
+RC_WAIT = 2.0            # a runner killed by `wq rm` leaves its status to the killer
+HOME = os.path.expanduser("~")
+
+
+def boot_id():
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return "none"
+
+
+BOOT = boot_id()
+
+
+def start_time(pid):
+    """Field 22 of /proc/PID/stat: the process's start time, as wq_start_of reads it."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(") ", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "none"
+
+
+def nonblocking(fd):
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+
+
+def write_all(fd, data):
+    while data:
+        try:
+            n = os.write(fd, data)
+        except BlockingIOError:
+            select_write(fd)
+            continue
+        data = data[n:]
+
+
+def select_write(fd):
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_WRITE)
+        sel.select(1.0)
+
+
+def send(msg):
+    try:
+        write_all(1, (json.dumps(msg, separators=(",", ":")) + "\n").encode())
+    except OSError:          # the server went away: nothing left to tell
+        sys.exit(0)
+
+
+def write_file(path, text, mode=0o600):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(text.encode("utf-8", "surrogateescape"))
+
+
+class Run:
+    """`sh -s` with a script on stdin; its output relayed as it comes."""
+
+    def __init__(self, helper, rid, script):
+        self.helper, self.id, self.open_pipes = helper, rid, 2
+        self.status = None
+        r_in, w_in = os.pipe()
+        r_out, w_out = os.pipe()
+        r_err, w_err = os.pipe()
+        self.pid = spawn(["/bin/sh", "-s"], HOME, (r_in, w_out, w_err))
+        for fd in (r_in, w_out, w_err):
+            os.close(fd)
+        self.stdin, self.pending = w_in, script.encode("utf-8", "surrogateescape")
+        for fd, stream in ((r_out, "out"), (r_err, "err")):
+            nonblocking(fd)
+            helper.sel.register(fd, selectors.EVENT_READ, (self.output, stream))
+        nonblocking(w_in)
+        helper.sel.register(w_in, selectors.EVENT_WRITE, (self.feed, None))
+
+    def feed(self, fd, _):
+        try:
+            n = os.write(fd, self.pending[:65536])
+        except BlockingIOError:
+            return
+        except OSError:          # the script ended without reading it all
+            n = len(self.pending)
+        self.pending = self.pending[n:]
+        if not self.pending:
+            self.helper.sel.unregister(fd)
+            os.close(fd)
+
+    def output(self, fd, stream):
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if data:
+            send({"id": self.id, stream: data.decode("latin-1")})
+            return
+        self.helper.sel.unregister(fd)
+        os.close(fd)
+        self.open_pipes -= 1
+        self.maybe_done()
+
+    def reaped(self, status):
+        self.status = status
+        self.maybe_done()
+
+    def maybe_done(self):
+        if self.open_pipes == 0 and self.status is not None:
+            self.helper.runs.pop(self.id, None)
+            send({"id": self.id, "exit": self.status})
+
+    def stop(self):
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+        except OSError:
+            pass
+
+
+class Launch:
+    """One job instance: the helper does what the wrapper's first half does in
+    sh (claim, files, pid, checks), then execs the runner in a new session."""
+
+    def __init__(self, helper, rid, req):
+        self.helper, self.id = helper, rid
+        self.dir = d = os.path.join(HOME, ".cache", "wq", req["server"], req["name"])
+        self.deadline = None
+        cwd = req["cwd"]
+
+        def fail(message, code):
+            self.say("%s %s" % (ERROR, message), "%s %d" % (EXITED, code))
+            self.end()
+        try:
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            os.chmod(d, 0o700)
+            for name in ("rc", "pid", "error", "stdin"):
+                if os.path.lexists(os.path.join(d, name)):
+                    os.unlink(os.path.join(d, name))
+            for name, text in req["files"].items():
+                write_file(os.path.join(d, name), text)
+        except OSError:
+            return fail("cannot create the job directory %s" % d, req["rc_no_job_dir"])
+        if req.get("hostfile"):              # where the job wants its hostfile
+            where = os.path.join(cwd, req["hostfile"])
+            try:
+                write_file(where, req["files"]["hostfile"], 0o644)
+            except OSError:
+                return fail("cannot write the hostfile %s" % where, req["rc_no_hostfile"])
+        if not os.path.isdir(cwd):
+            return fail("the working directory %s does not exist on this host" % cwd,
+                        req["rc_no_cwd"])
+        try:
+            os.mkdir(os.path.join(d, "claim"))
+        except OSError:                      # someone else decided about this instance
+            return self.finish()
+        out, err = (p if p is None or p.startswith("/") else os.path.join(cwd, p)
+                    for p in (req["stdout"], req["stderr"]))
+        out = out or os.path.join(d, "stdout")
+        err = err or os.path.join(d, "stderr")
+        try:
+            for path in dict.fromkeys((out, err)):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+        except OSError:
+            write_file(os.path.join(d, "error"),
+                       "cannot write the output files %s and %s\n" % (out, err))
+            write_file(os.path.join(d, "rc"), "%d\n" % req["rc_no_output"])
+            return self.finish()
+        shell = os.environ.get("SHELL") or "/bin/sh"
+        if not os.access(shell, os.X_OK):
+            shell = "/bin/sh"
+        argv = ["/bin/sh", os.path.join(d, "run"), d, cwd, out, err, shell,
+                req.get("limit") or "", str(req.get("steps") or 50), "prepared"]
+        self.pid = spawn(argv, cwd, None, pidfile=os.path.join(d, "pid"))
+        self.say("%s %d %s %s" % (STARTED, self.pid, start_time(self.pid), BOOT))
+        helper.children[self.pid] = self
+
+    def reaped(self, status):
+        self.deadline = time.monotonic() + RC_WAIT
+        self.helper.waiting.append(self)
+        self.check()
+
+    def check(self):
+        """Report the exit once the status file is there (or after RC_WAIT)."""
+        if rc_of(self.dir) is None and time.monotonic() < self.deadline:
+            return False
+        self.finish()
+        return True
+
+    def finish(self):
+        d = self.dir
+        lines = []
+        if os.path.exists(os.path.join(d, "timeout")):
+            lines.append(TIMED_OUT)
+        rc = rc_of(d)
+        lines.append("%s %s" % (EXITED, "none" if rc is None else rc))
+        try:
+            with open(os.path.join(d, "error")) as f:
+                lines.append("%s %s" % (ERROR, f.read().strip()))
+        except OSError:
+            pass
+        self.say(*lines)
+        self.end()
+
+    def say(self, *lines):
+        send({"id": self.id, "out": "".join(line + "\n" for line in lines)})
+
+    def end(self):
+        send({"id": self.id, "exit": 0})
+
+    def stop(self):
+        pass                     # the job lives on without the channel that launched it
+
+
+def rc_of(d):
+    try:
+        with open(os.path.join(d, "rc")) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def spawn(argv, cwd, fds, pidfile=None):
+    """Fork and exec argv in a new session: fds (stdin, stdout, stderr), or
+    /dev/null; with pidfile, the child first records `pid start boot` there."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        os.setsid()
+        for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM, signal.SIGINT,
+                    signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        if fds is None:
+            null = os.open(os.devnull, os.O_RDWR)
+            fds = (null, null, null)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        if pidfile:
+            me = os.getpid()
+            write_file(pidfile + ".tmp", "%d %s %s\n" % (me, start_time(me), BOOT))
+            os.rename(pidfile + ".tmp", pidfile)
+        os.chdir(cwd)
+        os.execv(argv[0], argv)
+    except BaseException:
+        pass
+    os._exit(127)
+
+
+class Helper:
+    def __init__(self):
+        self.sel = selectors.DefaultSelector()
+        self.runs = {}           # id -> Run
+        self.children = {}       # pid -> Run or Launch
+        self.waiting = []        # launches whose runner ended before its status showed
+        self.buffer = b""
+        nonblocking(0)
+        self.sel.register(0, selectors.EVENT_READ, (self.request, None))
+        wake_r, wake_w = os.pipe()
+        nonblocking(wake_r)
+        nonblocking(wake_w)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.sel.register(wake_r, selectors.EVENT_READ, (self.drain, None))
+
+    def serve(self):
+        send({"ready": 1, "boot": BOOT, "pid": os.getpid(),
+              "python": "%d.%d" % sys.version_info[:2]})
+        while True:
+            timeout = 0.1 if self.waiting else None
+            for key, _ in self.sel.select(timeout):
+                handler, arg = key.data
+                handler(key.fd, arg)
+            self.reap()
+            self.waiting = [w for w in self.waiting if not w.check()]
+
+    def request(self, fd, _):
+        try:
+            data = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            return
+        if not data:             # the server closed the channel; jobs live on
+            sys.exit(0)
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            if line.strip():
+                self.handle(json.loads(line))
+
+    def handle(self, req):
+        op, rid = req.get("op"), req.get("id")
+        try:
+            if op == "run":
+                run = Run(self, rid, req["script"])
+                self.runs[rid] = run
+                self.children[run.pid] = run
+            elif op == "launch":
+                Launch(self, rid, req)
+            elif op == "stop" and rid in self.runs:
+                self.runs[rid].stop()
+        except OSError as exc:
+            send({"id": rid, "err": "wq helper: %s\n" % exc, "exit": 126})
+
+    def drain(self, fd, _):
+        try:
+            while os.read(fd, 4096):
+                pass
+        except OSError:
+            pass
+
+    def reap(self):
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except OSError as exc:
+                if exc.errno == errno.EINTR:
+                    continue
+                return
+            if pid == 0:
+                return
+            child = self.children.pop(pid, None)
+            if child is not None:
+                code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else \
+                    128 + os.WTERMSIG(status)
+                child.reaped(code)
+
+
+Helper().serve()
