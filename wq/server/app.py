@@ -168,36 +168,40 @@ class Server:
     async def _handle(self, handlers: Handlers, conn: Connection, req: m.Request) -> bool:
         """Answer one request; False ends the connection."""
         user = conn.user
+
+        async def reply(message: dict[str, Any]) -> None:
+            handlers.dispatcher.commit()          # nothing is said before it is durable
+            await conn.send(message)
         match req:
             case m.Submit():
                 job, watcher = handlers.submit(req, user)
-                await conn.send({"ok": True, "id": job.id})
+                await reply({"ok": True, "id": job.id})
                 if watcher is not None:
                     return await self._stream(conn, job.id, watcher)
             case m.ListJobs():
-                await conn.send(handlers.on_ls(req, user))
+                await reply(handlers.on_ls(req, user))
             case m.Stat():
-                await conn.send(handlers.on_stat(req, user))
+                await reply(handlers.on_stat(req, user))
             case m.Remove():
-                await conn.send(await handlers.on_rm(req, user))
+                await reply(await handlers.on_rm(req, user))
             case m.Refresh():
-                await conn.send(handlers.on_refresh(req, user))
+                await reply(handlers.on_refresh(req, user))
             case m.NodeState():
-                await conn.send(handlers.on_node(req, user))
+                await reply(handlers.on_node(req, user))
             case m.Users():
-                await conn.send(handlers.on_users(req, user))
+                await reply(handlers.on_users(req, user))
             case m.SetLimits():
-                await conn.send(handlers.on_limit(req, user))
+                await reply(handlers.on_limit(req, user))
             case m.Log():
-                await conn.send(await handlers.on_log(req, user))
+                await reply(await handlers.on_log(req, user))
             case m.SessionEnd():
-                await conn.send(handlers.on_session_end(req, user))
+                await reply(handlers.on_session_end(req, user))
             case m.Info():
-                await conn.send(handlers.on_info(req, user))
+                await reply(handlers.on_info(req, user))
             case m.Clean():
-                await conn.send(await handlers.on_clean(req, user))
+                await reply(await handlers.on_clean(req, user))
             case m.Hello():
-                await conn.send({"ok": True, "version": m.PROTOCOL_VERSION})
+                await reply({"ok": True, "version": m.PROTOCOL_VERSION})
         return True
 
     async def _stream(self, conn: Connection, job_id: JobId, watcher: Watcher) -> bool:

@@ -81,6 +81,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._never_fits: dict[Requirements, str | None] = {}
         self._told: dict[JobId, str] = {}      # the waiting reason last sent to watchers
+        self._untold: list[tuple[list[Watcher], dict[str, Any]]] = []  # awaiting commit()
 
     # -- the cluster ------------------------------------------------------------
 
@@ -117,6 +118,25 @@ class Dispatcher:
             refused = scheduler.admit(req, ClusterView.build(self.cluster))
             self._never_fits[req] = refused.reason if refused else None
         return self._never_fits[req]
+
+    # -- recording -------------------------------------------------------------
+
+    def _record(self) -> None:
+        """Let the next writes join one transaction with every other transition of
+        this turn of the event loop: it commits in the next turn (before any launch
+        it holds reaches a node), and events wait for it."""
+        if not self.store.in_batch:
+            self.store.begin()
+            asyncio.get_running_loop().call_soon(self.commit)
+
+    def commit(self) -> None:
+        """Commit what this turn recorded, then tell the watchers (also before any
+        reply to a client)."""
+        self.store.commit()
+        untold, self._untold = self._untold, []
+        for watchers, event in untold:
+            for watcher in watchers:
+                watcher.put(event)
 
     # -- scheduling -------------------------------------------------------------
 
@@ -166,6 +186,7 @@ class Dispatcher:
     # -- running jobs -------------------------------------------------------------
 
     def _start(self, job: Job, placement: Placement) -> None:
+        self._record()
         now = time.time()
         job = dataclasses.replace(job, state=JobState.RUNNING, started=now, ended=None,
                                   placement=placement, instance=job.instance + 1, reason="")
@@ -193,6 +214,7 @@ class Dispatcher:
     def adopt(self, job: Job, instance: Instance) -> None:
         """Take back a requeued job whose lost instance turned out to live on (or to
         have finished) when its host returned: watch it instead of running it again."""
+        self._record()
         now = time.time()
         job = dataclasses.replace(job, state=JobState.RUNNING, started=instance.started,
                                   placement=instance.placement, reason="")
@@ -378,6 +400,7 @@ class Dispatcher:
         if (current is None or current.state is not JobState.RUNNING
                 or current.instance != job.instance):
             return                                   # an instance already dealt with
+        self._record()
         self.tasks.pop(job.id, None)
         deadline = self._deadlines.pop(job.id, None)
         if deadline is not None:
@@ -443,9 +466,14 @@ class Dispatcher:
     # -- watchers -------------------------------------------------------------------
 
     def publish(self, job_id: JobId, event: dict[str, Any]) -> None:
+        """Tell a job's watchers (as they are now), once what happened is committed."""
         if event["event"] in ("started", "lease", "exit"):
             self._told.pop(job_id, None)
-        for watcher in self.watchers.get(job_id, ()):
+        watchers = list(self.watchers.get(job_id, ()))
+        if self.store.in_batch:
+            self._untold.append((watchers, event))
+            return
+        for watcher in watchers:
             watcher.put(event)
 
     def unsubscribe(self, job_id: JobId, watcher: Watcher) -> None:
@@ -488,6 +516,7 @@ class Dispatcher:
         return results
 
     def _cancel_waiting(self, job: Job, reason: str) -> None:
+        self._record()
         now = time.time()
         done = dataclasses.replace(job, state=JobState.CANCELLED, ended=now, reason=reason)
         self.store.update(done, now, "cancelled", reason)
@@ -551,6 +580,7 @@ class Dispatcher:
 
     async def close(self) -> None:
         """Stop watching; jobs keep running on their hosts and are resumed at restart."""
+        self.commit()
         for task in list(self.tasks.values()):
             task.cancel()
         for task in list(self.tasks.values()):

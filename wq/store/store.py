@@ -27,6 +27,7 @@ _INSTANCE_COLUMNS = ("job_id, number, placement, started, ended, outcome, exit_c
 class Store:
     def __init__(self, path: str) -> None:
         self.path = path
+        self._depth = 0          # open transactions: 0 none, 1 begin(), more nested
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -45,7 +46,23 @@ class Store:
             self.db.executescript(f"BEGIN IMMEDIATE; {ddl}; PRAGMA user_version={number}; COMMIT;")
 
     def _txn(self) -> _Transaction:
-        return _Transaction(self.db)
+        return _Transaction(self)
+
+    def begin(self) -> None:
+        """Open a transaction that every write joins until commit(): many
+        transitions, one fsync. Their callers must tell no one before commit()."""
+        if not self.in_batch:
+            self.db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+
+    def commit(self) -> None:
+        if self.in_batch:
+            self._depth = 0
+            self.db.execute("COMMIT")
+
+    @property
+    def in_batch(self) -> bool:
+        return self._depth > 0
 
     def close(self) -> None:
         self.db.close()
@@ -204,14 +221,23 @@ class Store:
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    """One write: its own transaction, or a part of the one begin() opened."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        if self.store._depth == 0:
+            self.store.db.execute("BEGIN IMMEDIATE")
+        self.store._depth += 1
 
     def __exit__(self, kind: object, *_: object) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        self.store._depth -= 1
+        if kind is not None:           # a failed write undoes the whole transaction
+            self.store._depth = 0
+            self.store.db.execute("ROLLBACK")
+        elif self.store._depth == 0:
+            self.store.db.execute("COMMIT")
 
 
 def _json(value: Any) -> str | None:
