@@ -46,7 +46,7 @@ def latency(server: WqServer, rounds: int) -> tuple[list[float], list[float]]:
                 if event["event"] == "started":
                     started.append((time.monotonic() - t0) * 1000)
         with Client(server.socket) as c:
-            [row] = c.request(m.ListJobs(ids=[job_id], all=True))["jobs"]
+            [row] = c.request(m.ListJobs(select=[str(job_id)], all=True))["jobs"]
         placed.append((row["started"] - row["submitted"]) * 1000)
     return started, placed
 
@@ -57,7 +57,7 @@ def throughput(server: WqServer, n: int) -> float:
         ids = [c.request(m.Submit(spec=spec("true")))["id"] for _ in range(n)]
 
         def done() -> bool:
-            rows = c.request(m.ListJobs(ids=ids, all=True))["jobs"]
+            rows = c.request(m.ListJobs(select=[str(i) for i in ids], all=True))["jobs"]
             return all(r["state"] == "done" for r in rows)
         wait_for(done, 600, "all jobs done", interval=0.05)
         return n / (time.monotonic() - t0)

@@ -49,7 +49,7 @@ def run_wq(server: WqServer, tasks: int) -> float:
         ids = [client.request(m.Submit(spec=spec))["id"] for _ in range(tasks)]
 
         def ended() -> bool:
-            rows = client.request(m.ListJobs(ids=ids, all=True))["jobs"]
+            rows = client.request(m.ListJobs(select=[str(i) for i in ids], all=True))["jobs"]
             return all(r["state"] not in ("waiting", "running") for r in rows)
         wait_for(ended, 1800, "every wq job to end", interval=0.05)
         return time.monotonic() - began

@@ -195,6 +195,16 @@ class Job:
     crashes: int = 0                    # instances lost with their host, then requeued
     failures: int = 0                   # instances that failed, then retried
     avoid: tuple[str, ...] = ()         # hosts where an instance failed: tried last
+    number: int = 0                     # the id users see (an array's tasks share it);
+                                        # 0: the same as id
+    task: int | None = None             # its index in its array (WQ_TASK_ID)
+    entry: str | None = None            # its WQ_ENTRY: a line of --each-line, a --from-json item
+
+    @property
+    def label(self) -> str:
+        """The id users see: 12 for a job, 12.7 for task 7 of array 12."""
+        number = self.number or self.id
+        return str(number) if self.task is None else f"{number}.{self.task}"
 
     @property
     def name(self) -> str:
@@ -221,6 +231,16 @@ class Instance:
     detail: str = ""
     boot_id: str = ""
     settled: bool = True
+    label: str = field(default="", compare=False)   # its job's label (12, 12.7); "": the id
+
+    @property
+    def job_label(self) -> str:
+        return self.label or str(self.job_id)
+
+    @property
+    def name(self) -> str:
+        """Its directory's name on the node: LABEL.NUMBER (12.1, 12.7.1)."""
+        return f"{self.job_label}.{self.number}"
 
     @property
     def host(self) -> str:

@@ -2,7 +2,7 @@ import pytest
 
 from wq.cli import render
 from wq.cli.limit import parse_limits
-from wq.cli.rm import parse_ids
+from wq.cli.rm import parse_selectors
 from wq.errors import UsageError
 
 
@@ -65,11 +65,22 @@ def test_limit_strings():
             parse_limits(bad)
 
 
-def test_rm_ids():
-    assert parse_ids(("1", "2,3")) == ([1, 2, 3], False)
-    assert parse_ids(("all",)) == ([], True)
-    with pytest.raises(UsageError):
-        parse_ids(("x",))
+def test_rm_selectors():
+    assert parse_selectors(("1", "2,3.4-9")) == (["1", "2", "3.4-9"], False)
+    assert parse_selectors(("all",)) == ([], True)
+    for bad in (("x",), ("1-2.3",), ()):
+        with pytest.raises(UsageError):
+            parse_selectors(bad)
+
+
+def test_an_array_is_one_row_with_its_counts():
+    out = render.ls([row(id="12", tasks=1000, counts={"waiting": 900, "running": 16,
+                                                      "done": 84}, state="running")],
+                    now=10.0)
+    first = out.splitlines()[1].split()
+    assert first[0] == "12[1000]" and first[2] == "R"
+    assert first[-3:] == ["W:900", "R:16", "D:84"]
+    assert out.splitlines()[-1] == " Jobs: 1 Running: 16 Waiting: 900"
 
 
 def test_interactive_jobs_show_as_I_while_they_run():

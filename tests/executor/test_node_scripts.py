@@ -21,7 +21,7 @@ def home(tmp_path, monkeypatch):
 
 
 def launch(job_id: int, command: str, **kw) -> wrapper.Launch:
-    return wrapper.Launch("sid", job_id, 1, command, "/tmp", {}, **kw)
+    return wrapper.Launch("sid", f"{job_id}.1", command, "/tmp", {}, **kw)
 
 
 def run(coro):

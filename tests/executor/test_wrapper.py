@@ -24,18 +24,21 @@ def test_job_environment_drops_host_specific_variables():
 
 
 def test_output_patterns():
-    assert wrapper.expand_pattern("out-%j.%i-%h-%%-%x", job_id=7, instance=2, host="n1") == \
+    assert wrapper.expand_pattern("out-%j.%i-%h-%%-%x", label="7", instance=2, host="n1") == \
         "out-7.2-n1-%-%x"
+    assert wrapper.expand_pattern("%A_%a-%j.out", label="12.7", instance=1, host="n") == \
+        "12_7-12.7.out"
+    assert wrapper.expand_pattern("%A_%a", label="12", instance=1, host="n") == "12_"
 
 
 def test_heredoc_tags_never_collide_with_the_text():
-    script = wrapper.launch_script(wrapper.Launch("sid", 1, 1, "WQ_EOF_\ncat <<'X'\nX\n", "/",
+    script = wrapper.launch_script(wrapper.Launch("sid", "1.1", "WQ_EOF_\ncat <<'X'\nX\n", "/",
                                                   {"A": "line1\nline2"}))
     assert script.count("WQ_EOF_") >= 6
 
 
 def test_a_launch_script_is_valid_sh():
-    script = wrapper.launch_script(wrapper.Launch("sid", 1, 1, "echo hi", "/tmp", {"A": "'"},
+    script = wrapper.launch_script(wrapper.Launch("sid", "1.1", "echo hi", "/tmp", {"A": "'"},
                                                   stdout="o-%j", hostfile_lines=("h",) * 2,
                                                   hostfile_path="hf"))
     for text in (script, wrapper.status_script("sid", ["1.2", "3.4"]),

@@ -111,13 +111,15 @@ def wait_hosts_up(server: WqServer, names: list[str], timeout: float = 30) -> No
              f"hosts {names} up")
 
 
-def jobs(server: WqServer, *args: str) -> dict[int, dict]:
+def jobs(server: WqServer, *args: str) -> dict[int | str, dict]:
+    """`wq ls --json` by id: a job's as an int, a task's as its label (12.7)."""
     result = server.wq("ls", "--json", *args)
     assert result.returncode == 0, result.stderr
-    return {j["id"]: j for j in json.loads(result.stdout)}
+    return {int(j["id"]) if j["id"].isdigit() else j["id"]: j
+            for j in json.loads(result.stdout)}
 
 
-def wait_state(server: WqServer, job_id: int, states: tuple[str, ...], timeout: float = 30,
+def wait_state(server: WqServer, job_id: int | str, states: tuple[str, ...], timeout: float = 30,
                instance: int | None = None) -> dict:
     def check() -> dict | None:
         job = jobs(server, "--all").get(job_id)

@@ -9,9 +9,12 @@ from wq.protocol.messages import ListJobs, Remove, Submit
 
 def test_round_trip_every_message():
     for req in [messages.Hello(1, "t"), Submit({"command": "x"}, attach=True),
-                ListJobs(user="ann", states=["running"], all=True), messages.Stat(),
-                Remove(ids=[1, 2]), messages.Refresh(), messages.NodeState(["a"], True),
-                messages.Users(), messages.SetLimits(jobs=2), messages.Log(3)]:
+                Submit({"command": "x"}, array=[1, 9, 2], throttle=3),
+                Submit({"command": "x"}, entries=["a", "b"]),
+                ListJobs(user="ann", states=["running"], all=True, select=["3-9"], expand=True),
+                messages.Stat(), Remove(select=["1", "2.3"]), messages.Refresh(),
+                messages.NodeState(["a"], True), messages.Users(), messages.SetLimits(jobs=2),
+                messages.Log("3")]:
         frame = framing.decode(framing.encode(messages.to_frame(req))[4:])
         assert messages.from_frame(frame) == req
 
@@ -19,10 +22,11 @@ def test_round_trip_every_message():
 @pytest.mark.parametrize("frame,message", [
     ({"type": "nope"}, "unknown request type 'nope'"),
     ({}, "unknown request type None"),
-    ({"type": "rm", "ids": ["x"]}, "field 'ids' has the wrong type"),
-    ({"type": "rm", "ids": [True]}, "field 'ids' has the wrong type"),
+    ({"type": "rm", "select": [1]}, "field 'select' has the wrong type"),
+    ({"type": "submit", "spec": {}, "array": [True]}, "field 'array' has the wrong type"),
     ({"type": "submit"}, "missing field 'spec'"),
     ({"type": "log", "id": 1.5}, "field 'id' has the wrong type"),
+    ({"type": "submit", "spec": {}, "entries": "x"}, "field 'entries' has the wrong type"),
 ])
 def test_bad_frames_are_refused(frame, message):
     with pytest.raises(ProtocolError) as err:

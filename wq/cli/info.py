@@ -12,10 +12,10 @@ from wq.protocol import messages as m
 
 
 @click.command("info")
-@click.argument("job_id", type=int)
+@click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def command(obj: dict[str, str | None], job_id: int, as_json: bool) -> None:
+def command(obj: dict[str, str | None], job_id: str, as_json: bool) -> None:
     """Show job JOB_ID in full: its command, requirements, times, exit code and
     reason, each instance (host, times, how it ended) and every event."""
     with Client(obj["socket"]) as client:

@@ -11,13 +11,13 @@ from wq.protocol import messages as m
 
 
 @click.command("log")
-@click.argument("job_id", type=int)
+@click.argument("job_id")
 @click.option("--bytes", "max_bytes", default=4 << 20, show_default=True,
               help="Show at most the last this many bytes of each stream.")
 @click.option("-n", "--instance", type=int, metavar="N",
               help="Of this instance (run) of the job; default the latest that started.")
 @click.pass_obj
-def command(obj: dict[str, str | None], job_id: int, max_bytes: int,
+def command(obj: dict[str, str | None], job_id: str, max_bytes: int,
             instance: int | None) -> None:
     """Show the output of a job (stdout, then stderr on stderr), from wherever it ran.
 

@@ -14,16 +14,22 @@ STATES = ["waiting", "running", "done", "failed", "cancelled", "lost", "timeout"
 
 
 @click.command("ls")
+@click.argument("select", nargs=-1, metavar="[JOBS]...")
 @click.option("-u", "--user", help="Only this user's jobs.")
 @click.option("-f", "--full", is_flag=True, help="Every detail of each job, and why it waits.")
 @click.option("--state", "states", multiple=True, type=click.Choice(STATES),
               help="Only jobs in this state (repeatable); finished states list past jobs.")
 @click.option("-a", "--all", "all_", is_flag=True, help="Also finished jobs, with exit codes.")
+@click.option("-e", "--expand", is_flag=True, help="A row for each task of an array.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def command(obj: dict[str, str | None], user: str | None, full: bool, states: tuple[str, ...],
-            all_: bool, as_json: bool) -> None:
+def command(obj: dict[str, str | None], select: tuple[str, ...], user: str | None, full: bool,
+            states: tuple[str, ...], all_: bool, expand: bool, as_json: bool) -> None:
     """List jobs: Id User St Pri Nc Nh Host0 Tq Trun Cmd.
+
+    JOBS are selectors: 12 (a job, or all of array 12), 12.3 (a task),
+    12.1-50 (tasks), 3-9 (jobs), last, all. An array shows as one row,
+    12[1000], with how many of its tasks are in each state; -e lists them.
 
     St is W waiting, R running, I running interactive session, U waiting but
     can no longer fit the cluster, and for finished jobs D done, F failed,
@@ -32,7 +38,8 @@ def command(obj: dict[str, str | None], user: str | None, full: bool, states: tu
     """
     with Client(obj["socket"]) as client:
         reply = client.request(m.ListJobs(user=user, states=list(states) or None, all=all_,
-                                          full=full or as_json))
+                                          full=full or as_json, expand=expand,
+                                          select=list(select) or None))
     rows = reply["jobs"]
     if as_json:
         click.echo(json.dumps(rows, indent=1))
@@ -40,7 +47,7 @@ def command(obj: dict[str, str | None], user: str | None, full: bool, states: tu
     if full:
         click.echo(render.ls_full(rows, reply["now"]))
         return
-    finished = all_ or any(s not in ("waiting", "running") for s in states)
+    finished = all_ or bool(select) or any(s not in ("waiting", "running") for s in states)
     click.echo(render.ls(rows, reply["now"], finished=finished))
     for row in rows:
         if row.get("unfit"):

@@ -51,27 +51,44 @@ def state_letter(row: dict[str, Any]) -> str:
 
 
 def ls(rows: Sequence[dict[str, Any]], now: float, *, finished: bool = False) -> str:
+    """The job table; an array is one row (Id 12[1000]) whose Cmd ends with how
+    many of its tasks are in each state."""
     header = ["Id", "User", "St", "Pri", "Nc", "Nh", "Host0", "Tq", "Trun", "Cmd"]
     if finished:
         header.insert(-1, "Exit")
     table = [header]
+    running = waiting = 0
     for r in rows:
         end = r["ended"] if r.get("ended") is not None else now
         tq = end - r["submitted"] if r["state"] != "running" or r["started"] is None \
             else now - r["submitted"]
         trun = None if r.get("started") is None else end - r["started"]
-        line = [str(r["id"]), r["user"], state_letter(r), r["pri"],
+        ident, name = str(r["id"]), r["name"]
+        counts = r.get("counts")
+        if counts is not None:
+            ident = f"{ident}[{r['tasks']}]"
+            name += "  " + " ".join(f"{STATE_LETTERS.get(s, s)}:{n}"
+                                    for s, n in sorted(counts.items(), key=_state_order))
+            running += counts.get("running", 0)
+            waiting += counts.get("waiting", 0)
+        else:
+            running += r["state"] == "running"
+            waiting += r["state"] == "waiting"
+        line = [ident, r["user"], state_letter(r), r["pri"],
                 "-" if r["nc"] is None else str(r["nc"]),
                 "-" if r["nh"] is None else str(r["nh"]), r["host0"] or "-",
-                duration(tq), duration(trun), r["name"]]
+                duration(tq), duration(trun), name]
         if finished:
             line.insert(-1, "-" if r.get("exit") is None else str(r["exit"]))
         table.append(line)
     lines = _columns(table) if rows else []
-    running = sum(1 for r in rows if r["state"] == "running")
-    waiting = sum(1 for r in rows if r["state"] == "waiting")
     lines.append(f" Jobs: {len(rows)} Running: {running} Waiting: {waiting}")
     return "\n".join(lines)
+
+
+def _state_order(item: tuple[str, int]) -> int:
+    order = list(STATE_LETTERS)
+    return order.index(item[0]) if item[0] in order else len(order)
 
 
 def ls_full(rows: Sequence[dict[str, Any]], now: float) -> str:

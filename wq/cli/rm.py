@@ -1,4 +1,4 @@
-"""wq rm ID... | all"""
+"""wq rm JOBS... | all"""
 
 from __future__ import annotations
 
@@ -9,31 +9,33 @@ from wq.errors import UsageError
 from wq.protocol import messages as m
 
 
-def parse_ids(words: tuple[str, ...]) -> tuple[list[int], bool]:
+def parse_selectors(words: tuple[str, ...]) -> tuple[list[str], bool]:
+    """Selectors as the user typed them (also comma separated), checked here so
+    that a typo is caught before anything is removed."""
+    from wq.parsing import selectors
+
     if not words:
-        raise UsageError("name the jobs to remove (ids, or 'all' for all of yours)")
+        raise UsageError("name the jobs to remove (12, 12.3, 12.1-50, 3-9, last, or 'all' "
+                         "for all of yours)")
     if words == ("all",):
         return [], True
-    ids = []
-    for word in words:
-        for part in word.split(","):
-            if not part.strip().isdigit():
-                raise UsageError(f"not a job id: {part!r}")
-            ids.append(int(part))
-    return ids, False
+    texts = [part.strip() for word in words for part in word.split(",") if part.strip()]
+    selectors.parse_all(texts)
+    return texts, False
 
 
 @click.command("rm")
-@click.argument("ids", nargs=-1)
+@click.argument("jobs", nargs=-1)
 @click.pass_obj
-def command(obj: dict[str, str | None], ids: tuple[str, ...]) -> None:
+def command(obj: dict[str, str | None], jobs: tuple[str, ...]) -> None:
     """Remove jobs: waiting ones leave the queue; running ones get TERM, then KILL.
 
-    Only your own jobs. IDS may be comma separated; 'all' removes all of yours.
+    Only your own jobs. JOBS are selectors (12, 12.3, 12.1-50, 3-9, last), also
+    comma separated; 'all' removes all of yours.
     """
-    numbers, everything = parse_ids(ids)
+    texts, everything = parse_selectors(jobs)
     with Client(obj["socket"]) as client:
-        reply = client.request(m.Remove(ids=numbers, all=everything), timeout=None)
+        reply = client.request(m.Remove(select=texts, all=everything), timeout=None)
     failed = False
     for r in reply["results"]:
         click.echo(f"job {r['id']}: {r['result']}")

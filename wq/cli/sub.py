@@ -80,6 +80,136 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
                    stdin=data)
 
 
+def array_shape(array: str | None, each_line: str | None, from_json: str | None,
+                throttle: int | None) -> dict[str, Any] | None:
+    """The array part of a Submit (range or entries, throttle), or None for one job."""
+    import json
+
+    from wq.parsing.arrays import parse_range
+
+    given = [o for o, v in (("--array", array), ("--each-line", each_line),
+                            ("--from-json", from_json)) if v is not None]
+    if len(given) > 1:
+        raise UsageError(f"give one of {' and '.join(given)}")
+    if not given:
+        if throttle is not None:
+            raise UsageError("--throttle is for arrays (--array, --each-line, --from-json)")
+        return None
+    if array is not None:
+        tasks = parse_range(array)
+        return {"array": [tasks.first, tasks.last, tasks.step],
+                "throttle": throttle or tasks.throttle}
+    path = each_line or from_json
+    assert path is not None
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+                text = fh.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if each_line is not None:
+        entries = [line for line in text.splitlines() if line.strip()]
+    else:
+        try:
+            items = json.loads(text)
+        except ValueError as exc:
+            raise ParseError(f"not JSON: {exc}", source=path) from None
+        if not isinstance(items, list):
+            raise ParseError("--from-json wants a JSON list (one task per element)",
+                             source=path)
+        entries = [i if isinstance(i, str) else json.dumps(i) for i in items]
+    if not entries:
+        raise UsageError(f"{path} gives no tasks")
+    if any("\0" in e for e in entries):
+        raise UsageError(f"{path}: an entry contains a NUL byte")
+    return {"entries": entries, "throttle": throttle}
+
+
+def follow_array(client: Client, number: str, tasks: int, socket_path: str | None) -> int:
+    """Show an attached array's progress until its last task ends: 0 when all are done.
+    Ctrl-C removes the array's tasks that have not ended."""
+    bar = Progress(number, tasks)
+    cancelled = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if cancelled.is_set():
+            raise KeyboardInterrupt
+        cancelled.set()
+        click.echo(f"\nwq: cancelling array {number} (again to stop waiting)", err=True)
+        threading.Thread(target=_cancel, args=(number, socket_path), daemon=True).start()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for event in client.events():
+            if event.get("event") == "task":
+                bar.update(event)
+            elif event.get("event") == "array-end":
+                bar.update(event)
+                return bar.finish()
+        return 1
+    except ClientError as exc:
+        raise ClientError(f"{exc}; array {number} itself is not affected: follow it with "
+                          f"'wq ls {number}'") from None
+    except KeyboardInterrupt:
+        click.echo(f"wq: not waiting any more; array {number} is being removed", err=True)
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class Progress:
+    """An array's progress on stderr: a bar redrawn in place on a terminal (at
+    most 10 times a second), else nothing until the summary."""
+
+    WIDTH = 30
+
+    def __init__(self, number: str, tasks: int) -> None:
+        self.number, self.tasks = number, tasks
+        self.counts: dict[str, int] = {}
+        self.failed: list[str] = []
+        self.tty = sys.stderr.isatty()
+        self.drawn = 0.0
+
+    def update(self, event: dict[str, Any]) -> None:
+        import time
+
+        self.counts = dict(event.get("counts") or self.counts)
+        if event.get("event") == "task" and event.get("state") != "done" \
+                and len(self.failed) < 10:
+            self.failed.append(f"{event['id']} {event['state']}: {event.get('reason', '')}")
+        now = time.monotonic()
+        if self.tty and now - self.drawn >= 0.1:
+            self.drawn = now
+            sys.stderr.write("\r" + self.line())
+            sys.stderr.flush()
+
+    def line(self) -> str:
+        ended = sum(self.counts.values())
+        filled = self.WIDTH * ended // max(self.tasks, 1)
+        bad = ended - self.counts.get("done", 0)
+        tail = f", {bad} not done" if bad else ""
+        return (f"wq: array {self.number} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
+                f"{ended}/{self.tasks} ended{tail}")
+
+    def finish(self) -> int:
+        if self.tty:
+            sys.stderr.write("\r" + self.line() + "\n")
+        bad = {s: n for s, n in self.counts.items() if s != "done"}
+        if not bad:
+            if not self.tty:
+                click.echo(self.line(), err=True)
+            return 0
+        for line in self.failed:
+            click.echo(f"wq: task {line}", err=True)
+        words = ", ".join(f"{n} {s}" for s, n in sorted(bad.items()))
+        click.echo(f"wq: array {self.number}: {words} (wq ls -e {self.number} -a shows "
+                   "them)", err=True)
+        return 1
+
+
 def _is_shell(command: str) -> bool:
     from wq.interactive import is_shell
 
@@ -114,11 +244,22 @@ def _is_shell(command: str) -> bool:
 @click.option("--retries", type=click.IntRange(min=0), metavar="N",
               help="Run a job that fails (non-zero exit) up to N more times, on another "
                    "host when one is free.")
+@click.option("--array", "array", metavar="FIRST-LAST[:STEP][%N]",
+              help="An array: one task per number (in WQ_TASK_ID), at most N running at "
+                   "once; tasks are named ID.TASK.")
+@click.option("--each-line", "each_line", metavar="FILE", type=click.Path(dir_okay=False),
+              help="An array: one task per line of FILE (- for stdin), the line in WQ_ENTRY.")
+@click.option("--from-json", "from_json", metavar="FILE", type=click.Path(dir_okay=False),
+              help="An array: one task per element of the JSON list in FILE, the element "
+                   "in WQ_ENTRY (strings as they are, others as JSON).")
+@click.option("--throttle", type=click.IntRange(min=1), metavar="N",
+              help="At most N tasks of the array running at once (as %N of --array).")
 @click.pass_obj
 def command(obj: dict[str, str | None], jobfile: str | None, command: str | None,
             require: str | None, batch: bool, stdout: str | None, stderr: str | None,
             interactive_flag: bool, x11: bool, agent: bool, stdin: bool,
-            time_limit: str | None, retries: int | None) -> None:
+            time_limit: str | None, retries: int | None, array: str | None,
+            each_line: str | None, from_json: str | None, throttle: int | None) -> None:
     """Submit a job: a -c command or a YAML JOBFILE.
 
     By default it behaves like running the command here: it waits for a free
@@ -127,16 +268,33 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
 
     With a terminal on stdin, a shell (wq sub -c bash) or -i gives an
     interactive session on the chosen host, as if it were this machine.
+
+    --array, --each-line and --from-json submit an array in one request: its
+    tasks share the command and requirements, and `wq sub` shows their
+    progress and exits non-zero when any task did not end done.
     """
+    shape = array_shape(array, each_line, from_json, throttle)
+    if shape is not None and (interactive_flag or x11 or agent):
+        raise UsageError("an array's tasks run as batch jobs; drop -i, -X or -A")
     spec = build_spec(command, jobfile, require, stdout, stderr,
                       interactive_flag=interactive_flag, x11=x11, agent=agent, stdin=stdin,
-                      batch=batch, retries=retries, time_limit=time_limit)
+                      batch=batch or shape is not None, retries=retries,
+                      time_limit=time_limit)
     frame = codec.spec_to_dict(spec)
+    if shape is not None:
+        with Client(obj["socket"]) as client:
+            reply = client.request(m.Submit(spec=frame, attach=not batch, **shape))
+            if batch:
+                click.echo(reply["id"])
+                return
+            code = follow_array(client, str(reply["id"]), int(reply["tasks"]),
+                                obj["socket"])
+        sys.exit(code)
     with Client(obj["socket"]) as client:
         if batch:
             click.echo(client.request(m.Submit(spec=frame))["id"])
             return
-        job_id = int(client.request(m.Submit(spec=frame, attach=True))["id"])
+        job_id = str(client.request(m.Submit(spec=frame, attach=True))["id"])
         session = None
         if spec.interactive:
             session = Interactive(client, job_id, agent=agent, x11=spec.requirements.x11)
@@ -147,7 +305,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
 class Interactive:
     """Runs the session when the lease comes, then tells the server how it ended."""
 
-    def __init__(self, client: Client, job_id: int, *, agent: bool, x11: bool) -> None:
+    def __init__(self, client: Client, job_id: str, *, agent: bool, x11: bool) -> None:
         self.client, self.job_id, self.agent, self.x11 = client, job_id, agent, x11
         self.server_gone = False
         self.timed_out = False
@@ -185,7 +343,7 @@ class Interactive:
         return result.code
 
 
-def follow(client: Client, job_id: int, socket_path: str | None,
+def follow(client: Client, job_id: str, socket_path: str | None,
            session: Interactive | None = None) -> int:
     """Stream an attached job's output; return the exit code `wq sub` should exit with.
 
@@ -226,7 +384,7 @@ def follow(client: Client, job_id: int, socket_path: str | None,
             signal.signal(sig, handler)
 
 
-def _show(event: dict[str, Any], job_id: int, chatty: bool, cancelled: bool) -> int | None:
+def _show(event: dict[str, Any], job_id: str, chatty: bool, cancelled: bool) -> int | None:
     kind = event.get("event")
     if kind == "output":
         stream = sys.stdout if event["stream"] == "stdout" else sys.stderr
@@ -257,9 +415,9 @@ def _show(event: dict[str, Any], job_id: int, chatty: bool, cancelled: bool) -> 
     return None
 
 
-def _cancel(job_id: int, socket_path: str | None) -> None:
+def _cancel(job_id: str, socket_path: str | None) -> None:
     try:
         with Client(socket_path) as other:
-            other.request(m.Remove(ids=[job_id]), timeout=None)
+            other.request(m.Remove(select=[str(job_id)]), timeout=None)
     except WqError as exc:
         click.echo(f"wq: could not cancel job {job_id}: {exc}", err=True)

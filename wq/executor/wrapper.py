@@ -93,14 +93,20 @@ def _steps(grace: float) -> int:
     return max(int(grace * 10), 1)
 
 
-def job_dir(server_id: str, job_id: int, instance: int) -> str:
-    """The job's directory on the node, as a sh word ($HOME expands there)."""
-    return f'"$HOME/.cache/wq/{server_id}/{job_id}.{instance}"'
+#: an instance's directory name on the node: LABEL.INSTANCE (12.1, or 12.7.1 for a task)
+INSTANCE_NAME = re.compile(r"\d+(\.\d+)?\.\d+")
 
 
-def expand_pattern(pattern: str, *, job_id: int, instance: int, host: str) -> str:
-    """Output path patterns: %j job id, %i instance, %h host, %% a percent sign."""
-    table = {"j": str(job_id), "i": str(instance), "h": host, "%": "%"}
+def job_dir(server_id: str, name: str) -> str:
+    """An instance's directory on the node, as a sh word ($HOME expands there)."""
+    return f'"$HOME/.cache/wq/{server_id}/{name}"'
+
+
+def expand_pattern(pattern: str, *, label: str, instance: int, host: str) -> str:
+    """Output path patterns: %j job id (12, 12.7), %A the array's id, %a the task's,
+    %i instance, %h host, %% a percent sign."""
+    number, _, task = label.partition(".")
+    table = {"j": label, "A": number, "a": task, "i": str(instance), "h": host, "%": "%"}
     return re.sub(r"%(.)", lambda m: table.get(m.group(1), m.group(0)), pattern)
 
 
@@ -109,8 +115,7 @@ class Launch:
     """Everything the node needs to run one instance of a job."""
 
     server_id: str
-    job_id: int
-    instance: int
+    name: str                     # the instance's directory name (INSTANCE_NAME)
     command: str
     cwd: str
     env: dict[str, str]
@@ -124,7 +129,7 @@ class Launch:
 
     @property
     def dir(self) -> str:
-        return job_dir(self.server_id, self.job_id, self.instance)
+        return job_dir(self.server_id, self.name)
 
 
 def output_word(path: str | None, default: str, cwd: str) -> str:
@@ -151,7 +156,7 @@ def helper_request(job: Launch) -> dict[str, object]:
     launch script would write, and what the wrapper's first half would check."""
     files = {"script": job.command, "env": _env_lines(job), "run": wrapper_text()}
     request: dict[str, object] = {
-        "op": "launch", "server": job.server_id, "name": f"{job.job_id}.{job.instance}",
+        "op": "launch", "server": job.server_id, "name": job.name,
         "cwd": job.cwd, "stdout": job.stdout, "stderr": job.stderr, "files": files,
         "hostfile": job.hostfile_path if job.hostfile_lines else None,
         "rc_no_job_dir": RC_NO_JOB_DIR, "rc_no_hostfile": RC_NO_HOSTFILE,
@@ -285,7 +290,7 @@ def status_script(server_id: str, names: list[str]) -> str:
     running, rebooted, vanished, notstarted. Instances that never started are
     barred from starting late, as in watch_script."""
     for name in names:
-        if not re.fullmatch(r"\d+\.\d+", name):
+        if not INSTANCE_NAME.fullmatch(name):
             raise ValueError(f"not a job instance name: {name!r}")
     return (node_script("status.sh", "identity.sh")
             .replace("@BASE@", f'"$HOME/.cache/wq/{server_id}"')
@@ -295,7 +300,7 @@ def status_script(server_id: str, names: list[str]) -> str:
 def remove_script(server_id: str, names: list[str]) -> str:
     """Delete the directories (and default output) of forgotten job instances."""
     for name in names:
-        if not re.fullmatch(r"\d+\.\d+", name):
+        if not INSTANCE_NAME.fullmatch(name):
             raise ValueError(f"not a job instance name: {name!r}")
     return (f'cd "$HOME/.cache/wq/{server_id}" 2>/dev/null || exit 0\n'
             f'rm -rf -- {" ".join(names)}\n'

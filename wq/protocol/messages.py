@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from wq.errors import ProtocolError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2        # 2: arrays; jobs named by selectors (12, 12.3, 3-9, last)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +29,15 @@ class Hello:
 
 @dataclass(frozen=True, slots=True)
 class Submit:
+    """One job, or an array: `array` [first, last, step] or `entries` (one task
+    each, in WQ_ENTRY), at most `throttle` running at once."""
+
     type: ClassVar[str] = "submit"
     spec: dict[str, Any]
     attach: bool = False
+    array: list[int] | None = None
+    entries: list[str] | None = None
+    throttle: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +46,9 @@ class ListJobs:
     user: str | None = None
     states: list[str] | None = None
     all: bool = False
-    ids: list[int] | None = None
+    select: list[str] | None = None     # selectors: 12, 12.3, 12.1-50, 3-9, last, all
     full: bool = False
+    expand: bool = False                # a row per task rather than one per array
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +59,7 @@ class Stat:
 @dataclass(frozen=True, slots=True)
 class Remove:
     type: ClassVar[str] = "rm"
-    ids: list[int] = field(default_factory=list)
+    select: list[str] = field(default_factory=list)
     all: bool = False
 
 
@@ -86,7 +93,7 @@ class SessionEnd:
     """An interactive client's word that its session ended (code None: it never ran)."""
 
     type: ClassVar[str] = "session_end"
-    id: int
+    id: str
     code: int | None = None
     reason: str = ""
     lost: bool = False          # cut off mid-session (rather than never started)
@@ -95,7 +102,7 @@ class SessionEnd:
 @dataclass(frozen=True, slots=True)
 class Log:
     type: ClassVar[str] = "log"
-    id: int
+    id: str
     max_bytes: int = 4 * 1024 * 1024
     instance: int | None = None     # None: the latest that started
 
@@ -105,7 +112,7 @@ class Info:
     """One job in full: its spec, times, and the history of its instances."""
 
     type: ClassVar[str] = "info"
-    id: int
+    id: str
 
 
 @dataclass(frozen=True, slots=True)

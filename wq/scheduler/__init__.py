@@ -12,7 +12,9 @@ Rules, in order:
     every host (the original wq's "block other jobs until this one can run");
   * per-user limits count running jobs and cores, usage plus the request;
   * a job retried or requeued after failing on some hosts (`Job.avoid`) goes
-    elsewhere when it can, and back to those hosts only when nothing else fits.
+    elsewhere when it can, and back to those hosts only when nothing else fits;
+  * an array's waiting tasks form one `Group`: tried in task order until one
+    does not fit or its throttle (`room`) is used up.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from wq.model import BLOCK_PRIORITY, Job, JobId, Limits, Mode, Placement, Requir
 from wq.scheduler import explain, filters
 from wq.scheduler.limits import Usage, over_limit
 from wq.scheduler.modes import PLACERS
-from wq.scheduler.order import ordered
+from wq.scheduler.order import Group, ordered
 from wq.scheduler.view import ClusterView, HostUse
 
-__all__ = ["Start", "Refuse", "plan", "admit", "waiting_reason", "ClusterView", "Usage"]
+__all__ = ["Start", "Refuse", "plan", "admit", "waiting_reason", "ClusterView", "Usage",
+           "Group"]
 
 DEFAULT_STARVE_AFTER = 300.0
 
@@ -65,11 +68,11 @@ def admit(req: Requirements, view: ClusterView) -> Refuse | None:
     return Refuse(reason) if reason else None
 
 
-def plan(queue: Iterable[Job], view: ClusterView, *, now: float,
+def plan(queue: Iterable[Job | Group], view: ClusterView, *, now: float,
          usage: Mapping[str, Usage] | None = None,
          limits: Mapping[str, Limits] | None = None,
          starve_after: float = DEFAULT_STARVE_AFTER) -> list[Start]:
-    """The jobs of `queue` (waiting jobs, any order) that start now, and where.
+    """The jobs of `queue` (waiting jobs and groups, any order) that start now, and where.
 
     `view` is taken from as jobs are placed; pass a copy to keep it.
     """
@@ -77,32 +80,54 @@ def plan(queue: Iterable[Job], view: ClusterView, *, now: float,
     limits = limits or {}
     starts: list[Start] = []
     reserved: set[str] = set()
-    for job in ordered(queue):
-        if view.free_cores == 0:
-            break
-        req = job.spec.requirements
-        used = usage.setdefault(job.user, Usage())
-        if over_limit(limits.get(job.user), used, _least_cores(req)) is not None:
-            continue          # held by its own user's limit: it reserves nothing
-        placement = None
-        if job.avoid:
-            placement = place(req, view, reserved | set(job.avoid))
-        if placement is None:
-            placement = place(req, view, reserved)
-        if placement is not None:
-            if over_limit(limits.get(job.user), used, placement.cores) is None:
-                view.take(placement)
-                used.jobs += 1
-                used.cores += placement.cores
-                starts.append(Start(job.id, placement))
-            continue
-        if req.priority >= BLOCK_PRIORITY:
-            break
-        if now - job.submitted >= starve_after and explain.never_fits(
-                req, view.empty_like()) is None:
-            reserved.update(u.host.name for u in candidates(req, view, set())
-                            if _could_hold(req, u))
+    for group in ordered(queue):
+        room = len(group.jobs) if group.room is None else group.room
+        for job in group.jobs:
+            if view.free_cores == 0:
+                return starts
+            if room <= 0:
+                break
+            placed = _try(job, view, reserved, usage, limits)
+            if isinstance(placed, Start):
+                starts.append(placed)
+                room -= 1
+                continue
+            if placed == _UNFIT:
+                req = job.spec.requirements
+                if req.priority >= BLOCK_PRIORITY:
+                    return starts
+                if now - job.submitted >= starve_after and explain.never_fits(
+                        req, view.empty_like()) is None:
+                    reserved.update(u.host.name for u in candidates(req, view, set())
+                                    if _could_hold(req, u))
+            break                  # the group's other jobs would not start either
     return starts
+
+
+_UNFIT, _HELD = "unfit", "held"
+
+
+def _try(job: Job, view: ClusterView, reserved: set[str], usage: dict[str, Usage],
+         limits: Mapping[str, Limits]) -> Start | str:
+    """Place one job: a Start (view and usage are taken from), _HELD when its
+    user is at a limit (it reserves nothing), _UNFIT when it does not fit."""
+    req = job.spec.requirements
+    used = usage.setdefault(job.user, Usage())
+    if over_limit(limits.get(job.user), used, _least_cores(req)) is not None:
+        return _HELD
+    placement = None
+    if job.avoid:
+        placement = place(req, view, reserved | set(job.avoid))
+    if placement is None:
+        placement = place(req, view, reserved)
+    if placement is None:
+        return _UNFIT
+    if over_limit(limits.get(job.user), used, placement.cores) is not None:
+        return _HELD
+    view.take(placement)
+    used.jobs += 1
+    used.cores += placement.cores
+    return Start(job.id, placement)
 
 
 def _least_cores(req: Requirements) -> int:

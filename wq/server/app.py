@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from wq.errors import ProtocolError, WqError
 from wq.executor.local import LocalExecutor
 from wq.executor.ssh import SshExecutor
-from wq.model import Cluster, Host, JobId, JobState
+from wq.model import Cluster, Host, Job, JobState
 from wq.parsing import cluster as cluster_file
 from wq.parsing.units import format_duration
 from wq.protocol import messages as m
@@ -174,10 +174,14 @@ class Server:
             await conn.send(message)
         match req:
             case m.Submit():
-                job, watcher = handlers.submit(req, user)
-                await reply({"ok": True, "id": job.id})
+                jobs, watcher = handlers.submit(req, user)
+                first = jobs[0]
+                if first.task is None:
+                    await reply({"ok": True, "id": first.label})
+                else:
+                    await reply({"ok": True, "id": str(first.number), "tasks": len(jobs)})
                 if watcher is not None:
-                    return await self._stream(conn, job.id, watcher)
+                    return await self._stream(conn, first, watcher)
             case m.ListJobs():
                 await reply(handlers.on_ls(req, user))
             case m.Stat():
@@ -204,10 +208,13 @@ class Server:
                 await reply({"ok": True, "version": m.PROTOCOL_VERSION})
         return True
 
-    async def _stream(self, conn: Connection, job_id: JobId, watcher: Watcher) -> bool:
-        """Send a job's events to its attached client until the job ends or the client
-        leaves; an interactive client's SessionEnd arrives on the same connection.
-        Returns False: the connection is closed afterwards (a frame may be half read)."""
+    async def _stream(self, conn: Connection, job: Job, watcher: Watcher) -> bool:
+        """Send a job's (or its whole array's) events to its attached client until it
+        ends or the client leaves; an interactive client's SessionEnd arrives on the
+        same connection. Returns False: the connection is closed afterwards (a frame
+        may be half read)."""
+        job_id, array = job.id, job.task is not None
+        label = str(job.number) if array else job.label
         incoming = asyncio.ensure_future(conn.recv())
         noticed = False
         try:
@@ -219,10 +226,11 @@ class Server:
                     frame = incoming.exception() is None and incoming.result()
                     if not frame:                       # the client went away
                         nxt.cancel()
-                        self.dispatcher.client_gone(job_id)
+                        if not array:
+                            self.dispatcher.client_gone(job_id)
                         return False
                     request = m.from_frame(frame)
-                    if isinstance(request, m.SessionEnd) and request.id == job_id:
+                    if isinstance(request, m.SessionEnd) and request.id == label:
                         self.dispatcher.end_session(job_id, request.code, request.reason,
                                                     request.lost)
                     incoming = asyncio.ensure_future(conn.recv())
@@ -234,16 +242,17 @@ class Server:
                     noticed = True
                     await conn.send({"event": "notice", "text": (
                         f"output comes faster than it can be shown; the rest is in "
-                        f"wq log {job_id}")})
+                        f"wq log {label}")})
                 await conn.send(event)
-                if event["event"] == "exit":
+                if event["event"] in ("exit", "array-end"):
                     return False
         except (ConnectionError, ProtocolError):
-            self.dispatcher.client_gone(job_id)
+            if not array:
+                self.dispatcher.client_gone(job_id)
             return False
         finally:
             incoming.cancel()
-            self.dispatcher.unsubscribe(job_id, watcher)
+            self.dispatcher.unsubscribe(job, watcher)
 
 
 def serve(cluster_path: str | None, socket_path: str, state_dir: str,

@@ -9,10 +9,12 @@ told about it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -65,11 +67,21 @@ class Dispatcher:
         self.starve_after = starve_after
         self.cluster = cluster
         self.known: dict[str, Host] = {h.name: h for h in cluster.hosts}
-        self.jobs: dict[JobId, Job] = {
-            j.id: j for j in store.jobs([JobState.WAITING, JobState.RUNNING])}
+        # every waiting and running job, and indexes over them (kept by _put, _drop)
+        self.jobs: dict[JobId, Job] = {}
+        self.queue: dict[int, list[Job]] = {}           # number -> waiting, in task order
+        self.running: dict[JobId, Job] = {}
+        self.running_in: Counter[int] = Counter()       # number -> running tasks
+        self.active_in: Counter[int] = Counter()        # number -> waiting + running
+        self.throttles: dict[int, int] = {
+            n: t for n, (_, t) in store.arrays().items() if t}
+        for job in sorted(store.jobs([JobState.WAITING, JobState.RUNNING]), key=_task_key):
+            self._put(job)
         self.current: dict[JobId, Instance] = {
             j.id: store.instance(j.id, j.instance) or _instance_of(j)
-            for j in self.jobs.values() if j.state is JobState.RUNNING}
+            for j in self.running.values()}
+        self.array_watchers: dict[int, set[Watcher]] = {}
+        self.array_counts: dict[int, Counter[str]] = {}   # final states, since submission
         self.offline = store.offline_hosts()
         self.limits = store.limits()
         self.watchers: dict[JobId, set[Watcher]] = {}
@@ -100,13 +112,12 @@ class Dispatcher:
                                  down=self.monitor.down())
 
     def placements(self) -> list[Placement]:
-        return [j.placement for j in self.jobs.values()
-                if j.state is JobState.RUNNING and j.placement is not None]
+        return [j.placement for j in self.running.values() if j.placement is not None]
 
     def usage(self) -> dict[str, Usage]:
         out: dict[str, Usage] = {}
-        for job in self.jobs.values():
-            if job.state is JobState.RUNNING and job.placement is not None:
+        for job in self.running.values():
+            if job.placement is not None:
                 used = out.setdefault(job.user, Usage())
                 used.jobs += 1
                 used.cores += job.placement.cores
@@ -153,10 +164,11 @@ class Dispatcher:
                 log.exception("scheduling pass failed")
 
     def schedule(self) -> None:
-        waiting = [j for j in self.jobs.values() if j.state is JobState.WAITING]
-        if not waiting:
+        if not self.queue:
             return
-        starts = scheduler.plan(waiting, self.view(), now=time.time(), usage=self.usage(),
+        groups = [scheduler.Group(jobs, self._room(number))
+                  for number, jobs in self.queue.items()]
+        starts = scheduler.plan(groups, self.view(), now=time.time(), usage=self.usage(),
                                 limits=self.limits, starve_after=self.starve_after)
         for start in starts:
             self._start(self.jobs[start.job_id], start.placement)
@@ -164,8 +176,8 @@ class Dispatcher:
 
     def _tell_waiting(self) -> None:
         """Tell attached clients why their job still waits, when the reason changes."""
-        watched = [j for j in self.jobs.values()
-                   if j.state is JobState.WAITING and self.watchers.get(j.id)]
+        watched = [j for j in (self.jobs.get(i) for i, w in self.watchers.items() if w)
+                   if j is not None and j.state is JobState.WAITING]
         if not watched:
             return
         view, usage = self.view(), self.usage()
@@ -178,10 +190,81 @@ class Dispatcher:
                 self.publish(job.id, {"event": "waiting", "reason": reason})
 
     def submit(self, job: Job, watcher: Watcher | None = None) -> None:
-        self.jobs[job.id] = job
+        self._put(job)
         if watcher is not None:
             self.watchers.setdefault(job.id, set()).add(watcher)
         self.wake()
+
+    def submit_array(self, jobs: list[Job], throttle: int | None,
+                     watcher: Watcher | None = None) -> None:
+        number = jobs[0].number
+        if throttle:
+            self.throttles[number] = throttle
+        for job in jobs:
+            self._put(job)
+        if watcher is not None:
+            self.array_watchers.setdefault(number, set()).add(watcher)
+        self.wake()
+
+    def _room(self, number: int) -> int | None:
+        """How many more of an array's tasks may run now (its throttle), None: any."""
+        throttle = self.throttles.get(number)
+        return None if throttle is None else max(0, throttle - self.running_in[number])
+
+    # -- the indexes --------------------------------------------------------------
+
+    def _put(self, job: Job) -> None:
+        """Keep a new job, or a job in its new state, and index it."""
+        old = self.jobs.get(job.id)
+        if old is not None:
+            self._unindex(old)
+        else:
+            self.active_in[job.number or job.id] += 1
+        self.jobs[job.id] = job
+        number = job.number or job.id
+        if job.state is JobState.WAITING:
+            group = self.queue.setdefault(number, [])
+            if not group or _task_key(group[-1]) < _task_key(job):
+                group.append(job)
+            else:
+                bisect.insort(group, job, key=_task_key)
+        else:
+            self.running[job.id] = job
+            self.running_in[number] += 1
+
+    def _unindex(self, job: Job) -> None:
+        number = job.number or job.id
+        if job.state is JobState.WAITING:
+            group = self.queue[number]
+            group.remove(job)
+            if not group:
+                del self.queue[number]
+        else:
+            del self.running[job.id]
+            self.running_in[number] -= 1
+
+    def _drop(self, job: Job, queued: bool = True) -> None:
+        """A job ended for good; tell its array's watchers, and when it was the
+        array's last, that the array is over. queued=False: the caller has taken
+        it out of the queue already."""
+        old = self.jobs.pop(job.id)
+        if queued or old.state is not JobState.WAITING:
+            self._unindex(old)
+        number = job.number or job.id
+        self.active_in[number] -= 1
+        if job.task is None:
+            return
+        counts = self.array_counts.setdefault(number, Counter())
+        counts[job.state.value] += 1
+        self._tell(list(self.array_watchers.get(number, ())),
+                   {"event": "task", "id": job.label, "state": job.state.value,
+                    "code": job.exit_code, "reason": job.reason, "counts": dict(counts)})
+        if self.active_in[number] <= 0:
+            del self.active_in[number]
+            self.throttles.pop(number, None)
+            self._tell(list(self.array_watchers.pop(number, ())),
+                       {"event": "array-end", "id": number,
+                        "counts": dict(self.array_counts.pop(number))})
 
     # -- running jobs -------------------------------------------------------------
 
@@ -192,11 +275,11 @@ class Dispatcher:
                                   placement=placement, instance=job.instance + 1, reason="")
         status = self.monitor.status.get(placement.first_host)
         instance = Instance(job.id, job.instance, placement.hosts, placement, started=now,
-                            boot_id=status.boot_id if status else "")
+                            boot_id=status.boot_id if status else "", label=job.label)
         self.store.update(job, now, "started", ",".join(placement.hosts), instance=instance)
-        self.jobs[job.id] = job
+        self._put(job)
         self.current[job.id] = instance
-        log.info("job %s started on %s", job.id, ",".join(placement.hosts))
+        log.info("job %s started on %s", job.label, ",".join(placement.hosts))
         if job.spec.interactive:
             self._grant_lease(job)
         else:
@@ -221,10 +304,10 @@ class Dispatcher:
         instance = dataclasses.replace(instance, outcome="running", ended=None, settled=True)
         self.store.update(job, now, "adopted", f"instance {instance.number} on "
                           f"{instance.host} outlived the outage", instance=instance)
-        self.jobs[job.id] = job
+        self._put(job)
         self.current[job.id] = instance
         log.info("job %s: instance %s on %s outlived the outage; watching it again",
-                 job.id, instance.number, instance.host)
+                 job.label, instance.number, instance.host)
         self.tasks[job.id] = asyncio.ensure_future(self._run(job, resumed=True))
 
     def launch_spec(self, job: Job) -> wrapper.Launch:
@@ -233,9 +316,13 @@ class Dispatcher:
         first = placement.slices[0]
         host = self.known[first.host]
         env = wrapper.job_environment(dict(spec.env))
-        env.update(WQ_JOB_ID=str(job.id), WQ_INSTANCE=str(job.instance), WQ_HOST=host.name,
+        env.update(WQ_JOB_ID=job.label, WQ_INSTANCE=str(job.instance), WQ_HOST=host.name,
                    WQ_NCORES=str(placement.cores), WQ_HOSTS=",".join(placement.hosts),
                    OMP_NUM_THREADS=str(req.threads or first.cores))
+        if job.task is not None:
+            env.update(WQ_ARRAY_ID=str(job.number), WQ_TASK_ID=str(job.task))
+            if job.entry is not None:
+                env["WQ_ENTRY"] = job.entry
         if first.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in first.gpu_ids)
         lines = tuple(self.known[s.host].address or s.host
@@ -243,7 +330,8 @@ class Dispatcher:
         hostfile = None if req.hostfile in (None, "auto") else req.hostfile
         command = spec.command.replace("%hostfile%", '"$WQ_HOSTFILE"')
         stdout, stderr = self.output_paths(job)
-        return wrapper.Launch(self.server_id, job.id, job.instance, command, spec.cwd, env,
+        return wrapper.Launch(self.server_id, f"{job.label}.{job.instance}", command, spec.cwd,
+                              env,
                               stdout, stderr, lines, hostfile, spec.stdin,
                               time_limit=None if spec.interactive else req.time_limit,
                               grace=self.kill_grace)
@@ -251,7 +339,7 @@ class Dispatcher:
     def output_paths(self, job: Job) -> tuple[str | None, str | None]:
         host = job.placement.first_host if job.placement else ""
         return tuple(  # type: ignore[return-value]
-            None if p is None else wrapper.expand_pattern(p, job_id=job.id,
+            None if p is None else wrapper.expand_pattern(p, label=job.label,
                                                           instance=job.instance, host=host)
             for p in (job.spec.stdout, job.spec.stderr))
 
@@ -280,7 +368,7 @@ class Dispatcher:
         def on_running() -> None:
             nonlocal seen_running
             seen_running = True
-            log.info("job %s: still running on %s", job.id, host.name)
+            log.info("job %s: still running on %s", job.label, host.name)
 
         try:
             if resumed:
@@ -304,13 +392,13 @@ class Dispatcher:
         except asyncio.CancelledError:
             raise
         except Exception as exc:                   # a bug: record it, keep serving
-            log.exception("job %s: launch failed", job.id)
+            log.exception("job %s: launch failed", job.label)
             outcome = Outcome(error=f"internal error: {exc}", exit_code=-1)
         for task in follow:
             with contextlib.suppress(asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(task, 10)
         if resumed and not seen_running and not outcome.lost:
-            log.info("job %s: ended on %s while the server was away", job.id, host.name)
+            log.info("job %s: ended on %s while the server was away", job.label, host.name)
         self._finish(job, outcome)
 
     async def _watch_after_loss(self, job: Job, host: Host, launch: wrapper.Launch) -> Outcome:
@@ -329,9 +417,9 @@ class Dispatcher:
         out, err = self.output_words(job)
         try:
             await self.executor(host).follow(host, wrapper.job_dir(
-                self.server_id, job.id, job.instance), out, err, emit)
+                self.server_id, f"{job.label}.{job.instance}"), out, err, emit)
         except ExecutorError as exc:
-            log.warning("job %s: cannot follow its output: %s", job.id, exc)
+            log.warning("job %s: cannot follow its output: %s", job.label, exc)
 
     # -- interactive jobs: the client runs the session, the server holds the lease ----
 
@@ -383,7 +471,7 @@ class Dispatcher:
         if job is None or not job.spec.interactive:
             return
         if job.state is JobState.WAITING:
-            self._cancel_waiting(job, "its interactive client went away")
+            self._cancel_waiting([job], "its interactive client went away")
             return
         asyncio.ensure_future(self._kill_quietly(job))   # no stray processes on the node
         self._finish(job, Outcome(lost=True, error="the interactive client went away"))
@@ -392,7 +480,7 @@ class Dispatcher:
         try:
             await self._kill(job)
         except ExecutorError as exc:
-            log.warning("job %s: could not clean up its session: %s", job.id, exc)
+            log.warning("job %s: could not clean up its session: %s", job.label, exc)
 
     def _finish(self, job: Job, outcome: Outcome) -> None:
         """An instance ended: record it, then end the job or queue it again."""
@@ -428,8 +516,8 @@ class Dispatcher:
                                    exit_code=verdict.exit_code, reason=verdict.reason)
         self.store.update(done, now, verdict.state.value,
                           verdict.reason or f"exit {verdict.exit_code}", instance=instance)
-        del self.jobs[job.id]
-        log.info("job %s %s%s", job.id, verdict.state.value,
+        self._drop(done)
+        log.info("job %s %s%s", job.label, verdict.state.value,
                  f": {verdict.reason}" if verdict.reason else "")
         self.publish(job.id, {"event": "exit", "state": verdict.state.value,
                               "code": verdict.exit_code, "reason": verdict.reason})
@@ -447,8 +535,8 @@ class Dispatcher:
             avoid=avoid)
         event = "retried" if verdict.failure else "requeued"
         self.store.update(again, now, event, verdict.reason, instance=instance)
-        self.jobs[job.id] = again
-        log.info("job %s %s: %s", job.id, event, verdict.reason)
+        self._put(again)
+        log.info("job %s %s: %s", job.label, event, verdict.reason)
         self.publish(job.id, {"event": "requeued", "reason": verdict.reason})
         self.wake()
 
@@ -469,44 +557,55 @@ class Dispatcher:
         """Tell a job's watchers (as they are now), once what happened is committed."""
         if event["event"] in ("started", "lease", "exit"):
             self._told.pop(job_id, None)
-        watchers = list(self.watchers.get(job_id, ()))
+        self._tell(list(self.watchers.get(job_id, ())), event)
+
+    def _tell(self, watchers: list[Watcher], event: dict[str, Any]) -> None:
+        if not watchers:
+            return
         if self.store.in_batch:
             self._untold.append((watchers, event))
             return
         for watcher in watchers:
             watcher.put(event)
 
-    def unsubscribe(self, job_id: JobId, watcher: Watcher) -> None:
-        self.watchers.get(job_id, set()).discard(watcher)
+    def unsubscribe(self, job: Job, watcher: Watcher) -> None:
+        if job.task is None:
+            self.watchers.get(job.id, set()).discard(watcher)
+        else:
+            self.array_watchers.get(job.number, set()).discard(watcher)
 
     # -- removal, nodes, limits -------------------------------------------------------
 
-    async def remove(self, ids: Iterable[int], user: str, is_admin: bool) -> list[dict[str, Any]]:
+    async def remove(self, jobs: Iterable[Job], user: str,
+                     is_admin: bool) -> list[dict[str, Any]]:
+        """wq rm: cancel waiting jobs, kill running ones (`jobs` as found by the handler:
+        the live ones from here, finished ones from the store)."""
         results: list[dict[str, Any]] = []
         kills: list[asyncio.Future[Any]] = []
-        for raw_id in ids:
-            job_id = JobId(raw_id)
-            job = self.jobs.get(job_id)
+        queued: list[Job] = []
+        for found in jobs:
+            job = self.jobs.get(found.id)
             if job is None:
-                old = self.store.get(job_id)
-                result = f"already {old.state.value}" if old else "no such job"
-                results.append({"id": job_id, "result": result})
+                results.append({"id": found.label, "result": f"already {found.state.value}"})
                 continue
             if job.user != user and not is_admin:
-                results.append({"id": job_id, "result": f"not yours (it belongs to {job.user})"})
+                results.append({"id": job.label,
+                                "result": f"not yours (it belongs to {job.user})"})
                 continue
             if job.state is JobState.WAITING:
-                self._cancel_waiting(job, "removed with wq rm")
-                results.append({"id": job_id, "result": "removed from the queue"})
+                queued.append(job)
+                results.append({"id": job.label, "result": "removed from the queue"})
             elif job.spec.interactive:
-                self.cancelling.add(job_id)
-                self.publish(job_id, {"event": "end", "reason": "removed with wq rm"})
+                self.cancelling.add(job.id)
+                self.publish(job.id, {"event": "end", "reason": "removed with wq rm"})
                 kills.append(asyncio.ensure_future(self._end_interactive(job)))
-                results.append({"id": job_id, "result": "session ended"})
+                results.append({"id": job.label, "result": "session ended"})
             else:
-                self.cancelling.add(job_id)
+                self.cancelling.add(job.id)
                 kills.append(asyncio.ensure_future(self._kill(job)))
-                results.append({"id": job_id, "result": "killed"})
+                results.append({"id": job.label, "result": "killed"})
+        if queued:
+            self._cancel_waiting(queued, "removed with wq rm")
         if kills:
             outcomes = await asyncio.gather(*kills, return_exceptions=True)
             for outcome in outcomes:
@@ -515,15 +614,25 @@ class Dispatcher:
         self.wake()
         return results
 
-    def _cancel_waiting(self, job: Job, reason: str) -> None:
+    def _cancel_waiting(self, jobs: list[Job], reason: str) -> None:
+        """Cancel waiting jobs (all of an array's, at no more cost than one pass)."""
         self._record()
         now = time.time()
-        done = dataclasses.replace(job, state=JobState.CANCELLED, ended=now, reason=reason)
-        self.store.update(done, now, "cancelled", reason)
-        del self.jobs[job.id]
-        self.publish(job.id, {"event": "exit", "state": "cancelled", "code": None,
-                              "reason": reason})
-        self.watchers.pop(job.id, None)
+        gone = {j.id for j in jobs}
+        for number in {j.number or j.id for j in jobs}:
+            kept = [j for j in self.queue.get(number, ()) if j.id not in gone]
+            if kept:
+                self.queue[number] = kept
+            else:
+                self.queue.pop(number, None)
+        done = [dataclasses.replace(j, state=JobState.CANCELLED, ended=now, reason=reason)
+                for j in jobs]
+        self.store.update_many(done, now, "cancelled", reason)
+        for job in done:
+            self._drop(job, queued=False)
+            self.publish(job.id, {"event": "exit", "state": "cancelled", "code": None,
+                                  "reason": reason})
+            self.watchers.pop(job.id, None)
         self.wake()
 
     async def _end_interactive(self, job: Job) -> None:
@@ -537,7 +646,7 @@ class Dispatcher:
     async def _kill(self, job: Job, first: str = "TERM") -> str:
         assert job.placement is not None
         host = self.known[job.placement.first_host]
-        directory = wrapper.job_dir(self.server_id, job.id, job.instance)
+        directory = wrapper.job_dir(self.server_id, f"{job.label}.{job.instance}")
         return await self.executor(host).kill(host, directory, self.kill_grace, first)
 
     def set_offline(self, hosts: list[str], offline: bool, reason: str = "") -> None:
@@ -559,7 +668,7 @@ class Dispatcher:
         by_host: dict[str, list[str]] = {}
         for i in instances:
             if i.settled and i.host in self.known and i.placement is not None:
-                by_host.setdefault(i.host, []).append(f"{i.job_id}.{i.number}")
+                by_host.setdefault(i.host, []).append(i.name)
         down = self.monitor.down()
         skipped = sorted(h for h in by_host if h in down)
 
@@ -588,8 +697,14 @@ class Dispatcher:
                 await task
 
 
+def _task_key(job: Job) -> tuple[int, int]:
+    """An array's waiting tasks are taken in task order."""
+    return (job.task or 0, job.id)
+
+
 def _instance_of(job: Job) -> Instance:
     """The record of a job's current instance, for one the store has none of
     (a database from before instances were recorded)."""
     hosts = job.placement.hosts if job.placement else ()
-    return Instance(job.id, job.instance, hosts, job.placement, started=job.started)
+    return Instance(job.id, job.instance, hosts, job.placement, started=job.started,
+                    label=job.label)

@@ -15,11 +15,13 @@ from wq import codec, scheduler
 from wq.errors import ParseError, WqError
 from wq.executor import wrapper
 from wq.model import HostState, Job, JobId, JobState, Limits, priority_name
+from wq.parsing import selectors
 from wq.protocol import messages as m
 from wq.server.dispatcher import Dispatcher, Watcher
 from wq.store import Store
 
 MAX_LISTED_FINISHED = 1000
+MAX_TASKS = 1_000_000
 
 
 class Handlers:
@@ -29,37 +31,69 @@ class Handlers:
         self.dispatcher = dispatcher
         self.reload = reload
 
-    def submit(self, req: m.Submit, user: str) -> tuple[Job, Watcher | None]:
+    def submit(self, req: m.Submit, user: str) -> tuple[list[Job], Watcher | None]:
+        """A job, or an array's tasks (all accepted in one transaction)."""
         try:
             spec = codec.spec_from_dict(req.spec)
         except ParseError as exc:
             raise WqError(f"bad job: {exc}") from None
+        tasks = _tasks(req)
+        if tasks is not None and spec.interactive:
+            raise WqError("an interactive job cannot be an array")
         never = self.dispatcher.never_fits(spec.requirements)
         if never is not None:
             raise WqError(f"refused: this job can never fit the cluster: {never}")
-        job = self.store.add_job(user, spec, time.time())
         watcher = Watcher() if req.attach else None
-        self.dispatcher.submit(job, watcher)
-        return job, watcher
+        now = time.time()
+        if tasks is None:
+            job = self.store.add_job(user, spec, now)
+            self.dispatcher.submit(job, watcher)
+            return [job], watcher
+        jobs = self.store.add_array(user, spec, now, tasks, req.throttle)
+        self.dispatcher.submit_array(jobs, req.throttle, watcher)
+        return jobs, watcher
+
+    def find(self, texts: list[str], user: str) -> list[Job]:
+        """The jobs (and tasks) that selectors name: live ones as the dispatcher has
+        them, the others from the store; in id order, each once."""
+        found: dict[JobId, Job] = {}
+        for sel in selectors.parse_all(texts):
+            if sel.special == "all":
+                sel = selectors.Selector(0, 1 << 62)
+                mine: str | None = user
+            else:
+                mine = None
+            if sel.special == "last":
+                number = self.store.last_number(user)
+                if number is None:
+                    continue
+                sel = selectors.Selector(number, number)
+            for job in self.store.select(sel.first, sel.last, sel.tasks, user=mine):
+                found[job.id] = self.dispatcher.jobs.get(job.id, job)
+        return sorted(found.values(), key=_order)
 
     def on_ls(self, req: m.ListJobs, user: str) -> dict[str, Any]:
         states = _states(req.states)
-        active = list(self.dispatcher.jobs.values())
-        jobs: list[Job] = [j for j in active if states is None or j.state in states]
         finished = {s for s in (states or ()) if s.final}
         if req.all and states is None:
             finished = {s for s in JobState if s.final}
-        if finished:
-            jobs += self.store.jobs(finished, user=req.user, limit=MAX_LISTED_FINISHED)
+        if req.select is not None:
+            jobs = [j for j in self.find(req.select, user)
+                    if states is None or j.state in states]
+            finished = set()
+        else:
+            jobs = [j for j in self.dispatcher.jobs.values()
+                    if states is None or j.state in states]
+            if finished:
+                jobs += self.store.jobs(finished, user=req.user, limit=MAX_LISTED_FINISHED,
+                                        tasks=req.expand)
         if req.user:
             jobs = [j for j in jobs if j.user == req.user]
-        if req.ids is not None:
-            wanted = set(req.ids)
-            jobs = [j for j in jobs if j.id in wanted]
-        jobs.sort(key=lambda j: j.id)
+        rows = [] if req.expand else self._array_rows(jobs, finished, req.user)
+        jobs = [j for j in jobs if req.expand or j.task is None]
+        jobs.sort(key=_order)
         view = self.dispatcher.view() if req.full else None
         usage, limits = self.dispatcher.usage(), self.dispatcher.limits
-        rows = []
         for job in jobs:
             row = _row(job)
             if job.spec.interactive:
@@ -78,7 +112,42 @@ class Handlers:
                 row["hosts"] = list(job.placement.hosts) if job.placement else []
                 row["requirements"] = codec.spec_to_dict(job.spec)["requirements"]
             rows.append(row)
+        rows.sort(key=lambda r: (r["number"], r.get("task") or 0))
         return {"ok": True, "now": time.time(), "jobs": rows}
+
+    def _array_rows(self, jobs: list[Job], finished: set[JobState],
+                    user: str | None) -> list[dict[str, Any]]:
+        """One row per array: how many of its tasks are in each state."""
+        arrays: dict[int, dict[str, Any]] = {}
+        for job in jobs:
+            if job.task is None:
+                continue
+            row = arrays.get(job.number)
+            if row is None:
+                row = arrays[job.number] = _row(job)
+                row.update(id=str(job.number), task=None, array=True, counts={},
+                           nc=None, nh=None, host0=None, exit=None, reason="")
+            counts = row["counts"]
+            counts[job.state.value] = counts.get(job.state.value, 0) + 1
+            if job.started and (row["started"] is None or job.started < row["started"]):
+                row["started"] = job.started
+        if finished:
+            for number, counts in self.store.array_counts(finished, user=user).items():
+                if number not in arrays:
+                    [first] = self.store.select(number, number, None)[:1] or [None]
+                    if first is None:
+                        continue
+                    arrays[number] = _row(first)
+                    arrays[number].update(id=str(number), task=None, array=True, counts={},
+                                          nc=None, nh=None, host0=None, exit=None,
+                                          reason="", started=None)
+                for state, count in counts.items():
+                    arrays[number]["counts"][state] = (
+                        arrays[number]["counts"].get(state, 0) + count)
+        for row in arrays.values():
+            row["state"] = _array_state(row["counts"])
+            row["tasks"] = sum(row["counts"].values())
+        return list(arrays.values())
 
     def on_stat(self, req: m.Stat, user: str) -> dict[str, Any]:
         view = self.dispatcher.view()
@@ -97,16 +166,20 @@ class Handlers:
                           "used": use.host.cores - use.free_cores, "mem": use.host.mem,
                           "gpus": use.host.gpus, "labels": list(use.host.labels),
                           "state": state, "reason": reason})
-        waiting = sum(1 for j in self.dispatcher.jobs.values() if j.state is JobState.WAITING)
-        running = len(self.dispatcher.jobs) - waiting
+        waiting = sum(len(q) for q in self.dispatcher.queue.values())
+        running = len(self.dispatcher.running)
         return {"ok": True, "hosts": hosts, "running": running, "waiting": waiting}
 
     async def on_rm(self, req: m.Remove, user: str) -> dict[str, Any]:
-        ids = list(req.ids)
         if req.all:
-            ids = [j.id for j in self.dispatcher.jobs.values() if j.user == user]
-        results = await self.dispatcher.remove(ids, user, is_admin=user == "root")
-        return {"ok": True, "results": results}
+            jobs = sorted((j for j in self.dispatcher.jobs.values() if j.user == user),
+                          key=_order)
+        else:
+            jobs = self.find(req.select, user)
+        missing = [{"id": t, "result": "no such job"} for t in req.select
+                   if not req.all and not self.find([t], user)]
+        results = await self.dispatcher.remove(jobs, user, is_admin=user == "root")
+        return {"ok": True, "results": _ranges(results) + missing}
 
     def on_refresh(self, req: m.Refresh, user: str) -> dict[str, Any]:
         changes = self.reload()
@@ -128,9 +201,8 @@ class Handlers:
     def on_users(self, req: m.Users, user: str) -> dict[str, Any]:
         usage = self.dispatcher.usage()
         waiting: dict[str, int] = {}
-        for job in self.dispatcher.jobs.values():
-            if job.state is JobState.WAITING:
-                waiting[job.user] = waiting.get(job.user, 0) + 1
+        for group in self.dispatcher.queue.values():
+            waiting[group[0].user] = waiting.get(group[0].user, 0) + len(group)
         names = sorted(set(usage) | set(waiting) | set(self.dispatcher.limits))
         rows = []
         for name in names:
@@ -157,16 +229,27 @@ class Handlers:
                                                     "cores": limits.cores}}
 
     def on_session_end(self, req: m.SessionEnd, user: str) -> dict[str, Any]:
-        job = self.dispatcher.jobs.get(JobId(req.id))
+        job = next((j for j in self.dispatcher.running.values() if j.label == req.id), None)
         if job is None or not job.spec.interactive or job.user != user:
             raise WqError(f"no interactive job {req.id} of yours is running")
         self.dispatcher.end_session(job.id, req.code, req.reason, req.lost)
         return {"ok": True}
 
+    def one(self, text: str, user: str) -> Job:
+        """The one job (or task) a selector names."""
+        jobs = self.find([text], user)
+        if not jobs:
+            raise WqError(f"no job {text} (finished jobs are forgotten by wq clean "
+                          "and after the server's --keep period)")
+        if len(jobs) > 1:
+            if jobs[0].task is not None and all(j.number == jobs[0].number for j in jobs):
+                raise WqError(f"{text} is an array of {len(jobs)} tasks; name one, "
+                              f"e.g. {jobs[0].label}")
+            raise WqError(f"{text} names {len(jobs)} jobs; name one")
+        return jobs[0]
+
     async def on_log(self, req: m.Log, user: str) -> dict[str, Any]:
-        job = self.dispatcher.jobs.get(JobId(req.id)) or self.store.get(req.id)
-        if job is None:
-            raise WqError(f"no job {req.id}")
+        job = self.one(req.id, user)
         if job.spec.interactive:
             raise WqError(f"job {req.id} is interactive: its output went to its terminal")
         started = [i for i in self.store.instances(job.id) if i.placement is not None]
@@ -184,18 +267,15 @@ class Handlers:
                           "which is no longer in the cluster")
         shown = dataclasses.replace(job, instance=instance.number, placement=instance.placement)
         out_word, err_word = self.dispatcher.output_words(shown)
-        directory = wrapper.job_dir(self.dispatcher.server_id, job.id, instance.number)
+        directory = wrapper.job_dir(self.dispatcher.server_id, instance.name)
         out, err = await self.dispatcher.executor(host).cat(
             host, directory, out_word, err_word, max(1, min(req.max_bytes, 16 << 20)))
-        return {"ok": True, "id": job.id, "host": host.name, "instance": instance.number,
+        return {"ok": True, "id": job.label, "host": host.name, "instance": instance.number,
                 "stdout": out.decode("utf-8", "surrogateescape"),
                 "stderr": err.decode("utf-8", "surrogateescape")}
 
     def on_info(self, req: m.Info, user: str) -> dict[str, Any]:
-        job = self.dispatcher.jobs.get(JobId(req.id)) or self.store.get(req.id)
-        if job is None:
-            raise WqError(f"no job {req.id} (finished jobs are forgotten by wq clean "
-                          "and after the server's --keep period)")
+        job = self.one(req.id, user)
         row = _row(job)
         row.update(command=job.spec.command, cwd=job.spec.cwd,
                    requirements=codec.spec_to_dict(job.spec)["requirements"],
@@ -237,9 +317,78 @@ def _states(names: list[str] | None) -> set[JobState] | None:
     return out
 
 
+def _tasks(req: m.Submit) -> list[tuple[int, str | None]] | None:
+    """An array's tasks (index, entry), checked; None for a single job."""
+    if req.array is not None and req.entries is not None:
+        raise WqError("an array has either a range or entries, not both")
+    if req.throttle is not None and req.throttle < 1:
+        raise WqError("an array's throttle (%N) must be 1 or more")
+    if req.array is not None:
+        if len(req.array) != 3 or req.array[2] < 1 or req.array[1] < req.array[0] \
+                or req.array[0] < 0:
+            raise WqError("an array range is [first, last, step] with first <= last, step >= 1")
+        indices = range(req.array[0], req.array[1] + 1, req.array[2])
+        if len(indices) > MAX_TASKS:
+            raise WqError(f"an array has at most {MAX_TASKS} tasks ({len(indices)} asked)")
+        return [(i, None) for i in indices]
+    if req.entries is not None:
+        if not req.entries:
+            raise WqError("the array has no entries (an empty file or list?)")
+        if len(req.entries) > MAX_TASKS:
+            raise WqError(f"an array has at most {MAX_TASKS} tasks ({len(req.entries)} given)")
+        if any(not isinstance(e, str) or "\0" in e for e in req.entries):
+            raise WqError("array entries must be text without NUL bytes")
+        return [(i, e) for i, e in enumerate(req.entries, start=1)]
+    if req.throttle is not None:
+        raise WqError("a throttle (%N) is for arrays")
+    return None
+
+
+def _order(job: Job) -> tuple[int, int]:
+    return (job.number or job.id, job.task or 0)
+
+
+def _array_state(counts: dict[str, int]) -> str:
+    """An array's state in one word: running while any task runs, else waiting while
+    any waits, else failed when any task did not end done, else done."""
+    for state in ("running", "waiting"):
+        if counts.get(state):
+            return state
+    return "done" if set(counts) <= {"done"} else "failed"
+
+
+def _ranges(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs of consecutive tasks of one array with the same result, as 12.1-50."""
+    out: list[dict[str, Any]] = []
+    run: list[Any] = []                 # [number, first task, last task, result]
+    for r in results:
+        number, _, task = str(r["id"]).partition(".")
+        if run and task and number == run[0] and int(task) == run[2] + 1 \
+                and r["result"] == run[3]:
+            run[2] = int(task)
+            continue
+        if run:
+            out.append(_range_row(run))
+            run = []
+        if task:
+            run = [number, int(task), int(task), r["result"]]
+        else:
+            out.append(r)
+    if run:
+        out.append(_range_row(run))
+    return out
+
+
+def _range_row(run: list[Any]) -> dict[str, Any]:
+    number, first, last, result = run
+    tasks = str(first) if first == last else f"{first}-{last}"
+    return {"id": f"{number}.{tasks}", "result": result}
+
+
 def _row(job: Job) -> dict[str, Any]:
     p = job.placement
-    return {"id": job.id, "user": job.user, "state": job.state.value,
+    return {"id": job.label, "number": job.number or job.id, "task": job.task,
+            "user": job.user, "state": job.state.value,
             "pri": priority_name(job.spec.requirements.priority),
             "nc": p.cores if p else None, "nh": len(p.slices) if p else None,
             "host0": p.first_host if p else None, "submitted": job.submitted,

@@ -36,7 +36,7 @@ async def settle(dispatcher: Dispatcher, host: Host) -> None:
     lost = dispatcher.store.unsettled(host.name)
     if not lost:
         return
-    names = [f"{i.job_id}.{i.number}" for i in lost]
+    names = [i.name for i in lost]
     executor = dispatcher.executor(host)
     found = await executor.status(host, dispatcher.server_id, names)
     for instance, name in zip(lost, names):
@@ -49,11 +49,11 @@ async def settle(dispatcher: Dispatcher, host: Host) -> None:
             dispatcher.adopt(job, instance)
             continue
         if word == "running":
-            directory = wrapper.job_dir(dispatcher.server_id, instance.job_id, instance.number)
+            directory = wrapper.job_dir(dispatcher.server_id, instance.name)
             try:
                 result = await executor.kill(host, directory, dispatcher.kill_grace)
             except ExecutorError as exc:
-                raise ExecutorError(f"cannot kill the stale copy of job {instance.job_id} "
+                raise ExecutorError(f"cannot kill the stale copy of job {instance.job_label} "
                                     f"on {host.name}: {exc}") from None
             how = {"terminated": "it ended on TERM", "killed": "KILL after the grace period",
                    "gone": "it ended by itself just then"}.get(result, result)
@@ -73,7 +73,7 @@ async def settle(dispatcher: Dispatcher, host: Host) -> None:
         else:
             detail = f"instance {instance.number}'s processes vanished on {host.name}"
             event = "vanished"
-        log.info("job %s: %s", instance.job_id, detail)
+        log.info("job %s: %s", instance.job_label, detail)
         settled = dataclasses.replace(instance, settled=True, detail=_join(instance, detail))
         dispatcher.store.settle(settled, time.time(), event, detail)
 

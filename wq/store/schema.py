@@ -54,4 +54,23 @@ MIGRATIONS: list[str] = [
     CREATE INDEX instances_unsettled ON instances (host) WHERE settled = 0;
     ALTER TABLE nodes ADD COLUMN reason TEXT NOT NULL DEFAULT '';
     """,
+    # 3: arrays. `number` is the id users see (a job's own, or its array's); an
+    # array's spec is kept once, in `arrays`, and its tasks' rows have spec ''
+    """
+    ALTER TABLE jobs ADD COLUMN number INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN task INTEGER;
+    ALTER TABLE jobs ADD COLUMN entry TEXT;
+    UPDATE jobs SET number = id;
+    CREATE INDEX jobs_by_number ON jobs (number, task);
+    CREATE TABLE arrays (
+        number INTEGER PRIMARY KEY,
+        user TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        submitted REAL NOT NULL,
+        tasks INTEGER NOT NULL,
+        throttle INTEGER
+    );
+    INSERT INTO meta (key, value) SELECT 'last_number',
+        COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0);
+    """,
 ]

@@ -19,15 +19,20 @@ from wq.model import Instance, Job, JobId, JobSpec, JobState, Limits
 from wq.store.schema import MIGRATIONS
 
 _COLUMNS = ("id, user, state, spec, submitted, started, ended, placement, exit_code, reason, "
-            "instance, crashes, failures, avoid")
+            "instance, crashes, failures, avoid, number, task, entry")
 _INSTANCE_COLUMNS = ("job_id, number, placement, started, ended, outcome, exit_code, detail, "
                      "boot_id, settled")
+#: instances with their job's number and task, which name their node directories
+_INSTANCES = ("SELECT i.job_id, i.number, i.placement, i.started, i.ended, i.outcome, "
+              "i.exit_code, i.detail, i.boot_id, i.settled, j.number, j.task "
+              "FROM instances i LEFT JOIN jobs j ON j.id = i.job_id")
 
 
 class Store:
     def __init__(self, path: str) -> None:
         self.path = path
         self._depth = 0          # open transactions: 0 none, 1 begin(), more nested
+        self._array_specs: dict[int, JobSpec] = {}
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -81,15 +86,54 @@ class Store:
 
     # -- jobs ---------------------------------------------------------------------
 
+    def _next_number(self) -> int:
+        """The next id users see (jobs and arrays count together, never reused)."""
+        number = int(self.db.execute(
+            "SELECT value FROM meta WHERE key='last_number'").fetchone()[0]) + 1
+        self.db.execute("UPDATE meta SET value=? WHERE key='last_number'", (str(number),))
+        return number
+
     def add_job(self, user: str, spec: JobSpec, now: float) -> Job:
         spec_json = json.dumps(codec.spec_to_dict(spec))
         with self._txn():
+            number = self._next_number()
             cur = self.db.execute(
-                "INSERT INTO jobs (user, state, spec, submitted) VALUES (?, ?, ?, ?)",
-                (user, JobState.WAITING.value, spec_json, now))
+                "INSERT INTO jobs (user, state, spec, submitted, number) VALUES (?, ?, ?, ?, ?)",
+                (user, JobState.WAITING.value, spec_json, now, number))
             job_id = JobId(int(cur.lastrowid or 0))
             self._event(job_id, now, "submitted", user)
-        return Job(id=job_id, user=user, spec=spec, state=JobState.WAITING, submitted=now)
+        return Job(id=job_id, user=user, spec=spec, state=JobState.WAITING, submitted=now,
+                   number=number)
+
+    def add_array(self, user: str, spec: JobSpec, now: float,
+                  tasks: list[tuple[int, str | None]], throttle: int | None) -> list[Job]:
+        """An array of tasks (index, entry) sharing one spec, in one transaction."""
+        spec_json = json.dumps(codec.spec_to_dict(spec))
+        waiting = JobState.WAITING.value
+        with self._txn():
+            number = self._next_number()
+            self.db.execute("INSERT INTO arrays (number, user, spec, submitted, tasks, throttle) "
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            (number, user, spec_json, now, len(tasks), throttle))
+            first = int(self.db.execute(
+                "SELECT COALESCE(MAX(id), 0) + 1 FROM jobs").fetchone()[0])
+            seq = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='jobs'").fetchone()
+            first = max(first, int(seq[0]) + 1 if seq else 1)
+            self.db.executemany(
+                "INSERT INTO jobs (id, user, state, spec, submitted, number, task, entry) "
+                "VALUES (?, ?, ?, '', ?, ?, ?, ?)",
+                ((first + k, user, waiting, now, number, task, entry)
+                 for k, (task, entry) in enumerate(tasks)))
+            self._event(None, now, "array", f"{number}: {len(tasks)} tasks by {user}")
+        self._array_specs[number] = spec
+        return [Job(id=JobId(first + k), user=user, spec=spec, state=JobState.WAITING,
+                    submitted=now, number=number, task=task, entry=entry)
+                for k, (task, entry) in enumerate(tasks)]
+
+    def arrays(self) -> dict[int, tuple[int, int | None]]:
+        """Every array's number -> (tasks, throttle)."""
+        return {int(n): (int(t), th) for n, t, th in self.db.execute(
+            "SELECT number, tasks, throttle FROM arrays")}
 
     def update(self, job: Job, now: float, event: str, detail: str = "",
                instance: Instance | None = None) -> None:
@@ -106,6 +150,16 @@ class Store:
             if instance is not None:
                 self._put_instance(instance)
 
+    def update_many(self, jobs: list[Job], now: float, event: str, detail: str = "") -> None:
+        """update() for many jobs with the same event (an array cancelled), in one go."""
+        with self._txn():
+            self.db.executemany(
+                "UPDATE jobs SET state=?, ended=?, reason=? WHERE id=?",
+                ((j.state.value, j.ended, j.reason, j.id) for j in jobs))
+            self.db.executemany(
+                "INSERT INTO events (job_id, time, kind, detail) VALUES (?, ?, ?, ?)",
+                ((j.id, now, event, detail) for j in jobs))
+
     def _put_instance(self, i: Instance) -> None:
         self.db.execute(
             f"INSERT OR REPLACE INTO instances (host, {_INSTANCE_COLUMNS}) "
@@ -121,19 +175,18 @@ class Store:
 
     def instances(self, job_id: int) -> list[Instance]:
         return [_instance(r) for r in self.db.execute(
-            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE job_id=? ORDER BY number",
-            (job_id,))]
+            f"{_INSTANCES} WHERE i.job_id=? ORDER BY i.number", (job_id,))]
 
     def instance(self, job_id: int, number: int) -> Instance | None:
-        row = self.db.execute(f"SELECT {_INSTANCE_COLUMNS} FROM instances "
-                              "WHERE job_id=? AND number=?", (job_id, number)).fetchone()
+        row = self.db.execute(f"{_INSTANCES} WHERE i.job_id=? AND i.number=?",
+                              (job_id, number)).fetchone()
         return _instance(row) if row else None
 
     def unsettled(self, host: str) -> list[Instance]:
         """Instances lost with `host` whose fate is not yet known."""
         return [_instance(r) for r in self.db.execute(
-            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE settled=0 AND host=? "
-            "ORDER BY job_id, number", (host,))]
+            f"{_INSTANCES} WHERE i.settled=0 AND i.host=? ORDER BY i.job_id, i.number",
+            (host,))]
 
     def prune(self, ended_before: float,
               states: Iterable[JobState]) -> tuple[int, list[Instance]]:
@@ -150,11 +203,12 @@ class Store:
             self.db.execute(f"INSERT INTO doomed SELECT id FROM jobs WHERE state IN ({marks}) "
                             "AND ended < ?", (*values, ended_before))
             gone = [_instance(r) for r in self.db.execute(
-                f"SELECT {_INSTANCE_COLUMNS} FROM instances "
-                "WHERE job_id IN (SELECT id FROM doomed)")]
+                f"{_INSTANCES} WHERE i.job_id IN (SELECT id FROM doomed)")]
             for table, column in (("instances", "job_id"), ("events", "job_id"),
                                   ("jobs", "id")):
                 self.db.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM doomed)")
+            self.db.execute("DELETE FROM arrays WHERE number NOT IN "
+                            "(SELECT DISTINCT number FROM jobs)")
             count = self.db.execute("SELECT count(*) FROM doomed").fetchone()[0]
             self.db.execute("DELETE FROM doomed")
         return int(count), gone
@@ -165,11 +219,48 @@ class Store:
 
     def get(self, job_id: int) -> Job | None:
         row = self.db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone()
-        return _job(row) if row else None
+        return self._job(row) if row else None
+
+    def select(self, first: int, last: int, tasks: tuple[int, int] | None = None,
+               user: str | None = None) -> list[Job]:
+        """Jobs numbered first..last (only tasks within `tasks`, when given)."""
+        sql = f"SELECT {_COLUMNS} FROM jobs WHERE number BETWEEN ? AND ?"
+        args: list[Any] = [first, last]
+        if tasks is not None:
+            sql += " AND task BETWEEN ? AND ?"
+            args += list(tasks)
+        if user is not None:
+            sql += " AND user=?"
+            args.append(user)
+        return [self._job(r) for r in self.db.execute(sql + " ORDER BY number, task", args)]
+
+    def last_number(self, user: str) -> int | None:
+        """The number of `user`'s most recent job or array."""
+        row = self.db.execute("SELECT MAX(number) FROM jobs WHERE user=?", (user,)).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def array_counts(self, states: Iterable[JobState], user: str | None = None,
+                     limit: int = 1000) -> dict[int, dict[str, int]]:
+        """Per array (the `limit` most recent with tasks in `states`), how many tasks
+        are in each of those states."""
+        values = [s.value for s in states]
+        marks = ",".join("?" * len(values))
+        where = f"task IS NOT NULL AND state IN ({marks})" + (" AND user=?" if user else "")
+        args: list[Any] = [*values, *([user] if user else [])]
+        out: dict[int, dict[str, int]] = {}
+        for number, state, count in self.db.execute(
+                f"SELECT number, state, count(*) FROM jobs WHERE {where} AND number IN "
+                f"(SELECT DISTINCT number FROM jobs WHERE {where} ORDER BY number DESC "
+                "LIMIT ?) GROUP BY number, state", [*args, *args, limit]):
+            out.setdefault(int(number), {})[str(state)] = int(count)
+        return out
 
     def jobs(self, states: Iterable[JobState] | None = None, user: str | None = None,
-             limit: int | None = None) -> list[Job]:
+             limit: int | None = None, tasks: bool = True) -> list[Job]:
+        """Jobs in `states`; tasks=False leaves arrays' tasks out."""
         sql, args = f"SELECT {_COLUMNS} FROM jobs WHERE 1=1", list[Any]()
+        if not tasks:
+            sql += " AND task IS NULL"
         if states is not None:
             values = [s.value for s in states]
             sql += f" AND state IN ({','.join('?' * len(values))})"
@@ -182,7 +273,20 @@ class Store:
             sql = f"SELECT * FROM ({sql.replace('ORDER BY id', 'ORDER BY id DESC')} LIMIT ?) " \
                   "ORDER BY id"
             args.append(limit)
-        return [_job(r) for r in self.db.execute(sql, args)]
+        return [self._job(r) for r in self.db.execute(sql, args)]
+
+    def _job(self, row: tuple[Any, ...]) -> Job:
+        if row[3]:
+            spec = codec.spec_from_dict(json.loads(row[3]), source="database")
+        else:                                  # an array's task: its array's spec
+            number = int(row[14])
+            if number not in self._array_specs:
+                text = self.db.execute("SELECT spec FROM arrays WHERE number=?",
+                                       (number,)).fetchone()[0]
+                self._array_specs[number] = codec.spec_from_dict(json.loads(text),
+                                                                 source="database")
+            spec = self._array_specs[number]
+        return _job(row, spec)
 
     def events(self, job_id: int) -> list[tuple[float, str, str]]:
         return [(float(t), str(k), str(d)) for t, k, d in self.db.execute(
@@ -245,19 +349,21 @@ def _json(value: Any) -> str | None:
 
 
 def _instance(row: tuple[Any, ...]) -> Instance:
-    job_id, number, placement, started, ended, outcome, exit_code, detail, boot, settled = row
+    (job_id, number, placement, started, ended, outcome, exit_code, detail, boot, settled,
+     job_number, task) = row
+    label = "" if job_number is None else (
+        str(job_number) if task is None else f"{job_number}.{task}")
     where = codec.placement_from_list(json.loads(placement) if placement else None)
     return Instance(job_id=JobId(job_id), number=number,
                     hosts=where.hosts if where else (), placement=where, started=started,
                     ended=ended, outcome=outcome, exit_code=exit_code, detail=detail,
-                    boot_id=boot, settled=bool(settled))
+                    boot_id=boot, settled=bool(settled), label=label)
 
 
-def _job(row: tuple[Any, ...]) -> Job:
-    (job_id, user, state, spec, submitted, started, ended, placement, exit_code, reason,
-     instance, crashes, failures, avoid) = row
-    return Job(id=JobId(job_id), user=user, spec=codec.spec_from_dict(json.loads(spec),
-                                                                     source="database"),
+def _job(row: tuple[Any, ...], spec: JobSpec) -> Job:
+    (job_id, user, state, _, submitted, started, ended, placement, exit_code, reason,
+     instance, crashes, failures, avoid, number, task, entry) = row
+    return Job(id=JobId(job_id), user=user, spec=spec, number=number, task=task, entry=entry,
                state=JobState(state), submitted=submitted, started=started, ended=ended,
                placement=codec.placement_from_list(json.loads(placement) if placement else None),
                exit_code=exit_code, reason=reason, instance=instance, crashes=crashes,

@@ -1,0 +1,73 @@
+"""Job selectors, as `wq ls`, `wq rm`, `wq log` and `wq info` take them.
+
+    12        job 12, or every task of array 12
+    12.3      task 3 of array 12
+    12.1-50   tasks 1 to 50 of array 12
+    3-9       jobs (and arrays) 3 to 9
+    last      your most recent job or array
+    all       all of them
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from wq.errors import UsageError
+
+_FORM = re.compile(r"(\d+)(?:-(\d+))?(?:\.(\d+)(?:-(\d+))?)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """Numbers first..last; with tasks, only those tasks (of one array)."""
+
+    first: int = 0
+    last: int = 0
+    tasks: tuple[int, int] | None = None
+    special: str = ""                 # "last" or "all"; the numbers then mean nothing
+
+    def matches(self, number: int, task: int | None) -> bool:
+        if self.special == "all":
+            return True
+        if not self.first <= number <= self.last:
+            return False
+        return self.tasks is None or (task is not None
+                                      and self.tasks[0] <= task <= self.tasks[1])
+
+    def __str__(self) -> str:
+        if self.special:
+            return self.special
+        text = str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+        if self.tasks is not None:
+            lo, hi = self.tasks
+            text += f".{lo}" if lo == hi else f".{lo}-{hi}"
+        return text
+
+
+def parse(text: str) -> Selector:
+    word = text.strip()
+    if word in ("last", "all"):
+        return Selector(special=word)
+    found = _FORM.fullmatch(word)
+    if found is None:
+        raise UsageError(f"not a job selector: {text!r} (give 12, 12.3, 12.1-50, 3-9, "
+                         "last or all)")
+    first, last, task_lo, task_hi = found.groups()
+    if last is not None and task_lo is not None:
+        raise UsageError(f"not a job selector: {text!r} (tasks belong to one array: "
+                         "12.1-50, not 3-9.1)")
+    lo, hi = int(first), int(last if last is not None else first)
+    if hi < lo:
+        raise UsageError(f"not a job selector: {text!r} ({hi} is before {lo})")
+    tasks = None
+    if task_lo is not None:
+        t_lo, t_hi = int(task_lo), int(task_hi if task_hi is not None else task_lo)
+        if t_hi < t_lo:
+            raise UsageError(f"not a job selector: {text!r} (task {t_hi} is before {t_lo})")
+        tasks = (t_lo, t_hi)
+    return Selector(lo, hi, tasks)
+
+
+def parse_all(texts: list[str]) -> list[Selector]:
+    return [parse(t) for t in texts]
