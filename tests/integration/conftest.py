@@ -122,7 +122,8 @@ def jobs(server: WqServer, *args: str) -> dict[int | str, dict]:
 def wait_state(server: WqServer, job_id: int | str, states: tuple[str, ...], timeout: float = 30,
                instance: int | None = None) -> dict:
     def check() -> dict | None:
-        job = jobs(server, "--all").get(job_id)
+        job = jobs(server, "--all", *(["-e", str(job_id)] if isinstance(job_id, str)
+                                      else [])).get(job_id)
         if job and job["state"] in states and instance in (None, job["instance"]):
             return job
         return None

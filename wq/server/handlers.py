@@ -171,13 +171,21 @@ class Handlers:
         return {"ok": True, "hosts": hosts, "running": running, "waiting": waiting}
 
     async def on_rm(self, req: m.Remove, user: str) -> dict[str, Any]:
+        missing: list[dict[str, Any]] = []
         if req.all:
             jobs = sorted((j for j in self.dispatcher.jobs.values() if j.user == user),
                           key=_order)
         else:
-            jobs = self.find(req.select, user)
-        missing = [{"id": t, "result": "no such job"} for t in req.select
-                   if not req.all and not self.find([t], user)]
+            jobs, missing = [], []
+            for text in req.select:
+                found = self.find([text], user)
+                live = [j for j in found if j.id in self.dispatcher.jobs]
+                if not found:
+                    missing.append({"id": text, "result": "no such job"})
+                elif len(found) > 1 and not live:
+                    missing.append({"id": text, "result": "already ended"})
+                # of many (an array, a range), the ones that ended are no news
+                jobs += live if len(found) > 1 else found
         results = await self.dispatcher.remove(jobs, user, is_admin=user == "root")
         return {"ok": True, "results": _ranges(results) + missing}
 
