@@ -43,16 +43,18 @@ SLOW_BASHRC = STOCK_BASHRC + "sleep 0.05   # like a conda or pyenv set-up\n"
 
 
 def run_wq(server: WqServer, tasks: int) -> float:
+    """One array of `tasks` tasks (one request), attached until its last task ended."""
     spec = {"command": "true", "cwd": "/tmp", "env": {"PATH": "/usr/bin:/bin"}}
     with Client(server.socket) as client:
         began = time.monotonic()
-        ids = [client.request(m.Submit(spec=spec))["id"] for _ in range(tasks)]
-
-        def ended() -> bool:
-            rows = client.request(m.ListJobs(select=[str(i) for i in ids], all=True))["jobs"]
-            return all(r["state"] not in ("waiting", "running") for r in rows)
-        wait_for(ended, 1800, "every wq job to end", interval=0.05)
-        return time.monotonic() - began
+        client.request(m.Submit(spec=spec, array=[1, tasks, 1], attach=True))
+        counts: dict[str, int] = {}
+        for event in client.events():
+            counts = event.get("counts", counts)
+        took = time.monotonic() - began
+    if counts.get("done") != tasks:
+        raise SystemExit(f"wq: not every task ended done: {counts}")
+    return took
 
 
 def run_asyncssh(hosts: list[SshHost], keys: Keys, tasks: int, slots: int) -> float:

@@ -75,11 +75,11 @@ class Client:
         return reply
 
     def events(self) -> Iterator[dict[str, Any]]:
-        """The events of an attached job, until its `exit` event."""
+        """The events of an attached job (or array), until its `exit` (`array-end`)."""
         while True:
             event = self.receive(timeout=None)
             if "error" in event and not event.get("ok", True):
                 raise ServerError(str(event["error"]))
             yield event
-            if event.get("event") == "exit":
+            if event.get("event") in ("exit", "array-end"):
                 return

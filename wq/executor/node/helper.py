@@ -10,11 +10,13 @@
 # Replies: {"id": N, "out": DATA}, {"id": N, "err": DATA} (bytes as latin-1
 # text) and finally {"id": N, "exit": CODE}. A launch answers with the very
 # lines of the plain launch script (WQ-STARTED, WQ-EXIT, ...), so the server
-# reads both paths alike.
+# reads both paths alike. Replies are written once per turn of the loop.
 #
 # A job never depends on this helper: its runner (the wrapper's `run`) lives in
 # a session of its own and records the exit status itself, so when the helper
 # or its connection dies, the server reads the job's fate from its directory.
+# Children are started with posix_spawn (no copy of this process), so Python
+# >= 3.8; an older python3 leaves the host to the plain path.
 import errno
 import fcntl
 import json
@@ -69,11 +71,21 @@ def select_write(fd):
         sel.select(1.0)
 
 
+OUTBOX = []
+
+
 def send(msg):
-    try:
-        write_all(1, (json.dumps(msg, separators=(",", ":")) + "\n").encode())
-    except OSError:          # the server went away: nothing left to tell
-        sys.exit(0)
+    OUTBOX.append(json.dumps(msg, separators=(",", ":")))
+
+
+def flush():
+    if OUTBOX:
+        data = ("\n".join(OUTBOX) + "\n").encode()
+        del OUTBOX[:]
+        try:
+            write_all(1, data)
+        except OSError:      # the server went away: nothing left to tell
+            sys.exit(0)
 
 
 def write_file(path, text, mode=0o600):
@@ -91,7 +103,7 @@ class Run:
         r_in, w_in = os.pipe()
         r_out, w_out = os.pipe()
         r_err, w_err = os.pipe()
-        self.pid = spawn(["/bin/sh", "-s"], HOME, (r_in, w_out, w_err))
+        self.pid = spawn(["/bin/sh", "-s"], (r_in, w_out, w_err))
         for fd in (r_in, w_out, w_err):
             os.close(fd)
         self.stdin, self.pending = w_in, script.encode("utf-8", "surrogateescape")
@@ -195,8 +207,14 @@ class Launch:
             shell = "/bin/sh"
         argv = ["/bin/sh", os.path.join(d, "run"), d, cwd, out, err, shell,
                 req.get("limit") or "", str(req.get("steps") or 50), "prepared"]
-        self.pid = spawn(argv, cwd, None, pidfile=os.path.join(d, "pid"))
-        self.say("%s %d %s %s" % (STARTED, self.pid, start_time(self.pid), BOOT))
+        self.pid = spawn(argv, None)
+        # the runner waits for this before it starts the job (and writes it
+        # itself should this helper die first)
+        start = start_time(self.pid)
+        pidfile = os.path.join(d, "pid")
+        write_file(pidfile + ".helper", "%d %s %s\n" % (self.pid, start, BOOT))
+        os.rename(pidfile + ".helper", pidfile)
+        self.say("%s %d %s %s" % (STARTED, self.pid, start, BOOT))
         helper.children[self.pid] = self
 
     def reaped(self, status):
@@ -245,32 +263,15 @@ def rc_of(d):
     return text or None
 
 
-def spawn(argv, cwd, fds, pidfile=None):
-    """Fork and exec argv in a new session: fds (stdin, stdout, stderr), or
-    /dev/null; with pidfile, the child first records `pid start boot` there."""
-    pid = os.fork()
-    if pid:
-        return pid
-    try:
-        os.setsid()
-        for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM, signal.SIGINT,
-                    signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.set_wakeup_fd(-1)
-        if fds is None:
-            null = os.open(os.devnull, os.O_RDWR)
-            fds = (null, null, null)
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        if pidfile:
-            me = os.getpid()
-            write_file(pidfile + ".tmp", "%d %s %s\n" % (me, start_time(me), BOOT))
-            os.rename(pidfile + ".tmp", pidfile)
-        os.chdir(cwd)
-        os.execv(argv[0], argv)
-    except BaseException:
-        pass
-    os._exit(127)
+def spawn(argv, fds):
+    """Start argv in a new session, its stdin, stdout and stderr `fds` (or /dev/null)."""
+    if fds is None:
+        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
+                   (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)]
+    else:
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+    return os.posix_spawn(argv[0], argv, os.environ, file_actions=actions, setsid=True,
+                          setsigdef=(signal.SIGPIPE, signal.SIGCHLD))
 
 
 class Helper:
@@ -294,6 +295,7 @@ class Helper:
         send({"ready": 1, "boot": BOOT, "pid": os.getpid(),
               "python": "%d.%d" % sys.version_info[:2]})
         while True:
+            flush()
             timeout = 0.1 if self.waiting else None
             for key, _ in self.sel.select(timeout):
                 handler, arg = key.data
@@ -352,4 +354,7 @@ class Helper:
                 child.reaped(code)
 
 
+if sys.version_info < (3, 8):
+    sys.exit("wq helper: python3 is %d.%d; the helper needs 3.8" % sys.version_info[:2])
+os.chdir(HOME)               # where `sh -s` scripts start, as over a channel of their own
 Helper().serve()

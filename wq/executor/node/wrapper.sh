@@ -15,9 +15,9 @@
 # DIR/timer    the time limit's watchdog (LIMIT seconds, then TERM, STEPS
 #              tenths of a second, KILL); DIR/timer.pid its process group
 #
-# `prepared`: the per-host helper has already taken the claim, recorded this
-# runner's pid, checked the directories and truncated the output files, and
-# started this runner in a session of its own with no terminal or channel.
+# `prepared`: the per-host helper has already taken the claim, checked the
+# directories and truncated the output files, started this runner in a session
+# of its own with no terminal or channel, and records its pid.
 d=$1 cwd=$2 out=$3 err=$4 shell=$5 limit=${6:-} steps=${7:-50} prepared=${8:-}
 
 # A TERM/INT/HUP aimed at the process group must end the job, not this
@@ -35,6 +35,12 @@ finish() {
 if [ -z "$prepared" ]; then
     mkdir "$d/claim" 2>/dev/null || exit 0
     wq_record_pid "$d"
+else
+    # the helper records this runner's pid as soon as it has started it; should
+    # the helper die before that, the runner does it itself
+    i=0
+    while [ ! -s "$d/pid" ] && [ "$i" -lt 5000 ]; do i=$((i + 1)); done
+    [ -s "$d/pid" ] || wq_record_pid "$d"
 fi
 if ! cd "$cwd" 2>/dev/null; then
     printf 'the working directory %s does not exist on this host\n' "$cwd" > "$d/error"
