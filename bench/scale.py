@@ -1,0 +1,124 @@
+"""wq's latency and scale, on loopback sshd hosts:
+
+    python3 bench/scale.py [--hosts 2] [--cores 4] [--tasks 100000] [--out FILE]
+
+  * CLI start-up: `wq --help` and `wq ls` on an empty queue (wall, median of 10)
+  * submit -> start on an idle cluster: a client submits one job, attached, and
+    waits for its `started` event (the wrapper has started the job on the node);
+    p50 and p90 of 50 jobs, one after another
+  * accepting an array of --tasks tasks: one request, until its reply (the tasks
+    are committed); the hosts are offline, so they all stay queued
+  * with those queued: `wq ls` wall time (median of 5) and the server's RSS
+
+Needs root and sshd, as bench/peers.py. Numbers are wall-clock on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from tests.integration.conftest import cluster_yaml  # noqa: E402
+from tests.integration.sshd import Keys, SshHost, WqServer, wait_for  # noqa: E402
+from wq.client import Client  # noqa: E402
+from wq.protocol import messages as m  # noqa: E402
+
+SPEC = {"command": "true", "cwd": "/tmp", "env": {"PATH": "/usr/bin:/bin"}}
+
+
+def wall(server: WqServer, *args: str, runs: int) -> float:
+    """Median wall time of a wq command, in ms."""
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "wq", *args], env=server.env,
+                                capture_output=True, text=True, timeout=60)
+        times.append(1000 * (time.perf_counter() - began))
+        if result.returncode != 0:
+            raise SystemExit(f"wq {' '.join(args)} failed: {result.stderr}")
+    return statistics.median(times)
+
+
+def submit_to_start(server: WqServer, jobs: int) -> list[float]:
+    latencies = []
+    for _ in range(jobs):
+        with Client(server.socket) as client:
+            began = time.perf_counter()
+            client.request(m.Submit(spec=SPEC, attach=True))
+            for event in client.events():
+                if event.get("event") == "started":
+                    latencies.append(1000 * (time.perf_counter() - began))
+                    break
+            for _ in client.events():
+                pass
+    return sorted(latencies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hosts", type=int, default=2)
+    parser.add_argument("--cores", type=int, default=4)
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, help="also write the table to this file")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="wq-scale-"))
+    keys = Keys(root / "keys")
+    hosts = [SshHost(f"node{i}", f"127.0.0.{30 + i}", root / f"node{i}", keys)
+             for i in range(1, args.hosts + 1)]
+    rows: list[tuple[str, str]] = []
+    server = None
+    try:
+        for h in hosts:
+            h.start()
+        keys.known_hosts.write_text("".join(h.host_key_line + "\n" for h in hosts))
+        cluster = root / "cluster.yaml"
+        cluster.write_text(cluster_yaml(keys, hosts, cores=args.cores))
+        server = WqServer(root / "wq", cluster)
+        server.start()
+        wait_for(lambda: all(h["state"] == "up" for h in _stat(server)), 60, "the hosts up")
+        rows.append(("CLI start-up: wq --help", f"{wall(server, '--help', runs=10):7.1f} ms"))
+        rows.append(("wq ls, empty queue", f"{wall(server, 'ls', runs=10):7.1f} ms"))
+        latencies = submit_to_start(server, 50)
+        rows.append(("submit -> start, idle cluster",
+                     f"p50 {statistics.median(latencies):5.1f} ms, "
+                     f"p90 {latencies[int(0.9 * len(latencies))]:5.1f} ms"))
+        with Client(server.socket) as client:
+            client.request(m.NodeState(hosts=[h.name for h in hosts], offline=True))
+            began = time.perf_counter()
+            reply = client.request(m.Submit(spec=SPEC, array=[1, args.tasks, 1]))
+            took = time.perf_counter() - began
+        assert reply["tasks"] == args.tasks
+        rows.append((f"accept a {args.tasks}-task array", f"{1000 * took:7.1f} ms"))
+        rows.append((f"wq ls, {args.tasks} queued", f"{wall(server, 'ls', runs=5):7.1f} ms"))
+        assert server.proc is not None
+        rss = psutil.Process(server.proc.pid).memory_info().rss / 2**20
+        rows.append((f"server RSS, {args.tasks} queued", f"{rss:7.1f} MB"))
+    finally:
+        if server is not None:
+            server.stop()
+        for h in hosts:
+            h.stop()
+    head = (f"wq latency and scale: {args.hosts} loopback sshd hosts x {args.cores} cores, "
+            "stock ~/.bashrc")
+    table = "\n".join([head, *(f"  {name:34} {value}" for name, value in rows)])
+    print(table)
+    if args.out:
+        args.out.write_text(table + "\n")
+
+
+def _stat(server: WqServer) -> list[dict]:  # type: ignore[type-arg]
+    with Client(server.socket) as client:
+        return list(client.request(m.Stat())["hosts"])
+
+
+if __name__ == "__main__":
+    main()
