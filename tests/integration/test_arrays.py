@@ -82,6 +82,7 @@ def test_selectors_pick_tasks_jobs_and_the_last(server, tmp_path):
     assert number == blocker + 1
     wait_for(lambda: jobs(server, str(number))[number]["counts"].get("running") == 5, 20,
              "five tasks running")
+    assert jobs(server)[number]["counts"] == {"running": 5, "waiting": 5}
     assert set(jobs(server, f"{number}.2-4", "-e")) == {f"{number}.{t}" for t in (2, 3, 4)}
     assert set(jobs(server, f"{blocker}-{number}")) == {blocker, number}
     r = server.wq("rm", f"{number}.1-3")

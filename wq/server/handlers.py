@@ -82,14 +82,14 @@ class Handlers:
                     if states is None or j.state in states]
             finished = set()
         else:
-            jobs = [j for j in self.dispatcher.jobs.values()
-                    if states is None or j.state in states]
+            jobs = self._active(states, req.expand)
             if finished:
                 jobs += self.store.jobs(finished, user=req.user, limit=MAX_LISTED_FINISHED,
                                         tasks=req.expand)
         if req.user:
             jobs = [j for j in jobs if j.user == req.user]
-        rows = [] if req.expand else self._array_rows(jobs, finished, req.user)
+        rows = [] if req.expand else self._array_rows(jobs, finished, req.user,
+                                                     sampled=req.select is None)
         jobs = [j for j in jobs if req.expand or j.task is None]
         jobs.sort(key=_order)
         view = self.dispatcher.view() if req.full else None
@@ -115,9 +115,19 @@ class Handlers:
         rows.sort(key=lambda r: (r["number"], r.get("task") or 0))
         return {"ok": True, "now": time.time(), "jobs": rows}
 
-    def _array_rows(self, jobs: list[Job], finished: set[JobState],
-                    user: str | None) -> list[dict[str, Any]]:
-        """One row per array: how many of its tasks are in each state."""
+    def _active(self, states: set[JobState] | None, expand: bool) -> list[Job]:
+        """Waiting and running jobs in `states`; unless `expand`, of an array's
+        waiting tasks only the first stands for them all (see _array_rows)."""
+        out = [j for j in self.dispatcher.running.values() if states is None or j.state in states]
+        if states is None or JobState.WAITING in states:
+            for group in self.dispatcher.queue.values():
+                out.extend(group if expand or group[0].task is None else group[:1])
+        return out
+
+    def _array_rows(self, jobs: list[Job], finished: set[JobState], user: str | None,
+                    sampled: bool) -> list[dict[str, Any]]:
+        """One row per array: how many of its tasks are in each state. `sampled`:
+        `jobs` has only the first of an array's queue (_active), standing for all."""
         arrays: dict[int, dict[str, Any]] = {}
         for job in jobs:
             if job.task is None:
@@ -128,7 +138,9 @@ class Handlers:
                 row.update(id=str(job.number), task=None, array=True, counts={},
                            nc=None, nh=None, host0=None, exit=None, reason="")
             counts = row["counts"]
-            counts[job.state.value] = counts.get(job.state.value, 0) + 1
+            queue = self.dispatcher.queue.get(job.number, ())
+            many = len(queue) if sampled and queue and queue[0] is job else 1
+            counts[job.state.value] = counts.get(job.state.value, 0) + many
             if job.started and (row["started"] is None or job.started < row["started"]):
                 row["started"] = job.started
         if finished:
