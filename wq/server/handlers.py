@@ -146,7 +146,7 @@ class Handlers:
         if finished:
             for number, counts in self.store.array_counts(finished, user=user).items():
                 if number not in arrays:
-                    [first] = self.store.select(number, number, None)[:1] or [None]
+                    first = self.store.first_of(number)
                     if first is None:
                         continue
                     arrays[number] = _row(first)

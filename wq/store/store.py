@@ -234,6 +234,12 @@ class Store:
             args.append(user)
         return [self._job(r) for r in self.db.execute(sql + " ORDER BY number, task", args)]
 
+    def first_of(self, number: int) -> Job | None:
+        """Job `number`, or the first task of array `number`."""
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE number=? "
+                              "ORDER BY task LIMIT 1", (number,)).fetchone()
+        return self._job(row) if row else None
+
     def last_number(self, user: str) -> int | None:
         """The number of `user`'s most recent job or array."""
         row = self.db.execute("SELECT MAX(number) FROM jobs WHERE user=?", (user,)).fetchone()

@@ -27,7 +27,8 @@ trap 'wq_signal=1' TERM INT HUP
 
 timer=
 finish() {
-    [ -n "$timer" ] && kill -KILL "-$timer" 2>/dev/null
+    # its group; or, when setsid has not made one yet, the watchdog itself
+    [ -n "$timer" ] && { kill -KILL "-$timer" 2>/dev/null || kill -KILL "$timer" 2>/dev/null; }
     printf '%s\n' "$1" > "$d/rc"
     exit "$1"
 }
