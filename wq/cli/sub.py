@@ -131,23 +131,14 @@ def follow_array(client: Client, number: str, tasks: int, socket_path: str | Non
     """Show an attached array's progress until its last task ends: 0 when all are done.
     Ctrl-C removes the array's tasks that have not ended."""
     bar = Progress(number, tasks)
-    cancelled = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        if cancelled.is_set():
-            raise KeyboardInterrupt
-        cancelled.set()
-        click.echo(f"\nwq: cancelling array {number} (again to stop waiting)", err=True)
-        threading.Thread(target=_cancel, args=(number, socket_path), daemon=True).start()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for event in client.events():
-            if event.get("event") == "task":
-                bar.update(event)
-            elif event.get("event") == "array-end":
-                bar.update(event)
-                return bar.finish()
+        with Cancelling(f"array {number}", number, socket_path):
+            for event in client.events():
+                if event.get("event") == "task":
+                    bar.update(event)
+                elif event.get("event") == "array-end":
+                    bar.update(event)
+                    return bar.finish()
         return 1
     except ClientError as exc:
         raise ClientError(f"{exc}; array {number} itself is not affected: follow it with "
@@ -155,9 +146,39 @@ def follow_array(client: Client, number: str, tasks: int, socket_path: str | Non
     except KeyboardInterrupt:
         click.echo(f"wq: not waiting any more; array {number} is being removed", err=True)
         return 130
-    finally:
-        for sig, handler in previous.items():
+
+
+class Cancelling:
+    """While attached: the first Ctrl-C (or SIGTERM) removes the job (or array)
+    from another thread and keeps reading, so the stream is never cut mid-frame;
+    a second one raises KeyboardInterrupt."""
+
+    def __init__(self, what: str, selector: str, socket_path: str | None) -> None:
+        self.what, self.selector, self.socket_path = what, selector, socket_path
+        self.cancelled = threading.Event()
+        self.previous: dict[int, Any] = {}
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.cancelled.is_set():
+            raise KeyboardInterrupt
+        self.cancelled.set()
+        click.echo(f"\nwq: cancelling {self.what} (again to stop waiting)", err=True)
+        threading.Thread(target=_cancel, args=(self.selector, self.socket_path),
+                         daemon=True).start()
+
+    def __enter__(self) -> Cancelling:
+        self.previous = {sig: signal.signal(sig, self._on_signal)
+                         for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def restore(self) -> None:
+        """Give the signals back (to an interactive session, or when done)."""
+        for sig, handler in self.previous.items():
             signal.signal(sig, handler)
+        self.previous = {}
+
+    def __exit__(self, *_: object) -> None:
+        self.restore()
 
 
 class Progress:
@@ -345,33 +366,21 @@ class Interactive:
 
 def follow(client: Client, job_id: str, socket_path: str | None,
            session: Interactive | None = None) -> int:
-    """Stream an attached job's output; return the exit code `wq sub` should exit with.
-
-    The first Ctrl-C (or SIGTERM) cancels the job from another thread and keeps
-    reading, so the stream is never cut mid-frame; a second one stops waiting.
-    """
+    """Stream an attached job's output; return the exit code `wq sub` should exit with
+    (Ctrl-C: see Cancelling)."""
     chatty = sys.stderr.isatty()
     if chatty:
         click.echo(f"wq: job {job_id} submitted", err=True)
-    cancelled = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        if cancelled.is_set():
-            raise KeyboardInterrupt
-        cancelled.set()
-        click.echo(f"\nwq: cancelling job {job_id} (again to stop waiting)", err=True)
-        threading.Thread(target=_cancel, args=(job_id, socket_path), daemon=True).start()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for event in client.events():
-            if event.get("event") == "lease" and session is not None:
-                for sig, handler in previous.items():     # the session handles signals now
-                    signal.signal(sig, handler)
-                return session.run(event)
-            code = _show(event, job_id, chatty or session is not None, cancelled.is_set())
-            if code is not None:
-                return code
+        with Cancelling(f"job {job_id}", job_id, socket_path) as cancel:
+            for event in client.events():
+                if event.get("event") == "lease" and session is not None:
+                    cancel.restore()                 # the session handles signals now
+                    return session.run(event)
+                code = _show(event, job_id, chatty or session is not None,
+                             cancel.cancelled.is_set())
+                if code is not None:
+                    return code
         return 1
     except ClientError as exc:
         raise ClientError(f"{exc}; job {job_id} itself is not affected: follow it with "
@@ -379,9 +388,6 @@ def follow(client: Client, job_id: str, socket_path: str | None,
     except KeyboardInterrupt:
         click.echo(f"wq: not waiting any more; job {job_id} is being removed", err=True)
         return 130
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _show(event: dict[str, Any], job_id: str, chatty: bool, cancelled: bool) -> int | None:
