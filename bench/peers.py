@@ -27,15 +27,14 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from tests.integration.conftest import cluster_yaml  # noqa: E402
-from tests.integration.sshd import STOCK_BASHRC, Keys, SshHost, WqServer, wait_for  # noqa: E402
+from bench.harness import loopback, write_table  # noqa: E402
+from tests.integration.sshd import STOCK_BASHRC, Keys, SshHost, WqServer  # noqa: E402
 from wq.client import Client  # noqa: E402
 from wq.protocol import messages as m  # noqa: E402
 
@@ -148,26 +147,14 @@ def main() -> None:
     parser.add_argument("--only", default="wq,asyncssh,parallel,hyperqueue",
                         help="which systems to measure (comma-separated)")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="wq-peers-"))
-    keys = Keys(root / "keys")
     bashrc = SLOW_BASHRC if args.slow_bashrc else STOCK_BASHRC
-    hosts = [SshHost(f"node{i}", f"127.0.0.{20 + i}", root / f"node{i}", keys, bashrc=bashrc)
-             for i in range(1, args.hosts + 1)]
     rows: list[tuple[str, str]] = []
-    server = None
-    try:
-        for h in hosts:
-            h.start()
-        keys.known_hosts.write_text("".join(h.host_key_line + "\n" for h in hosts))
-        cluster = root / "cluster.yaml"
-        cluster.write_text(cluster_yaml(keys, hosts, cores=args.slots))
-        server = WqServer(root / "wq", cluster)
-        server.start()
-        wait_for(lambda: _all_up(server, len(hosts)), 60, "the hosts up")
+    with loopback("peers", args.hosts, args.slots, 20, bashrc) as bench:
+        hosts, keys, root, server = bench.hosts, bench.keys, bench.root, bench.server
         systems: list[tuple[str, str, Callable[[], float] | str]] = [
             ("wq", "wq", lambda: run_wq(server, args.tasks)),
-            ("asyncssh", "asyncssh, a channel per task", lambda: run_asyncssh(hosts, keys, args.tasks,
-                                                                  args.slots)),
+            ("asyncssh", "asyncssh, a channel per task",
+             lambda: run_asyncssh(hosts, keys, args.tasks, args.slots)),
             ("parallel", "GNU parallel + ControlMaster",
              (lambda: run_parallel(hosts, keys, args.tasks, args.slots, root))
              if shutil.which("parallel") else "skipped: apt-get install parallel"),
@@ -185,24 +172,10 @@ def main() -> None:
             rate, per_task = median_rate(measure, args.tasks, args.runs)
             rows.append((name, f"{rate:8.1f} tasks/s {per_task:7.2f} ms/task"))
             print(f"{name:34} {rows[-1][1]}", file=sys.stderr)
-    finally:
-        if server is not None:
-            server.stop()
-        for h in hosts:
-            h.stop()
     shell = "a ~50 ms ~/.bashrc" if args.slow_bashrc else "a stock ~/.bashrc"
     head = (f"{args.tasks} `true` tasks, {args.hosts} loopback sshd hosts x {args.slots} "
             f"slots, {shell}, median of {args.runs} runs")
-    table = "\n".join([head, *(f"  {name:34} {value}" for name, value in rows)])
-    print(table)
-    if args.out:
-        args.out.write_text(table + "\n")
-
-
-def _all_up(server: WqServer, count: int) -> bool:
-    with Client(server.socket) as client:
-        hosts = client.request(m.Stat())["hosts"]
-    return sum(h["state"] == "up" for h in hosts) == count
+    write_table(head, rows, args.out)
 
 
 def _has(module: str) -> bool:

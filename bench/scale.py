@@ -19,7 +19,6 @@ import argparse
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,8 +26,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from tests.integration.conftest import cluster_yaml  # noqa: E402
-from tests.integration.sshd import Keys, SshHost, WqServer, wait_for  # noqa: E402
+from bench.harness import loopback, write_table  # noqa: E402
+from tests.integration.sshd import WqServer  # noqa: E402
 from wq.client import Client  # noqa: E402
 from wq.protocol import messages as m  # noqa: E402
 
@@ -70,21 +69,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="wq-scale-"))
-    keys = Keys(root / "keys")
-    hosts = [SshHost(f"node{i}", f"127.0.0.{30 + i}", root / f"node{i}", keys)
-             for i in range(1, args.hosts + 1)]
     rows: list[tuple[str, str]] = []
-    server = None
-    try:
-        for h in hosts:
-            h.start()
-        keys.known_hosts.write_text("".join(h.host_key_line + "\n" for h in hosts))
-        cluster = root / "cluster.yaml"
-        cluster.write_text(cluster_yaml(keys, hosts, cores=args.cores))
-        server = WqServer(root / "wq", cluster)
-        server.start()
-        wait_for(lambda: all(h["state"] == "up" for h in _stat(server)), 60, "the hosts up")
+    with loopback("scale", args.hosts, args.cores, 30) as bench:
+        server = bench.server
         rows.append(("CLI start-up: wq --help", f"{wall(server, '--help', runs=10):7.1f} ms"))
         rows.append(("wq ls, empty queue", f"{wall(server, 'ls', runs=10):7.1f} ms"))
         latencies = submit_to_start(server, 50)
@@ -92,7 +79,7 @@ def main() -> None:
                      f"p50 {statistics.median(latencies):5.1f} ms, "
                      f"p90 {latencies[int(0.9 * len(latencies))]:5.1f} ms"))
         with Client(server.socket) as client:
-            client.request(m.NodeState(hosts=[h.name for h in hosts], offline=True))
+            client.request(m.NodeState(hosts=[h.name for h in bench.hosts], offline=True))
             began = time.perf_counter()
             reply = client.request(m.Submit(spec=SPEC, array=[1, args.tasks, 1]))
             took = time.perf_counter() - began
@@ -102,22 +89,9 @@ def main() -> None:
         assert server.proc is not None
         rss = psutil.Process(server.proc.pid).memory_info().rss / 2**20
         rows.append((f"server RSS, {args.tasks} queued", f"{rss:7.1f} MB"))
-    finally:
-        if server is not None:
-            server.stop()
-        for h in hosts:
-            h.stop()
     head = (f"wq latency and scale: {args.hosts} loopback sshd hosts x {args.cores} cores, "
             "stock ~/.bashrc")
-    table = "\n".join([head, *(f"  {name:34} {value}" for name, value in rows)])
-    print(table)
-    if args.out:
-        args.out.write_text(table + "\n")
-
-
-def _stat(server: WqServer) -> list[dict]:  # type: ignore[type-arg]
-    with Client(server.socket) as client:
-        return list(client.request(m.Stat())["hosts"])
+    write_table(head, rows, args.out)
 
 
 if __name__ == "__main__":
