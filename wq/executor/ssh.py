@@ -218,13 +218,28 @@ class SshExecutor(ShellExecutor):
     @contextlib.asynccontextmanager
     async def _run(self, host: Host, script: str) -> AsyncIterator[Proc]:
         link = await self.helper(host)
-        if link is not None:
-            proc = link.open({"op": "run", "script": script})
-            try:
-                yield proc
-            finally:
-                proc.terminate()
+        if link is None:
+            async with self._channel(host, script) as plain:
+                yield plain
             return
+        proc = link.open({"op": "run", "script": script})
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+
+    @contextlib.asynccontextmanager
+    async def _launch(self, host: Host, job: wrapper.Launch) -> AsyncIterator[Proc]:
+        link = await self.helper(host)
+        if link is None:
+            async with self._channel(host, wrapper.launch_script(job)) as plain:
+                yield plain
+            return
+        yield link.open(wrapper.helper_request(job))
+
+    @contextlib.asynccontextmanager
+    async def _channel(self, host: Host, script: str) -> AsyncIterator[Proc]:
+        """The plain path: a channel of its own running `sh -s` with the script."""
         async with self.pool(host).session() as conn:
             try:
                 proc = await conn.create_process("sh -s", encoding=None)
@@ -237,16 +252,6 @@ class SshExecutor(ShellExecutor):
                 yield wrapped
             finally:
                 wrapped.terminate()
-
-    @contextlib.asynccontextmanager
-    async def _launch(self, host: Host, job: wrapper.Launch) -> AsyncIterator[Proc]:
-        link = await self.helper(host)
-        if link is None:
-            async with self._run(host, wrapper.launch_script(job)) as proc:
-                yield proc
-            return
-        proc = link.open(wrapper.helper_request(job))
-        yield proc
 
     def allow_retry(self, host: Host) -> None:
         if host.name in self.pools:

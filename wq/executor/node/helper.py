@@ -5,7 +5,8 @@
 #
 #   {"op": "run", "id": N, "script": TEXT}      run `sh -s` with TEXT on stdin
 #   {"op": "launch", "id": N, ...}              start a job instance (see launch)
-#   {"op": "stop", "id": N}                     end run N (TERM to its group)
+#   {"op": "stop", "id": N}                     end run N (TERM to its group); a
+#                                               launched job lives on regardless
 #
 # Replies: {"id": N, "out": DATA}, {"id": N, "err": DATA} (bytes as latin-1
 # text) and finally {"id": N, "exit": CODE}. A launch answers with the very
@@ -249,9 +250,6 @@ class Launch:
 
     def end(self):
         send({"id": self.id, "exit": 0})
-
-    def stop(self):
-        pass                     # the job lives on without the channel that launched it
 
 
 def rc_of(d):
