@@ -115,3 +115,24 @@ def test_pruning_forgets_old_finished_jobs_only(tmp_path):
     assert s.prune(100.0, [JobState.FAILED])[0] == 1
     new = s.add_job("ann", spec("new"), now=200.0)
     assert new.id > jobs[-1].id            # ids never come back
+
+
+def test_an_array_is_stored_once_and_numbers_count_on(tmp_path):
+    path = str(tmp_path / "wq.db")
+    s = Store(path)
+    first = s.add_job("ann", spec("a"), now=1.0)
+    tasks = s.add_array("ann", spec("sweep"), 2.0, [(1, None), (3, "x y")], throttle=2)
+    after = s.add_job("ann", spec("b"), now=3.0)
+    assert [first.label, *(t.label for t in tasks), after.label] == ["1", "2.1", "2.3", "3"]
+    assert len({first.id, *(t.id for t in tasks), after.id}) == 4
+    s.close()
+
+    s = Store(path)
+    assert [(j.label, j.entry, j.spec.command) for j in s.select(2, 2)] == \
+        [("2.1", None, "sweep"), ("2.3", "x y", "sweep")]
+    assert s.throttles() == {2: 2}
+    done = [dataclasses.replace(t, state=JobState.DONE, ended=4.0) for t in tasks]
+    s.update_many(done, 4.0, "done")
+    assert s.throttles() == {}
+    assert s.array_counts({JobState.DONE}) == {2: {"done": 2}}
+    assert s.first_of(2).label == "2.1" and s.last_number("ann") == 3

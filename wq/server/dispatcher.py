@@ -73,8 +73,7 @@ class Dispatcher:
         self.running: dict[JobId, Job] = {}
         self.running_in: Counter[int] = Counter()       # number -> running tasks
         self.active_in: Counter[int] = Counter()        # number -> waiting + running
-        self.throttles: dict[int, int] = {
-            n: t for n, (_, t) in store.arrays().items() if t}
+        self.throttles: dict[int, int] = store.throttles()
         for job in sorted(store.jobs([JobState.WAITING, JobState.RUNNING]), key=_task_key):
             self._put(job)
         self.current: dict[JobId, Instance] = {

@@ -130,10 +130,11 @@ class Store:
                     submitted=now, number=number, task=task, entry=entry)
                 for k, (task, entry) in enumerate(tasks)]
 
-    def arrays(self) -> dict[int, tuple[int, int | None]]:
-        """Every array's number -> (tasks, throttle)."""
-        return {int(n): (int(t), th) for n, t, th in self.db.execute(
-            "SELECT number, tasks, throttle FROM arrays")}
+    def throttles(self) -> dict[int, int]:
+        """Throttled arrays with tasks still waiting or running: number -> throttle."""
+        return {int(n): int(t) for n, t in self.db.execute(
+            "SELECT number, throttle FROM arrays WHERE throttle IS NOT NULL AND number IN "
+            "(SELECT number FROM jobs WHERE state IN ('waiting', 'running'))")}
 
     def update(self, job: Job, now: float, event: str, detail: str = "",
                instance: Instance | None = None) -> None:
