@@ -26,15 +26,19 @@ def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
     command, cwd, env = data.get("command"), data.get("cwd"), data.get("env", {})
     if not isinstance(command, str) or not command.strip():
         raise ParseError("the command is empty", source=source, key="command")
-    if not isinstance(cwd, str) or not os.path.isabs(cwd):
+    if "\0" in command:
+        raise ParseError("the command contains a NUL byte", source=source, key="command")
+    if not isinstance(cwd, str) or not os.path.isabs(cwd) or "\0" in cwd:
         raise ParseError("cwd must be an absolute path", source=source, key="cwd")
     if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                            for k, v in env.items()):
-        raise ParseError("env must map names to strings", source=source, key="env")
+                                            and "\0" not in k + v for k, v in env.items()):
+        raise ParseError("env must map names to strings (without NUL bytes)", source=source,
+                         key="env")
     outputs = {}
     for key in ("stdout", "stderr"):
         value = data.get(key)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
+        if value is not None and (not isinstance(value, str) or not value.strip()
+                                  or "\0" in value):
             raise ParseError("expected a path pattern", source=source, key=key)
         outputs[key] = value
     interactive, stdin = data.get("interactive", False), data.get("stdin")

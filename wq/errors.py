@@ -6,7 +6,8 @@
     ├── ClientError          the client cannot talk to the server
     │   └── ServerNotRunning no server listens on the socket
     ├── ServerError          the server refused a request (its message is the reason)
-    ├── ProtocolError        a frame that is oversize, undecodable or of an unknown type
+    ├── ProtocolError        a frame that is undecodable or of an unknown type
+    │   └── FrameError       the framing broke: oversize, cut off, too slow (the connection ends)
     └── ExecutorError        a host could not be reached or refused what was asked
         └── HostUnreachable  connect, authentication or host key failure
 
@@ -28,6 +29,7 @@ class ParseError(WqError):
 
     def __init__(self, message: str, *, source: str = "", line: int | None = None,
                  key: str = "") -> None:
+        message, key = one_line(message), one_line(key, 80)
         self.source = source
         self.line = line
         self.key = key
@@ -38,6 +40,12 @@ class ParseError(WqError):
         prefix = f"{where}: " if where else ""
         keypart = f"{key}: " if key else ""
         super().__init__(f"{prefix}{keypart}{message}")
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Text fit for one line of an error: whitespace runs as one space, cut short."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"
 
 
 class UsageError(WqError):
@@ -57,6 +65,10 @@ class ServerError(WqError):
 
 
 class ProtocolError(WqError):
+    pass
+
+
+class FrameError(ProtocolError):
     pass
 
 

@@ -79,3 +79,29 @@ def test_missing_file_is_one_line():
     with pytest.raises(ParseError) as err:
         cluster.load("/nonexistent/c.yaml")
     assert str(err.value) == "/nonexistent/c.yaml: cannot read the cluster file: No such file or directory"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("hosts: {'a b': {cores: 1}}", "c.yaml:1: hosts.a b.name: 'a b' is not a valid name"),
+    ("hosts: [{name: a, cores: 1.0e+32}]", "hosts[0].cores: expected a positive integer of at "
+                                           "most 1000000"),
+    ("hosts: [{name: a, cores: '١'}]", "hosts[0].cores: expected a positive integer"),
+    ("hosts: [{name: a, cores: 1, mem: .inf}]", "hosts[0].mem: expected a size of at most"),
+    ("hosts: [{name: a, cores: 1, mem: .nan}]", "hosts[0].mem: expected a size of 0 or more"),
+    ("hosts: [{name: a, cores: 1, keepalive: 1.0e-300}]", "hosts[0].keepalive: expected "
+                                                          "between 0.1 and 86400 seconds"),
+    ("hosts: [{name: a, cores: 1, connect_timeout: .inf}]", "connect_timeout: expected a "
+                                                            "positive number of seconds"),
+    ("hosts: [{name: a, cores: 1, gpus: 100000000000}]", "hosts[0].gpus: expected a "
+                                                         "non-negative integer of at most 4096"),
+    ("hosts: [{name: a, cores: 1, max_sessions: 100000}]", "max_sessions"),
+    ("hosts:\n  - " + "[" * 5000, "c.yaml: invalid YAML: nested too deeply"),
+    ("hosts: [{name: a, cores: 1}\n  - b: [", "c.yaml:2: invalid YAML"),
+    ("a 1\nb 99999999999999999999999999", "c.yaml:2: cores: expected a positive integer"),
+])
+def test_bad_values_are_one_line_naming_file_line_and_key(text, expected):
+    with pytest.raises(ParseError) as caught:
+        cluster.parse(text, "c.yaml")
+    message = str(caught.value)
+    assert expected in message, message
+    assert "\n" not in message

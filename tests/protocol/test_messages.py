@@ -56,3 +56,24 @@ def test_recv_over_a_socket():
     assert framing.recv(b) == {"x": 1}
     assert framing.recv(b) == {"y": 2}
     assert framing.recv(b) is None
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"a": NaN}', "NaN is not a number JSON allows"),
+    (b'{"a": Infinity}', "Infinity"),
+])
+def test_frames_that_would_crash_a_decoder_are_refused(body, message):
+    with pytest.raises(ProtocolError, match=message):
+        framing.decode(body)
+
+
+@pytest.mark.parametrize("frame", [
+    {"type": "limit", "jobs": 2**63},
+    {"type": "limit", "cores": -(2**70)},
+    {"type": "clean", "older_than": 1e308},
+    {"type": "log", "id": "1", "max_bytes": 10**30},
+])
+def test_numbers_beyond_any_use_are_refused_before_they_reach_sqlite(frame):
+    with pytest.raises(ProtocolError, match="wrong type"):
+        messages.from_frame(frame)

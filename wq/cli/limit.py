@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from wq.client import Client
 from wq.errors import UsageError
+from wq.parsing.units import shown
 from wq.protocol import messages as m
 
 KEYS = {"run": "jobs", "jobs": "jobs", "njobs": "jobs", "running": "jobs",
@@ -21,12 +24,11 @@ def parse_limits(text: str) -> dict[str, int]:
         key, sep, value = part.partition(":")
         name = KEYS.get(key.strip().lower())
         if not sep or name is None:
-            raise UsageError(f"expected 'run: N' or 'cores: N', got {part.strip()!r}")
-        try:
-            number = int(value)
-        except ValueError:
-            raise UsageError(f"{key.strip()}: expected a whole number, got "
-                             f"{value.strip()!r}") from None
+            raise UsageError(f"expected 'run: N' or 'cores: N', got {shown(part.strip())}")
+        if not re.fullmatch(r"\s*-?[0-9]{1,9}\s*", value):
+            raise UsageError(f"{key.strip()}: expected a whole number up to 999999999, got "
+                             f"{shown(value.strip())}")
+        number = int(value)
         if number < -1:
             raise UsageError(f"{key.strip()}: expected 0 or more (or -1 to remove the limit)")
         out[name] = number

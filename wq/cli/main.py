@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from wq import __version__
-from wq.errors import WqError
+from wq.errors import WqError, one_line
 
 VERBS = {
     "serve": "Run the server (in the foreground, or -d in the background).",
@@ -64,14 +64,18 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         cli.main(args=argv, prog_name="wq", standalone_mode=False)
     except WqError as exc:
-        click.echo(f"wq: {exc}", err=True)
+        click.echo(f"wq: {one_line(str(exc), 2000)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         sys.exit(130)
+    except click.UsageError as exc:          # one line, as every other error
+        verb = exc.ctx.command_path if exc.ctx is not None else "wq"
+        click.echo(f"wq: {one_line(exc.format_message(), 2000)} (see '{verb} -h')", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"wq: {one_line(exc.format_message(), 2000)}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as exc:
         if os.environ.get("WQ_DEBUG"):
             traceback.print_exc()
-        click.echo(f"wq: internal error: {type(exc).__name__}: {exc} "
+        click.echo(f"wq: internal error: {type(exc).__name__}: {one_line(str(exc))} "
                    "(a bug; rerun with WQ_DEBUG=1 for details)", err=True)
         sys.exit(70)
     sys.exit(0)

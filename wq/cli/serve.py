@@ -15,7 +15,7 @@ from wq.errors import ServerNotRunning, WqError
 
 
 @click.command("serve")
-@click.argument("cluster", required=False, type=click.Path(dir_okay=False))
+@click.argument("cluster", required=False)
 @click.option("--state", "state_dir", envvar="WQ_STATE", metavar="DIR",
               help="Where the database lives (default ~/.local/state/wq; env WQ_STATE).")
 @click.option("--kill-grace", default=5.0, show_default=True, metavar="SECONDS",

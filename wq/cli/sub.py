@@ -17,6 +17,8 @@ from wq.cli import options
 from wq.client import Client
 from wq.errors import ClientError, ParseError, UsageError, WqError
 from wq.model import JobSpec
+from wq.parsing.arrays import MAX_TASK_ID
+from wq.parsing.requirements import MAX_RETRIES
 from wq.protocol import messages as m
 
 TIMEOUT_EXIT = 124        # as timeout(1)
@@ -33,13 +35,10 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
     if (command is None) == (jobfile is None):
         raise UsageError("give either -c COMMAND or a JOBFILE")
     if jobfile is not None:
-        try:
-            with open(jobfile, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise ParseError(f"cannot read the job file: {exc.strerror}", source=jobfile) \
-                from None
-        parsed = jobfiles.parse(text, jobfile, overrides=require)
+        from wq.parsing import textfile
+
+        parsed = jobfiles.parse(textfile.read(jobfile, "job file"), jobfile,
+                                overrides=require)
         command, req = parsed.command, parsed.requirements
         stdout, stderr = stdout or parsed.stdout, stderr or parsed.stderr
     else:
@@ -101,14 +100,18 @@ def array_shape(array: str | None, each_line: str | None, from_json: str | None,
                 "throttle": throttle or tasks.throttle}
     path = each_line or from_json
     assert path is not None
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-                text = fh.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    from wq.parsing import textfile
+    from wq.protocol.framing import MAX_FRAME
+
+    if path == "-":
+        raw = sys.stdin.buffer.read(MAX_FRAME + 1)
+        if len(raw) > MAX_FRAME:
+            raise UsageError(f"standard input is too large for an array (over {MAX_FRAME} "
+                             "bytes)")
+        text = raw.decode("utf-8", "surrogateescape")
+    else:
+        what = "--each-line file" if each_line is not None else "--from-json file"
+        text = textfile.read(path, what, MAX_FRAME, errors="surrogateescape")
     if each_line is not None:
         entries = [line for line in text.splitlines() if line.strip()]
     else:
@@ -116,6 +119,9 @@ def array_shape(array: str | None, each_line: str | None, from_json: str | None,
             items = json.loads(text)
         except ValueError as exc:
             raise ParseError(f"not JSON: {exc}", source=path) from None
+        except RecursionError:
+            raise ParseError("not JSON this program can read: nested too deeply",
+                             source=path) from None
         if not isinstance(items, list):
             raise ParseError("--from-json wants a JSON list (one task per element)",
                              source=path)
@@ -238,7 +244,7 @@ def _is_shell(command: str) -> bool:
 
 
 @click.command("sub")
-@click.argument("jobfile", required=False, type=click.Path(dir_okay=False))
+@click.argument("jobfile", required=False)
 @click.option("-c", "--command", help="The command to run (a shell command line).")
 @click.option("-r", "--require", metavar="REQS",
               help='Requirements, e.g. "mode: bycore1; N: 4; group: gpu"; '
@@ -262,18 +268,18 @@ def _is_shell(command: str) -> bool:
 @click.option("-t", "--time", "time_limit", metavar="DURATION",
               help="Time limit (90s, 30m, 1h30m, HH:MM:SS): then TERM, a grace period, "
                    "KILL; the job ends as timeout (exit code 124 here).")
-@click.option("--retries", type=click.IntRange(min=0), metavar="N",
+@click.option("--retries", type=click.IntRange(min=0, max=MAX_RETRIES), metavar="N",
               help="Run a job that fails (non-zero exit) up to N more times, on another "
                    "host when one is free.")
 @click.option("--array", "array", metavar="FIRST-LAST[:STEP][%N]",
               help="An array: one task per number (in WQ_TASK_ID), at most N running at "
                    "once; tasks are named ID.TASK.")
-@click.option("--each-line", "each_line", metavar="FILE", type=click.Path(dir_okay=False),
+@click.option("--each-line", "each_line", metavar="FILE",
               help="An array: one task per line of FILE (- for stdin), the line in WQ_ENTRY.")
-@click.option("--from-json", "from_json", metavar="FILE", type=click.Path(dir_okay=False),
+@click.option("--from-json", "from_json", metavar="FILE",
               help="An array: one task per element of the JSON list in FILE, the element "
                    "in WQ_ENTRY (strings as they are, others as JSON).")
-@click.option("--throttle", type=click.IntRange(min=1), metavar="N",
+@click.option("--throttle", type=click.IntRange(min=1, max=MAX_TASK_ID), metavar="N",
               help="At most N tasks of the array running at once (as %N of --array).")
 @click.pass_obj
 def command(obj: dict[str, str | None], jobfile: str | None, command: str | None,

@@ -18,7 +18,7 @@ import yaml
 
 from wq.errors import ParseError
 from wq.model import DEFAULT_DRAIN_AFTER, Cluster, Host, SshOptions
-from wq.parsing import units, yamlsrc
+from wq.parsing import textfile, units, yamlsrc
 from wq.parsing.fields import Field, FieldTable
 
 
@@ -56,16 +56,16 @@ HOST_FIELDS = FieldTable([
     Field("user", units.name, ("username",)),
     Field("cores", units.positive_int, ("ncores", "cpus")),
     Field("mem", units.gigabytes, ("memory",)),
-    Field("gpus", units.non_negative_int, ("gpu",)),
+    Field("gpus", units.bounded(units.non_negative_int, 4096), ("gpu",)),
     Field("labels", units.names, ("groups", "label", "group")),
     Field("local", units.flag),
     Field("known_hosts", _known_hosts),
     Field("identity", _identity, ("identity_file", "key")),
     Field("ssh_config", _identity, ("config",)),
     Field("keepalive", units.seconds, ("keepalive_interval",)),
-    Field("keepalive_count", units.positive_int, ("keepalive_count_max",)),
-    Field("connect_timeout", units.seconds),
-    Field("max_sessions", units.positive_int),
+    Field("keepalive_count", units.bounded(units.positive_int, 1000), ("keepalive_count_max",)),
+    Field("connect_timeout", lambda v: units.seconds(v, maximum=3600.0)),
+    Field("max_sessions", units.bounded(units.positive_int, 1000)),
     Field("helper", units.flag),
     Field("drain_after", units.non_negative_int),
 ])
@@ -78,14 +78,7 @@ _SSH_KEYS = {"known_hosts": "known_hosts", "identity": "identity", "ssh_config":
 
 
 def load(path: str) -> Cluster:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ParseError(f"cannot read the cluster file: {exc.strerror}", source=path) from None
-    except UnicodeDecodeError:
-        raise ParseError("the cluster file is not UTF-8 text", source=path) from None
-    return parse(text, path)
+    return parse(textfile.read(path, "cluster file"), path)
 
 
 def parse(text: str, source: str) -> Cluster:
@@ -122,7 +115,8 @@ def parse(text: str, source: str) -> Cluster:
     for label, entry_node, line in entries:
         fields = {k: v for k, (v, _) in defaults.items()}
         if isinstance(hosts_node, yaml.MappingNode):
-            fields["name"] = units.name(label.split(".", 1)[1])
+            _, fields["name"] = HOST_FIELDS.convert("name", label.split(".", 1)[1],
+                                                    source=source, line=line, where=label)
             if isinstance(entry_node, yaml.ScalarNode) and entry_node.value in ("", "~", "null"):
                 entry_items: list[yamlsrc.Item] = []
             else:

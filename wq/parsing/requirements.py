@@ -20,22 +20,26 @@ _MODES = {m.value: m for m in Mode}
 _MODES.update({f"by_{m.value[2:]}": m for m in Mode})
 
 
+MAX_PRIORITY = 1_000_000
+MAX_RETRIES = 10_000
+
+
 def _mode(value: Any) -> Mode:
     key = str(value).strip().lower()
     if key not in _MODES:
-        raise ValueError(f"unknown mode {value!r} (one of: {', '.join(m.value for m in Mode)})")
+        raise ValueError(f"unknown mode {units.shown(value)} (one of: {', '.join(m.value for m in Mode)})")
     return _MODES[key]
 
 
 def _priority(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    key = str(value).strip().lower()
-    if key in PRIORITY_NAMES:
-        return PRIORITY_NAMES[key]
-    if key.lstrip("+-").isdigit():
-        return int(key)
-    raise ValueError(f"unknown priority {value!r} (low, med, high, block, or a number)")
+    if isinstance(value, str) and value.strip().lower() in PRIORITY_NAMES:
+        return PRIORITY_NAMES[value.strip().lower()]
+    try:
+        return units.integer(value, minimum=-MAX_PRIORITY, maximum=MAX_PRIORITY,
+                             what="a priority")
+    except ValueError:
+        raise ValueError(f"unknown priority {units.shown(value)} (low, med, high, block, "
+                         f"or a number from -{MAX_PRIORITY} to {MAX_PRIORITY})") from None
 
 
 def _hostfile(value: Any) -> str:
@@ -59,9 +63,10 @@ FIELDS = FieldTable([
     Field("hostfile", _hostfile, ("host_file",)),
     Field("threads", units.positive_int, ("omp_num_threads",)),
     Field("X", units.flag, ("x11",)),
-    Field("retries", units.non_negative_int, ("retry",)),
+    Field("retries", units.bounded(units.non_negative_int, MAX_RETRIES), ("retry",)),
     Field("time", units.duration, ("time_limit", "walltime", "timelimit")),
-    Field("crash_limit", units.non_negative_int, ("crashlimit", "max_crashes")),
+    Field("crash_limit", units.bounded(units.non_negative_int, MAX_RETRIES),
+          ("crashlimit", "max_crashes")),
 ])
 
 _ATTR = {"mode": "mode", "N": "n", "group": "groups", "notgroup": "not_groups",

@@ -14,8 +14,11 @@ import re
 from dataclasses import dataclass
 
 from wq.errors import UsageError
+from wq.parsing.units import shown
 
-_FORM = re.compile(r"(\d+)(?:-(\d+))?(?:\.(\d+)(?:-(\d+))?)?")
+_FORM = re.compile(r"([0-9]+)(?:-([0-9]+))?(?:\.([0-9]+)(?:-([0-9]+))?)?")
+#: job and task numbers above this are refused here, before they reach SQLite
+MAX_NUMBER = 2**62
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,22 +54,26 @@ def parse(text: str) -> Selector:
         return Selector(special=word)
     found = _FORM.fullmatch(word)
     if found is None:
-        raise UsageError(f"not a job selector: {text!r} (give 12, 12.3, 12.1-50, 3-9, "
+        raise UsageError(f"not a job selector: {shown(text)} (give 12, 12.3, 12.1-50, 3-9, "
                          "last or all)")
     first, last, task_lo, task_hi = found.groups()
+    for number in (first, last, task_lo, task_hi):
+        if number is not None and (len(number) > 19 or int(number) > MAX_NUMBER):
+            raise UsageError(f"not a job selector: {shown(text)} ({shown(number)} is too large)")
     if last is not None and task_lo is not None:
-        raise UsageError(f"not a job selector: {text!r} (tasks belong to one array: "
+        raise UsageError(f"not a job selector: {shown(text)} (tasks belong to one array: "
                          "12.1-50, not 3-9.1)")
     lo, hi = int(first), int(last if last is not None else first)
     if hi < lo:
-        raise UsageError(f"not a job selector: {text!r} ({hi} is before {lo})")
+        raise UsageError(f"not a job selector: {shown(text)} ({hi} is before {lo})")
     tasks = None
     if task_lo is not None:
         t_lo, t_hi = int(task_lo), int(task_hi if task_hi is not None else task_lo)
         if t_hi < t_lo:
-            raise UsageError(f"not a job selector: {text!r} (task {t_hi} is before {t_lo})")
+            raise UsageError(f"not a job selector: {shown(text)} (task {t_hi} is before {t_lo})")
         tasks = (t_lo, t_hi)
     return Selector(lo, hi, tasks)
+
 
 
 def parse_all(texts: list[str]) -> list[Selector]:

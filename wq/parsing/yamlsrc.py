@@ -11,6 +11,9 @@ from yaml.constructor import SafeConstructor
 from wq.errors import ParseError
 
 
+TOO_DEEP = "invalid YAML: nested too deeply"
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """One key of a mapping, with its value and the line it stands on."""
@@ -32,6 +35,8 @@ def compose(text: str, source: str) -> yaml.Node | None:
         raise ParseError(f"invalid YAML: {problem}", source=source, line=line) from None
     except yaml.YAMLError as exc:
         raise ParseError(f"invalid YAML: {exc}", source=source) from None
+    except RecursionError:
+        raise ParseError(TOO_DEEP, source=source) from None
 
 
 def line_of(node: yaml.Node) -> int:
@@ -42,8 +47,13 @@ def value_of(node: yaml.Node, source: str) -> Any:
     constructor = SafeConstructor()
     try:
         return constructor.construct_object(node, deep=True)
+    except yaml.MarkedYAMLError as exc:
+        raise ParseError(f"invalid value: {exc.problem or exc.context}", source=source,
+                         line=line_of(node)) from None
     except yaml.YAMLError as exc:
         raise ParseError(f"invalid value: {exc}", source=source, line=line_of(node)) from None
+    except RecursionError:
+        raise ParseError(TOO_DEEP, source=source, line=line_of(node)) from None
 
 
 def items(node: yaml.Node, source: str, what: str) -> list[Item]:

@@ -24,11 +24,18 @@ def encode(message: dict[str, Any]) -> bytes:
     return _HEADER.pack(len(body)) + body
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def decode(body: bytes) -> dict[str, Any]:
     try:
-        message = json.loads(body.decode("utf-8", "surrogatepass"))
+        message = json.loads(body.decode("utf-8", "surrogatepass"),
+                             parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError(f"undecodable frame: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("undecodable frame: nested too deeply") from None
     if not isinstance(message, dict):
         raise ProtocolError("a frame must hold a JSON object")
     return message

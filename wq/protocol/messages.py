@@ -17,6 +17,10 @@ from typing import Any, ClassVar
 
 from wq.errors import ProtocolError
 
+#: integers (and floats) in requests are within this bound: far beyond any job
+#: number or count, safely inside SQLite's INTEGER and a float's exact range
+MAX_INT = 2**53
+
 PROTOCOL_VERSION = 2        # 2: arrays; jobs named by selectors (12, 12.3, 3-9, last)
 
 
@@ -165,7 +169,10 @@ def _fits(value: Any, hint: Any) -> bool:
     if origin is dict:
         return isinstance(value, dict)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT
+    if hint is float:
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and abs(value) <= MAX_INT)
     if hint is Any:
         return True
     return isinstance(value, hint)

@@ -1,9 +1,16 @@
 """Listener: the Unix socket, the peer's uid, frames in and replies out.
 
 The socket's directory is 0700 and the socket 0600; a peer of another uid is
-refused. A bad frame gets an error reply and the connection is closed; a
-handler's WqError becomes an error reply; nothing a client sends can stop the
-server.
+refused. A frame that does not decode or fit a request gets an error reply
+and the connection goes on; a frame that breaks the framing (oversize, cut
+off, too slow) gets an error reply and the connection is closed; a handler's
+WqError becomes an error reply; nothing a client sends can stop the server.
+
+What clients can make the server hold is bounded (`Limits`): the number of
+connections, how long a frame may take once begun (and the hello from
+connect), and the bytes of unfinished frames across all connections. Large
+frames are read into anonymous memory maps, so what a connection held is
+given back to the system when it goes.
 """
 
 from __future__ import annotations
@@ -11,15 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import mmap
 import os
 import pwd
 import socket
 import stat
 import struct
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from wq.errors import ProtocolError, WqError
+from wq.errors import FrameError, ProtocolError, WqError
 from wq.protocol import framing
 from wq.protocol import messages as m
 
@@ -27,29 +36,90 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[["Connection", m.Request], Awaitable[bool]]   # False: close
 
+#: frames up to this size are read in one piece; larger ones into a memory map
+SMALL_FRAME = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    connections: int = 512                  # open client connections
+    frame_timeout: float = 10.0             # seconds for a frame once begun, and the hello
+    pending_bytes: int = 128 * 1024 * 1024  # unfinished frames, all connections together
+
+
+class Budget:
+    """The bytes of unfinished frames held across all connections."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.held = limit, 0
+
+    def take(self, size: int) -> None:
+        if self.held + size > self.limit:
+            raise FrameError(f"the server holds too much unfinished data from clients "
+                             f"(limit {self.limit // 2**20} MiB); try again")
+        self.held += size
+
+    def give(self, size: int) -> None:
+        self.held -= size
+
 
 class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 user: str) -> None:
+                 user: str, limits: Limits | None = None, budget: Budget | None = None) -> None:
         self.reader, self.writer, self.user = reader, writer, user
+        self.limits = limits or Limits()
+        self.budget = budget or Budget(self.limits.pending_bytes)
 
     async def send(self, message: dict[str, Any]) -> None:
         self.writer.write(framing.encode(message))
         await self.writer.drain()
 
-    async def recv(self) -> dict[str, Any] | None:
+    async def recv(self, first: bool = False) -> dict[str, Any] | None:
+        """The next frame, decoded; None at a clean end of stream. FrameError: the
+        framing broke (close); ProtocolError: a whole frame that does not decode.
+        Between frames a connection may idle; a frame once begun (or, `first`, the
+        hello from connect) must be complete within frame_timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.frame_timeout
         try:
-            header = await self.reader.readexactly(4)
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial:
-                raise ProtocolError("connection closed in the middle of a frame") from None
-            return None
-        size = framing.length(header)
-        try:
-            body = await self.reader.readexactly(size)
+            if first:
+                async with asyncio.timeout_at(deadline):
+                    return await self._frame(deadline)
+            return await self._frame(None)
+        except TimeoutError:
+            raise FrameError(f"a frame took over {self.limits.frame_timeout:g} s to "
+                             "arrive; closing the connection") from None
         except asyncio.IncompleteReadError:
-            raise ProtocolError("connection closed in the middle of a frame") from None
-        return framing.decode(body)
+            raise FrameError("connection closed in the middle of a frame") from None
+
+    async def _frame(self, deadline: float | None) -> dict[str, Any] | None:
+        start = await self.reader.read(1)
+        if not start:
+            return None
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + self.limits.frame_timeout
+        async with asyncio.timeout_at(deadline):
+            header = start + await self.reader.readexactly(3)
+            try:
+                size = framing.length(header)
+            except ProtocolError as exc:
+                raise FrameError(str(exc)) from None
+            if size <= SMALL_FRAME:
+                body = await self.reader.readexactly(size)
+                return framing.decode(body)
+            self.budget.take(size)
+            try:
+                with mmap.mmap(-1, size) as buffer:
+                    got = 0
+                    while got < size:
+                        chunk = await self.reader.read(min(size - got, 1 << 20))
+                        if not chunk:
+                            raise asyncio.IncompleteReadError(b"", size - got)
+                        buffer[got:got + len(chunk)] = chunk
+                        got += len(chunk)
+                    return framing.decode(buffer[:])
+            finally:
+                self.budget.give(size)
 
 
 def prepare_socket_dir(path: str) -> None:
@@ -93,18 +163,29 @@ def user_name(uid: int) -> str:
         return str(uid)
 
 
-async def serve_unix(path: str, handle: Handler) -> asyncio.AbstractServer:
+async def serve_unix(path: str, handle: Handler,
+                     limits: Limits | None = None) -> asyncio.AbstractServer:
+    limits = limits or Limits()
     prepare_socket_dir(path)
     check_not_running(path)
     me = os.getuid()
+    budget = Budget(limits.pending_bytes)
+    open_now = 0
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal open_now
+        open_now += 1
         try:
             uid = peer_uid(writer)
-            conn = Connection(reader, writer, user_name(uid))
+            conn = Connection(reader, writer, user_name(uid), limits, budget)
             if uid != me:
                 await conn.send({"ok": False, "error": "this wq server belongs to "
                                  f"{user_name(me)}; connections from other users are refused"})
+                return
+            if open_now > limits.connections:
+                await conn.send({"ok": False, "error": (
+                    f"the wq server has too many connections open (limit "
+                    f"{limits.connections}); try again when some have ended")})
                 return
             await _session(conn, handle)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -112,28 +193,28 @@ async def serve_unix(path: str, handle: Handler) -> asyncio.AbstractServer:
         except Exception:
             log.exception("connection handler failed")
         finally:
+            open_now -= 1
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    old = os.umask(0o177)
+    old = os.umask(0o177)            # the socket is 0600 from the moment it exists
     try:
         server = await asyncio.start_unix_server(on_connect, path)
     finally:
         os.umask(old)
-    os.chmod(path, 0o600)
     return server
 
 
 async def _session(conn: Connection, handle: Handler) -> None:
     """Handshake, then requests until the client closes."""
     try:
-        first = await conn.recv()
+        first = await conn.recv(first=True)
         if first is None:
             return
         hello = m.from_frame(first)
         if not isinstance(hello, m.Hello):
-            raise ProtocolError("the first message must be a hello")
+            raise FrameError("the first message must be a hello")
         if hello.version != m.PROTOCOL_VERSION:
             await conn.send({"ok": False, "error": (
                 f"protocol version mismatch: the server speaks {m.PROTOCOL_VERSION}, "
@@ -142,10 +223,16 @@ async def _session(conn: Connection, handle: Handler) -> None:
         await conn.send({"ok": True, "version": m.PROTOCOL_VERSION, "user": conn.user,
                          "pid": os.getpid()})
         while True:
-            frame = await conn.recv()
-            if frame is None:
-                return
-            request = m.from_frame(frame)
+            try:
+                frame = await conn.recv()
+                if frame is None:
+                    return
+                request = m.from_frame(frame)
+            except FrameError:
+                raise
+            except ProtocolError as exc:          # a whole frame: answer, carry on
+                await conn.send({"ok": False, "error": f"protocol error: {exc}"})
+                continue
             try:
                 if not await handle(conn, request):
                     return
@@ -160,4 +247,3 @@ async def _session(conn: Connection, handle: Handler) -> None:
     except ProtocolError as exc:
         with contextlib.suppress(Exception):
             await conn.send({"ok": False, "error": f"protocol error: {exc}"})
-
