@@ -10,11 +10,12 @@ It imports neither asyncio nor asyncssh, so `wq ls` starts fast.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
 
-from wq import __version__, paths
+from wq import __version__, paths, trust
 from wq.errors import ClientError, ServerError, ServerNotRunning
 from wq.protocol import framing
 from wq.protocol import messages as m
@@ -22,11 +23,17 @@ from wq.protocol import messages as m
 
 class Client:
     def __init__(self, socket_path: str | None = None, timeout: float | None = 60.0) -> None:
-        self.path = paths.socket_path(socket_path)
+        """Connect to the server, having checked that it is who it must be (the
+        socket's directory, the socket and the peer's uid: see wq.trust)."""
+        candidates = paths.socket_candidates(socket_path)
+        self.path = next((p for p in candidates if _present(p)), candidates[0])
+        owner = os.getuid()
+        trust.check_socket(self.path, owner)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         try:
             self.sock.connect(self.path)
+            trust.check_peer(self.sock, self.path, owner)
         except (FileNotFoundError, ConnectionRefusedError):
             self.sock.close()
             raise ServerNotRunning(f"no wq server is running on {self.path}; start one with "
@@ -35,6 +42,9 @@ class Client:
             self.sock.close()
             raise ClientError(f"cannot connect to the wq server at {self.path}: "
                               f"{exc.strerror or exc}") from None
+        except trust.Untrusted:
+            self.sock.close()
+            raise
         hello = self.request(m.Hello(m.PROTOCOL_VERSION, f"wq {__version__}"))
         self.user = str(hello.get("user", ""))
         self.server_pid = int(hello.get("pid", 0))
@@ -83,3 +93,14 @@ class Client:
             yield event
             if event.get("event") in ("exit", "array-end"):
                 return
+
+
+def _present(path: str) -> bool:
+    """Something is at `path` (or hidden from us there, which check_socket reports)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True

@@ -66,13 +66,15 @@ def start_background(cluster: str | None, socket_path: str, state: str, options:
         pass
     os.makedirs(state, mode=0o700, exist_ok=True)
     log_path = os.path.join(state, "server.log")
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)            # job names and errors are nobody else's business
     args = [sys.executable, "-m", "wq", "--socket", socket_path, "serve", "--state", state,
             *options]
     if verbose:
         args.append("--verbose")
     if cluster is not None:
         args.append(os.path.abspath(cluster))
-    with open(log_path, "ab") as log:
+    with os.fdopen(fd, "ab") as log:
         start = log.tell()
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True, cwd="/")

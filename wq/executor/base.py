@@ -76,8 +76,7 @@ class ShellExecutor:
 
     async def probe(self, host: Host) -> str:
         """Reach the host and return its boot id; raises ExecutorError if unreachable."""
-        async with self._run(host, "cat /proc/sys/kernel/random/boot_id 2>/dev/null "
-                                   "|| echo none\n") as proc:
+        async with self._run(host, wrapper.probe_script()) as proc:
             out = await proc.stdout.read()
             await proc.wait()
         return out.decode(errors="replace").strip()

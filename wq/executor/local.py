@@ -36,13 +36,16 @@ class _LocalProc:
 
 
 class LocalExecutor(ShellExecutor):
+    def __init__(self, umask: int = 0o022) -> None:
+        self.umask = umask        # the user's, as a login over ssh would give the scripts
+
     @contextlib.asynccontextmanager
     async def _run(self, host: Host, script: str) -> AsyncIterator[Proc]:
         # A new session: the server's terminal (Ctrl-C) must never reach jobs.
         proc = await asyncio.create_subprocess_exec(
             "/bin/sh", "-s", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, start_new_session=True,
-            cwd=os.path.expanduser("~"))
+            cwd=os.path.expanduser("~"), umask=self.umask)
         assert proc.stdin is not None
         proc.stdin.write(script.encode("utf-8", "surrogateescape"))
         proc.stdin.close()

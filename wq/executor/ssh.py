@@ -3,7 +3,7 @@
 SSH hygiene: ~/.ssh/config and /etc/ssh/ssh_config are read (asyncssh reads
 neither system file by itself), host keys are checked against known_hosts
 (user and system files) unless the cluster file says `known_hosts: none`,
-keepalives are on, connects time out.
+keepalives are on, connects time out, agent and X11 forwarding are off.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ def connect_options(host: Host) -> dict[str, Any]:
         "keepalive_count_max": ssh.keepalive_count,
         "connect_timeout": ssh.connect_timeout,
         "login_timeout": ssh.connect_timeout,
+        # whatever ~/.ssh/config says: a batch job must not reach the user's agent
+        # or display (an interactive session asks for them itself, with -A / -X)
+        "agent_forwarding": False,
+        "x11_forwarding": False,
     }
     if host.port:
         opts["port"] = host.port

@@ -172,9 +172,14 @@ def helper_request(job: Launch) -> dict[str, object]:
     return request
 
 
+#: node scripts create wq's files private; a job gets the login's umask back
+PRIVATE = "umask 077\n"
+
+
 def launch_script(job: Launch) -> str:
     env_lines = _env_lines(job)
     parts = [
+        "wq_umask=$(umask)\n" + PRIVATE,
         f"d={job.dir}\n",
         'mkdir -p "$d" && chmod 700 "$d" || '
         + _fail('cannot create the job directory $d', RC_NO_JOB_DIR),
@@ -193,7 +198,7 @@ def launch_script(job: Launch) -> str:
         parts.append(_heredoc('"$d/hostfile"', "\n".join(job.hostfile_lines)))
         if job.hostfile_path:
             target = output_word(job.hostfile_path, "hostfile", job.cwd)
-            parts.append(f'cp "$d/hostfile" {target} 2>/dev/null || '
+            parts.append(f'( umask "$wq_umask" && cp "$d/hostfile" {target} ) 2>/dev/null || '
                          + _fail(f'cannot write the hostfile "{target}"', RC_NO_HOSTFILE))
     parts.append(
         f"[ -d {quote(job.cwd)} ] || "
@@ -203,7 +208,8 @@ def launch_script(job: Launch) -> str:
         '[ -x "$wq_shell" ] || wq_shell=/bin/sh\n'
         f'setsid -w /bin/sh "$d/run" "$d" {quote(job.cwd)} '
         f'{output_word(job.stdout, "stdout", job.cwd)} '
-        f'{output_word(job.stderr, "stderr", job.cwd)} "$wq_shell"{limit_args} </dev/null\n'
+        f'{output_word(job.stderr, "stderr", job.cwd)} "$wq_shell" "$wq_umask"{limit_args} '
+        '</dev/null\n'
         # a wrapper killed by `wq rm` leaves rc to the killer, a moment later
         'i=0; while [ ! -s "$d/rc" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done\n'
         f'[ -f "$d/timeout" ] && echo "{TIMED_OUT}"\n'
@@ -223,6 +229,7 @@ def session_setup_script(job: Launch) -> str:
     if job.hostfile_lines:
         env_lines += f"export WQ_HOSTFILE={output_word(job.hostfile_path, 'hostfile', job.cwd)}\n"
     parts = [
+        PRIVATE,
         f"d={job.dir}\n",
         'mkdir -p "$d" && chmod 700 "$d" || '
         f'{{ echo "{ERROR} cannot create the job directory $d"; exit {RC_NO_JOB_DIR}; }}\n',
@@ -246,11 +253,17 @@ def session_command(job: Launch) -> str:
             '"${SHELL:-/bin/sh}"')
 
 
+def probe_script() -> str:
+    """Reach a host: print its boot id; make sure wq's tree there is private."""
+    return (PRIVATE + 'mkdir -p "$HOME/.cache/wq" && chmod 700 "$HOME/.cache/wq"\n'
+            "cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none\n")
+
+
 def kill_script(directory: str, grace: float, first: str = "TERM") -> str:
     """Send `first` (TERM; HUP for interactive shells) to the job's process group,
     wait `grace` seconds for it, then KILL; its time-limit watchdog goes too."""
     return (
-        node_script("killgroup.sh") +
+        PRIVATE + node_script("killgroup.sh") +
         f"d={directory}\n"
         '[ -f "$d/timer.pid" ] && kill -KILL "-$(cat "$d/timer.pid")" 2>/dev/null\n'
         '[ -s "$d/rc" ] && { echo gone; exit 0; }\n'
@@ -277,7 +290,7 @@ def watch_script(directory: str) -> str:
     WQ-ENDED with the time its exit status was written, when `date -r` can) or
     WQ-LOST; WQ-NOTSTARTED when the launch never got as far as the wrapper,
     which is then barred from starting late (DIR/claim)."""
-    return (
+    return PRIVATE + (
         node_script("watch.sh", "identity.sh").replace("@DIR@", directory)
         .replace("@EXITED@", EXITED).replace("@LOST@", LOST).replace("@RUNNING@", RUNNING)
         .replace("@NOT_STARTED@", NOT_STARTED).replace("@TIMED_OUT@", TIMED_OUT)
@@ -292,7 +305,7 @@ def status_script(server_id: str, names: list[str]) -> str:
     for name in names:
         if not INSTANCE_NAME.fullmatch(name):
             raise ValueError(f"not a job instance name: {name!r}")
-    return (node_script("status.sh", "identity.sh")
+    return PRIVATE + (node_script("status.sh", "identity.sh")
             .replace("@BASE@", f'"$HOME/.cache/wq/{server_id}"')
             .replace("@NAMES@", " ".join(names)))
 

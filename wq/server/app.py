@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import stat
 import time
 from typing import Any, TextIO
 
@@ -47,8 +48,30 @@ def default_cluster() -> Cluster:
                    "(this machine)")
 
 
-def lock_state(state_dir: str) -> TextIO:
+STATE_FILES = ("wq.db", "wq.db-wal", "wq.db-shm", "server.log", "server.pid")
+
+
+def private_state(state_dir: str) -> None:
+    """The state directory 0700 and wq's files in it 0600: they hold every job's
+    environment (secrets included). Made so, if an older wq or a hand left them open."""
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    info = os.stat(state_dir)
+    if info.st_uid != os.getuid():
+        raise WqError(f"the state directory {state_dir} belongs to another user; give "
+                      "--state a directory of yours")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(state_dir, 0o700)
+        log.warning("made the state directory %s private (0700; it was %04o): it holds "
+                    "job environments", state_dir, stat.S_IMODE(info.st_mode))
+    for name in STATE_FILES:
+        path = os.path.join(state_dir, name)
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(os.lstat(path).st_mode) & 0o077:
+                os.chmod(path, 0o600)
+
+
+def lock_state(state_dir: str) -> TextIO:
+    private_state(state_dir)
     path = os.path.join(state_dir, "server.pid")
     fh = open(path, "a+")
     try:
@@ -68,7 +91,9 @@ def lock_state(state_dir: str) -> TextIO:
 
 class Server:
     def __init__(self, cluster_path: str | None, socket_path: str, state_dir: str,
-                 kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP) -> None:
+                 kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP,
+                 job_umask: int = 0o022) -> None:
+        self.job_umask = job_umask          # the user's own, for jobs on local hosts
         self.cluster_path = cluster_path
         self.socket_path = socket_path
         self.state_dir = state_dir
@@ -90,7 +115,7 @@ class Server:
         cluster = self.load_cluster()
         lock = lock_state(self.state_dir)
         store = Store(os.path.join(self.state_dir, "wq.db"))
-        local = LocalExecutor()
+        local = LocalExecutor(self.job_umask)
         monitor = HostMonitor(lambda h: local if h.local else ssh,
                               on_change=lambda: dispatcher.wake(),
                               before_up=lambda h: settle(dispatcher, h))
@@ -106,6 +131,7 @@ class Server:
         waiting = len(dispatcher.jobs) - len(resumed)
         server = await serve_unix(self.socket_path,
                                   lambda conn, req: self._handle(handlers, conn, req))
+        listening = os.lstat(self.socket_path).st_ino
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -133,7 +159,8 @@ class Server:
             await ssh.close()
             store.close()
             with contextlib.suppress(OSError):
-                os.unlink(self.socket_path)
+                if os.lstat(self.socket_path).st_ino == listening:     # still ours
+                    os.unlink(self.socket_path)
             lock.close()
 
     async def _prune(self, store: Store, dispatcher: Dispatcher) -> None:
@@ -258,7 +285,11 @@ class Server:
 def serve(cluster_path: str | None, socket_path: str, state_dir: str,
           kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP,
           verbose: bool = False) -> None:
+    # Everything the server creates is private; jobs on local hosts get the
+    # user's own umask back.
+    job_umask = os.umask(0o077)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
-    asyncio.run(Server(cluster_path, socket_path, state_dir, kill_grace, keep).run())
+    asyncio.run(Server(cluster_path, socket_path, state_dir, kill_grace, keep,
+                       job_umask).run())

@@ -20,14 +20,13 @@ import contextlib
 import logging
 import mmap
 import os
-import pwd
 import socket
 import stat
-import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from wq import trust
 from wq.errors import FrameError, ProtocolError, WqError
 from wq.protocol import framing
 from wq.protocol import messages as m
@@ -122,21 +121,16 @@ class Connection:
                 self.budget.give(size)
 
 
-def prepare_socket_dir(path: str) -> None:
-    """Create the socket's directory 0700, or check that an existing one is ours and private."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    info = os.lstat(directory)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        raise WqError(f"{directory}: not a directory owned by you; refusing to use it "
-                      "for the wq socket")
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        os.chmod(directory, 0o700)
-
-
 def check_not_running(path: str) -> None:
-    if not os.path.exists(path):
+    """Make room for the socket: only a stale socket is removed; a live server, or
+    anything that is not a socket, is an error (nothing of the user's is replaced)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
         return
+    if not stat.S_ISSOCK(info.st_mode):
+        raise WqError(f"{path} exists and is not a socket; wq will not replace it: give "
+                      "--socket another path, or move it away")
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(path)
@@ -149,24 +143,10 @@ def check_not_running(path: str) -> None:
                   "or give this one another --socket")
 
 
-def peer_uid(writer: asyncio.StreamWriter) -> int:
-    sock = writer.get_extra_info("socket")
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return int(uid)
-
-
-def user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
 async def serve_unix(path: str, handle: Handler,
                      limits: Limits | None = None) -> asyncio.AbstractServer:
     limits = limits or Limits()
-    prepare_socket_dir(path)
+    trust.prepare_socket_dir(path)
     check_not_running(path)
     me = os.getuid()
     budget = Budget(limits.pending_bytes)
@@ -176,11 +156,12 @@ async def serve_unix(path: str, handle: Handler,
         nonlocal open_now
         open_now += 1
         try:
-            uid = peer_uid(writer)
-            conn = Connection(reader, writer, user_name(uid), limits, budget)
+            uid = trust.peer_uid(writer.get_extra_info("socket"))
+            conn = Connection(reader, writer, trust.user_name(uid), limits, budget)
             if uid != me:
                 await conn.send({"ok": False, "error": "this wq server belongs to "
-                                 f"{user_name(me)}; connections from other users are refused"})
+                                 f"{trust.user_name(me)}; connections from other users "
+                                 "are refused"})
                 return
             if open_now > limits.connections:
                 await conn.send({"ok": False, "error": (

@@ -30,6 +30,9 @@ import time
 STARTED, EXITED, ERROR, TIMED_OUT = "WQ-STARTED", "WQ-EXIT", "WQ-ERROR", "WQ-TIMEOUT"
 RC_WAIT = 2.0            # a runner killed by `wq rm` leaves its status to the killer
 HOME = os.path.expanduser("~")
+# wq's files are private; jobs, and the output files they name, get the
+# login's own umask back (the runner sets it)
+UMASK = os.umask(0o077)
 
 
 def boot_id():
@@ -89,8 +92,20 @@ def flush():
             sys.exit(0)
 
 
-def write_file(path, text, mode=0o600):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+def create(path, private=True):
+    """Create (truncate) a file for writing: 0600, or (private=False: a file the
+    job names outside its directory) as the job's own umask would."""
+    if private:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.umask(UMASK)
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    finally:
+        os.umask(0o077)
+
+
+def write_file(path, text, private=True):
+    fd = create(path, private)
     with os.fdopen(fd, "wb") as f:
         f.write(text.encode("utf-8", "surrogateescape"))
 
@@ -181,7 +196,7 @@ class Launch:
         if req.get("hostfile"):              # where the job wants its hostfile
             where = os.path.join(cwd, req["hostfile"])
             try:
-                write_file(where, req["files"]["hostfile"], 0o644)
+                write_file(where, req["files"]["hostfile"], private=False)
             except OSError:
                 return fail("cannot write the hostfile %s" % where, req["rc_no_hostfile"])
         if not os.path.isdir(cwd):
@@ -197,7 +212,7 @@ class Launch:
         err = err or os.path.join(d, "stderr")
         try:
             for path in dict.fromkeys((out, err)):
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+                os.close(create(path, private=path.startswith(d + "/")))
         except OSError:
             write_file(os.path.join(d, "error"),
                        "cannot write the output files %s and %s\n" % (out, err))
@@ -206,7 +221,7 @@ class Launch:
         shell = os.environ.get("SHELL") or "/bin/sh"
         if not os.access(shell, os.X_OK):
             shell = "/bin/sh"
-        argv = ["/bin/sh", os.path.join(d, "run"), d, cwd, out, err, shell,
+        argv = ["/bin/sh", os.path.join(d, "run"), d, cwd, out, err, shell, "%04o" % UMASK,
                 req.get("limit") or "", str(req.get("steps") or 50), "prepared"]
         self.pid = spawn(argv, None)
         # the runner waits for this before it starts the job (and writes it

@@ -7,7 +7,7 @@
 # the session leader of the pty), then runs the command in CWD with the job's
 # environment. `wq rm` signals this process group through DIR/pid.
 d=$1 cwd=$2 shell=$3
-wq_record_pid "$d"
+( umask 077 && wq_record_pid "$d" )     # $$ is still this shell in a subshell
 if ! cd "$cwd" 2>/dev/null; then
     printf 'wq: the working directory %s does not exist on this host\n' "$cwd" >&2
     exit 97

@@ -1,7 +1,10 @@
 # wq launch wrapper: runs one job detached from any ssh channel and records
 # how it ends. Shipped to the node with each launch; never installed.
 #
-#   sh run DIR CWD STDOUT STDERR SHELL [LIMIT STEPS [prepared]]
+#   sh run DIR CWD STDOUT STDERR SHELL UMASK [LIMIT STEPS [prepared]]
+#
+# wq's own files (everything in DIR) are created 0600 (umask 077); the job,
+# and the output files it names outside DIR, get UMASK, the login's own.
 #
 # DIR/claim    taken (mkdir, atomic) by this runner, or by a restarted server
 #              that found no trace of it: whoever is first decides whether
@@ -18,7 +21,8 @@
 # `prepared`: the per-host helper has already taken the claim, checked the
 # directories and truncated the output files, started this runner in a session
 # of its own with no terminal or channel, and records its pid.
-d=$1 cwd=$2 out=$3 err=$4 shell=$5 limit=${6:-} steps=${7:-50} prepared=${8:-}
+d=$1 cwd=$2 out=$3 err=$4 shell=$5 wq_umask=${6:-022} limit=${7:-} steps=${8:-50} prepared=${9:-}
+umask 077
 
 # A TERM/INT/HUP aimed at the process group must end the job, not this
 # runner: catch them (children get the default action back) and carry on
@@ -47,15 +51,20 @@ if ! cd "$cwd" 2>/dev/null; then
     printf 'the working directory %s does not exist on this host\n' "$cwd" > "$d/error"
     finish 97
 fi
+# create (truncate) an output file: 0600 in DIR, else with the job's umask. A
+# failed redirection on a special builtin like `:` would end this shell, so it
+# runs in a subshell.
+wq_output() {
+    case $1 in
+        "$d"/*) ( : > "$1" ) 2>/dev/null ;;
+        *) ( umask "$wq_umask" && : > "$1" ) 2>/dev/null ;;
+    esac
+}
 if [ -z "$prepared" ]; then
-    # A failed redirection on a special builtin like `:` would end this shell,
-    # so the files are probed in subshells.
-    if ! ( : >> "$out" ) 2>/dev/null || ! ( : >> "$err" ) 2>/dev/null; then
+    if ! wq_output "$out" || { [ "$err" != "$out" ] && ! wq_output "$err"; }; then
         printf 'cannot write the output files %s and %s\n' "$out" "$err" > "$d/error"
         finish 98
     fi
-    : > "$out"
-    [ "$err" = "$out" ] || : > "$err"
     printf 'WQ-STARTED %s %s %s\n' "$$" "$wq_start" "$wq_boot"
     # From here on nothing of this runner talks to the channel that launched it.
     exec </dev/null >/dev/null 2>&1
@@ -69,5 +78,5 @@ fi
 . "$d/env"
 input=/dev/null
 [ -f "$d/stdin" ] && input=$d/stdin
-"$shell" "$d/script" < "$input" >> "$out" 2>> "$err"
+( umask "$wq_umask" && exec "$shell" "$d/script" ) < "$input" >> "$out" 2>> "$err"
 finish $?
