@@ -207,3 +207,32 @@ def test_a_rebooted_host_is_recognised(make_server, hosts, keys, tmp_path):
     wait_for(lambda: "rebooted" in info(server, job_id)["instances"][0]["detail"], 60,
              "the reboot to be recorded")
     assert (tmp_path / "runs").read_text() == "1\n2\n"
+
+
+def test_a_hung_host_loses_its_jobs_within_the_keepalive_bound(make_server, hosts, keys,
+                                                               tmp_path):
+    """A job that may run only on a host whose sshd hangs is no longer R once
+    keepalive x count + connect_timeout have passed (it waits, lost), and runs
+    again when the host returns (its instance, still alive there, is taken back)."""
+    settings = {"keepalive": 1, "keepalive_count": 2, "connect_timeout": 3}
+    server = make_server(cluster_yaml(keys, hosts, **settings))
+    victim = hosts[0]
+    job_id = sub(server, tmp_path, "sleep 20; echo finished > out", "-r",
+                 f"mode: byhost; host: {victim.name}")
+    wait_state(server, job_id, ("running",))
+    job_pid(server, job_id)
+    victim.freeze()
+    try:
+        began = time.monotonic()
+        wait_for(lambda: jobs(server, "--all")[job_id]["state"] != "running", 30,
+                 f"job {job_id} to stop counting as running on the hung {victim.name}")
+        lost_after = time.monotonic() - began
+        assert jobs(server, "--all")[job_id]["state"] == "waiting"
+        assert stat(server)[victim.name]["state"] == "down"
+    finally:
+        victim.thaw()
+    bound = settings["keepalive"] * settings["keepalive_count"] + settings["connect_timeout"]
+    assert lost_after < bound + 2, f"took {lost_after:.1f} s (bound {bound} s)"
+    wait_state(server, job_id, ("running",), timeout=60)
+    done = wait_state(server, job_id, ("done",), timeout=60)
+    assert done["exit"] == 0 and (tmp_path / "out").read_text() == "finished\n"

@@ -26,9 +26,13 @@ from wq.errors import ServerNotRunning, WqError
 @click.option("-d", "--daemon", is_flag=True,
               help="Run in the background (log in STATE/server.log); return once it answers.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
+@click.option("--allow-network-fs", is_flag=True,
+              help="Use a state directory on NFS (or another network filesystem) anyway; "
+                   "only safe if no other server ever uses it.")
 @click.pass_obj
 def command(obj: dict[str, str | None], cluster: str | None, state_dir: str | None,
-            kill_grace: float, keep: str, daemon: bool, verbose: bool) -> None:
+            kill_grace: float, keep: str, daemon: bool, verbose: bool,
+            allow_network_fs: bool) -> None:
     """Run the server on CLUSTER (a cluster file), in the foreground unless -d.
 
     Without CLUSTER, it serves this machine, all its cores, with no ssh.
@@ -39,12 +43,13 @@ def command(obj: dict[str, str | None], cluster: str | None, state_dir: str | No
     keep_seconds = _keep(keep)
     if daemon:
         start_background(cluster, socket_path, state,
-                         ["--kill-grace", str(kill_grace), "--keep", keep], verbose)
+                         ["--kill-grace", str(kill_grace), "--keep", keep,
+                          *(["--allow-network-fs"] if allow_network_fs else [])], verbose)
         return
     from wq.server.app import serve
 
     serve(cluster, socket_path, state, kill_grace=kill_grace, keep=keep_seconds,
-          verbose=verbose)
+          verbose=verbose, allow_network_fs=allow_network_fs)
 
 
 def _keep(text: str) -> float | None:

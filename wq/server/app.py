@@ -26,6 +26,7 @@ from wq.parsing import cluster as cluster_file
 from wq.parsing.units import format_duration
 from wq.protocol import messages as m
 from wq.server.dispatcher import Dispatcher, Watcher
+from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
 from wq.server.hosts import HostMonitor
 from wq.server.listener import Connection, serve_unix
@@ -70,6 +71,22 @@ def private_state(state_dir: str) -> None:
                 os.chmod(path, 0o600)
 
 
+def check_local_disk(state_dir: str, allow_network_fs: bool) -> None:
+    """Refuse a state directory on a network filesystem (SQLite's locks are not
+    safe there) unless allowed, and then say so loudly."""
+    kind = network_filesystem(state_dir)
+    if kind is None:
+        return
+    if not allow_network_fs:
+        raise WqError(f"the state directory {state_dir} is on a network filesystem ({kind}), "
+                      "where SQLite's locking is unsafe and the queue could be corrupted; "
+                      "give --state a directory on a local disk (e.g. /var/tmp/wq-$USER), or "
+                      "--allow-network-fs if you are sure only this server ever uses it")
+    log.warning("THE STATE DIRECTORY %s IS ON A NETWORK FILESYSTEM (%s): allowed by "
+                "--allow-network-fs. Never run a second server on it, from any machine; "
+                "a lost lock can corrupt the queue.", state_dir, kind)
+
+
 def lock_state(state_dir: str) -> TextIO:
     private_state(state_dir)
     path = os.path.join(state_dir, "server.pid")
@@ -92,8 +109,9 @@ def lock_state(state_dir: str) -> TextIO:
 class Server:
     def __init__(self, cluster_path: str | None, socket_path: str, state_dir: str,
                  kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP,
-                 job_umask: int = 0o022) -> None:
+                 job_umask: int = 0o022, allow_network_fs: bool = False) -> None:
         self.job_umask = job_umask          # the user's own, for jobs on local hosts
+        self.allow_network_fs = allow_network_fs
         self.cluster_path = cluster_path
         self.socket_path = socket_path
         self.state_dir = state_dir
@@ -113,12 +131,15 @@ class Server:
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         cluster = self.load_cluster()
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        check_local_disk(self.state_dir, self.allow_network_fs)
         lock = lock_state(self.state_dir)
         store = Store(os.path.join(self.state_dir, "wq.db"))
         local = LocalExecutor(self.job_umask)
         monitor = HostMonitor(lambda h: local if h.local else ssh,
                               on_change=lambda: dispatcher.wake(),
-                              before_up=lambda h: settle(dispatcher, h))
+                              before_up=lambda h: settle(dispatcher, h),
+                              on_down=lambda name, why: dispatcher.host_down(name, why))
         ssh = SshExecutor(on_lost=monitor.lost)
         dispatcher = Dispatcher(store, cluster, server_id=store.server_id(), local=local,
                                 ssh=ssh, monitor=monitor, kill_grace=self.kill_grace)
@@ -284,7 +305,7 @@ class Server:
 
 def serve(cluster_path: str | None, socket_path: str, state_dir: str,
           kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP,
-          verbose: bool = False) -> None:
+          verbose: bool = False, allow_network_fs: bool = False) -> None:
     # Everything the server creates is private; jobs on local hosts get the
     # user's own umask back.
     job_umask = os.umask(0o077)
@@ -292,4 +313,4 @@ def serve(cluster_path: str | None, socket_path: str, state_dir: str,
                         format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
     asyncio.run(Server(cluster_path, socket_path, state_dir, kill_grace, keep,
-                       job_umask).run())
+                       job_umask, allow_network_fs).run())

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from wq import scheduler
@@ -85,6 +85,7 @@ class Dispatcher:
         self.limits = store.limits()
         self.watchers: dict[JobId, set[Watcher]] = {}
         self.tasks: dict[JobId, asyncio.Task[None]] = {}
+        self._side: set[asyncio.Task[Any]] = set()       # kills, follows: referenced
         self.cancelling: set[JobId] = set()
         self.timed_out: set[JobId] = set()              # interactive sessions out of time
         self._deadlines: dict[JobId, asyncio.TimerHandle] = {}
@@ -94,10 +95,38 @@ class Dispatcher:
         self._told: dict[JobId, str] = {}      # the waiting reason last sent to watchers
         self._untold: list[tuple[list[Watcher], dict[str, Any]]] = []  # awaiting commit()
 
+    # -- background work ----------------------------------------------------------
+
+    def _background(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+        """Run `coro` with a reference kept until it ends; an exception is logged with
+        its traceback (the caller has made sure the job's state does not hang on it)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._side.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._side.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed", what, exc_info=t.exception())
+        task.add_done_callback(done)
+        return task
+
     # -- the cluster ------------------------------------------------------------
 
     def executor(self, host: Host) -> ShellExecutor:
         return self.local if host.local else self.ssh
+
+    def host_down(self, name: str, reason: str) -> None:
+        """A host was marked down: its batch jobs are lost now (and requeue within their
+        crash limit), rather than when each one's own channel gives up. Their fate is
+        settled when the host returns: a copy that lived on is taken back or killed."""
+        for job in [j for j in self.running.values()
+                    if j.placement is not None and j.placement.first_host == name
+                    and not j.spec.interactive]:
+            task = self.tasks.get(job.id)
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+            self._finish(job, Outcome(lost=True, unreachable=True,
+                                      error=f"{name} is down: {reason}"))
 
     def set_cluster(self, cluster: Cluster) -> None:
         self.cluster = cluster
@@ -279,15 +308,20 @@ class Dispatcher:
         self._put(job)
         self.current[job.id] = instance
         log.info("job %s started on %s", job.label, ",".join(placement.hosts))
-        if job.spec.interactive:
-            self._grant_lease(job)
-        else:
+        if not job.spec.interactive:
             self.tasks[job.id] = asyncio.ensure_future(self._run(job))
+            return
+        try:
+            self._grant_lease(job)
+        except Exception as exc:                 # a bug: the job ends, it never hangs in R
+            log.exception("job %s: granting its session failed", job.label)
+            self._finish(job, Outcome(error=f"internal error: {type(exc).__name__}: {exc}",
+                                      exit_code=-1))
 
     def resume(self, job: Job) -> None:
         """Watch a job that was running when the server last stopped."""
         if job.spec.interactive:        # its lease lived on the old server's connection
-            asyncio.ensure_future(self._kill_quietly(job))
+            self._background(self._kill_quietly(job), f"cleaning up job {job.label}")
             self._finish(job, Outcome(lost=True, error="the server restarted during the "
                                                        "interactive session"))
             return
@@ -348,9 +382,18 @@ class Dispatcher:
                 wrapper.output_word(err, "stderr", job.spec.cwd))
 
     async def _run(self, job: Job, resumed: bool = False) -> None:
-        assert job.placement is not None
-        host = self.known[job.placement.first_host]
-        launch = self.launch_spec(job)
+        """Launch (or watch again) one instance and finish it with its outcome.
+        Whatever goes wrong ends the instance; nothing leaves a job running here
+        without a task that will finish it."""
+        try:
+            assert job.placement is not None
+            host = self.known[job.placement.first_host]
+            launch = self.launch_spec(job)
+        except Exception as exc:                  # a bug: the job ends with it
+            log.exception("job %s: preparing its launch failed", job.label)
+            self._finish(job, Outcome(error=f"internal error: {type(exc).__name__}: {exc}",
+                                      exit_code=-1))
+            return
         executor = self.executor(host)
         follow: list[asyncio.Task[None]] = []
         seen_running = False
@@ -360,7 +403,7 @@ class Dispatcher:
             self.publish(job.id, {"event": "started", "host": host.name, "pid": info.pid,
                                   "instance": job.instance})
             if job.id in self.cancelling:
-                asyncio.ensure_future(self._kill(job))
+                self._background(self._kill(job), f"killing job {job.label}")
             if self.watchers.get(job.id):
                 follow.append(asyncio.ensure_future(self._follow(job, host)))
 
@@ -449,7 +492,7 @@ class Dispatcher:
         self.timed_out.add(job.id)
         self.publish(job.id, {"event": "end", "reason": "its time limit ran out",
                               "timeout": True})
-        asyncio.ensure_future(self._end_interactive(job))
+        self._background(self._end_interactive(job), f"ending job {job.label}'s session")
 
     def end_session(self, job_id: JobId, code: int | None, reason: str,
                     lost: bool = False) -> None:
@@ -472,7 +515,8 @@ class Dispatcher:
         if job.state is JobState.WAITING:
             self._cancel_waiting([job], "its interactive client went away")
             return
-        asyncio.ensure_future(self._kill_quietly(job))   # no stray processes on the node
+        self._background(self._kill_quietly(job),          # no stray processes on the node
+                         f"cleaning up job {job.label}")
         self._finish(job, Outcome(lost=True, error="the interactive client went away"))
 
     async def _kill_quietly(self, job: Job) -> None:

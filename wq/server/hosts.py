@@ -7,6 +7,7 @@ so an OpenSSH server never penalises us for hammering it). `wq refresh`
 probes every down host at once. Before a host that was down (or not yet
 probed) counts as up, `before_up` runs: it settles what became of the jobs
 lost with it; should that fail, the host stays down and is probed again.
+When a host goes down, `on_down` hears of it at once (its jobs are lost then).
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ class HostStatus:
 class HostMonitor:
     def __init__(self, executor_for: Callable[[Host], ShellExecutor],
                  on_change: Callable[[], None],
-                 before_up: Callable[[Host], Awaitable[None]] | None = None) -> None:
+                 before_up: Callable[[Host], Awaitable[None]] | None = None,
+                 on_down: Callable[[str, str], None] = lambda name, reason: None) -> None:
         self.executor_for = executor_for
         self.on_change = on_change
+        self.on_down = on_down
         self.before_up = before_up
         self.status: dict[str, HostStatus] = {}
         self._probes: dict[str, asyncio.Task[None]] = {}
@@ -135,6 +138,8 @@ class HostMonitor:
         status.state, status.reason = state, reason
         if changed:
             status.since = time.time()
+            if state is HostState.DOWN:
+                self.on_down(name, reason)
             self.on_change()
 
     async def close(self) -> None:
