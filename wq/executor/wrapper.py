@@ -198,7 +198,8 @@ def launch_script(job: Launch) -> str:
         parts.append(_heredoc('"$d/hostfile"', "\n".join(job.hostfile_lines)))
         if job.hostfile_path:
             target = output_word(job.hostfile_path, "hostfile", job.cwd)
-            parts.append(f'( umask "$wq_umask" && cp "$d/hostfile" {target} ) 2>/dev/null || '
+            parts.append(f'( umask "$wq_umask" && cat "$d/hostfile" > {target} ) 2>/dev/null '
+                         '|| '
                          + _fail(f'cannot write the hostfile "{target}"', RC_NO_HOSTFILE))
     parts.append(
         f"[ -d {quote(job.cwd)} ] || "

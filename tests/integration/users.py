@@ -1,0 +1,138 @@
+"""Real Unix users for the security tests: created when the suite runs as root,
+removed afterwards (their processes killed first), whatever happens.
+
+Each user has a home of mode 0755 (the laxest common default, so a test
+shows what the modes wq sets protect, not what the home does) and runs wq
+from a venv made from the system's python3 (root's own Python lives under
+/root, which other users cannot reach).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def unavailable() -> str | None:
+    """Why real users cannot be made here, or None."""
+    if os.getuid() != 0:
+        return "needs root to create Unix users (run the suite as root, as CI does)"
+    for tool in ("useradd", "userdel", "setpriv"):
+        if shutil.which(tool) is None:
+            return f"needs {tool} to create Unix users"
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        return f"needs {SYSTEM_PYTHON} (a python3 other users can run) for their venv"
+    return None
+
+
+@dataclass
+class UnixUser:
+    name: str
+    uid: int
+    gid: int
+    home: Path
+    python: str
+    procs: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {"HOME": str(self.home), "USER": self.name, "LOGNAME": self.name,
+               "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "SHELL": "/bin/sh"}
+        env.update(extra)
+        return env
+
+    def argv(self, args: list[str]) -> list[str]:
+        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups",
+                "--", *args]
+
+    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
+            cwd: Path | None = None, input: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.argv(list(args)), env=env or self.env(), text=True,
+                              capture_output=True, timeout=timeout, input=input,
+                              cwd=str(cwd or self.home))
+
+    def wq(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
+           cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return self.run(self.python, "-m", "wq", *args, env=env, timeout=timeout, cwd=cwd)
+
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(self.argv(list(args)), env=env or self.env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, cwd=str(self.home),
+                                start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def can_read(self, path: Path) -> bool:
+        """Whether this user can list (a directory) or read (a file) `path`."""
+        code = ("import os, sys\np = sys.argv[1]\n"
+                "try:\n    os.listdir(p) if os.path.isdir(p) else open(p, 'rb').read(1)\n"
+                "except OSError:\n    sys.exit(1)\n")
+        return self.run(self.python, "-c", code, str(path)).returncode == 0
+
+    def kill_all(self) -> None:
+        """End every process of this user: all of them were started by the tests."""
+        import psutil
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+        for process in psutil.process_iter(["uids"]):
+            with contextlib.suppress(psutil.Error):
+                if process.info["uids"] and process.info["uids"].real == self.uid:
+                    process.kill()
+        for proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+
+
+@contextlib.contextmanager
+def unix_users(*roles: str) -> Iterator[dict[str, UnixUser]]:
+    """Create one user per role (names wqt<pid><role>), a shared venv with wq in it,
+    and remove them all afterwards."""
+    why = unavailable()
+    if why is not None:
+        pytest.skip(why)
+    base = Path(tempfile.mkdtemp(prefix="wq-users-", dir="/tmp"))
+    base.chmod(0o755)
+    made: list[UnixUser] = []
+    try:
+        venv = base / "venv"
+        subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
+                        "--no-warn-script-location", str(REPO)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for role in roles:
+            name = f"wqt{os.getpid()}{role}"[:32]
+            home = base / "home" / name
+            subprocess.run(["useradd", "--home-dir", str(home), "--no-create-home",
+                            "--shell", "/bin/sh", "--user-group", name], check=True,
+                           stdout=subprocess.DEVNULL)
+            entry = pwd.getpwnam(name)
+            home.mkdir(parents=True)
+            home.chmod(0o755)
+            os.chown(home, entry.pw_uid, entry.pw_gid)
+            made.append(UnixUser(name, entry.pw_uid, entry.pw_gid, home,
+                                 str(venv / "bin" / "python")))
+        yield {role: user for role, user in zip(roles, made)}
+    finally:
+        for user in made:
+            user.kill_all()
+        for user in made:
+            subprocess.run(["userdel", user.name], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            shutil.rmtree(f"/tmp/wq-{user.uid}", ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
+        print(f"removed test users {[u.name for u in made]}", file=sys.stderr)
