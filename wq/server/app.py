@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import resource
 import signal
 import socket
 import stat
@@ -303,12 +304,23 @@ class Server:
             self.dispatcher.unsubscribe(job, watcher)
 
 
+def _raise_file_limit() -> None:
+    """Client connections and ssh channels are file descriptors: take what the
+    hard limit allows (up to 65536), as the connection limit assumes."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 def serve(cluster_path: str | None, socket_path: str, state_dir: str,
           kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP,
           verbose: bool = False, allow_network_fs: bool = False) -> None:
     # Everything the server creates is private; jobs on local hosts get the
     # user's own umask back.
     job_umask = os.umask(0o077)
+    _raise_file_limit()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
