@@ -13,8 +13,9 @@ from wq.protocol import messages as m
 @click.command("log")
 @click.argument("job_id")
 @click.option("--bytes", "max_bytes", default=4 << 20, show_default=True,
+              type=click.IntRange(min=1, max=1 << 30),
               help="Show at most the last this many bytes of each stream.")
-@click.option("-n", "--instance", type=int, metavar="N",
+@click.option("-n", "--instance", type=click.IntRange(min=1, max=1_000_000), metavar="N",
               help="Of this instance (run) of the job; default the latest that started.")
 @click.pass_obj
 def command(obj: dict[str, str | None], job_id: str, max_bytes: int,

@@ -53,7 +53,8 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="wq")
 @click.option("--socket", "socket_path", envvar="WQ_SOCKET", metavar="PATH",
-              help="The server's Unix socket (default /tmp/wq-UID/wq.sock; env WQ_SOCKET).")
+              help="The server's Unix socket (default $XDG_RUNTIME_DIR/wq/wq.sock, else "
+                   "/tmp/wq-UID/wq.sock; env WQ_SOCKET).")
 @click.pass_context
 def cli(ctx: click.Context, socket_path: str | None) -> None:
     """wq: run jobs on free cores of your ssh hosts, as easily as running them locally."""

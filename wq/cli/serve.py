@@ -19,6 +19,7 @@ from wq.errors import ServerNotRunning, WqError
 @click.option("--state", "state_dir", envvar="WQ_STATE", metavar="DIR",
               help="Where the database lives (default ~/.local/state/wq; env WQ_STATE).")
 @click.option("--kill-grace", default=5.0, show_default=True, metavar="SECONDS",
+              type=click.FloatRange(min=0.1, max=3600.0),
               help="Between TERM and KILL when a job is removed.")
 @click.option("--keep", default="30d", show_default=True, metavar="DURATION",
               help="How long finished jobs stay in the history (and their files on the "

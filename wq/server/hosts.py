@@ -7,7 +7,10 @@ so an OpenSSH server never penalises us for hammering it). `wq refresh`
 probes every down host at once. Before a host that was down (or not yet
 probed) counts as up, `before_up` runs: it settles what became of the jobs
 lost with it; should that fail, the host stays down and is probed again.
-When a host goes down, `on_down` hears of it at once (its jobs are lost then).
+A lost connection marks a host down (no new work) and probes it at once;
+only when that probe fails too is it down for sure, and `on_down` hears of it
+(its jobs are lost then): within keepalive x count + connect_timeout of
+going silent, while a mere dropped connection to a healthy host loses nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class HostStatus:
     since: float = 0.0
     boot_id: str = ""
     retry: float = FIRST_RETRY
+    confirmed: bool = False     # down, and a probe since has failed too (on_down told)
 
 
 class HostMonitor:
@@ -118,6 +122,9 @@ class HostMonitor:
                 if status.state is not HostState.DOWN or status.reason != reason:
                     log.warning("host %s is down: %s", name, reason)
                 self._set(name, HostState.DOWN, reason)
+                if not status.confirmed:
+                    status.confirmed = True
+                    self.on_down(name, reason)
                 kick = self._kick[name]
                 kick.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -128,6 +135,7 @@ class HostMonitor:
             rebooted = bool(status.boot_id) and status.boot_id != boot_id
             status.boot_id = boot_id
             status.retry = FIRST_RETRY
+            status.confirmed = False
             log.info("host %s is up%s", name, " (it rebooted)" if rebooted else "")
             self._set(name, HostState.UP, "rebooted" if rebooted else "")
             return
@@ -138,8 +146,6 @@ class HostMonitor:
         status.state, status.reason = state, reason
         if changed:
             status.since = time.time()
-            if state is HostState.DOWN:
-                self.on_down(name, reason)
             self.on_change()
 
     async def close(self) -> None:
