@@ -12,6 +12,7 @@ The state (the SQLite database) lives in ~/.local/state/wq.
 from __future__ import annotations
 
 import os
+import stat
 
 SOCKET_NAME = "wq.sock"
 
@@ -24,10 +25,18 @@ def default_sockets() -> list[str]:
     """The default socket paths, the one a new server uses first."""
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     out = []
-    if os.path.isabs(runtime) and os.path.isdir(runtime):
+    if os.path.isabs(runtime) and _mine(runtime):    # (after `su`, it may be another's)
         out.append(os.path.join(runtime, "wq", SOCKET_NAME))
     out.append(fallback_socket())
     return out
+
+
+def _mine(directory: str) -> bool:
+    try:
+        info = os.stat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
 
 
 def explicit_socket(explicit: str | None = None) -> str | None:

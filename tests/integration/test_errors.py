@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.integration.conftest import cluster_yaml, stat, wait_hosts_up
 from tests.integration.sshd import Keys, SshHost, WqServer, free_port, wait_for
 
@@ -53,6 +55,33 @@ def test_bad_cluster_file_stops_the_server_with_one_line(tmp_path):
                     "(known keys: name, address, port, user, cores, mem, gpus, labels, local, "
                     "known_hosts, identity, ssh_config, keepalive, keepalive_count, "
                     "connect_timeout, max_sessions, helper, drain_after)")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("hosts: {'a b': {cores: 1}}", ":1: hosts.a b.name: 'a b' is not a valid name"),
+    ("hosts:\n  - " + "[" * 4000, ": invalid YAML: nested too deeply"),
+    ("hosts: [{name: a, cores: 1.0e+32}]", "cores: expected a positive integer of at most"),
+    ("hosts: [{name: a, cores: 1, mem: .inf}]", "mem: expected a size of at most"),
+    ("hosts: [{name: a, cores: 1, keepalive: 1.0e-300}]", "keepalive: expected between"),
+    ("hosts: [{name: a, cores: 1, gpus: 100000000000}]", "gpus: expected a non-negative"),
+    ("hosts:\n  - {name: a, cores: 1\n  - b: [\n", ": invalid YAML:"),
+    ("DIR", ": the cluster file is a directory, not a file"),
+    ("FIFO", ": the cluster file is not a regular file"),
+    ("/dev/zero", "/dev/zero: the cluster file is not a regular file"),
+])
+def test_any_bad_cluster_file_is_one_line_and_no_hang(tmp_path, text, expected):
+    path = tmp_path / "cluster.yaml"
+    if text == "DIR":
+        path.mkdir()
+    elif text == "FIFO":
+        os.mkfifo(path)
+    elif text.startswith("/"):
+        path = Path(text)
+    else:
+        path.write_text(text)
+    server = WqServer(tmp_path / "srv", None)
+    line = one_line(server.wq("serve", str(path), timeout=30))
+    assert line.startswith(f"wq: {path}") and expected in line, line
 
 
 def test_second_server_on_the_same_socket_is_refused(server):

@@ -111,6 +111,32 @@ def test_a_squatted_socket_directory_gets_nothing(users, how):
             os.rmdir(target)
 
 
+def test_a_server_outlives_its_runtime_directory(users):
+    """systemd removes /run/user/UID when the user's last login ends; the server,
+    still running, listens at /tmp/wq-UID instead, where clients look too."""
+    victim = users["v"]
+    runtime = victim.home / "run-logout"
+    runtime.mkdir(mode=0o700)
+    os.chown(runtime, victim.uid, victim.gid)
+    env = victim.env(XDG_RUNTIME_DIR=str(runtime))
+    try:
+        started = victim.wq("serve", "-d", env=env)
+        assert started.returncode == 0, started.stderr
+        assert (runtime / "wq" / "wq.sock").exists()
+        shutil.rmtree(runtime)                                   # the last login ended
+        fallback = Path(f"/tmp/wq-{victim.uid}/wq.sock")
+        wait_for(fallback.exists, 20, "the server to listen at /tmp/wq-UID")
+        runtime.mkdir(mode=0o700)                                # the next login
+        os.chown(runtime, victim.uid, victim.gid)
+        hello = victim.wq("sub", "-c", "echo still here", env=env)
+        assert hello.returncode == 0 and hello.stdout == "still here\n", hello.stderr
+        again = victim.wq("serve", "-d", env=env)
+        assert again.returncode == 1 and "already running on " + str(fallback) in again.stderr
+    finally:
+        victim.kill_all()
+        shutil.rmtree(fallback.parent, ignore_errors=True)
+
+
 def test_another_user_reads_nothing_wq_keeps(users):
     """The state directory, database and log, and the job files on a (local) node:
     private whatever they were before; a job's own output keeps the user's umask."""

@@ -40,16 +40,17 @@ def command(obj: dict[str, str | None], cluster: str | None, state_dir: str | No
     Stop it with Ctrl-C or SIGTERM (its pid is in STATE/server.pid): running
     jobs keep running and are watched again when it restarts on the same state.
     """
-    socket_path, state = paths.socket_path(obj["socket"]), paths.state_dir(state_dir)
+    explicit, state = paths.explicit_socket(obj["socket"]), paths.state_dir(state_dir)
+    sockets = [explicit] if explicit else paths.default_sockets()
     keep_seconds = _keep(keep)
     if daemon:
-        start_background(cluster, socket_path, state,
+        start_background(cluster, explicit, state,
                          ["--kill-grace", str(kill_grace), "--keep", keep,
                           *(["--allow-network-fs"] if allow_network_fs else [])], verbose)
         return
     from wq.server.app import serve
 
-    serve(cluster, socket_path, state, kill_grace=kill_grace, keep=keep_seconds,
+    serve(cluster, sockets, state, kill_grace=kill_grace, keep=keep_seconds,
           verbose=verbose, allow_network_fs=allow_network_fs)
 
 
@@ -59,23 +60,26 @@ def _keep(text: str) -> float | None:
     return options.duration("--keep", text)
 
 
-def start_background(cluster: str | None, socket_path: str, state: str, options: list[str],
-                     verbose: bool) -> None:
-    """Start `wq serve` detached, and wait until it answers or fails."""
+def start_background(cluster: str | None, socket_path: str | None, state: str,
+                     options: list[str], verbose: bool) -> None:
+    """Start `wq serve` detached, and wait until it answers or fails. Without an
+    explicit socket it listens where a foreground server would (the same env)."""
     from wq.client import Client
+    from wq.trust import Untrusted
 
-    try:
-        with Client(socket_path, timeout=5) as running:
-            raise WqError(f"a wq server (pid {running.server_pid}) is already running on "
-                          f"{socket_path}")
-    except ServerNotRunning:
-        pass
+    for path in paths.socket_candidates(socket_path):
+        try:
+            with Client(path, timeout=5) as running:
+                raise WqError(f"a wq server (pid {running.server_pid}) is already running on "
+                              f"{running.path}")
+        except (ServerNotRunning, Untrusted):       # not there, or not ours: no server of ours
+            pass
     os.makedirs(state, mode=0o700, exist_ok=True)
     log_path = os.path.join(state, "server.log")
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.fchmod(fd, 0o600)            # job names and errors are nobody else's business
-    args = [sys.executable, "-m", "wq", "--socket", socket_path, "serve", "--state", state,
-            *options]
+    args = [sys.executable, "-m", "wq", *(["--socket", socket_path] if socket_path else []),
+            "serve", "--state", state, *options]
     if verbose:
         args.append("--verbose")
     if cluster is not None:
@@ -93,7 +97,7 @@ def start_background(cluster: str | None, socket_path: str, state: str, options:
             raise WqError(lines[-1].removeprefix("wq: ") if lines else
                           f"the server exited with status {proc.returncode}")
         try:
-            with Client(socket_path, timeout=5) as client:
+            with Client(socket_path or paths.socket_path(), timeout=5) as client:
                 ours = client.server_pid == proc.pid
         except WqError:
             ours = False

@@ -30,7 +30,7 @@ from wq.server.dispatcher import Dispatcher, Watcher
 from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
 from wq.server.hosts import HostMonitor
-from wq.server.listener import Connection, serve_unix
+from wq.server.listener import Connection, Endpoint
 from wq.server.settling import settle
 from wq.store import Store
 
@@ -108,13 +108,13 @@ def lock_state(state_dir: str) -> TextIO:
 
 
 class Server:
-    def __init__(self, cluster_path: str | None, socket_path: str, state_dir: str,
+    def __init__(self, cluster_path: str | None, sockets: list[str], state_dir: str,
                  kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP,
                  job_umask: int = 0o022, allow_network_fs: bool = False) -> None:
         self.job_umask = job_umask          # the user's own, for jobs on local hosts
         self.allow_network_fs = allow_network_fs
         self.cluster_path = cluster_path
-        self.socket_path = socket_path
+        self.sockets = sockets              # where to listen, then where if that vanishes
         self.state_dir = state_dir
         self.kill_grace = kill_grace
         self.keep = keep
@@ -151,20 +151,20 @@ class Server:
         for job in resumed:
             dispatcher.resume(job)
         waiting = len(dispatcher.jobs) - len(resumed)
-        server = await serve_unix(self.socket_path,
-                                  lambda conn, req: self._handle(handlers, conn, req))
-        listening = os.lstat(self.socket_path).st_ino
+        endpoint = Endpoint(self.sockets, lambda conn, req: self._handle(handlers, conn, req))
+        await endpoint.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         log.info("wq server %s listening on %s; %d host(s) from %s; state in %s",
-                 dispatcher.server_id, self.socket_path, len(cluster.hosts),
+                 dispatcher.server_id, endpoint.path, len(cluster.hosts),
                  cluster.source, self.state_dir)
         if resumed or waiting:
             log.info("recovered %d waiting and %d running job(s)", waiting, len(resumed))
         scheduling = asyncio.ensure_future(dispatcher.run())
         pruning = asyncio.ensure_future(self._prune(store, dispatcher))
+        keeping = asyncio.ensure_future(endpoint.keep())
         dispatcher.wake()
         if ready is not None:
             ready.set()
@@ -173,16 +173,14 @@ class Server:
         finally:
             log.info("shutting down; running jobs keep running and are watched again "
                      "at the next start")
-            server.close()
+            keeping.cancel()
             scheduling.cancel()
             pruning.cancel()
             await dispatcher.close()
             await monitor.close()
             await ssh.close()
             store.close()
-            with contextlib.suppress(OSError):
-                if os.lstat(self.socket_path).st_ino == listening:     # still ours
-                    os.unlink(self.socket_path)
+            endpoint.close()
             lock.close()
 
     async def _prune(self, store: Store, dispatcher: Dispatcher) -> None:
@@ -314,7 +312,7 @@ def _raise_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def serve(cluster_path: str | None, socket_path: str, state_dir: str,
+def serve(cluster_path: str | None, sockets: list[str], state_dir: str,
           kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP,
           verbose: bool = False, allow_network_fs: bool = False) -> None:
     # Everything the server creates is private; jobs on local hosts get the
@@ -324,5 +322,5 @@ def serve(cluster_path: str | None, socket_path: str, state_dir: str,
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
-    asyncio.run(Server(cluster_path, socket_path, state_dir, kill_grace, keep,
+    asyncio.run(Server(cluster_path, sockets, state_dir, kill_grace, keep,
                        job_umask, allow_network_fs).run())

@@ -187,6 +187,71 @@ async def serve_unix(path: str, handle: Handler,
     return server
 
 
+class Endpoint:
+    """The server's listening socket, kept listening.
+
+    The default socket lives in the session's runtime directory, which systemd
+    removes when the user's last login ends (unless they linger), while the
+    server lives on. So every few seconds the endpoint checks that its socket
+    is still there; when it is gone it listens again at the first of `paths`
+    that works (/tmp/wq-UID/wq.sock after the runtime directory; clients look
+    there too)."""
+
+    CHECK_EVERY = 5.0
+
+    def __init__(self, paths: list[str], handle: Handler, limits: Limits | None = None) -> None:
+        self.paths, self.handle, self.limits = paths, handle, limits
+        self.path = paths[0]
+        self._server: asyncio.AbstractServer | None = None
+        self._inode = 0
+
+    async def start(self) -> None:
+        """Listen at the first path; its errors are the caller's (the server stops)."""
+        await self._listen(self.paths[0])
+
+    async def _listen(self, path: str) -> None:
+        self._server = await serve_unix(path, self.handle, self.limits)
+        self.path, self._inode = path, os.lstat(path).st_ino
+
+    def _present(self) -> bool:
+        try:
+            return os.lstat(self.path).st_ino == self._inode
+        except OSError:
+            return False
+
+    async def keep(self) -> None:
+        """Run until cancelled: listen again when the socket vanishes."""
+        while True:
+            await asyncio.sleep(self.CHECK_EVERY)
+            if self._present():
+                continue
+            gone = self.path
+            if self._server is not None:
+                self._server.close()
+                self._server = None
+            for path in self.paths:
+                if not os.path.isdir(os.path.dirname(os.path.dirname(path))):
+                    continue            # a removed runtime directory is not made again
+                try:
+                    await self._listen(path)
+                except (WqError, OSError) as exc:
+                    log.warning("cannot listen at %s: %s", path, exc)
+                    continue
+                log.warning("the socket %s vanished (its directory is removed when your last "
+                            "login ends, unless you linger); listening at %s now", gone, path)
+                break
+            else:
+                log.error("the socket %s vanished and no other place to listen works; "
+                          "trying again in %g s", gone, self.CHECK_EVERY)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self._present():                      # still ours: leave no stale socket
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+
 async def _session(conn: Connection, handle: Handler) -> None:
     """Handshake, then requests until the client closes."""
     try:
