@@ -20,7 +20,7 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-from wq.errors import ExecutorError
+from wq.errors import ExecutorError, HostUnreachable
 from wq.executor.base import Reader
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,12 @@ class HelperLink:
     async def start(self) -> dict[str, Any]:
         """Send the helper's text and wait for its greeting."""
         text = source()
-        self._write(text)
+        try:
+            self._write(text)
+        except OSError:                 # the connection closed under it: nothing ran
+            self._close()
+            raise HostUnreachable(f"{self.name}: the connection closed while the helper "
+                                  "was starting") from None
         try:
             line = await asyncio.wait_for(self._stdout.readline(), HANDSHAKE_TIMEOUT)
         except asyncio.TimeoutError:
@@ -135,8 +140,14 @@ class HelperLink:
         return proc
 
     def send(self, request: dict[str, Any]) -> None:
-        if self.alive:
+        """Write a request; a channel found closed ends the link (every open
+        operation then reads as lost, and is checked on the node)."""
+        if not self.alive:
+            return
+        try:
             self._write(json.dumps(request, separators=(",", ":")).encode() + b"\n")
+        except OSError:                 # the connection went before the pump noticed
+            self._gone()
 
     async def _pump(self) -> None:
         try:

@@ -249,8 +249,10 @@ class SshExecutor(ShellExecutor):
                 proc = await conn.create_process("sh -s", encoding=None)
             except (asyncssh.Error, OSError) as exc:
                 raise ExecutorError(_explain(host, exc)) from None
-            proc.stdin.write(script.encode("utf-8", "surrogateescape"))
-            proc.stdin.write_eof()
+            # a connection lost meanwhile reads as lost (wait() is None), not as a crash
+            with contextlib.suppress(asyncssh.Error, OSError):
+                proc.stdin.write(script.encode("utf-8", "surrogateescape"))
+                proc.stdin.write_eof()
             wrapped = _SshProc(proc)
             try:
                 yield wrapped
