@@ -9,6 +9,10 @@
   * accepting an array of --tasks tasks: one request, until its reply (the tasks
     are committed); the hosts are offline, so they all stay queued
   * with those queued: `wq ls` wall time (median of 5) and the server's RSS
+  * dispatch with a deep queue (--deep N, default 100000): N separate jobs,
+    then one N-task array, are put in the store while the server is stopped;
+    after it starts, the rate at which the first 2000 end (`true` jobs), and
+    `wq stat` and `wq sub -b` latency (median of 5) meanwhile
 
 Needs root and sshd, as bench/peers.py. Numbers are wall-clock on this machine.
 """
@@ -62,11 +66,56 @@ def submit_to_start(server: WqServer, jobs: int) -> list[float]:
     return sorted(latencies)
 
 
+def deep_queue(server: WqServer, count: int, array: bool) -> list[tuple[str, str]]:
+    """Stop the server, queue `count` jobs straight into its store (separate, or one
+    array), start it again and measure dispatch and latency with them queued."""
+    from wq import codec
+    from wq.store import Store
+
+    server.stop()
+    store = Store(f"{server.state}/wq.db")
+    spec = codec.spec_from_dict(SPEC)
+    began = time.time()
+    store.begin()
+    if array:
+        store.add_array("root", spec, began, [(i, None) for i in range(1, count + 1)], None)
+    else:
+        for _ in range(count):
+            store.add_job("root", spec, began)
+    store.commit()
+    done_before = _done(store)
+    store.close()
+    what = f"{count}-task array" if array else f"{count} separate jobs"
+    server.start()
+    started = time.perf_counter()
+    stat = wall(server, "stat", runs=5)
+    sub = wall(server, "sub", "-b", "-c", "true", runs=5)
+    target = done_before + 2000
+    store = Store(f"{server.state}/wq.db")
+    try:
+        while _done(store) < target:
+            time.sleep(0.05)
+    finally:
+        store.close()
+    rate = 2000 / (time.perf_counter() - started)
+    server.wq("rm", "all", timeout=600)
+    return [(f"dispatch, {what} queued", f"{rate:7.1f} tasks/s"),
+            (f"wq stat, {what} queued", f"{stat:7.1f} ms"),
+            (f"wq sub -b, {what} queued", f"{sub:7.1f} ms")]
+
+
+def _done(store: object) -> int:
+    row = store.db.execute("SELECT count(*) FROM jobs WHERE state = 'done'").fetchone()  # type: ignore[attr-defined]
+    return int(row[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hosts", type=int, default=2)
     parser.add_argument("--cores", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--deep", type=int, default=100_000,
+                        help="jobs queued for the deep-queue dispatch figures (0: skip)")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
@@ -89,6 +138,11 @@ def main() -> None:
         assert server.proc is not None
         rss = psutil.Process(server.proc.pid).memory_info().rss / 2**20
         rows.append((f"server RSS, {args.tasks} queued", f"{rss:7.1f} MB"))
+        if args.deep:
+            server.wq("rm", "all", timeout=600)
+            server.wq("node", "online", *[h.name for h in bench.hosts])
+            rows += deep_queue(server, args.deep, array=False)
+            rows += deep_queue(server, args.deep, array=True)
     head = (f"wq latency and scale: {args.hosts} loopback sshd hosts x {args.cores} cores, "
             "stock ~/.bashrc")
     write_table(head, rows, args.out)

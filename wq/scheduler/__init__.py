@@ -13,12 +13,13 @@ Rules, in order:
   * per-user limits count running jobs and cores, usage plus the request;
   * a job retried or requeued after failing on some hosts (`Job.avoid`) goes
     elsewhere when it can, and back to those hosts only when nothing else fits;
-  * an array's waiting tasks form one `Group`: tried in task order until one
+  * an array's waiting tasks are tried as one group, in task order, until one
     does not fit or its throttle (`room`) is used up.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -26,11 +27,12 @@ from wq.model import BLOCK_PRIORITY, Job, JobId, Limits, Mode, Placement, Requir
 from wq.scheduler import explain, filters
 from wq.scheduler.limits import Usage, over_limit
 from wq.scheduler.modes import PLACERS
-from wq.scheduler.order import Group, ordered
+from wq.scheduler.order import queue_key
+from wq.scheduler.queue import Waiting
 from wq.scheduler.view import ClusterView, HostUse
 
 __all__ = ["Start", "Refuse", "plan", "admit", "waiting_reason", "ClusterView", "Usage",
-           "Group"]
+           "Waiting"]
 
 DEFAULT_STARVE_AFTER = 300.0
 
@@ -68,49 +70,86 @@ def admit(req: Requirements, view: ClusterView) -> Refuse | None:
     return Refuse(reason) if reason else None
 
 
-def plan(queue: Iterable[Job | Group], view: ClusterView, *, now: float,
+def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
          usage: Mapping[str, Usage] | None = None,
          limits: Mapping[str, Limits] | None = None,
-         starve_after: float = DEFAULT_STARVE_AFTER) -> list[Start]:
-    """The jobs of `queue` (waiting jobs and groups, any order) that start now, and where.
+         starve_after: float = DEFAULT_STARVE_AFTER,
+         room: Mapping[int, int] | None = None) -> list[Start]:
+    """The waiting jobs that start now, and where. `queue` is the server's Waiting
+    index (or any jobs, in any order); `room` how many more tasks of a throttled
+    array may start (by its number). `view` is taken from as jobs are placed; pass
+    a copy to keep it.
 
-    `view` is taken from as jobs are placed; pass a copy to keep it.
-    """
+    The classes of the queue are merged by the queue key of their heads. A class
+    whose head does not fit tells that no job with those requirements fits in this
+    pass (the view only shrinks and the reservations only grow as it goes), so
+    none of them is tried again; a user at a limit likewise for their class."""
+    waiting = queue if isinstance(queue, Waiting) else _waiting(queue)
     usage = {u: Usage(x.jobs, x.cores) for u, x in (usage or {}).items()}
-    limits = limits or {}
+    limits, room = limits or {}, room or {}
     starts: list[Start] = []
     reserved: set[str] = set()
-    for group in ordered(queue):
-        room = len(group.jobs) if group.room is None else group.room
-        for job in group.jobs:
+    unfit: set[Requirements] = set()
+    held: set[tuple[str, Requirements]] = set()
+    empty: ClusterView | None = None
+    heap = [(key, n, cls, 0) for n, (key, cls) in enumerate(waiting.heads())]
+    heapq.heapify(heap)
+    while heap:
+        _, n, cls, cursor = heapq.heappop(heap)
+        req = cls.requirements
+        if req in unfit or (cls.user, req) in held:
+            continue
+        left = len(cls) if cls.array is None else room.get(cls.array, len(cls))
+        while cursor < len(cls):
             if view.free_cores == 0:
                 return starts
-            if room <= 0:
+            if left <= 0:
                 break
+            job = cls[cursor]
             placed = _try(job, view, reserved, usage, limits)
             if isinstance(placed, Start):
                 starts.append(placed)
-                room -= 1
+                cursor += 1
+                left -= 1
+                if cls.array is None:        # its next job takes its own turn
+                    if cursor < len(cls):
+                        heapq.heappush(heap, (queue_key(cls[cursor]), n, cls, cursor))
+                    break
                 continue
-            if placed == _UNFIT:
-                req = job.spec.requirements
-                if req.priority >= BLOCK_PRIORITY:
-                    return starts
-                if now - job.submitted >= starve_after and explain.never_fits(
-                        req, view.empty_like()) is None:
+            if placed == _HELD:
+                held.add((job.user, req))
+                break
+            if placed == _HELD_HERE:         # this placement only: the class goes on
+                if cls.array is None and cursor + 1 < len(cls):
+                    heapq.heappush(heap, (queue_key(cls[cursor + 1]), n, cls, cursor + 1))
+                break
+            unfit.add(req)
+            if req.priority >= BLOCK_PRIORITY:
+                return starts
+            if now - job.submitted >= starve_after:
+                empty = empty or view.empty_like()
+                if explain.never_fits(req, empty) is None:
                     reserved.update(u.host.name for u in candidates(req, view, set())
                                     if _could_hold(req, u))
-            break                  # the group's other jobs would not start either
+            break
     return starts
 
 
-_UNFIT, _HELD = "unfit", "held"
+def _waiting(jobs: Iterable[Job]) -> Waiting:
+    out = Waiting()
+    for job in jobs:
+        out.add(job)
+    return out
+
+
+_UNFIT, _HELD, _HELD_HERE = "unfit", "held", "held-here"
 
 
 def _try(job: Job, view: ClusterView, reserved: set[str], usage: dict[str, Usage],
          limits: Mapping[str, Limits]) -> Start | str:
     """Place one job: a Start (view and usage are taken from), _HELD when its
-    user is at a limit (it reserves nothing), _UNFIT when it does not fit."""
+    user is at a limit for any job like it, _HELD_HERE when the placement found
+    would put them over (either reserves nothing), _UNFIT when it does not fit."""
     req = job.spec.requirements
     used = usage.setdefault(job.user, Usage())
     if over_limit(limits.get(job.user), used, _least_cores(req)) is not None:
@@ -123,7 +162,7 @@ def _try(job: Job, view: ClusterView, reserved: set[str], usage: dict[str, Usage
     if placement is None:
         return _UNFIT
     if over_limit(limits.get(job.user), used, placement.cores) is not None:
-        return _HELD
+        return _HELD_HERE
     view.take(placement)
     used.jobs += 1
     used.cores += placement.cores

@@ -49,6 +49,7 @@ class HostUse:
 class ClusterView:
     def __init__(self, uses: Iterable[HostUse]) -> None:
         self.uses: dict[str, HostUse] = {u.host.name: u for u in uses}
+        self._free = sum(u.free_cores for u in self.uses.values() if u.usable)
 
     @classmethod
     def build(cls, cluster: Cluster, placements: Iterable[Placement] = (),
@@ -72,14 +73,33 @@ class ClusterView:
             use = self.uses.get(s.host)
             if use is None:          # a host removed from the cluster file while in use
                 continue
+            before = use.free_cores
             use.used_cores += s.cores
             use.used_mem += s.mem
             use.used_gpus.update(s.gpu_ids)
             use.whole = use.whole or s.whole
+            if use.usable:
+                self._free += use.free_cores - before
+
+    def release(self, placement: Placement) -> None:
+        """Give back what `placement` took (a job ended)."""
+        for s in placement.slices:
+            use = self.uses.get(s.host)
+            if use is None:
+                continue
+            before = use.free_cores
+            use.used_cores -= s.cores
+            use.used_mem -= s.mem
+            use.used_gpus.difference_update(s.gpu_ids)
+            if s.whole:
+                use.whole = False
+            if use.usable:
+                self._free += use.free_cores - before
 
     def hosts(self) -> list[HostUse]:
         return list(self.uses.values())
 
     @property
     def free_cores(self) -> int:
-        return sum(u.free_cores for u in self.uses.values() if u.usable)
+        """Free cores on usable hosts (kept as placements are taken, not summed)."""
+        return self._free

@@ -26,6 +26,7 @@ from wq.executor.ssh import connect_options
 from wq.model import (Cluster, Host, Instance, Job, JobId, JobState, Limits, Placement,
                       Requirements)
 from wq.scheduler import ClusterView, Usage
+from wq.scheduler.queue import task_key
 from wq.server.hosts import HostMonitor
 from wq.server.verdict import Verdict, judge
 from wq.store import Store
@@ -70,11 +71,12 @@ class Dispatcher:
         # every waiting and running job, and indexes over them (kept by _put, _drop)
         self.jobs: dict[JobId, Job] = {}
         self.queue: dict[int, list[Job]] = {}           # number -> waiting, in task order
+        self.waiting = scheduler.Waiting()               # the same jobs, as plan() takes them
         self.running: dict[JobId, Job] = {}
         self.running_in: Counter[int] = Counter()       # number -> running tasks
         self.active_in: Counter[int] = Counter()        # number -> waiting + running
         self.throttles: dict[int, int] = store.throttles()
-        for job in sorted(store.jobs([JobState.WAITING, JobState.RUNNING]), key=_task_key):
+        for job in sorted(store.jobs([JobState.WAITING, JobState.RUNNING]), key=task_key):
             self._put(job)
         self.current: dict[JobId, Instance] = {
             j.id: store.instance(j.id, j.instance) or _instance_of(j)
@@ -194,10 +196,10 @@ class Dispatcher:
     def schedule(self) -> None:
         if not self.queue:
             return
-        groups = [scheduler.Group(jobs, self._room(number))
-                  for number, jobs in self.queue.items()]
-        starts = scheduler.plan(groups, self.view(), now=time.time(), usage=self.usage(),
-                                limits=self.limits, starve_after=self.starve_after)
+        room = {number: max(0, throttle - self.running_in[number])
+                for number, throttle in self.throttles.items()}
+        starts = scheduler.plan(self.waiting, self.view(), now=time.time(), usage=self.usage(),
+                                limits=self.limits, starve_after=self.starve_after, room=room)
         for start in starts:
             self._start(self.jobs[start.job_id], start.placement)
         self._tell_waiting()
@@ -234,11 +236,6 @@ class Dispatcher:
             self.array_watchers.setdefault(number, set()).add(watcher)
         self.wake()
 
-    def _room(self, number: int) -> int | None:
-        """How many more of an array's tasks may run now (its throttle), None: any."""
-        throttle = self.throttles.get(number)
-        return None if throttle is None else max(0, throttle - self.running_in[number])
-
     # -- the indexes --------------------------------------------------------------
 
     def _put(self, job: Job) -> None:
@@ -252,10 +249,11 @@ class Dispatcher:
         number = job.number or job.id
         if job.state is JobState.WAITING:
             group = self.queue.setdefault(number, [])
-            if not group or _task_key(group[-1]) < _task_key(job):
+            if not group or task_key(group[-1]) < task_key(job):
                 group.append(job)
             else:
-                bisect.insort(group, job, key=_task_key)
+                bisect.insort(group, job, key=task_key)
+            self.waiting.add(job)
         else:
             self.running[job.id] = job
             self.running_in[number] += 1
@@ -267,6 +265,7 @@ class Dispatcher:
             group.remove(job)
             if not group:
                 del self.queue[number]
+            self.waiting.remove(job)
         else:
             del self.running[job.id]
             self.running_in[number] -= 1
@@ -662,6 +661,7 @@ class Dispatcher:
         self._record()
         now = time.time()
         gone = {j.id for j in jobs}
+        self.waiting.remove_many(jobs)
         for number in {j.number or j.id for j in jobs}:
             kept = [j for j in self.queue.get(number, ()) if j.id not in gone]
             if kept:
@@ -738,11 +738,6 @@ class Dispatcher:
         for task in list(self.tasks.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-
-def _task_key(job: Job) -> tuple[int, int]:
-    """An array's waiting tasks are taken in task order."""
-    return (job.task or 0, job.id)
 
 
 def _instance_of(job: Job) -> Instance:
