@@ -85,7 +85,8 @@ def deep_queue(server: WqServer, count: int, array: bool) -> list[tuple[str, str
     store.commit()
     done_before = _done(store)
     store.close()
-    what = f"{count}-task array" if array else f"{count} separate jobs"
+    size = f"{count // 1000}k" if count % 1000 == 0 else str(count)
+    what = f"{size}-task array" if array else f"{size} separate jobs"
     server.start()
     started = time.perf_counter()
     stat = wall(server, "stat", runs=5)
@@ -99,9 +100,9 @@ def deep_queue(server: WqServer, count: int, array: bool) -> list[tuple[str, str
         store.close()
     rate = 2000 / (time.perf_counter() - started)
     server.wq("rm", "all", timeout=600)
-    return [(f"dispatch, {what} queued", f"{rate:7.1f} tasks/s"),
-            (f"wq stat, {what} queued", f"{stat:7.1f} ms"),
-            (f"wq sub -b, {what} queued", f"{sub:7.1f} ms")]
+    return [(f"dispatch, {what}", f"{rate:7.1f} tasks/s"),
+            (f"wq stat, {what}", f"{stat:7.1f} ms"),
+            (f"wq sub -b, {what}", f"{sub:7.1f} ms")]
 
 
 def _done(store: object) -> int:
