@@ -26,10 +26,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from wq.executor import contract
+
 SHELLS = frozenset({"sh", "bash", "zsh", "ksh", "mksh", "dash", "ash", "tcsh", "csh", "fish",
                     "xonsh", "nu", "elvish"})
-READY = "WQ-READY"
-ERROR = "WQ-ERROR"
 
 
 def is_shell(command: str) -> bool:
@@ -76,9 +76,9 @@ def exit_code_of_signal(name: str | None) -> int | None:
 
 def _setup_error(out: str, err: str) -> str | None:
     for line in out.splitlines():
-        if line.startswith(ERROR):
-            return line[len(ERROR):].strip()
-    if READY in out:
+        if line.startswith(contract.ERROR):
+            return line[len(contract.ERROR):].strip()
+    if contract.READY in out:
         return None
     return err.strip().splitlines()[-1] if err.strip() else "the session set-up failed"
 

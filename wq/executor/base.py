@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wq.errors import ExecutorError
-from wq.executor import wrapper
+from wq.executor import contract, wrapper
 from wq.model import Host
 
 log = logging.getLogger(__name__)
@@ -91,15 +91,15 @@ class ShellExecutor:
             exited = timed_out = False
             async for line in _lines(proc.stdout):
                 word, _, rest = line.partition(" ")
-                if word == wrapper.STARTED:
+                if word == contract.STARTED:
                     pid, start, boot = (rest.split() + ["", "", ""])[:3]
                     on_started(Started(int(pid), start, boot))
-                elif word == wrapper.EXITED:
+                elif word == contract.EXITED:
                     exited = True
                     exit_code = _exit_code(rest)
-                elif word == wrapper.TIMED_OUT:
+                elif word == contract.TIMED_OUT:
                     timed_out = True
-                elif word == wrapper.ERROR:
+                elif word == contract.ERROR:
                     error = rest.strip()
             status = await proc.wait()
             stderr = (await errors).decode(errors="replace").strip()
@@ -123,18 +123,18 @@ class ShellExecutor:
         async with self._run(host, wrapper.watch_script(directory)) as proc:
             async for line in _lines(proc.stdout):
                 word, _, rest = line.partition(" ")
-                if word == wrapper.RUNNING:
+                if word == contract.RUNNING:
                     on_running()
-                elif word == wrapper.TIMED_OUT:
+                elif word == contract.TIMED_OUT:
                     timed_out = True
-                elif word == wrapper.ENDED:
+                elif word == contract.ENDED:
                     ended = _seconds(rest)
-                elif word == wrapper.EXITED:
+                elif word == contract.EXITED:
                     return Outcome(exit_code=_exit_code(rest), timed_out=timed_out,
                                    ended=ended)
-                elif word == wrapper.LOST:
+                elif word == contract.LOST:
                     return Outcome(lost=True, error=rest.strip())
-                elif word == wrapper.NOT_STARTED:
+                elif word == contract.NOT_STARTED:
                     return Outcome(lost=True, never_started=True,
                                    error="its launch never reached the node")
             status = await proc.wait()

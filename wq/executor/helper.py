@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -21,6 +22,7 @@ from importlib import resources
 from typing import Any
 
 from wq.errors import ExecutorError, HostUnreachable
+from wq.executor import contract
 from wq.executor.base import Reader
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,11 @@ class HelperUnavailable(ExecutorError):
     """The helper could not start on a host (no python3, a broken one, ...)."""
 
 
+@functools.cache
 def source() -> bytes:
-    return resources.files("wq.executor").joinpath("node", "helper.py").read_bytes()
+    """The helper's text as shipped: node/helper.py with the launch contract filled in."""
+    text = resources.files("wq.executor").joinpath("node", "helper.py").read_text()
+    return contract.substitute(text).encode()
 
 
 def bootstrap_command(length: int) -> str:

@@ -16,20 +16,10 @@ import secrets
 from dataclasses import dataclass
 from importlib import resources
 
-STARTED = "WQ-STARTED"
-EXITED = "WQ-EXIT"
-ERROR = "WQ-ERROR"
-LOST = "WQ-LOST"
-RUNNING = "WQ-RUNNING"
-NOT_STARTED = "WQ-NOTSTARTED"
-TIMED_OUT = "WQ-TIMEOUT"
-ENDED = "WQ-ENDED"
+from wq.executor import contract
+from wq.executor.contract import (ERROR, EXITED, READY, RC_NO_CWD, RC_NO_HOSTFILE,
+                                  RC_NO_JOB_DIR, TIMED_OUT)
 
-#: exit codes the wrapper uses for failures before the command runs
-RC_NO_HOSTFILE = 95
-RC_NO_JOB_DIR = 96
-RC_NO_CWD = 97
-RC_NO_OUTPUT = 98
 
 #: variables of the submitter's environment that describe the submitting
 #: machine or session, not the job; the node's own values are kept instead
@@ -57,13 +47,17 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
+def _as_lines(text: str) -> str:
+    """Text as a heredoc writes it: ending in a newline."""
+    return text if text.endswith("\n") or not text else text + "\n"
+
+
 def _heredoc(path: str, text: str) -> str:
     while True:
         tag = f"WQ_EOF_{secrets.token_hex(6)}"
         if tag not in text:
             break
-    body = text if text.endswith("\n") or not text else text + "\n"
-    return f"cat > {path} <<'{tag}'\n{body}{tag}\n"
+    return f"cat > {path} <<'{tag}'\n{_as_lines(text)}{tag}\n"
 
 
 def _exact_file(path: str, text: str) -> str:
@@ -79,9 +73,11 @@ def _exact_file(path: str, text: str) -> str:
 
 @functools.cache
 def node_script(name: str, *snippets: str) -> str:
-    """A shipped node-side script (node/NAME), after the snippets it uses."""
+    """A shipped node-side script (node/NAME), after the snippets it uses, with the
+    launch contract filled in."""
     node = resources.files("wq.executor").joinpath("node")
-    return "".join(node.joinpath(n).read_text() for n in (*snippets, name))
+    return contract.substitute("".join(node.joinpath(n).read_text()
+                                       for n in (*snippets, name)))
 
 
 def wrapper_text() -> str:
@@ -154,13 +150,11 @@ def _env_lines(job: Launch) -> str:
 def helper_request(job: Launch) -> dict[str, object]:
     """A launch for the per-host helper (node/helper.py): the files the plain
     launch script would write, and what the wrapper's first half would check."""
-    files = {"script": job.command, "env": _env_lines(job), "run": wrapper_text()}
+    files = {"script": _as_lines(job.command), "env": _env_lines(job), "run": wrapper_text()}
     request: dict[str, object] = {
         "op": "launch", "server": job.server_id, "name": job.name,
         "cwd": job.cwd, "stdout": job.stdout, "stderr": job.stderr, "files": files,
-        "hostfile": job.hostfile_path if job.hostfile_lines else None,
-        "rc_no_job_dir": RC_NO_JOB_DIR, "rc_no_hostfile": RC_NO_HOSTFILE,
-        "rc_no_cwd": RC_NO_CWD, "rc_no_output": RC_NO_OUTPUT}
+        "hostfile": job.hostfile_path if job.hostfile_lines else None}
     if job.time_limit is not None:
         files["timer"] = node_script("timer.sh", "killgroup.sh")
         request["limit"] = str(math.ceil(job.time_limit))
@@ -219,9 +213,6 @@ def launch_script(job: Launch) -> str:
         f'[ -f "$d/error" ] && echo "{ERROR} $(cat "$d/error")"\n'
         'exit 0\n')
     return "".join(parts)
-
-
-READY = "WQ-READY"
 
 
 def session_setup_script(job: Launch) -> str:
@@ -291,11 +282,7 @@ def watch_script(directory: str) -> str:
     WQ-ENDED with the time its exit status was written, when `date -r` can) or
     WQ-LOST; WQ-NOTSTARTED when the launch never got as far as the wrapper,
     which is then barred from starting late (DIR/claim)."""
-    return PRIVATE + (
-        node_script("watch.sh", "identity.sh").replace("@DIR@", directory)
-        .replace("@EXITED@", EXITED).replace("@LOST@", LOST).replace("@RUNNING@", RUNNING)
-        .replace("@NOT_STARTED@", NOT_STARTED).replace("@TIMED_OUT@", TIMED_OUT)
-        .replace("@ENDED@", ENDED))
+    return PRIVATE + node_script("watch.sh", "identity.sh").replace("@DIR@", directory)
 
 
 def status_script(server_id: str, names: list[str]) -> str:

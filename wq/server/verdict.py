@@ -20,16 +20,16 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass
 
-from wq.executor import wrapper
+from wq.executor import contract
 from wq.executor.base import Outcome
 from wq.model import Job, JobState
 from wq.parsing.units import format_duration
 
 #: wrapper exit codes that mean the host, not the job, could not start it
-HOST_FAULTS = (None, wrapper.RC_NO_JOB_DIR)
+HOST_FAULTS = (None, contract.RC_NO_JOB_DIR)
 #: the job's own set-up failed, so its command never ran (-1: a session's set-up
 #: failed, or an internal error)
-NEVER_RAN = (wrapper.RC_NO_HOSTFILE, wrapper.RC_NO_CWD, wrapper.RC_NO_OUTPUT, -1)
+NEVER_RAN = (contract.RC_NO_HOSTFILE, contract.RC_NO_CWD, contract.RC_NO_OUTPUT, -1)
 
 
 @dataclass(frozen=True, slots=True)

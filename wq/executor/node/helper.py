@@ -27,7 +27,10 @@ import signal
 import sys
 import time
 
-STARTED, EXITED, ERROR, TIMED_OUT = "WQ-STARTED", "WQ-EXIT", "WQ-ERROR", "WQ-TIMEOUT"
+# the launch contract (wq/executor/contract.py), filled in as this text is shipped
+STARTED, EXITED, ERROR, TIMED_OUT = "@STARTED@", "@EXITED@", "@ERROR@", "@TIMED_OUT@"
+RC_NO_HOSTFILE, RC_NO_JOB_DIR = int("@RC_NO_HOSTFILE@"), int("@RC_NO_JOB_DIR@")
+RC_NO_CWD, RC_NO_OUTPUT = int("@RC_NO_CWD@"), int("@RC_NO_OUTPUT@")
 RC_WAIT = 2.0            # a runner killed by `wq rm` leaves its status to the killer
 HOME = os.path.expanduser("~")
 # wq's files are private; jobs, and the output files they name, get the
@@ -192,16 +195,16 @@ class Launch:
             for name, text in req["files"].items():
                 write_file(os.path.join(d, name), text)
         except OSError:
-            return fail("cannot create the job directory %s" % d, req["rc_no_job_dir"])
+            return fail("cannot create the job directory %s" % d, RC_NO_JOB_DIR)
         if req.get("hostfile"):              # where the job wants its hostfile
             where = os.path.join(cwd, req["hostfile"])
             try:
                 write_file(where, req["files"]["hostfile"], private=False)
             except OSError:
-                return fail("cannot write the hostfile %s" % where, req["rc_no_hostfile"])
+                return fail("cannot write the hostfile %s" % where, RC_NO_HOSTFILE)
         if not os.path.isdir(cwd):
             return fail("the working directory %s does not exist on this host" % cwd,
-                        req["rc_no_cwd"])
+                        RC_NO_CWD)
         try:
             os.mkdir(os.path.join(d, "claim"))
         except OSError:                      # someone else decided about this instance
@@ -216,7 +219,7 @@ class Launch:
         except OSError:
             write_file(os.path.join(d, "error"),
                        "cannot write the output files %s and %s\n" % (out, err))
-            write_file(os.path.join(d, "rc"), "%d\n" % req["rc_no_output"])
+            write_file(os.path.join(d, "rc"), "%d\n" % RC_NO_OUTPUT)
             return self.finish()
         shell = os.environ.get("SHELL") or "/bin/sh"
         if not os.access(shell, os.X_OK):

@@ -10,7 +10,7 @@ d=$1 cwd=$2 shell=$3
 ( umask 077 && wq_record_pid "$d" )     # $$ is still this shell in a subshell
 if ! cd "$cwd" 2>/dev/null; then
     printf 'wq: the working directory %s does not exist on this host\n' "$cwd" >&2
-    exit 97
+    exit @RC_NO_CWD@
 fi
 . "$d/env"
 cmd=$(cat "$d/script")

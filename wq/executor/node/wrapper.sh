@@ -49,7 +49,7 @@ else
 fi
 if ! cd "$cwd" 2>/dev/null; then
     printf 'the working directory %s does not exist on this host\n' "$cwd" > "$d/error"
-    finish 97
+    finish @RC_NO_CWD@
 fi
 # create (truncate) an output file: 0600 in DIR, else with the job's umask. A
 # failed redirection on a special builtin like `:` would end this shell, so it
@@ -63,9 +63,9 @@ wq_output() {
 if [ -z "$prepared" ]; then
     if ! wq_output "$out" || { [ "$err" != "$out" ] && ! wq_output "$err"; }; then
         printf 'cannot write the output files %s and %s\n' "$out" "$err" > "$d/error"
-        finish 98
+        finish @RC_NO_OUTPUT@
     fi
-    printf 'WQ-STARTED %s %s %s\n' "$$" "$wq_start" "$wq_boot"
+    printf '@STARTED@ %s %s %s\n' "$$" "$wq_start" "$wq_boot"
     # From here on nothing of this runner talks to the channel that launched it.
     exec </dev/null >/dev/null 2>&1
 fi

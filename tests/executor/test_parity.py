@@ -1,0 +1,109 @@
+"""The two launch paths keep one contract: the same launch through the plain sh
+wrapper (LocalExecutor) and through the per-host helper (over a local pipe)
+gives the same outcome, the same lines, the same files with the same modes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.executor.helper_pipe import PipeHelperExecutor
+from wq.executor import contract, wrapper
+from wq.executor import helper as helpers
+from wq.executor.base import Outcome, Started
+from wq.executor.local import LocalExecutor
+from wq.model import Host
+
+HOST = Host("here", 1, local=True)
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
+
+
+def files(directory: Path) -> dict[str, tuple[int, bytes | None]]:
+    """Name -> (mode, content) of a job directory; pid files differ by nature."""
+    out: dict[str, tuple[int, bytes | None]] = {}
+    for f in sorted(directory.iterdir()):
+        content = None if f.is_dir() or f.name in ("pid", "timer.pid") else f.read_bytes()
+        out[f.name] = (stat.S_IMODE(f.lstat().st_mode), content)
+    return out
+
+
+async def both(make) -> tuple[tuple[Outcome, list[Started]], tuple[Outcome, list[Started]]]:
+    helper = PipeHelperExecutor()
+    hello = await helper.start()
+    assert hello["ready"] == 1
+    try:
+        results = []
+        for name, executor in (("1.1", LocalExecutor()), ("2.1", helper)):
+            started: list[Started] = []
+            outcome = await executor.launch(HOST, make(name), started.append)
+            results.append((outcome, started))
+        return results[0], results[1]
+    finally:
+        await helper.close()
+
+
+CASES = {
+    "ok": dict(command="echo out; echo err >&2; cat", stdin="data\n"),
+    "exit": dict(command="exit 3"),
+    "signal": dict(command="kill -TERM $$"),
+    "no cwd": dict(command="true", cwd="/nonexistent/dir"),
+    "no output": dict(command="true", stdout="/proc/forbidden/out"),
+    "time limit": dict(command="sleep 30", time_limit=1, grace=0.5),
+    "hostfile": dict(command="cat hosts.txt", hostfile_lines=("a", "a", "b"),
+                     hostfile_path="hosts.txt"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_plain_and_the_helper_launch_agree(home, case):
+    kw = dict(CASES[case])
+    cwd = kw.pop("cwd", str(home / "work"))
+    (home / "work").mkdir(exist_ok=True)
+    if case == "hostfile":
+        kw["hostfile_path"] = str(home / "work" / "hosts.txt")
+
+    def make(name: str) -> wrapper.Launch:
+        extra = dict(kw)
+        if case == "hostfile":
+            extra["command"] = f"cat {extra['hostfile_path']}"
+        return wrapper.Launch("sid", name, extra.pop("command"), cwd,
+                              {"WQ_JOB_ID": "7"}, **extra)
+
+    (plain, plain_started), (helped, helped_started) = asyncio.run(
+        asyncio.wait_for(both(make), 60))
+    if helped.error is not None:                    # it names the job's own directory
+        helped = dataclasses.replace(helped, error=helped.error.replace("/2.1/", "/1.1/"))
+    assert plain == helped, (plain, helped)
+    assert len(plain_started) == len(helped_started)
+    if plain_started:
+        assert plain_started[0].boot_id == helped_started[0].boot_id
+    base = home / ".cache" / "wq" / "sid"
+    plain_files, helped_files = files(base / "1.1"), files(base / "2.1")
+    if plain.exit_code == contract.RC_NO_OUTPUT:
+        # the one known difference: the plain runner records its pid before it finds
+        # the output files unwritable; the helper checks them before starting one
+        plain_files.pop("pid")
+        error = helped_files["error"]
+        helped_files["error"] = (error[0], (error[1] or b"").replace(b"/2.1/", b"/1.1/"))
+    assert plain_files == helped_files
+    assert stat.S_IMODE(base.stat().st_mode) == 0o700
+
+
+def test_the_contract_is_filled_into_every_node_script():
+    node = Path(wrapper.__file__).parent / "node"
+    for path in node.iterdir():
+        text = path.read_text()
+        filled = contract.substitute(text)
+        for name in contract.VALUES:
+            assert f"@{name}@" not in filled, (path.name, name)
+    assert b"@STARTED@" not in helpers.source()
+    assert all(contract.VALUES.values())
