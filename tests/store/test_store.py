@@ -105,6 +105,8 @@ def test_pruning_forgets_old_finished_jobs_only(tmp_path):
     jobs = [s.add_job("ann", spec(str(i)), now=float(i)) for i in range(4)]
     for job, state, ended in ((jobs[0], JobState.DONE, 10.0), (jobs[1], JobState.FAILED, 50.0),
                               (jobs[2], JobState.RUNNING, None)):
+        if state is not JobState.RUNNING:                    # jobs end from running
+            s.update(dataclasses.replace(job, state=JobState.RUNNING), 4.0, "started")
         s.update(dataclasses.replace(job, state=state, ended=ended, instance=1), 5.0, "x",
                  instance=Instance(job.id, 1, ("h1",), Placement((Slice("h1", 1),))))
     count, gone = s.prune(20.0, list(JobState))
@@ -131,8 +133,32 @@ def test_an_array_is_stored_once_and_numbers_count_on(tmp_path):
     assert [(j.label, j.entry, j.spec.command) for j in s.select(2, 2)] == \
         [("2.1", None, "sweep"), ("2.3", "x y", "sweep")]
     assert s.throttles() == {2: 2}
+    s.update_many([dataclasses.replace(t, state=JobState.RUNNING) for t in tasks], 3.5, "go")
     done = [dataclasses.replace(t, state=JobState.DONE, ended=4.0) for t in tasks]
     s.update_many(done, 4.0, "done")
     assert s.throttles() == {}
     assert s.array_counts({JobState.DONE}) == {2: {"done": 2}}
     assert s.first_of(2).label == "2.1" and s.last_number("ann") == 3
+
+
+def test_the_store_refuses_a_move_the_transition_table_forbids(tmp_path):
+    import pytest
+
+    from wq.store.store import IllegalTransition
+
+    s = Store(str(tmp_path / "wq.db"))
+    a = s.add_job("ann", spec("a"), now=1.0)
+    b = s.add_job("ann", spec("b"), now=1.0)
+    done = dataclasses.replace(a, state=JobState.DONE, ended=2.0, exit_code=0)
+    with pytest.raises(IllegalTransition, match=f"job {a.id} cannot go from waiting to done"):
+        s.update(done, 2.0, "done")
+    s.begin()                                   # a batch with other moves in it survives
+    s.update(dataclasses.replace(b, state=JobState.RUNNING, started=2.0), 2.0, "started")
+    with pytest.raises(IllegalTransition):
+        s.update_many([dataclasses.replace(a, state=JobState.TIMEOUT)], 2.0, "timeout")
+    s.commit()
+    assert s.get(b.id).state is JobState.RUNNING and s.get(a.id).state is JobState.WAITING
+    s.update_many([dataclasses.replace(a, state=JobState.CANCELLED, ended=3.0)], 3.0, "rm")
+    with pytest.raises(IllegalTransition, match="from cancelled to running"):
+        s.update(dataclasses.replace(a, state=JobState.RUNNING), 4.0, "started")
+    assert [k for _, k, _ in s.events(a.id)] == ["submitted", "rm"]

@@ -139,7 +139,9 @@ class Store:
     def update(self, job: Job, now: float, event: str, detail: str = "",
                instance: Instance | None = None) -> None:
         """Record a job's new fields (state, times, placement, ...), the event, and
-        the instance it concerns, in one transaction."""
+        the instance it concerns, in one transaction. A move the model's transition
+        table forbids is refused (IllegalTransition) before anything is written."""
+        self._check_moves([job.id], job.state)
         with self._txn():
             self.db.execute(
                 "UPDATE jobs SET state=?, started=?, ended=?, placement=?, exit_code=?, "
@@ -153,6 +155,8 @@ class Store:
 
     def update_many(self, jobs: list[Job], now: float, event: str, detail: str = "") -> None:
         """update() for many jobs with the same event (an array cancelled), in one go."""
+        for state in {j.state for j in jobs}:
+            self._check_moves([j.id for j in jobs if j.state is state], state)
         with self._txn():
             self.db.executemany(
                 "UPDATE jobs SET state=?, ended=?, reason=? WHERE id=?",
@@ -160,6 +164,18 @@ class Store:
             self.db.executemany(
                 "INSERT INTO events (job_id, time, kind, detail) VALUES (?, ?, ?, ?)",
                 ((j.id, now, event, detail) for j in jobs))
+
+    def _check_moves(self, ids: list[JobId], new: JobState) -> None:
+        allowed = _FROM[new]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            row = self.db.execute(
+                f"SELECT id, state FROM jobs WHERE id IN ({marks}) AND state NOT IN "
+                f"({','.join('?' * len(allowed))}) LIMIT 1", (*chunk, *allowed)).fetchone()
+            if row is not None:
+                raise IllegalTransition(f"job {row[0]} cannot go from {row[1]} to "
+                                        f"{new.value}")
 
     def _put_instance(self, i: Instance) -> None:
         self.db.execute(
@@ -329,6 +345,14 @@ class Store:
                                 "ON CONFLICT(user) DO UPDATE SET jobs=excluded.jobs, "
                                 "cores=excluded.cores", (user, limits.jobs, limits.cores))
             self._event(None, now, "limits", f"{user} {dataclasses.asdict(limits)}")
+
+
+class IllegalTransition(Exception):
+    """A bug: a state change the model's transition table forbids."""
+
+
+#: the states a job may be in before it enters each state
+_FROM = {new: tuple(s.value for s in JobState if s.can_become(new)) for new in JobState}
 
 
 class _Transaction:
