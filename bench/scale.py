@@ -34,6 +34,7 @@ from bench.harness import loopback, write_table  # noqa: E402
 from tests.integration.sshd import WqServer  # noqa: E402
 from wq.client import Client  # noqa: E402
 from wq.protocol import messages as m  # noqa: E402
+from wq.store import Store  # noqa: E402
 
 SPEC = {"command": "true", "cwd": "/tmp", "env": {"PATH": "/usr/bin:/bin"}}
 
@@ -70,7 +71,6 @@ def deep_queue(server: WqServer, count: int, array: bool) -> list[tuple[str, str
     """Stop the server, queue `count` jobs straight into its store (separate, or one
     array), start it again and measure dispatch and latency with them queued."""
     from wq import codec
-    from wq.store import Store
 
     server.stop()
     store = Store(f"{server.state}/wq.db")
@@ -105,8 +105,8 @@ def deep_queue(server: WqServer, count: int, array: bool) -> list[tuple[str, str
             (f"wq sub -b, {what}", f"{sub:7.1f} ms")]
 
 
-def _done(store: object) -> int:
-    row = store.db.execute("SELECT count(*) FROM jobs WHERE state = 'done'").fetchone()  # type: ignore[attr-defined]
+def _done(store: Store) -> int:
+    row = store.db.execute("SELECT count(*) FROM jobs WHERE state = 'done'").fetchone()
     return int(row[0])
 
 

@@ -84,6 +84,18 @@ class Client:
             raise ServerError(str(reply.get("error", "the server refused the request")))
         return reply
 
+    def pages(self, request: m.Request) -> Iterator[dict[str, Any]]:
+        """The replies of a paged request (a listing with `page`), until one says no
+        `more`; an error reply raises ServerError."""
+        self.send(request)
+        while True:
+            reply = self.receive()
+            if not reply.get("ok", False):
+                raise ServerError(str(reply.get("error", "the server refused the request")))
+            yield reply
+            if not reply.get("more"):
+                return
+
     def events(self) -> Iterator[dict[str, Any]]:
         """The events of an attached job (or array), until its `exit` (`array-end`)."""
         while True:

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wq.cli import render
 from wq.cli.limit import parse_limits
@@ -87,3 +89,13 @@ def test_interactive_jobs_show_as_I_while_they_run():
     out = render.ls([row(interactive=True), row(id=2, state="done", interactive=True,
                                                 ended=5.0, exit=0)], now=10.0, finished=True)
     assert [l.split()[2] for l in out.splitlines()[1:3]] == ["I", "D"]
+
+
+@given(st.lists(st.dictionaries(st.text(max_size=5), st.one_of(
+    st.none(), st.integers(), st.text(max_size=10), st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)), max_size=4), max_size=5))
+def test_json_list_in_pieces_is_json_dumps(items):
+    import json
+
+    from wq.cli.render import json_list
+    assert "".join(json_list(iter(items))) == json.dumps(items, indent=1)

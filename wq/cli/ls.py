@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import itertools
 
 import click
 
@@ -10,6 +10,7 @@ from wq.cli import render
 from wq.client import Client
 from wq.protocol import messages as m
 
+PAGE = 1000          # rows per reply: the server builds and sends a listing in pages
 STATES = ["waiting", "running", "done", "failed", "cancelled", "lost", "timeout"]
 
 
@@ -36,19 +37,25 @@ def command(obj: dict[str, str | None], select: tuple[str, ...], user: str | Non
     C cancelled, L lost, T timeout. A requeued or retried job waits again
     (W); `wq info ID` shows each of its instances.
     """
+    request = m.ListJobs(user=user, states=list(states) or None, all=all_,
+                         full=full or as_json, expand=expand, select=list(select) or None,
+                         page=PAGE)
     with Client(obj["socket"]) as client:
-        reply = client.request(m.ListJobs(user=user, states=list(states) or None, all=all_,
-                                          full=full or as_json, expand=expand,
-                                          select=list(select) or None))
-    rows = reply["jobs"]
-    if as_json:
-        click.echo(json.dumps(rows, indent=1))
-        return
+        pages = client.pages(request)
+        first = next(pages)
+        now = first["now"]
+        stream = itertools.chain(first["jobs"], (r for page in pages for r in page["jobs"]))
+        if as_json:                        # printed as it comes, whatever its length
+            for piece in render.json_list(stream):
+                click.echo(piece, nl=False)
+            click.echo()
+            return
+        rows = list(stream)
     if full:
-        click.echo(render.ls_full(rows, reply["now"]))
+        click.echo(render.ls_full(rows, now))
         return
     finished = all_ or bool(select) or any(s not in ("waiting", "running") for s in states)
-    click.echo(render.ls(rows, reply["now"], finished=finished))
+    click.echo(render.ls(rows, now, finished=finished))
     for row in rows:
         if row.get("unfit"):
             click.echo(f"wq: job {row['id']} {row['reason']}", err=True)

@@ -6,8 +6,10 @@ every row has the same number of columns, names carry no whitespace.
 
 from __future__ import annotations
 
+import json
+
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 STATE_LETTERS = {"waiting": "W", "running": "R", "done": "D", "failed": "F",
@@ -228,3 +230,14 @@ def users(rows: Sequence[dict[str, Any]]) -> str:
         table.append([r["user"], r["running"], r["cores"], r["waiting"], "{" + limits + "}"])
     return str(tabulate(table, headers=["User", "Njobs", "Ncores", "Nwait", "Limits"],
                         tablefmt="plain", numalign="left"))
+
+
+def json_list(items: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """`json.dumps(list(items), indent=1)` in pieces, one item at a time, so a
+    listing of any length prints without being held whole."""
+    first = True
+    for item in items:
+        body = json.dumps(item, indent=1).replace("\n", "\n ")
+        yield ("[\n " if first else ",\n ") + body
+        first = False
+    yield "[]" if first else "\n]"

@@ -1,8 +1,9 @@
 """Request messages: one dataclass each, tagged by `type`, checked field by field.
 
-Replies are objects with `ok` (and `error` when false); streams of events
-(`waiting`, `started`, `output`, `exit`; for interactive jobs `lease` and
-`end`) follow an accepted attached submission. An interactive client answers
+Replies are objects with `ok` (and `error` when false); a listing asked for
+with `page` comes as several replies, each but the last with `more`; streams
+of events (`waiting`, `started`, `output`, `exit`; for interactive jobs
+`lease` and `end`) follow an accepted attached submission. An interactive client answers
 its lease with SessionEnd on the same connection. A new
 field must have a default, so older clients keep working.
 """
@@ -53,6 +54,7 @@ class ListJobs:
     select: list[str] | None = None     # selectors: 12, 12.3, 12.1-50, 3-9, last, all
     full: bool = False
     expand: bool = False                # a row per task rather than one per array
+    page: int | None = None             # rows per reply; replies then say `more`
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,12 +35,12 @@ def within_key(job: Job) -> tuple[float, int] | tuple[int, int]:
 @dataclass(eq=False, slots=True)
 class JobClass:
     """Alike waiting jobs in order. Taking the first (a job starts) costs O(1):
-    the list keeps a consumed prefix, dropped once it is over half the list."""
+    the list keeps a consumed prefix, dropped once it is over half the list.
+    Nothing but the jobs themselves is stored (a million tasks wait in arrays)."""
 
     key: ClassKey
     array: int | None                  # the array's number, for its throttle
     _jobs: list[Job] = field(default_factory=list)
-    _keys: list[tuple[float, int] | tuple[int, int]] = field(default_factory=list)
     _first: int = 0
 
     def __len__(self) -> int:
@@ -60,34 +60,42 @@ class JobClass:
     def user(self) -> str:
         return self[0].user
 
-    def add(self, job: Job) -> None:
-        at = within_key(job)
-        if len(self._jobs) == self._first or self._keys[-1] < at:    # a new submission
-            self._keys.append(at)
-            self._jobs.append(job)
-            return
-        i = bisect.bisect_left(self._keys, at, lo=self._first)
-        self._keys.insert(i, at)
-        self._jobs.insert(i, job)
-
-    def remove(self, job: Job) -> None:
-        i = bisect.bisect_left(self._keys, within_key(job), lo=self._first)
-        while self._jobs[i].id != job.id:              # equal keys: look on
+    def _find(self, job: Job) -> int | None:
+        i = bisect.bisect_left(self._jobs, within_key(job), lo=self._first, key=within_key)
+        while i < len(self._jobs) and within_key(self._jobs[i]) == within_key(job):
+            if self._jobs[i].id == job.id:
+                return i
             i += 1
+        return None
+
+    def add(self, job: Job) -> None:
+        jobs = self._jobs
+        if len(jobs) == self._first or within_key(jobs[-1]) < within_key(job):
+            jobs.append(job)                        # a new submission
+            return
+        jobs.insert(bisect.bisect_left(jobs, within_key(job), lo=self._first,
+                                       key=within_key), job)
+
+    def remove(self, job: Job) -> bool:
+        """Take `job` out; False if it is not here."""
+        i = self._find(job)
+        if i is None:
+            return False
         if i == self._first:
             self._first += 1
             if self._first > 64 and 2 * self._first > len(self._jobs):
-                del self._jobs[:self._first], self._keys[:self._first]
+                del self._jobs[:self._first]
                 self._first = 0
         else:
-            del self._jobs[i], self._keys[i]
+            del self._jobs[i]
+        return True
 
-    def keep(self, drop: set[JobId]) -> None:
-        """Drop many jobs in one sweep."""
-        kept = [i for i in range(self._first, len(self._jobs)) if self._jobs[i].id not in drop]
-        self._jobs = [self._jobs[i] for i in kept]
-        self._keys = [self._keys[i] for i in kept]
+    def keep(self, drop: set[JobId]) -> int:
+        """Drop many jobs in one sweep; how many went."""
+        before = len(self)
+        self._jobs = [j for j in self._jobs[self._first:] if j.id not in drop]
         self._first = 0
+        return before - len(self)
 
 
 class Waiting:
@@ -95,13 +103,10 @@ class Waiting:
 
     def __init__(self) -> None:
         self.classes: dict[ClassKey, JobClass] = {}
-        self._where: dict[JobId, ClassKey] = {}
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._where)
-
-    def __contains__(self, job_id: object) -> bool:
-        return job_id in self._where
+        return self._count
 
     @staticmethod
     def class_of(job: Job) -> ClassKey:
@@ -116,14 +121,14 @@ class Waiting:
             cls = self.classes[key] = JobClass(key, job.number if job.task is not None
                                                else None)
         cls.add(job)
-        self._where[job.id] = key
+        self._count += 1
 
     def remove(self, job: Job) -> None:
-        key = self._where.pop(job.id, None)
-        if key is None:
+        key = self.class_of(job)
+        cls = self.classes.get(key)
+        if cls is None or not cls.remove(job):
             return
-        cls = self.classes[key]
-        cls.remove(job)
+        self._count -= 1
         if not cls:
             del self.classes[key]
 
@@ -131,12 +136,12 @@ class Waiting:
         """Remove many at once (a whole array cancelled): one sweep per class."""
         gone: dict[ClassKey, set[JobId]] = {}
         for job in jobs:
-            key = self._where.pop(job.id, None)
-            if key is not None:
-                gone.setdefault(key, set()).add(job.id)
+            gone.setdefault(self.class_of(job), set()).add(job.id)
         for key, ids in gone.items():
-            cls = self.classes[key]
-            cls.keep(ids)
+            cls = self.classes.get(key)
+            if cls is None:
+                continue
+            self._count -= cls.keep(ids)
             if not cls:
                 del self.classes[key]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import itertools
 import logging
 import os
 import resource
@@ -17,6 +18,7 @@ import signal
 import socket
 import stat
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TextIO
 
 from wq.errors import ProtocolError, WqError
@@ -37,6 +39,7 @@ from wq.store import Store
 log = logging.getLogger("wq.server")
 
 DEFAULT_KEEP = 30 * 86400.0     # seconds finished jobs stay in the history
+MAX_PAGE = 5000                 # rows in one reply of a paged listing
 PRUNE_EVERY = 3600.0
 
 
@@ -230,7 +233,10 @@ class Server:
                 if watcher is not None:
                     return await self._stream(conn, first, watcher)
             case m.ListJobs():
-                await reply(handlers.on_ls(req, user))
+                if req.page is None:
+                    await reply(handlers.on_ls(req, user))
+                else:
+                    await self._pages(handlers.ls_rows(req, user), req.page, reply)
             case m.Stat():
                 await reply(handlers.on_stat(req, user))
             case m.Remove():
@@ -254,6 +260,22 @@ class Server:
             case m.Hello():
                 await reply({"ok": True, "version": m.PROTOCOL_VERSION})
         return True
+
+    async def _pages(self, rows: Iterator[dict[str, Any]], page: int,
+                     reply: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        """A listing as replies of at most `page` rows (up to MAX_PAGE), each but the
+        last with `more`; rows are built a page at a time and the loop runs other
+        work between pages, so no listing holds it or the server's memory long."""
+        size = max(1, min(page, MAX_PAGE))
+        now = time.time()
+        chunk = list(itertools.islice(rows, size))
+        while True:
+            following = list(itertools.islice(rows, size))
+            await reply({"ok": True, "now": now, "jobs": chunk, "more": bool(following)})
+            if not following:
+                return
+            chunk = following
+            await asyncio.sleep(0)
 
     async def _stream(self, conn: Connection, job: Job, watcher: Watcher) -> bool:
         """Send a job's (or its whole array's) events to its attached client until it

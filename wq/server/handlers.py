@@ -7,14 +7,15 @@ the store, and wake the dispatcher. A WqError becomes an error reply.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from wq import codec, scheduler
 from wq.errors import ParseError, WqError
 from wq.executor import wrapper
-from wq.model import HostState, Job, JobId, JobState, Limits, priority_name
+from wq.model import HostState, Job, JobId, JobState, Limits, Requirements, priority_name
 from wq.parsing import selectors
 from wq.protocol import messages as m
 from wq.server.dispatcher import Dispatcher, Watcher
@@ -73,10 +74,18 @@ class Handlers:
         return sorted(found.values(), key=_order)
 
     def on_ls(self, req: m.ListJobs, user: str) -> dict[str, Any]:
+        """The whole listing in one reply (a client that does not page)."""
+        return {"ok": True, "now": time.time(), "jobs": list(self.ls_rows(req, user))}
+
+    def ls_rows(self, req: m.ListJobs, user: str) -> Iterator[dict[str, Any]]:
+        """The rows of a listing in order (by number, then task), built as they are
+        taken, so a paged listing of any size holds only a page of rows. The queue
+        is read in place: rows taken later may see jobs that moved meanwhile."""
         states = _states(req.states)
         finished = {s for s in (states or ()) if s.final}
         if req.all and states is None:
             finished = {s for s in JobState if s.final}
+        jobs: Iterable[Job]
         if req.select is not None:
             jobs = [j for j in self.find(req.select, user)
                     if states is None or j.state in states]
@@ -84,45 +93,61 @@ class Handlers:
         else:
             jobs = self._active(states, req.expand)
             if finished:
-                jobs += self.store.jobs(finished, user=req.user, limit=MAX_LISTED_FINISHED,
-                                        tasks=req.expand)
+                past = self.store.jobs(finished, user=req.user, limit=MAX_LISTED_FINISHED,
+                                       tasks=req.expand)
+                jobs = heapq.merge(jobs, sorted(past, key=_order), key=_order)
         if req.user:
-            jobs = [j for j in jobs if j.user == req.user]
-        rows = [] if req.expand else self._array_rows(jobs, finished, req.user,
-                                                     sampled=req.select is None)
-        jobs = [j for j in jobs if req.expand or j.task is None]
-        jobs.sort(key=_order)
+            jobs = (j for j in jobs if j.user == req.user)
+        arrays: list[dict[str, Any]] = []
+        if not req.expand:
+            listed = list(jobs)             # a row per array: its head stands for its queue
+            arrays = sorted(self._array_rows(listed, finished, req.user,
+                                             sampled=req.select is None),
+                            key=lambda r: int(r["number"]))
+            jobs = [j for j in listed if j.task is None]
         view = self.dispatcher.view() if req.full else None
-        usage, limits = self.dispatcher.usage(), self.dispatcher.limits
-        for job in jobs:
-            row = _row(job)
-            if job.spec.interactive:
-                row["interactive"] = True
-            if job.state is JobState.WAITING:
-                unfit = self.dispatcher.never_fits(job.spec.requirements)
-                if unfit:
-                    row["unfit"] = True
-                    row["reason"] = f"can no longer fit: {unfit}"
-                elif view is not None:
-                    row["reason"] = scheduler.waiting_reason(job, view, usage=usage,
-                                                             limits=limits)
-            if req.full:
-                row["command"] = job.spec.command
-                row["cwd"] = job.spec.cwd
-                row["hosts"] = list(job.placement.hosts) if job.placement else []
-                row["requirements"] = codec.spec_to_dict(job.spec)["requirements"]
-            rows.append(row)
-        rows.sort(key=lambda r: (r["number"], r.get("task") or 0))
-        return {"ok": True, "now": time.time(), "jobs": rows}
+        reasons: dict[tuple[Requirements, str], str] = {}      # one per kind of waiting job
+        rows = (self._job_row(j, req, view, reasons) for j in jobs)
+        yield from heapq.merge(arrays, rows, key=lambda r: (r["number"], r.get("task") or 0))
 
-    def _active(self, states: set[JobState] | None, expand: bool) -> list[Job]:
-        """Waiting and running jobs in `states`; unless `expand`, of an array's
-        waiting tasks only the first stands for them all (see _array_rows)."""
-        out = [j for j in self.dispatcher.running.values() if states is None or j.state in states]
-        if states is None or JobState.WAITING in states:
-            for group in self.dispatcher.queue.values():
-                out.extend(group if expand or group[0].task is None else group[:1])
-        return out
+    def _job_row(self, job: Job, req: m.ListJobs, view: scheduler.ClusterView | None,
+                 reasons: dict[tuple[Requirements, str], str]) -> dict[str, Any]:
+        row = _row(job)
+        if job.spec.interactive:
+            row["interactive"] = True
+        if job.state is JobState.WAITING:
+            unfit = self.dispatcher.never_fits(job.spec.requirements)
+            if unfit:
+                row["unfit"] = True
+                row["reason"] = f"can no longer fit: {unfit}"
+            elif view is not None:
+                kind = (job.spec.requirements, job.user)
+                if kind not in reasons:
+                    reasons[kind] = scheduler.waiting_reason(
+                        job, view, usage=self.dispatcher.usage(),
+                        limits=self.dispatcher.limits)
+                row["reason"] = reasons[kind]
+        if req.full:
+            row["command"] = job.spec.command
+            row["cwd"] = job.spec.cwd
+            row["hosts"] = list(job.placement.hosts) if job.placement else []
+            row["requirements"] = codec.spec_to_dict(job.spec)["requirements"]
+        return row
+
+    def _active(self, states: set[JobState] | None, expand: bool) -> Iterator[Job]:
+        """Waiting and running jobs in `states`, in order; unless `expand`, of an
+        array's waiting tasks only the first stands for them all (see _array_rows)."""
+        running: dict[int, list[Job]] = {}
+        for job in self.dispatcher.running.values():
+            if states is None or job.state in states:
+                running.setdefault(job.number or job.id, []).append(job)
+        queue = self.dispatcher.queue if states is None or JobState.WAITING in states else {}
+        for number in sorted(running.keys() | queue.keys()):
+            group: list[Job] = queue.get(number) or []
+            if group and not expand and group[0].task is not None:
+                group = group[:1]
+            yield from heapq.merge(sorted(running.get(number, ()), key=_order), group,
+                                   key=_order)
 
     def _array_rows(self, jobs: list[Job], finished: set[JobState], user: str | None,
                     sampled: bool) -> list[dict[str, Any]]:
