@@ -162,3 +162,20 @@ def test_the_store_refuses_a_move_the_transition_table_forbids(tmp_path):
     with pytest.raises(IllegalTransition, match="from cancelled to running"):
         s.update(dataclasses.replace(a, state=JobState.RUNNING), 4.0, "started")
     assert [k for _, k, _ in s.events(a.id)] == ["submitted", "rm"]
+
+
+def test_a_checkpoint_truncates_the_wal(tmp_path):
+    import os
+
+    s = Store(str(tmp_path / "wq.db"))
+    jobs = s.add_array("ann", spec("x"), 1.0, [(i, None) for i in range(1, 5001)], None)
+    s.update_many([dataclasses.replace(j, state=JobState.CANCELLED, ended=2.0) for j in jobs],
+                  2.0, "cancelled")
+    assert os.path.getsize(tmp_path / "wq.db-wal") > 100_000
+    s.begin()
+    s.checkpoint()                          # not inside a transaction: later
+    s.commit()
+    assert os.path.getsize(tmp_path / "wq.db-wal") > 100_000
+    s.checkpoint()
+    assert os.path.getsize(tmp_path / "wq.db-wal") == 0
+    assert len(s.select(1, 1, None)) == 5000

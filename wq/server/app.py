@@ -195,6 +195,7 @@ class Server:
                 count, instances = store.prune(time.time() - self.keep,
                                                [s for s in JobState if s.final])
                 if count:
+                    store.checkpoint()
                     log.info("forgot %d job(s) that ended over %s ago", count,
                              format_duration(self.keep))
                     await dispatcher.remove_dirs(instances)

@@ -34,6 +34,7 @@ from wq.store import Store
 log = logging.getLogger(__name__)
 
 WATCH_QUEUE = 4096        # events buffered per attached client before it is cut off
+BIG_REMOVAL = 10_000      # jobs cancelled at once after which the WAL is truncated
 
 
 class Watcher:
@@ -671,6 +672,8 @@ class Dispatcher:
         done = [dataclasses.replace(j, state=JobState.CANCELLED, ended=now, reason=reason)
                 for j in jobs]
         self.store.update_many(done, now, "cancelled", reason)
+        if len(done) >= BIG_REMOVAL:       # once committed, give the WAL's space back
+            asyncio.get_running_loop().call_soon(self.store.checkpoint)
         for job in done:
             self._drop(job, queued=False)
             self.publish(job.id, {"event": "exit", "state": "cancelled", "code": None,

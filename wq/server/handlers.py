@@ -345,6 +345,8 @@ class Handlers:
         if req.older_than < 0:
             raise WqError("--older-than must not be negative")
         count, instances = self.store.prune(time.time() - req.older_than, states)
+        if count:
+            self.store.checkpoint()             # the forgotten rows' space, back on disk
         left = await self.dispatcher.remove_dirs(instances)
         return {"ok": True, "forgotten": count, "unreachable": left}
 

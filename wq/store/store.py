@@ -65,6 +65,12 @@ class Store:
             self._depth = 0
             self.db.execute("COMMIT")
 
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database and truncate it (after a big removal, the
+        WAL would otherwise keep its size on disk). Outside any transaction."""
+        if not self.in_batch:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     @property
     def in_batch(self) -> bool:
         return self._depth > 0
