@@ -61,6 +61,8 @@ class JobClass:
         return self[0].user
 
     def _find(self, job: Job) -> int | None:
+        if self._first < len(self._jobs) and self._jobs[self._first].id == job.id:
+            return self._first                      # the usual case: it starts
         i = bisect.bisect_left(self._jobs, within_key(job), lo=self._first, key=within_key)
         while i < len(self._jobs) and within_key(self._jobs[i]) == within_key(job):
             if self._jobs[i].id == job.id:

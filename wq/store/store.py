@@ -147,14 +147,19 @@ class Store:
         """Record a job's new fields (state, times, placement, ...), the event, and
         the instance it concerns, in one transaction. A move the model's transition
         table forbids is refused (IllegalTransition) before anything is written."""
-        self._check_moves([job.id], job.state)
+        allowed = _FROM[job.state]
         with self._txn():
-            self.db.execute(
+            done = self.db.execute(
                 "UPDATE jobs SET state=?, started=?, ended=?, placement=?, exit_code=?, "
-                "reason=?, instance=?, crashes=?, failures=?, avoid=? WHERE id=?",
+                "reason=?, instance=?, crashes=?, failures=?, avoid=? WHERE id=? AND state IN "
+                f"({','.join('?' * len(allowed))})",
                 (job.state.value, job.started, job.ended,
                  _json(codec.placement_to_list(job.placement)), job.exit_code, job.reason,
-                 job.instance, job.crashes, job.failures, ",".join(job.avoid), job.id))
+                 job.instance, job.crashes, job.failures, ",".join(job.avoid), job.id,
+                 *allowed))
+            if done.rowcount != 1:              # nothing was written: nothing to undo
+                self._check_moves([job.id], job.state)
+                raise IllegalTransition(f"job {job.id} is not in the store")
             self._event(job.id, now, event, detail)
             if instance is not None:
                 self._put_instance(instance)
@@ -372,9 +377,10 @@ class _Transaction:
             self.store.db.execute("BEGIN IMMEDIATE")
         self.store._depth += 1
 
-    def __exit__(self, kind: object, *_: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         self.store._depth -= 1
-        if kind is not None:           # a failed write undoes the whole transaction
+        if kind is not None and not issubclass(kind, IllegalTransition):
+            # a failed write undoes the whole transaction (a refused move wrote nothing)
             self.store._depth = 0
             self.store.db.execute("ROLLBACK")
         elif self.store._depth == 0:
