@@ -179,3 +179,12 @@ def test_a_checkpoint_truncates_the_wal(tmp_path):
     s.checkpoint()
     assert os.path.getsize(tmp_path / "wq.db-wal") == 0
     assert len(s.select(1, 1, None)) == 5000
+
+
+def test_jobs_are_built_in_the_field_order_the_store_assumes():
+    from wq.model import Job
+
+    assert [f.name for f in dataclasses.fields(Job)] == [
+        "id", "user", "spec", "state", "submitted", "started", "ended", "placement",
+        "exit_code", "reason", "instance", "crashes", "failures", "avoid", "number", "task",
+        "entry"], "wq/store/store.py _job() builds Job positionally: update it too"

@@ -403,11 +403,15 @@ def _instance(row: tuple[Any, ...]) -> Instance:
                     boot_id=boot, settled=bool(settled), label=label)
 
 
+_STATES = {s.value: s for s in JobState}
+
+
 def _job(row: tuple[Any, ...], spec: JobSpec) -> Job:
     (job_id, user, state, _, submitted, started, ended, placement, exit_code, reason,
      instance, crashes, failures, avoid, number, task, entry) = row
-    return Job(id=JobId(job_id), user=user, spec=spec, number=number, task=task, entry=entry,
-               state=JobState(state), submitted=submitted, started=started, ended=ended,
-               placement=codec.placement_from_list(json.loads(placement) if placement else None),
-               exit_code=exit_code, reason=reason, instance=instance, crashes=crashes,
-               failures=failures, avoid=tuple(a for a in avoid.split(",") if a))
+    # positional (a quarter faster than keywords: a million waiting tasks load at
+    # start), in Job's field order, which tests/store checks
+    return Job(JobId(job_id), user, spec, _STATES[state], submitted, started, ended,
+               codec.placement_from_list(json.loads(placement)) if placement else None,
+               exit_code, reason, instance, crashes, failures,
+               tuple(a for a in avoid.split(",") if a) if avoid else (), number, task, entry)
