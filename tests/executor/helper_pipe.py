@@ -40,11 +40,8 @@ class PipeHelperExecutor(ShellExecutor):
     @contextlib.asynccontextmanager
     async def _run(self, host: Host, script: str) -> AsyncIterator[Proc]:
         assert self.link is not None
-        proc = self.link.open({"op": "run", "script": script})
-        try:
+        async with self.link.running(script) as proc:
             yield proc
-        finally:
-            proc.terminate()
 
     @contextlib.asynccontextmanager
     async def _launch(self, host: Host, job: wrapper.Launch) -> AsyncIterator[Proc]:

@@ -17,7 +17,7 @@ import functools
 import itertools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import Any
 
@@ -143,6 +143,15 @@ class HelperLink:
         self._ops[proc.id] = proc
         self.send({**request, "id": proc.id})
         return proc
+
+    @contextlib.asynccontextmanager
+    async def running(self, script: str) -> AsyncIterator[HelperProc]:
+        """`sh -s` with `script` on the node, stopped (TERM) once the caller is done."""
+        proc = self.open({"op": "run", "script": script})
+        try:
+            yield proc
+        finally:
+            proc.terminate()
 
     def send(self, request: dict[str, Any]) -> None:
         """Write a request; a channel found closed ends the link (every open

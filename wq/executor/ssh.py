@@ -226,11 +226,8 @@ class SshExecutor(ShellExecutor):
             async with self._channel(host, script) as plain:
                 yield plain
             return
-        proc = link.open({"op": "run", "script": script})
-        try:
+        async with link.running(script) as proc:
             yield proc
-        finally:
-            proc.terminate()
 
     @contextlib.asynccontextmanager
     async def _launch(self, host: Host, job: wrapper.Launch) -> AsyncIterator[Proc]:

@@ -135,8 +135,7 @@ class Server:
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         cluster = self.load_cluster()
-        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
-        check_local_disk(self.state_dir, self.allow_network_fs)
+        check_local_disk(self.state_dir, self.allow_network_fs)     # before making it
         lock = lock_state(self.state_dir)
         store = Store(os.path.join(self.state_dir, "wq.db"))
         local = LocalExecutor(self.job_umask)

@@ -315,8 +315,7 @@ class Dispatcher:
             self._grant_lease(job)
         except Exception as exc:                 # a bug: the job ends, it never hangs in R
             log.exception("job %s: granting its session failed", job.label)
-            self._finish(job, Outcome(error=f"internal error: {type(exc).__name__}: {exc}",
-                                      exit_code=-1))
+            self._finish(job, _internal(exc))
 
     def resume(self, job: Job) -> None:
         """Watch a job that was running when the server last stopped."""
@@ -391,8 +390,7 @@ class Dispatcher:
             launch = self.launch_spec(job)
         except Exception as exc:                  # a bug: the job ends with it
             log.exception("job %s: preparing its launch failed", job.label)
-            self._finish(job, Outcome(error=f"internal error: {type(exc).__name__}: {exc}",
-                                      exit_code=-1))
+            self._finish(job, _internal(exc))
             return
         executor = self.executor(host)
         follow: list[asyncio.Task[None]] = []
@@ -435,7 +433,7 @@ class Dispatcher:
             raise
         except Exception as exc:                   # a bug: record it, keep serving
             log.exception("job %s: launch failed", job.label)
-            outcome = Outcome(error=f"internal error: {exc}", exit_code=-1)
+            outcome = _internal(exc)
         for task in follow:
             with contextlib.suppress(asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(task, 10)
@@ -741,6 +739,11 @@ class Dispatcher:
         for task in list(self.tasks.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+def _internal(exc: Exception) -> Outcome:
+    """How an instance ends when wq itself failed (a bug, logged by the caller)."""
+    return Outcome(error=f"internal error: {type(exc).__name__}: {exc}", exit_code=-1)
 
 
 def _instance_of(job: Job) -> Instance:
