@@ -1,4 +1,4 @@
-"""The server's wiring: state, cluster, executors, dispatcher, socket; start and stop.
+"""The server's wiring: state, cluster, executors, engine and runner, socket; start and stop.
 
 `serve()` runs in the foreground until SIGINT or SIGTERM. Jobs never depend on
 the server: stopping it leaves them running, and a restart on the same state
@@ -28,12 +28,14 @@ from wq.model import Cluster, Host, Job, JobState
 from wq.parsing import cluster as cluster_file
 from wq.parsing.units import format_duration
 from wq.protocol import messages as m
-from wq.server.dispatcher import Dispatcher, Watcher
+from wq.server.effects import ClientGone, Loaded, SessionEnded, SetCluster
 from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
 from wq.server.hosts import HostMonitor
 from wq.server.listener import Connection, Endpoint
-from wq.server.settling import settle
+from wq.server.runner import Runner
+from wq.server.state import Engine
+from wq.server.watchers import Watcher
 from wq.store import Store
 
 log = logging.getLogger("wq.server")
@@ -139,20 +141,21 @@ class Server:
         lock = lock_state(self.state_dir)
         store = Store(os.path.join(self.state_dir, "wq.db"))
         local = LocalExecutor(self.job_umask)
-        monitor = HostMonitor(lambda h: local if h.local else ssh,
-                              on_change=lambda: dispatcher.wake(),
-                              before_up=lambda h: settle(dispatcher, h),
-                              on_down=lambda name, why: dispatcher.host_down(name, why))
+        monitor = HostMonitor(lambda h: local if h.local else ssh)
         ssh = SshExecutor(on_lost=monitor.lost)
-        dispatcher = Dispatcher(store, cluster, server_id=store.server_id(), local=local,
-                                ssh=ssh, monitor=monitor, kill_grace=self.kill_grace)
-        self.dispatcher = dispatcher
-        handlers = Handlers(store, dispatcher, self._reloader(dispatcher))
+        engine = Engine(cluster, server_id=store.server_id(), offline=store.offline_hosts(),
+                        limits=store.limits(), kill_grace=self.kill_grace)
+        runner = Runner(engine, store, local=local, ssh=ssh, monitor=monitor)
+        monitor.listener = runner
+        self.runner = runner
+        handlers = Handlers(store, runner, self._reloader(runner))
+        jobs = store.jobs([JobState.WAITING, JobState.RUNNING])
+        resumed = [j for j in jobs if j.state is JobState.RUNNING]
+        runner.feed(Loaded(tuple(jobs), {j.id: i for j in resumed
+                                         if (i := store.instance(j.id, j.instance))},
+                           store.throttles()))
         monitor.track(list(cluster.hosts))
-        resumed = [j for j in dispatcher.jobs.values() if j.state is JobState.RUNNING]
-        for job in resumed:
-            dispatcher.resume(job)
-        waiting = len(dispatcher.jobs) - len(resumed)
+        waiting = len(jobs) - len(resumed)
         endpoint = Endpoint(self.sockets, lambda conn, req: self._handle(handlers, conn, req))
         await endpoint.start()
         stop = asyncio.Event()
@@ -160,14 +163,14 @@ class Server:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         log.info("wq server %s listening on %s; %d host(s) from %s; state in %s",
-                 dispatcher.server_id, endpoint.path, len(cluster.hosts),
+                 engine.server_id, endpoint.path, len(cluster.hosts),
                  cluster.source, self.state_dir)
         if resumed or waiting:
             log.info("recovered %d waiting and %d running job(s)", waiting, len(resumed))
-        scheduling = asyncio.ensure_future(dispatcher.run())
-        pruning = asyncio.ensure_future(self._prune(store, dispatcher))
+        scheduling = asyncio.ensure_future(runner.run())
+        pruning = asyncio.ensure_future(self._prune(store, runner))
         keeping = asyncio.ensure_future(endpoint.keep())
-        dispatcher.wake()
+        runner.wake()
         if ready is not None:
             ready.set()
         try:
@@ -178,14 +181,14 @@ class Server:
             keeping.cancel()
             scheduling.cancel()
             pruning.cancel()
-            await dispatcher.close()
+            await runner.close()
             await monitor.close()
             await ssh.close()
             store.close()
             endpoint.close()
             lock.close()
 
-    async def _prune(self, store: Store, dispatcher: Dispatcher) -> None:
+    async def _prune(self, store: Store, runner: Runner) -> None:
         """Forget finished jobs older than --keep, now and every hour."""
         if self.keep is None:
             return
@@ -197,19 +200,21 @@ class Server:
                     store.checkpoint()
                     log.info("forgot %d job(s) that ended over %s ago", count,
                              format_duration(self.keep))
-                    await dispatcher.remove_dirs(instances)
+                    await runner.remove_dirs(instances)
             except Exception:                # never let housekeeping stop the server
                 log.exception("pruning the history failed")
             await asyncio.sleep(PRUNE_EVERY)
 
-    def _reloader(self, dispatcher: Dispatcher) -> Any:
+    def _reloader(self, runner: Runner) -> Callable[[], dict[str, Any]]:
         def reload() -> dict[str, Any]:
+            engine = runner.engine
             if self.cluster_path is None:
-                return {"hosts": len(dispatcher.cluster.hosts), "added": [], "removed": []}
+                return {"hosts": len(engine.cluster.hosts), "added": [], "removed": []}
             new = self.load_cluster()
-            old = {h.name for h in dispatcher.cluster.hosts}
+            old = {h.name for h in engine.cluster.hosts}
             names = {h.name for h in new.hosts}
-            dispatcher.set_cluster(new)
+            runner.feed(SetCluster(new))
+            runner.monitor.track(list(new.hosts))
             log.info("cluster file re-read: %d host(s)", len(new.hosts))
             return {"hosts": len(new.hosts), "added": sorted(names - old),
                     "removed": sorted(old - names)}
@@ -220,7 +225,7 @@ class Server:
         user = conn.user
 
         async def reply(message: dict[str, Any]) -> None:
-            handlers.dispatcher.commit()          # nothing is said before it is durable
+            handlers.runner.commit()          # nothing is said before it is durable
             await conn.send(message)
         match req:
             case m.Submit():
@@ -231,7 +236,7 @@ class Server:
                 else:
                     await reply({"ok": True, "id": str(first.number), "tasks": len(jobs)})
                 if watcher is not None:
-                    return await self._stream(conn, first, watcher)
+                    return await self._stream(handlers, conn, first, watcher)
             case m.ListJobs():
                 if req.page is None:
                     await reply(handlers.on_ls(req, user))
@@ -277,7 +282,8 @@ class Server:
             chunk = following
             await asyncio.sleep(0)
 
-    async def _stream(self, conn: Connection, job: Job, watcher: Watcher) -> bool:
+    async def _stream(self, handlers: Handlers, conn: Connection, job: Job,
+                      watcher: Watcher) -> bool:
         """Send a job's (or its whole array's) events to its attached client until it
         ends or the client leaves; an interactive client's SessionEnd arrives on the
         same connection. Returns False: the connection is closed afterwards (a frame
@@ -296,12 +302,12 @@ class Server:
                     if not frame:                       # the client went away
                         nxt.cancel()
                         if not array:
-                            self.dispatcher.client_gone(job_id)
+                            self.runner.feed(ClientGone(job_id))
                         return False
                     request = m.from_frame(frame)
                     if isinstance(request, m.SessionEnd) and request.id == label:
-                        self.dispatcher.end_session(job_id, request.code, request.reason,
-                                                    request.lost)
+                        self.runner.feed(SessionEnded(job_id, request.code, request.reason,
+                                                      request.lost))
                     incoming = asyncio.ensure_future(conn.recv())
                 if nxt not in done:
                     nxt.cancel()
@@ -317,11 +323,11 @@ class Server:
                     return False
         except (ConnectionError, ProtocolError):
             if not array:
-                self.dispatcher.client_gone(job_id)
+                self.runner.feed(ClientGone(job_id))
             return False
         finally:
             incoming.cancel()
-            self.dispatcher.unsubscribe(job, watcher)
+            handlers.unsubscribe(job, watcher)
 
 
 def _raise_file_limit() -> None:

@@ -1,7 +1,7 @@
 """Request handlers: one `on_<request>` per message type; each returns a reply dict.
 
 Handlers validate what the client sent (it is never trusted), commit through
-the store, and wake the dispatcher. A WqError becomes an error reply.
+the store, and feed the engine through the runner. A WqError becomes an error reply.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from typing import Any
 
 from wq import codec, scheduler
 from wq.errors import ParseError, WqError
-from wq.executor import wrapper
 from wq.model import HostState, Job, JobId, JobState, Limits, Requirements, priority_name
 from wq.parsing import selectors
 from wq.protocol import messages as m
-from wq.server.dispatcher import Dispatcher, Watcher
+from wq.server import effects as fx
+from wq.server import launches
+from wq.server.runner import Runner
+from wq.server.watchers import Watcher
 from wq.store import Store
 
 MAX_LISTED_FINISHED = 1000
@@ -26,10 +28,11 @@ MAX_TASKS = 1_000_000
 
 
 class Handlers:
-    def __init__(self, store: Store, dispatcher: Dispatcher,
+    def __init__(self, store: Store, runner: Runner,
                  reload: Callable[[], dict[str, Any]]) -> None:
         self.store = store
-        self.dispatcher = dispatcher
+        self.runner = runner
+        self.engine = runner.engine
         self.reload = reload
 
     def submit(self, req: m.Submit, user: str) -> tuple[list[Job], Watcher | None]:
@@ -41,21 +44,33 @@ class Handlers:
         tasks = _tasks(req)
         if tasks is not None and spec.interactive:
             raise WqError("an interactive job cannot be an array")
-        never = self.dispatcher.never_fits(spec.requirements)
+        never = self.engine.never_fits(spec.requirements)
         if never is not None:
             raise WqError(f"refused: this job can never fit the cluster: {never}")
         watcher = Watcher() if req.attach else None
         now = time.time()
         if tasks is None:
-            job = self.store.add_job(user, spec, now)
-            self.dispatcher.submit(job, watcher)
-            return [job], watcher
-        jobs = self.store.add_array(user, spec, now, tasks, req.throttle)
-        self.dispatcher.submit_array(jobs, req.throttle, watcher)
+            jobs = [self.store.add_job(user, spec, now)]
+        else:
+            jobs = self.store.add_array(user, spec, now, tasks, req.throttle)
+        if watcher is not None:
+            if tasks is None:
+                self.runner.hub.watch(jobs[0].id, watcher)
+            else:
+                self.runner.hub.watch_array(jobs[0].number, watcher)
+        self.runner.feed(fx.Submitted(tuple(jobs), req.throttle, watched=watcher is not None))
         return jobs, watcher
 
+    def unsubscribe(self, job: Job, watcher: Watcher) -> None:
+        """An attached client is done with its job (or array)."""
+        if job.task is None:
+            self.runner.hub.unwatch(job.id, watcher)
+            self.runner.feed(fx.Unwatched(job.id))
+        else:
+            self.runner.hub.unwatch_array(job.number, watcher)
+
     def find(self, texts: list[str], user: str) -> list[Job]:
-        """The jobs (and tasks) that selectors name: live ones as the dispatcher has
+        """The jobs (and tasks) that selectors name: live ones as the engine has
         them, the others from the store; in id order, each once."""
         found: dict[JobId, Job] = {}
         for sel in selectors.parse_all(texts):
@@ -70,7 +85,7 @@ class Handlers:
                     continue
                 sel = selectors.Selector(number, number)
             for job in self.store.select(sel.first, sel.last, sel.tasks, user=mine):
-                found[job.id] = self.dispatcher.jobs.get(job.id, job)
+                found[job.id] = self.engine.jobs.get(job.id, job)
         return sorted(found.values(), key=_order)
 
     def on_ls(self, req: m.ListJobs, user: str) -> dict[str, Any]:
@@ -105,7 +120,7 @@ class Handlers:
                                              sampled=req.select is None),
                             key=lambda r: int(r["number"]))
             jobs = [j for j in listed if j.task is None]
-        view = self.dispatcher.view() if req.full else None
+        view = self.engine.view() if req.full else None
         reasons: dict[tuple[Requirements, str], str] = {}      # one per kind of waiting job
         rows = (self._job_row(j, req, view, reasons) for j in jobs)
         yield from heapq.merge(arrays, rows, key=lambda r: (r["number"], r.get("task") or 0))
@@ -116,7 +131,7 @@ class Handlers:
         if job.spec.interactive:
             row["interactive"] = True
         if job.state is JobState.WAITING:
-            unfit = self.dispatcher.never_fits(job.spec.requirements)
+            unfit = self.engine.never_fits(job.spec.requirements)
             if unfit:
                 row["unfit"] = True
                 row["reason"] = f"can no longer fit: {unfit}"
@@ -124,8 +139,8 @@ class Handlers:
                 kind = (job.spec.requirements, job.user)
                 if kind not in reasons:
                     reasons[kind] = scheduler.waiting_reason(
-                        job, view, usage=self.dispatcher.usage(),
-                        limits=self.dispatcher.limits)
+                        job, view, usage=self.engine.usage(),
+                        limits=self.engine.limits)
                 row["reason"] = reasons[kind]
         if req.full:
             row["command"] = job.spec.command
@@ -138,10 +153,10 @@ class Handlers:
         """Waiting and running jobs in `states`, in order; unless `expand`, of an
         array's waiting tasks only the first stands for them all (see _array_rows)."""
         running: dict[int, list[Job]] = {}
-        for job in self.dispatcher.running.values():
+        for job in self.engine.running.values():
             if states is None or job.state in states:
                 running.setdefault(job.number or job.id, []).append(job)
-        queue = self.dispatcher.queue if states is None or JobState.WAITING in states else {}
+        queue = self.engine.queue if states is None or JobState.WAITING in states else {}
         for number in sorted(running.keys() | queue.keys()):
             group: list[Job] = queue.get(number) or []
             if group and not expand and group[0].task is not None:
@@ -163,7 +178,7 @@ class Handlers:
                 row.update(id=str(job.number), task=None, array=True, counts={},
                            nc=None, nh=None, host0=None, exit=None, reason="")
             counts = row["counts"]
-            queue = self.dispatcher.queue.get(job.number, ())
+            queue = self.engine.queue.get(job.number, ())
             many = len(queue) if sampled and queue and queue[0] is job else 1
             counts[job.state.value] = counts.get(job.state.value, 0) + many
             if job.started and (row["started"] is None or job.started < row["started"]):
@@ -187,14 +202,14 @@ class Handlers:
         return list(arrays.values())
 
     def on_stat(self, req: m.Stat, user: str) -> dict[str, Any]:
-        view = self.dispatcher.view()
-        status = self.dispatcher.monitor.status
+        view = self.engine.view()
+        status = self.runner.monitor.status
         hosts = []
         for use in view.hosts():
             st = status.get(use.host.name)
             reason = st.reason if st else ""
             if not use.online:
-                state, reason = "offline", self.dispatcher.offline.get(use.host.name, "")
+                state, reason = "offline", self.engine.offline.get(use.host.name, "")
             elif st is None or st.state is HostState.UNKNOWN:
                 state = "unknown"
             else:
@@ -203,56 +218,56 @@ class Handlers:
                           "used": use.host.cores - use.free_cores, "mem": use.host.mem,
                           "gpus": use.host.gpus, "labels": list(use.host.labels),
                           "state": state, "reason": reason})
-        waiting = sum(len(q) for q in self.dispatcher.queue.values())
-        running = len(self.dispatcher.running)
+        waiting = sum(len(q) for q in self.engine.queue.values())
+        running = len(self.engine.running)
         return {"ok": True, "hosts": hosts, "running": running, "waiting": waiting}
 
     async def on_rm(self, req: m.Remove, user: str) -> dict[str, Any]:
         missing: list[dict[str, Any]] = []
         if req.all:
-            jobs = sorted((j for j in self.dispatcher.jobs.values() if j.user == user),
+            jobs = sorted((j for j in self.engine.jobs.values() if j.user == user),
                           key=_order)
         else:
             jobs, missing = [], []
             for text in req.select:
                 found = self.find([text], user)
-                live = [j for j in found if j.id in self.dispatcher.jobs]
+                live = [j for j in found if j.id in self.engine.jobs]
                 if not found:
                     missing.append({"id": text, "result": "no such job"})
                 elif len(found) > 1 and not live:
                     missing.append({"id": text, "result": "already ended"})
                 # of many (an array, a range), the ones that ended are no news
                 jobs += live if len(found) > 1 else found
-        results = await self.dispatcher.remove(jobs, user, is_admin=user == "root")
+        results = await self.runner.remove(jobs, user, admin=user == "root")
         return {"ok": True, "results": _ranges(results) + missing}
 
     def on_refresh(self, req: m.Refresh, user: str) -> dict[str, Any]:
         changes = self.reload()
-        self.dispatcher.monitor.refresh()
-        self.dispatcher.wake()
+        self.runner.monitor.refresh()
+        self.runner.wake()
         return {"ok": True, **changes}
 
     def on_node(self, req: m.NodeState, user: str) -> dict[str, Any]:
-        known = {h.name for h in self.dispatcher.cluster.hosts}
+        known = {h.name for h in self.engine.cluster.hosts}
         unknown = [h for h in req.hosts if h not in known]
         if unknown:
             raise WqError(f"no host named {unknown[0]!r} in the cluster "
                           f"(hosts: {', '.join(sorted(known))})")
         if not req.hosts:
             raise WqError("name at least one host")
-        self.dispatcher.set_offline(req.hosts, req.offline)
+        self.runner.feed(fx.SetOffline(tuple(req.hosts), req.offline))
         return {"ok": True, "hosts": req.hosts, "offline": req.offline}
 
     def on_users(self, req: m.Users, user: str) -> dict[str, Any]:
-        usage = self.dispatcher.usage()
+        usage = self.engine.usage()
         waiting: dict[str, int] = {}
-        for group in self.dispatcher.queue.values():
+        for group in self.engine.queue.values():
             waiting[group[0].user] = waiting.get(group[0].user, 0) + len(group)
-        names = sorted(set(usage) | set(waiting) | set(self.dispatcher.limits))
+        names = sorted(set(usage) | set(waiting) | set(self.engine.limits))
         rows = []
         for name in names:
             used = usage.get(name, scheduler.Usage())
-            limits = self.dispatcher.limits.get(name, Limits())
+            limits = self.engine.limits.get(name, Limits())
             rows.append({"user": name, "running": used.jobs, "cores": used.cores,
                          "waiting": waiting.get(name, 0),
                          "limits": {"jobs": limits.jobs, "cores": limits.cores}})
@@ -263,21 +278,21 @@ class Handlers:
         for label, value in (("jobs", req.jobs), ("cores", req.cores)):
             if value is not None and value < -1:
                 raise WqError(f"limit {label} must be 0 or more (or -1 to remove it)")
-        old = Limits() if req.clear else self.dispatcher.limits.get(user, Limits())
+        old = Limits() if req.clear else self.engine.limits.get(user, Limits())
 
         def pick(new: int | None, current: int | None) -> int | None:
             return current if new is None else (None if new == -1 else new)
 
         limits = Limits(pick(req.jobs, old.jobs), pick(req.cores, old.cores))
-        self.dispatcher.set_limits(user, limits)
+        self.runner.feed(fx.SetLimits(user, limits))
         return {"ok": True, "user": user, "limits": {"jobs": limits.jobs,
                                                     "cores": limits.cores}}
 
     def on_session_end(self, req: m.SessionEnd, user: str) -> dict[str, Any]:
-        job = next((j for j in self.dispatcher.running.values() if j.label == req.id), None)
+        job = next((j for j in self.engine.running.values() if j.label == req.id), None)
         if job is None or not job.spec.interactive or job.user != user:
             raise WqError(f"no interactive job {req.id} of yours is running")
-        self.dispatcher.end_session(job.id, req.code, req.reason, req.lost)
+        self.runner.feed(fx.SessionEnded(job.id, req.code, req.reason, req.lost))
         return {"ok": True}
 
     def one(self, text: str, user: str) -> Job:
@@ -306,14 +321,14 @@ class Handlers:
         if not started:
             raise WqError(f"job {req.id} has not started yet, so it has no output")
         instance = started[-1]
-        host = self.dispatcher.known.get(instance.host)
+        host = self.engine.known.get(instance.host)
         if host is None:
             raise WqError(f"job {req.id} ran on {instance.host}, "
                           "which is no longer in the cluster")
         shown = dataclasses.replace(job, instance=instance.number, placement=instance.placement)
-        out_word, err_word = self.dispatcher.output_words(shown)
-        directory = wrapper.job_dir(self.dispatcher.server_id, instance.name)
-        out, err = await self.dispatcher.executor(host).cat(
+        out_word, err_word = launches.output_words(shown)
+        directory = launches.instance_directory(self.engine.server_id, instance)
+        out, err = await self.runner.executor(host).cat(
             host, directory, out_word, err_word, max(1, min(req.max_bytes, 16 << 20)))
         return {"ok": True, "id": job.label, "host": host.name, "instance": instance.number,
                 "stdout": out.decode("utf-8", "surrogateescape"),
@@ -347,7 +362,7 @@ class Handlers:
         count, instances = self.store.prune(time.time() - req.older_than, states)
         if count:
             self.store.checkpoint()             # the forgotten rows' space, back on disk
-        left = await self.dispatcher.remove_dirs(instances)
+        left = await self.runner.remove_dirs(instances)
         return {"ok": True, "forgotten": count, "unreachable": left}
 
 

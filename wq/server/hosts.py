@@ -5,11 +5,11 @@ probe or a lost connection marks it down with the reason; it is probed again
 after 5 s, doubling up to 5 minutes (failed authentication waits the longest,
 so an OpenSSH server never penalises us for hammering it). `wq refresh`
 probes every down host at once. Before a host that was down (or not yet
-probed) counts as up, `before_up` runs: it settles what became of the jobs
-lost with it; should that fail, the host stays down and is probed again.
-A lost connection marks a host down (no new work) and probes it at once;
-only when that probe fails too is it down for sure, and `on_down` hears of it
-(its jobs are lost then): within keepalive x count + connect_timeout of
+probed) counts as up, the listener's `settle` runs: it settles what became of
+the jobs lost with it; should that fail, the host stays down and is probed
+again. A lost connection marks a host down (no new work) and probes it at
+once; only when that probe fails too is it down for sure, and the listener's
+`host_lost` hears of it (its jobs are lost then): within keepalive x count + connect_timeout of
 going silent, while a mere dropped connection to a healthy host loses nothing.
 """
 
@@ -19,8 +19,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from wq.errors import ExecutorError
 from wq.executor.base import ShellExecutor
@@ -42,15 +43,18 @@ class HostStatus:
     confirmed: bool = False     # down, and a probe since has failed too (on_down told)
 
 
+class HostListener(Protocol):
+    """Who hears of hosts: the runner, which tells the engine."""
+
+    def host_changed(self, name: str, status: HostStatus) -> None: ...
+    def host_lost(self, name: str, reason: str) -> None: ...
+    async def settle(self, host: Host) -> None: ...
+
+
 class HostMonitor:
-    def __init__(self, executor_for: Callable[[Host], ShellExecutor],
-                 on_change: Callable[[], None],
-                 before_up: Callable[[Host], Awaitable[None]] | None = None,
-                 on_down: Callable[[str, str], None] = lambda name, reason: None) -> None:
+    def __init__(self, executor_for: Callable[[Host], ShellExecutor]) -> None:
         self.executor_for = executor_for
-        self.on_change = on_change
-        self.on_down = on_down
-        self.before_up = before_up
+        self.listener: HostListener | None = None
         self.status: dict[str, HostStatus] = {}
         self._probes: dict[str, asyncio.Task[None]] = {}
         self._hosts: dict[str, Host] = {}
@@ -67,13 +71,14 @@ class HostMonitor:
             old = self._hosts.get(host.name)
             self._hosts[host.name] = host
             if host.local:
-                self.status[host.name] = HostStatus(HostState.UP, "", time.time())
+                self._set(host.name, HostState.UP, "")
                 continue
             if old is not None and old != host and host.name in self._probes:
                 self._probes.pop(host.name).cancel()
                 self.status.pop(host.name, None)
             if host.name not in self._probes:
-                self.status.setdefault(host.name, HostStatus())
+                if host.name not in self.status:
+                    self._set(host.name, HostState.UNKNOWN, "")
                 self._start_probe(host.name)
 
     def _start_probe(self, name: str) -> None:
@@ -110,8 +115,8 @@ class HostMonitor:
             try:
                 boot_id = await asyncio.wait_for(self.executor_for(host).probe(host),
                                                  host.ssh.connect_timeout * 2)
-                if self.before_up is not None:
-                    await self.before_up(host)
+                if self.listener is not None:
+                    await self.listener.settle(host)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:          # a host's failure never stops the probing
@@ -124,7 +129,8 @@ class HostMonitor:
                 self._set(name, HostState.DOWN, reason)
                 if not status.confirmed:
                     status.confirmed = True
-                    self.on_down(name, reason)
+                    if self.listener is not None:
+                        self.listener.host_lost(name, reason)
                 kick = self._kick[name]
                 kick.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -141,12 +147,17 @@ class HostMonitor:
             return
 
     def _set(self, name: str, state: HostState, reason: str) -> None:
-        status = self.status.setdefault(name, HostStatus())
+        status = self.status.get(name)
+        if status is None:
+            status = self.status[name] = HostStatus(state=HostState.DOWN)
         changed = status.state is not state
+        if not changed and status.reason == reason:
+            return
         status.state, status.reason = state, reason
         if changed:
             status.since = time.time()
-            self.on_change()
+        if self.listener is not None:
+            self.listener.host_changed(name, status)
 
     async def close(self) -> None:
         for task in self._probes.values():

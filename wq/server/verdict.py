@@ -1,6 +1,6 @@
 """What an instance's outcome means for its job: a final state, or another run.
 
-Pure: the dispatcher applies the verdict (store, watchers, counters).
+Pure: the engine (state.py) applies the verdict.
 
   * `wq rm` wins over everything: cancelled.
   * Lost with its host: requeued while the job's crash limit allows (default 3),

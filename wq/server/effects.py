@@ -1,0 +1,318 @@
+"""The engine's vocabulary: the events it is fed and the effects it asks for.
+
+Plain frozen data, no behaviour: the engine (state.py) turns an event into a
+list of effects; the runner (runner.py) carries the effects out and feeds
+every result back as an event. Effects that act on a node (Launch, Watch,
+Follow, Kill, KillStale) carry everything needed to act, so they can be
+carried out by another process running as the job's user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wq.executor import wrapper
+from wq.executor.base import Outcome
+from wq.model import Cluster, Host, Instance, Job, JobId, Limits
+
+# -- events ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """Jobs read from the store at start (waiting and running), with the current
+    instance of each running one; `done` with the last of them."""
+    jobs: tuple[Job, ...]
+    instances: dict[JobId, Instance] = field(default_factory=dict)
+    throttles: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A job, or an array's tasks, accepted by the store."""
+    jobs: tuple[Job, ...]
+    throttle: int | None = None
+    watched: bool = False          # an attached client follows it
+
+
+@dataclass(frozen=True, slots=True)
+class Unwatched:
+    """An attached client stopped following a job (it left, or the job ended)."""
+    job_id: JobId
+
+
+@dataclass(frozen=True, slots=True)
+class ClientGone:
+    """An attached client's connection ended before its job did."""
+    job_id: JobId
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The node reports an instance's process has started."""
+    job_id: JobId
+    instance: int
+    host: str
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """An instance's launch or watch ended with `outcome` (an error of wq itself
+    is an outcome too)."""
+    job_id: JobId
+    instance: int
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class HostUp:
+    name: str
+    boot_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HostDown:
+    """A host takes no new work (a connection dropped; a probe will tell more)."""
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostLost:
+    """A host is down for sure (a probe failed too): its batch jobs are lost."""
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """What the node says of the instances lost with it, before it counts as up:
+    instance name -> running | exit N | rebooted | notstarted | vanished."""
+    host: str
+    lost: tuple[Instance, ...]
+    found: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class StaleKilled:
+    """A stale copy found at settling was killed (`result`: terminated, killed, gone)."""
+    instance: Instance
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    """An interactive client says its session is over (or never began, or was cut)."""
+    job_id: JobId
+    code: int | None
+    reason: str
+    lost: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionExpired:
+    """An interactive session's time limit ran out (a timer armed at its start)."""
+    job_id: JobId
+    instance: int
+
+
+@dataclass(frozen=True, slots=True)
+class KillDone:
+    """A Kill with `report` finished (whatever its result)."""
+    job_id: JobId
+    instance: int
+
+
+@dataclass(frozen=True, slots=True)
+class Remove:
+    """wq rm of these jobs (live ones as the engine has them, others as stored)."""
+    jobs: tuple[Job, ...]
+    user: str
+    admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetOffline:
+    hosts: tuple[str, ...]
+    offline: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetLimits:
+    user: str
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True)
+class SetCluster:
+    cluster: Cluster
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Run a scheduling pass (the runner coalesces Reschedule effects into one)."""
+
+
+Event = (Loaded | Submitted | Unwatched | ClientGone | Started | Ended | HostUp | HostDown
+         | HostLost | Settle | StaleKilled | SessionEnded | SessionExpired | KillDone | Remove
+         | SetOffline | SetLimits | SetCluster | Schedule)
+
+# -- effects --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Write a job's new fields, an event of its history, and the instance it concerns."""
+    job: Job
+    event: str
+    detail: str = ""
+    instance: Instance | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMany:
+    """Record() of many jobs with one event (an array cancelled)."""
+    jobs: tuple[Job, ...]
+    event: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSettled:
+    instance: Instance
+    event: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOffline:
+    hosts: tuple[str, ...]
+    offline: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLimits:
+    user: str
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Give the WAL's space back once what precedes is committed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """Start an instance on `host`; report Started, then Ended."""
+    job: Job
+    host: Host
+    launch: wrapper.Launch
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Watch an instance that was started before (by an earlier server, or found
+    alive at settling) until it ends; report Ended."""
+    job: Job
+    host: Host
+    directory: str
+    follow: Follow | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """Send an instance's output to its watchers as it is written."""
+    job_id: JobId
+    host: Host
+    directory: str
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """Signal an instance's process group (`first`, then KILL after the grace);
+    with `report`, KillDone follows whatever the result."""
+    job_id: JobId
+    instance: int
+    host: Host
+    directory: str
+    first: str = "TERM"
+    report: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Abandon:
+    """Stop launching or watching an instance the engine has given up on (its host
+    is lost): its Ended would come too late to matter."""
+    job_id: JobId
+    instance: int
+
+
+@dataclass(frozen=True, slots=True)
+class KillStale:
+    """Kill a copy found running at settling whose job moved on; StaleKilled follows.
+    Failing, the host stays down."""
+    instance: Instance
+    host: Host
+    directory: str
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Tell a job's watchers (once what precedes is committed)."""
+    job_id: JobId
+    event: dict[str, Any]
+    last: bool = False             # the job's last event: its watchers are done
+
+
+@dataclass(frozen=True, slots=True)
+class PublishArray:
+    """Tell an array's watchers (once what precedes is committed)."""
+    number: int
+    event: dict[str, Any]
+    last: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Grant an interactive job's client its session on `host` (a Publish of the
+    lease, built by the runner, which knows how to connect)."""
+    job_id: JobId
+    host: Host
+    launch: wrapper.Launch
+
+
+@dataclass(frozen=True, slots=True)
+class ArmTimer:
+    """Feed SessionExpired(job_id, instance) after `delay` seconds."""
+    job_id: JobId
+    instance: int
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    job_id: JobId
+
+
+@dataclass(frozen=True, slots=True)
+class Reschedule:
+    """Something changed that may let a job start: run a pass soon."""
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """wq rm's answer: one result per job named."""
+    results: tuple[dict[str, Any], ...]
+
+
+Effect = (Record | RecordMany | RecordSettled | RecordOffline | RecordLimits | Checkpoint
+          | Launch | Watch | Follow | Kill | Abandon | KillStale | Publish | PublishArray | Lease
+          | ArmTimer | CancelTimer | Reschedule | Removed)
+
+WRITES = (Record, RecordMany, RecordSettled, RecordOffline, RecordLimits)

@@ -1,0 +1,65 @@
+"""What a placed job's instance is, as the node scripts take it: pure functions of
+the job, the cluster's hosts and the server's id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from wq.executor import wrapper
+from wq.model import Host, Instance, Job
+
+
+def instance_name(job: Job) -> str:
+    return f"{job.label}.{job.instance}"
+
+
+def directory(server_id: str, job: Job) -> str:
+    """The node directory of the job's current instance."""
+    return wrapper.job_dir(server_id, instance_name(job))
+
+
+def instance_directory(server_id: str, instance: Instance) -> str:
+    return wrapper.job_dir(server_id, instance.name)
+
+
+def launch_spec(job: Job, known: Mapping[str, Host], server_id: str,
+                kill_grace: float) -> wrapper.Launch:
+    if job.placement is None:
+        raise ValueError(f"job {job.label} has no placement to launch")
+    spec, req, placement = job.spec, job.spec.requirements, job.placement
+    first = placement.slices[0]
+    host = known[first.host]
+    env = wrapper.job_environment(dict(spec.env))
+    env.update(WQ_JOB_ID=job.label, WQ_INSTANCE=str(job.instance), WQ_HOST=host.name,
+               WQ_NCORES=str(placement.cores), WQ_HOSTS=",".join(placement.hosts),
+               OMP_NUM_THREADS=str(req.threads or first.cores))
+    if job.task is not None:
+        env.update(WQ_ARRAY_ID=str(job.number), WQ_TASK_ID=str(job.task))
+        if job.entry is not None:
+            env["WQ_ENTRY"] = job.entry
+    if first.gpu_ids:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in first.gpu_ids)
+    lines = tuple(known[s.host].address or s.host
+                  for s in placement.slices for _ in range(s.cores))
+    hostfile = None if req.hostfile in (None, "auto") else req.hostfile
+    command = spec.command.replace("%hostfile%", '"$WQ_HOSTFILE"')
+    stdout, stderr = output_paths(job)
+    return wrapper.Launch(server_id, instance_name(job), command, spec.cwd, env,
+                          stdout, stderr, lines, hostfile, spec.stdin,
+                          time_limit=None if spec.interactive else req.time_limit,
+                          grace=kill_grace)
+
+
+def output_paths(job: Job) -> tuple[str | None, str | None]:
+    host = job.placement.first_host if job.placement else ""
+    out, err = (None if p is None else wrapper.expand_pattern(p, label=job.label,
+                                                              instance=job.instance, host=host)
+                for p in (job.spec.stdout, job.spec.stderr))
+    return out, err
+
+
+def output_words(job: Job) -> tuple[str, str]:
+    """How the node scripts name the job's stdout and stderr files."""
+    out, err = output_paths(job)
+    return (wrapper.output_word(out, "stdout", job.spec.cwd),
+            wrapper.output_word(err, "stderr", job.spec.cwd))

@@ -1,0 +1,362 @@
+"""The runner: feeds the engine events and carries out the effects it returns.
+
+Everything asynchronous lives here, and only here: launching and watching
+instances, following output, kills, timers, the store's group commit and the
+scheduling wake-up. Every task is referenced until it ends, and its result,
+or its exception, goes back to the engine as an event.
+
+Ordering: the store writes of one turn of the event loop share one
+transaction, committed at the start of the next turn (or before any reply);
+events for watchers are held until then, and a Launch's task first runs
+after that commit, so nobody learns of a job, and no node runs one, before
+it is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine, Iterable
+from typing import Any
+
+from wq.errors import ExecutorError, HostUnreachable
+from wq.executor.base import Outcome, ShellExecutor, Started
+from wq.executor.ssh import connect_options
+from wq.executor import wrapper
+from wq.model import Host, HostState, Instance, JobId
+from wq.server import effects as fx
+from wq.server.hosts import HostMonitor, HostStatus
+from wq.server.state import Engine, internal
+from wq.server.watchers import Hub
+from wq.store import Store
+
+log = logging.getLogger(__name__)
+
+FOLLOW_DRAIN = 10.0       # seconds to let a job's output reach its watchers after it ends
+REMOVE_CHUNK = 2000       # node directories removed per command
+
+
+class Runner:
+    def __init__(self, engine: Engine, store: Store, *, local: ShellExecutor,
+                 ssh: ShellExecutor, monitor: HostMonitor) -> None:
+        self.engine = engine
+        self.store = store
+        self.local, self.ssh = local, ssh
+        self.monitor = monitor
+        self.hub = Hub()
+        self.runs: dict[JobId, tuple[int, asyncio.Task[None]]] = {}   # launch/watch tasks
+        self.follows: dict[JobId, list[asyncio.Task[None]]] = {}
+        self.timers: dict[JobId, asyncio.TimerHandle] = {}
+        self._side: set[asyncio.Task[Any]] = set()
+        self._wake = asyncio.Event()
+
+    def executor(self, host: Host) -> ShellExecutor:
+        return self.local if host.local else self.ssh
+
+    # -- events in ------------------------------------------------------------------
+
+    def feed(self, event: fx.Event) -> list[asyncio.Task[Any]]:
+        """Hand one event to the engine and carry out its effects; returns the tasks
+        of the kills it started (wq rm waits for them)."""
+        return self.apply(self.engine.handle(event, time.time()))
+
+    def host_changed(self, name: str, status: HostStatus) -> None:
+        if status.state is HostState.UP:
+            self.feed(fx.HostUp(name, status.boot_id))
+        else:
+            self.feed(fx.HostDown(name, status.reason))
+
+    def host_lost(self, name: str, reason: str) -> None:
+        self.feed(fx.HostLost(name, reason))
+
+    async def settle(self, host: Host) -> None:
+        """Find out what became of the instances lost with `host`, before it counts
+        as up; raises ExecutorError when the host cannot be asked (it stays down)."""
+        lost = self.store.unsettled(host.name)
+        if not lost:
+            return
+        found = await self.executor(host).status(host, self.engine.server_id,
+                                                 [i.name for i in lost])
+        kills = self.feed(fx.Settle(host.name, tuple(lost), found))
+        results = await asyncio.gather(*kills, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def remove(self, jobs: Iterable[Any], user: str,
+                     admin: bool) -> list[dict[str, Any]]:
+        """wq rm: the engine's answer, once the kills it asked for are done."""
+        effects = self.engine.handle(fx.Remove(tuple(jobs), user, admin), time.time())
+        kills = self.apply(effects)
+        for outcome in await asyncio.gather(*kills, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                log.warning("kill failed: %s", outcome)
+        removed = next(e for e in effects if isinstance(e, fx.Removed))
+        return list(removed.results)
+
+    # -- scheduling -------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """One scheduling pass per wake-up; wake-ups coalesce (a burst of job ends
+        costs one pass)."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                self.feed(fx.Schedule())
+            except Exception:                      # a bug: log it, keep serving
+                log.exception("scheduling pass failed")
+
+    # -- effects out ----------------------------------------------------------------------
+
+    def apply(self, effects: list[fx.Effect]) -> list[asyncio.Task[Any]]:
+        kills: list[asyncio.Task[Any]] = []
+        for effect in effects:
+            match effect:
+                case fx.Record() | fx.RecordMany() | fx.RecordSettled() | fx.RecordOffline() \
+                        | fx.RecordLimits():
+                    self._write(effect)
+                case fx.Checkpoint():
+                    asyncio.get_running_loop().call_soon(self.store.checkpoint)
+                case fx.Launch() | fx.Watch():
+                    self._start_run(effect)
+                case fx.Follow():
+                    self._start_follow(effect)
+                case fx.Kill():
+                    kills.append(self._background(self._kill(effect),
+                                                  f"killing job {effect.job_id}"))
+                case fx.KillStale():
+                    kills.append(self._background(self._kill_stale(effect), "",
+                                                  quiet=True))
+                case fx.Abandon():
+                    run = self.runs.get(effect.job_id)
+                    if run is not None and run[0] == effect.instance \
+                            and run[1] is not asyncio.current_task():
+                        run[1].cancel()
+                case fx.Publish():
+                    self.hub.publish(effect.job_id, effect.event, effect.last)
+                case fx.PublishArray():
+                    self.hub.publish_array(effect.number, effect.event, effect.last)
+                case fx.Lease():
+                    self.hub.publish(effect.job_id, _lease(effect))
+                case fx.ArmTimer():
+                    self.timers[effect.job_id] = asyncio.get_running_loop().call_later(
+                        effect.delay, self._expired, effect.job_id, effect.instance)
+                case fx.CancelTimer():
+                    timer = self.timers.pop(effect.job_id, None)
+                    if timer is not None:
+                        timer.cancel()
+                case fx.Reschedule():
+                    self.wake()
+                case fx.Removed():
+                    pass
+        return kills
+
+    def _write(self, effect: fx.Effect) -> None:
+        """Join this turn's transaction (opened at its first write, committed in the
+        next turn, before any launch it holds reaches a node)."""
+        if not self.store.in_batch:
+            self.store.begin()
+            self.hub.hold()
+            asyncio.get_running_loop().call_soon(self.commit)
+        now = time.time()
+        match effect:
+            case fx.Record():
+                self.store.update(effect.job, now, effect.event, effect.detail,
+                                  instance=effect.instance)
+            case fx.RecordMany():
+                self.store.update_many(list(effect.jobs), now, effect.event, effect.detail)
+            case fx.RecordSettled():
+                self.store.settle(effect.instance, now, effect.event, effect.detail)
+            case fx.RecordOffline():
+                self.store.set_offline(effect.hosts, effect.offline, now, effect.reason)
+            case fx.RecordLimits():
+                self.store.set_limits(effect.user, effect.limits, now)
+
+    def commit(self) -> None:
+        """Commit what this turn recorded, then tell the watchers (also before any
+        reply to a client)."""
+        self.store.commit()
+        self.hub.release()
+
+    def _expired(self, job_id: JobId, instance: int) -> None:
+        self.timers.pop(job_id, None)
+        self.feed(fx.SessionExpired(job_id, instance))
+
+    def _background(self, coro: Coroutine[Any, Any, Any], what: str,
+                    quiet: bool = False) -> asyncio.Task[Any]:
+        """Run `coro` with a reference kept until it ends; an exception is logged
+        with its traceback unless `quiet` (whoever awaits the task reports it)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._side.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._side.discard(t)
+            if not quiet and not t.cancelled() and t.exception() is not None:
+                log.error("%s failed", what, exc_info=t.exception())
+        task.add_done_callback(done)
+        return task
+
+    # -- instances ---------------------------------------------------------------------------
+
+    def _start_run(self, effect: fx.Launch | fx.Watch) -> None:
+        job = effect.job
+        task = asyncio.get_running_loop().create_task(self._run(effect))
+        self.runs[job.id] = (job.instance, task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            if self.runs.get(job.id, (0, None))[1] is t:
+                del self.runs[job.id]
+        task.add_done_callback(done)
+
+    async def _run(self, effect: fx.Launch | fx.Watch) -> None:
+        """Launch (or watch again) one instance, and feed how it ended back. Whatever
+        goes wrong ends the instance: an error of wq itself is an outcome too."""
+        job, host = effect.job, effect.host
+        executor = self.executor(host)
+        resumed = isinstance(effect, fx.Watch)
+        seen_running = False
+
+        def on_started(info: Started) -> None:
+            self.feed(fx.Started(job.id, job.instance, host.name, info.pid))
+
+        def on_running() -> None:
+            nonlocal seen_running
+            seen_running = True
+            log.info("job %s: still running on %s", job.label, host.name)
+
+        try:
+            if isinstance(effect, fx.Watch):
+                if effect.follow is not None:
+                    self._start_follow(effect.follow)
+                directory = effect.directory
+                outcome = await executor.watch(host, directory, on_running)
+            else:
+                directory = effect.launch.dir
+                outcome = await executor.launch(host, effect.launch, on_started)
+            if outcome.lost and outcome.error is None:
+                outcome = await self._watch_after_loss(host, directory)
+        except HostUnreachable as exc:
+            self.monitor.lost(host.name, str(exc))
+            if resumed:
+                outcome = Outcome(lost=True, unreachable=True,
+                                  error=f"cannot reach {host.name}: {exc}")
+            else:      # nothing reached the node: run it again, it costs no crash
+                outcome = Outcome(lost=True, never_started=True,
+                                  error=f"could not reach {host.name}")
+        except ExecutorError as exc:
+            outcome = Outcome(error=str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:                   # a bug: record it, keep serving
+            log.exception("job %s: launch failed", job.label)
+            outcome = internal(exc)
+        for task in self.follows.pop(job.id, ()):
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(task, FOLLOW_DRAIN)
+        if resumed and not seen_running and not outcome.lost:
+            log.info("job %s: ended on %s while the server was away", job.label, host.name)
+        self.feed(fx.Ended(job.id, job.instance, outcome))
+
+    async def _watch_after_loss(self, host: Host, directory: str) -> Outcome:
+        """The launching channel went away: ask the node how the job is doing."""
+        try:
+            return await self.executor(host).watch(host, directory)
+        except ExecutorError as exc:
+            self.monitor.lost(host.name, str(exc))
+            return Outcome(lost=True, unreachable=True,
+                           error=f"lost contact with {host.name}: {exc}")
+
+    def _start_follow(self, effect: fx.Follow) -> None:
+        self.follows.setdefault(effect.job_id, []).append(
+            self._background(self._follow(effect), f"following job {effect.job_id}"))
+
+    async def _follow(self, effect: fx.Follow) -> None:
+        async def emit(stream: str, data: bytes) -> None:
+            self.hub.publish(effect.job_id, {"event": "output", "stream": stream,
+                                             "data": data.decode("utf-8", "surrogateescape")})
+        try:
+            await self.executor(effect.host).follow(effect.host, effect.directory,
+                                                    effect.stdout, effect.stderr, emit)
+        except ExecutorError as exc:
+            log.warning("job %s: cannot follow its output: %s", effect.job_id, exc)
+
+    async def _kill(self, effect: fx.Kill) -> str:
+        try:
+            result = await self.executor(effect.host).kill(
+                effect.host, effect.directory, self.engine.kill_grace, effect.first)
+        except ExecutorError as exc:
+            log.warning("job %s: could not kill instance %s: %s", effect.job_id,
+                        effect.instance, exc)
+            result = "unreachable"
+        if effect.report:
+            self.feed(fx.KillDone(effect.job_id, effect.instance))
+        return result
+
+    async def _kill_stale(self, effect: fx.KillStale) -> None:
+        instance = effect.instance
+        try:
+            result = await self.executor(effect.host).kill(
+                effect.host, effect.directory, self.engine.kill_grace)
+        except ExecutorError as exc:
+            raise ExecutorError(f"cannot kill the stale copy of job {instance.job_label} "
+                                f"on {effect.host.name}: {exc}") from None
+        self.feed(fx.StaleKilled(instance, result))
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    async def remove_dirs(self, instances: Iterable[Instance]) -> list[str]:
+        """Delete the node directories of forgotten instances, one channel per host;
+        returns the hosts that could not be reached (their directories stay)."""
+        known = self.engine.known
+        by_host: dict[str, list[str]] = {}
+        for i in instances:
+            if i.settled and i.host in known and i.placement is not None:
+                by_host.setdefault(i.host, []).append(i.name)
+        down = self.monitor.down()
+        skipped = sorted(h for h in by_host if h in down)
+
+        async def remove(name: str, names: list[str]) -> str | None:
+            host = known[name]
+            try:
+                for start in range(0, len(names), REMOVE_CHUNK):
+                    await self.executor(host).remove(host, self.engine.server_id,
+                                                     names[start:start + REMOVE_CHUNK])
+            except ExecutorError as exc:
+                log.warning("cannot delete old job directories on %s: %s", name, exc)
+                return name
+            return None
+
+        results = await asyncio.gather(*(remove(h, n) for h, n in by_host.items()
+                                          if h not in down))
+        return skipped + sorted(r for r in results if r is not None)
+
+    async def close(self) -> None:
+        """Stop watching; jobs keep running on their hosts and are resumed at restart."""
+        if self.store.in_batch:
+            self.commit()
+        for timer in self.timers.values():
+            timer.cancel()
+        tasks = [t for _, t in self.runs.values()] + list(self._side)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def _lease(effect: fx.Lease) -> dict[str, Any]:
+    """What an interactive client needs to run its session itself."""
+    host = effect.host
+    lease: dict[str, Any] = {
+        "event": "lease", "host": host.name, "local": host.local,
+        "setup": wrapper.session_setup_script(effect.launch),
+        "command": wrapper.session_command(effect.launch)}
+    if not host.local:
+        lease["connect"] = connect_options(host)
+    return lease

@@ -1,0 +1,621 @@
+"""The engine: the server's decisions as a pure state machine.
+
+`Engine.handle(event, now)` takes one event (effects.py) and returns the
+effects it calls for, in order; it does no I/O, keeps no clock and knows no
+asyncio. It holds the only in-memory copy of the live jobs (waiting and
+running) and every index over them. The runner (runner.py) carries the
+effects out and feeds results back; the store is written only through
+Record* effects, which the runner commits before it tells anyone anything
+that follows them.
+
+What happens to a job:
+  * Submitted: it waits; a Schedule event's pass starts what fits (Record
+    "started", then Launch, or a Lease for an interactive job).
+  * Started (the node's word): its watchers hear of it; a watched job's
+    output is followed; a job removed while launching is killed now.
+  * Ended: verdict.judge() says what the outcome means: a final state, or
+    another instance (requeued within its crash limit, retried within its
+    retries).
+  * HostLost: its batch jobs are lost now and requeue; Settle decides, when
+    the host returns, what became of each lost instance (adopted, a stale copy
+    killed, or just recorded).
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Callable
+
+from wq import scheduler
+from wq.executor.base import Outcome
+from wq.model import (Cluster, Host, Instance, Job, JobId, JobState, Limits, Placement,
+                      Requirements)
+from wq.scheduler import ClusterView, Usage
+from wq.scheduler.queue import task_key
+from wq.server import effects as fx
+from wq.server import launches
+from wq.server.verdict import Verdict, judge
+
+log = logging.getLogger(__name__)
+
+BIG_REMOVAL = 10_000      # jobs cancelled at once after which the WAL is truncated
+
+
+class Engine:
+    def __init__(self, cluster: Cluster, *, server_id: str,
+                 offline: dict[str, str] | None = None,
+                 limits: dict[str, Limits] | None = None, kill_grace: float = 5.0,
+                 starve_after: float = scheduler.DEFAULT_STARVE_AFTER) -> None:
+        self.server_id = server_id
+        self.kill_grace = kill_grace
+        self.starve_after = starve_after
+        self.cluster = cluster
+        self.known: dict[str, Host] = {h.name: h for h in cluster.hosts}
+        self.offline: dict[str, str] = dict(offline or {})     # host -> why
+        self.limits: dict[str, Limits] = dict(limits or {})
+        self.down: set[str] = set(self.known)     # until a probe (or HostUp) says otherwise
+        self.boot_ids: dict[str, str] = {}
+        # every waiting and running job, and the indexes over them (kept by _put, _drop)
+        self.jobs: dict[JobId, Job] = {}
+        self.queue: dict[int, list[Job]] = {}           # number -> waiting, in task order
+        self.waiting = scheduler.Waiting()               # the same jobs, as plan() takes them
+        self.running: dict[JobId, Job] = {}
+        self.running_in: Counter[int] = Counter()       # number -> running tasks
+        self.active_in: Counter[int] = Counter()        # number -> waiting + running
+        self.throttles: dict[int, int] = {}
+        self.current: dict[JobId, Instance] = {}        # running jobs' instances
+        self.array_counts: dict[int, Counter[str]] = {}   # final states, since submission
+        self.watched: Counter[JobId] = Counter()        # attached clients per job
+        self.cancelling: set[JobId] = set()
+        self.timed_out: set[JobId] = set()              # interactive sessions out of time
+        self.timers: set[JobId] = set()                 # sessions with a time limit armed
+        self.start_failures: dict[str, int] = {}        # per host, in a row
+        self._never_fits: dict[Requirements, str | None] = {}
+        self._told: dict[JobId, str] = {}      # the waiting reason last sent to watchers
+        self._out: list[fx.Effect] = []
+        self._now = 0.0
+
+    def handle(self, event: fx.Event, now: float) -> list[fx.Effect]:
+        """The effects of one event, in the order they are to be carried out."""
+        self._now = now
+        self._out = []
+        handler: Callable[[fx.Event], None] = getattr(self, _HANDLERS[type(event)])
+        handler(event)
+        out, self._out = self._out, []
+        return out
+
+    # -- what handlers read ------------------------------------------------------
+
+    def view(self) -> ClusterView:
+        return ClusterView.build(self.cluster, self.placements(), offline=self.offline,
+                                 down=self.down)
+
+    def placements(self) -> list[Placement]:
+        return [j.placement for j in self.running.values() if j.placement is not None]
+
+    def usage(self) -> dict[str, Usage]:
+        out: dict[str, Usage] = {}
+        for job in self.running.values():
+            if job.placement is not None:
+                used = out.setdefault(job.user, Usage())
+                used.jobs += 1
+                used.cores += job.placement.cores
+        return out
+
+    def never_fits(self, req: Requirements) -> str | None:
+        """Why a job can never fit the cluster as it is (cached per requirements)."""
+        if req not in self._never_fits:
+            refused = scheduler.admit(req, ClusterView.build(self.cluster))
+            self._never_fits[req] = refused.reason if refused else None
+        return self._never_fits[req]
+
+    def waiting_count(self) -> int:
+        return len(self.waiting)
+
+    # -- events: jobs come and go --------------------------------------------------
+
+    def _loaded(self, ev: fx.Loaded) -> None:
+        """Jobs that were waiting or running when the server last stopped: the
+        running ones are watched again (an interactive session's lease lived on the
+        old server's connection: it ends)."""
+        self.throttles.update(ev.throttles)
+        for job in sorted(ev.jobs, key=task_key):
+            self._put(job)
+            if job.state is JobState.RUNNING:
+                self.current[job.id] = ev.instances.get(job.id) or _instance_of(job)
+        for job in ev.jobs:
+            if job.state is not JobState.RUNNING:
+                continue
+            if job.spec.interactive:
+                self._kill(job, report=False)
+                self._finish(job.id, job.instance, Outcome(
+                    lost=True, error="the server restarted during the interactive session"))
+            else:
+                self._watch(job)
+        self._reschedule()
+
+    def _submitted(self, ev: fx.Submitted) -> None:
+        first = ev.jobs[0]
+        if ev.throttle and first.task is not None:
+            self.throttles[first.number] = ev.throttle
+        for job in ev.jobs:
+            self._put(job)
+        if ev.watched and first.task is None:
+            self.watched[first.id] += 1
+        self._reschedule()
+
+    def _unwatched(self, ev: fx.Unwatched) -> None:
+        if self.watched[ev.job_id] > 1:
+            self.watched[ev.job_id] -= 1
+        else:
+            self.watched.pop(ev.job_id, None)
+
+    def _client_gone(self, ev: fx.ClientGone) -> None:
+        """An attached client disconnected: an interactive job's lease ends with it."""
+        job = self.jobs.get(ev.job_id)
+        if job is None or not job.spec.interactive:
+            return
+        if job.state is JobState.WAITING:
+            self._cancel_waiting([job], "its interactive client went away")
+            return
+        self._kill(job, report=False)                 # no stray processes on the node
+        self._finish(job.id, job.instance,
+                     Outcome(lost=True, error="the interactive client went away"))
+
+    def _remove(self, ev: fx.Remove) -> None:
+        """wq rm: cancel waiting jobs, kill running ones."""
+        results: list[dict[str, object]] = []
+        queued: list[Job] = []
+        for found in ev.jobs:
+            job = self.jobs.get(found.id)
+            if job is None:
+                results.append({"id": found.label, "result": f"already {found.state.value}"})
+            elif job.user != ev.user and not ev.admin:
+                results.append({"id": job.label,
+                                "result": f"not yours (it belongs to {job.user})"})
+            elif job.state is JobState.WAITING:
+                queued.append(job)
+                results.append({"id": job.label, "result": "removed from the queue"})
+            elif job.spec.interactive:
+                self.cancelling.add(job.id)
+                self._publish(job.id, {"event": "end", "reason": "removed with wq rm"})
+                self._kill(job, first="HUP", report=True)
+                results.append({"id": job.label, "result": "session ended"})
+            else:
+                self.cancelling.add(job.id)
+                self._kill(job)
+                results.append({"id": job.label, "result": "killed"})
+        if queued:
+            self._cancel_waiting(queued, "removed with wq rm")
+        self._out.append(fx.Removed(tuple(results)))
+        self._reschedule()
+
+    def _cancel_waiting(self, jobs: list[Job], reason: str) -> None:
+        """Cancel waiting jobs (all of an array's, at no more cost than one pass)."""
+        gone = {j.id for j in jobs}
+        self.waiting.remove_many(jobs)
+        for number in {j.number or j.id for j in jobs}:
+            kept = [j for j in self.queue.get(number, ()) if j.id not in gone]
+            if kept:
+                self.queue[number] = kept
+            else:
+                self.queue.pop(number, None)
+        done = [dataclasses.replace(j, state=JobState.CANCELLED, ended=self._now,
+                                    reason=reason) for j in jobs]
+        self._out.append(fx.RecordMany(tuple(done), "cancelled", reason))
+        if len(done) >= BIG_REMOVAL:
+            self._out.append(fx.Checkpoint())
+        for job in done:
+            self._drop(job, queued=False)
+            self._exit(job.id, {"event": "exit", "state": "cancelled", "code": None,
+                                "reason": reason})
+        self._reschedule()
+
+    # -- events: instances ----------------------------------------------------------
+
+    def _started(self, ev: fx.Started) -> None:
+        job = self._live(ev.job_id, ev.instance)
+        if job is None:
+            return
+        self.start_failures[ev.host] = 0
+        self._publish(job.id, {"event": "started", "host": ev.host, "pid": ev.pid,
+                               "instance": job.instance})
+        if job.id in self.cancelling:
+            self._kill(job)
+        if self.watched[job.id]:
+            self._out.append(self._follow(job))
+
+    def _ended(self, ev: fx.Ended) -> None:
+        self._finish(ev.job_id, ev.instance, ev.outcome)
+
+    def _kill_done(self, ev: fx.KillDone) -> None:
+        """An interactive session was ended (wq rm, or out of time): its client
+        closes it and reports; should it not have, the job ends here."""
+        self._finish(ev.job_id, ev.instance, Outcome(lost=True, error="removed with wq rm"))
+
+    def _session_ended(self, ev: fx.SessionEnded) -> None:
+        job = self.jobs.get(ev.job_id)
+        if job is None:
+            return
+        if ev.lost or (ev.code is None and not ev.reason):
+            outcome = Outcome(lost=True, error=ev.reason or None)
+        elif ev.code is None:
+            outcome = Outcome(error=ev.reason, exit_code=-1)
+        else:
+            outcome = Outcome(exit_code=ev.code)
+        self._finish(job.id, job.instance, outcome)
+
+    def _session_expired(self, ev: fx.SessionExpired) -> None:
+        job = self._live(ev.job_id, ev.instance)
+        if job is None:
+            return
+        self.timers.discard(job.id)
+        self.timed_out.add(job.id)
+        self._publish(job.id, {"event": "end", "reason": "its time limit ran out",
+                               "timeout": True})
+        self._kill(job, first="HUP", report=True)
+
+    # -- events: hosts ----------------------------------------------------------------
+
+    def _host_up(self, ev: fx.HostUp) -> None:
+        self.down.discard(ev.name)
+        self.boot_ids[ev.name] = ev.boot_id
+        self._reschedule()
+
+    def _host_down(self, ev: fx.HostDown) -> None:
+        self.down.add(ev.name)
+        self._reschedule()
+
+    def _host_lost(self, ev: fx.HostLost) -> None:
+        """A host is down for sure: its batch jobs are lost now (and requeue within
+        their crash limit), rather than when each one's own channel gives up. Their
+        fate is settled when the host returns."""
+        self.down.add(ev.name)
+        for job in [j for j in self.running.values()
+                    if j.placement is not None and j.placement.first_host == ev.name
+                    and not j.spec.interactive]:
+            self._out.append(fx.Abandon(job.id, job.instance))
+            self._finish(job.id, job.instance, Outcome(
+                lost=True, unreachable=True, error=f"{ev.name} is down: {ev.reason}"))
+
+    def _settle(self, ev: fx.Settle) -> None:
+        """What became of the instances lost with a host that is back (see
+        docs/operations.md): a copy alive whose job waits to run again is taken
+        back; a copy alive whose job moved on is killed; the rest is recorded."""
+        host = self.known.get(ev.host)
+        for instance in ev.lost:
+            word = ev.found.get(instance.name, "vanished")
+            job = self.jobs.get(instance.job_id)
+            alive = word == "running" or word.startswith("exit")
+            if (alive and job is not None and job.state is JobState.WAITING
+                    and job.instance == instance.number and instance.hosts == (ev.host,)
+                    and instance.placement is not None):
+                self._adopt(job, instance)
+            elif word == "running" and host is not None:
+                self._out.append(fx.KillStale(
+                    instance, host, launches.instance_directory(self.server_id, instance)))
+            else:
+                self._settled(instance, *_settled_as(word, instance, ev.host))
+
+    def _stale_killed(self, ev: fx.StaleKilled) -> None:
+        instance = ev.instance
+        how = {"terminated": "it ended on TERM", "killed": "KILL after the grace period",
+               "gone": "it ended by itself just then"}.get(ev.result, ev.result)
+        self._settled(instance, "stale-killed",
+                      f"instance {instance.number} still ran on {instance.host} after the "
+                      f"job moved on; killed it ({how})")
+
+    def _settled(self, instance: Instance, event: str, detail: str) -> None:
+        log.info("job %s: %s", instance.job_label, detail)
+        joined = f"{instance.detail}; {detail}" if instance.detail else detail
+        self._out.append(fx.RecordSettled(
+            dataclasses.replace(instance, settled=True, detail=joined), event, detail))
+
+    # -- events: configuration ----------------------------------------------------------
+
+    def _set_offline(self, ev: fx.SetOffline) -> None:
+        self._out.append(fx.RecordOffline(ev.hosts, ev.offline, ev.reason))
+        for host in ev.hosts:
+            if ev.offline:
+                self.offline[host] = ev.reason
+            else:
+                self.offline.pop(host, None)
+                self.start_failures.pop(host, None)
+        self._reschedule()
+
+    def _set_limits(self, ev: fx.SetLimits) -> None:
+        self._out.append(fx.RecordLimits(ev.user, ev.limits))
+        if ev.limits == Limits():
+            self.limits.pop(ev.user, None)
+        else:
+            self.limits[ev.user] = ev.limits
+        self._reschedule()
+
+    def _set_cluster(self, ev: fx.SetCluster) -> None:
+        """A re-read cluster file: new hosts wait for their probe; hosts removed keep
+        their running jobs' records (`known`) until those end."""
+        for host in ev.cluster.hosts:
+            if self.known.get(host.name) != host:
+                self.down.add(host.name)
+        self.cluster = ev.cluster
+        self.known.update({h.name: h for h in ev.cluster.hosts})
+        self._never_fits.clear()
+        self._reschedule()
+
+    # -- scheduling ----------------------------------------------------------------------
+
+    def _schedule(self, ev: fx.Schedule) -> None:
+        if self.queue:
+            room = {number: max(0, throttle - self.running_in[number])
+                    for number, throttle in self.throttles.items()}
+            starts = scheduler.plan(self.waiting, self.view(), now=self._now,
+                                    usage=self.usage(), limits=self.limits,
+                                    starve_after=self.starve_after, room=room)
+            for start in starts:
+                self._start(self.jobs[start.job_id], start.placement)
+        self._tell_waiting()
+
+    def _tell_waiting(self) -> None:
+        """Tell attached clients why their job still waits, when the reason changes."""
+        watched = [j for j in (self.jobs.get(i) for i in self.watched)
+                   if j is not None and j.state is JobState.WAITING]
+        if not watched:
+            return
+        view, usage = self.view(), self.usage()
+        for job in watched:
+            never = self.never_fits(job.spec.requirements)
+            reason = (f"can no longer fit: {never}" if never else
+                      scheduler.waiting_reason(job, view, usage=usage, limits=self.limits))
+            if self._told.get(job.id) != reason:
+                self._told[job.id] = reason
+                self._publish(job.id, {"event": "waiting", "reason": reason})
+
+    def _start(self, job: Job, placement: Placement) -> None:
+        now = self._now
+        job = dataclasses.replace(job, state=JobState.RUNNING, started=now, ended=None,
+                                  placement=placement, instance=job.instance + 1, reason="")
+        instance = Instance(job.id, job.instance, placement.hosts, placement, started=now,
+                            boot_id=self.boot_ids.get(placement.first_host, ""),
+                            label=job.label)
+        self._out.append(fx.Record(job, "started", ",".join(placement.hosts), instance))
+        self._put(job)
+        self.current[job.id] = instance
+        log.info("job %s started on %s", job.label, ",".join(placement.hosts))
+        try:
+            launch = launches.launch_spec(job, self.known, self.server_id, self.kill_grace)
+        except Exception as exc:                 # a bug: the job ends, it never hangs in R
+            log.exception("job %s: preparing its launch failed", job.label)
+            self._finish(job.id, job.instance, internal(exc))
+            return
+        host = self.known[placement.first_host]
+        if not job.spec.interactive:
+            self._out.append(fx.Launch(job, host, launch))
+        elif not self.watched[job.id]:               # its client left before it could start
+            self._finish(job.id, job.instance, Outcome(
+                lost=True, error="the interactive client went away before the job started"))
+        else:
+            self._told.pop(job.id, None)
+            self._out.append(fx.Lease(job.id, host, launch))
+            limit = job.spec.requirements.time_limit
+            if limit is not None:
+                self.timers.add(job.id)
+                self._out.append(fx.ArmTimer(job.id, job.instance, limit))
+
+    def _adopt(self, job: Job, instance: Instance) -> None:
+        """Take back a requeued job whose lost instance turned out to live on (or to
+        have finished) when its host returned: watch it instead of running it again."""
+        job = dataclasses.replace(job, state=JobState.RUNNING, started=instance.started,
+                                  placement=instance.placement, reason="")
+        instance = dataclasses.replace(instance, outcome="running", ended=None, settled=True)
+        self._out.append(fx.Record(job, "adopted", f"instance {instance.number} on "
+                                   f"{instance.host} outlived the outage", instance))
+        self._put(job)
+        self.current[job.id] = instance
+        log.info("job %s: instance %s on %s outlived the outage; watching it again",
+                 job.label, instance.number, instance.host)
+        self._watch(job)
+
+    def _watch(self, job: Job) -> None:
+        assert job.placement is not None
+        host = self.known[job.placement.first_host]
+        follow = self._follow(job) if self.watched[job.id] else None
+        self._out.append(fx.Watch(job, host, launches.directory(self.server_id, job), follow))
+
+    def _follow(self, job: Job) -> fx.Follow:
+        assert job.placement is not None
+        out, err = launches.output_words(job)
+        return fx.Follow(job.id, self.known[job.placement.first_host],
+                         launches.directory(self.server_id, job), out, err)
+
+    def _kill(self, job: Job, first: str = "TERM", report: bool = False) -> None:
+        assert job.placement is not None
+        self._out.append(fx.Kill(job.id, job.instance, self.known[job.placement.first_host],
+                                 launches.directory(self.server_id, job), first, report))
+
+    # -- ending an instance ----------------------------------------------------------------
+
+    def _live(self, job_id: JobId, instance: int) -> Job | None:
+        """The job, if `instance` is its running one."""
+        job = self.jobs.get(job_id)
+        if job is None or job.state is not JobState.RUNNING or job.instance != instance:
+            return None
+        return job
+
+    def _finish(self, job_id: JobId, number: int, outcome: Outcome) -> None:
+        """An instance ended: record it, then end the job or queue it again. An
+        instance already dealt with is ignored."""
+        current = self._live(job_id, number)
+        if current is None:
+            return
+        if job_id in self.timers:
+            self.timers.discard(job_id)
+            self._out.append(fx.CancelTimer(job_id))
+        host = current.placement.first_host if current.placement else ""
+        verdict = judge(current, outcome, cancelled=job_id in self.cancelling,
+                        session_timed_out=job_id in self.timed_out, host=host)
+        self.cancelling.discard(job_id)
+        self.timed_out.discard(job_id)
+        now = self._now
+        ended = now      # or when the node says it ended, while the server was away
+        if outcome.ended is not None and (current.started or 0) <= outcome.ended <= now:
+            ended = outcome.ended
+        instance = dataclasses.replace(
+            self.current.pop(job_id) if job_id in self.current else _instance_of(current),
+            ended=ended,
+            outcome=verdict.instance, exit_code=verdict.exit_code,
+            detail=verdict.reason, settled=verdict.settled)
+        if verdict.start_failure:
+            self._start_failed(host, outcome.error or "")
+        if verdict.state is JobState.WAITING:
+            self._again(current, verdict, instance)
+            return
+        done = dataclasses.replace(current, state=verdict.state, ended=ended,
+                                   exit_code=verdict.exit_code, reason=verdict.reason)
+        self._out.append(fx.Record(done, verdict.state.value,
+                                   verdict.reason or f"exit {verdict.exit_code}", instance))
+        self._drop(done)
+        log.info("job %s %s%s", done.label, verdict.state.value,
+                 f": {verdict.reason}" if verdict.reason else "")
+        self._exit(job_id, {"event": "exit", "state": verdict.state.value,
+                            "code": verdict.exit_code, "reason": verdict.reason})
+        self._reschedule()
+
+    def _again(self, job: Job, verdict: Verdict, instance: Instance) -> None:
+        """Queue a job for another instance (requeued after a loss, or retried)."""
+        avoid = job.avoid
+        if verdict.avoid:
+            avoid = tuple(dict.fromkeys((*avoid, *instance.hosts)))
+        again = dataclasses.replace(
+            job, state=JobState.WAITING, placement=None, started=None, reason=verdict.reason,
+            crashes=job.crashes + verdict.crash, failures=job.failures + verdict.failure,
+            avoid=avoid)
+        event = "retried" if verdict.failure else "requeued"
+        self._out.append(fx.Record(again, event, verdict.reason, instance))
+        self._put(again)
+        log.info("job %s %s: %s", job.label, event, verdict.reason)
+        self._publish(job.id, {"event": "requeued", "reason": verdict.reason})
+        self._reschedule()
+
+    def _start_failed(self, host: str, error: str) -> None:
+        """Count a job the host could not start; drain the host after drain_after."""
+        count = self.start_failures.get(host, 0) + 1
+        self.start_failures[host] = count
+        limit = self.known[host].drain_after if host in self.known else 0
+        if limit and count >= limit and host not in self.offline:
+            reason = (f"drained: {count} jobs in a row failed to start here "
+                      f"(last: {error}); wq node online {host} returns it")
+            log.warning("host %s %s", host, reason)
+            self._set_offline(fx.SetOffline((host,), True, reason))
+
+    # -- the indexes ------------------------------------------------------------------------
+
+    def _put(self, job: Job) -> None:
+        """Keep a new job, or a job in its new state, and index it."""
+        old = self.jobs.get(job.id)
+        if old is not None:
+            self._unindex(old)
+        else:
+            self.active_in[job.number or job.id] += 1
+        self.jobs[job.id] = job
+        number = job.number or job.id
+        if job.state is JobState.WAITING:
+            group = self.queue.setdefault(number, [])
+            if not group or task_key(group[-1]) < task_key(job):
+                group.append(job)
+            else:
+                bisect.insort(group, job, key=task_key)
+            self.waiting.add(job)
+        else:
+            self.running[job.id] = job
+            self.running_in[number] += 1
+
+    def _unindex(self, job: Job) -> None:
+        number = job.number or job.id
+        if job.state is JobState.WAITING:
+            group = self.queue[number]
+            group.remove(job)
+            if not group:
+                del self.queue[number]
+            self.waiting.remove(job)
+        else:
+            del self.running[job.id]
+            self.running_in[number] -= 1
+
+    def _drop(self, job: Job, queued: bool = True) -> None:
+        """A job ended for good; tell its array's watchers, and when it was the
+        array's last, that the array is over. queued=False: the caller has taken
+        it out of the queue already."""
+        old = self.jobs.pop(job.id)
+        if queued or old.state is not JobState.WAITING:
+            self._unindex(old)
+        number = job.number or job.id
+        self.active_in[number] -= 1
+        if job.task is None:
+            return
+        counts = self.array_counts.setdefault(number, Counter())
+        counts[job.state.value] += 1
+        self._out.append(fx.PublishArray(number, {
+            "event": "task", "id": job.label, "state": job.state.value, "code": job.exit_code,
+            "reason": job.reason, "counts": dict(counts)}))
+        if self.active_in[number] <= 0:
+            del self.active_in[number]
+            self.throttles.pop(number, None)
+            self._out.append(fx.PublishArray(number, {
+                "event": "array-end", "id": number,
+                "counts": dict(self.array_counts.pop(number))}, last=True))
+
+    # -- telling ----------------------------------------------------------------------------
+
+    def _publish(self, job_id: JobId, event: dict[str, object]) -> None:
+        if event["event"] in ("started", "exit"):
+            self._told.pop(job_id, None)
+        self._out.append(fx.Publish(job_id, event))
+
+    def _exit(self, job_id: JobId, event: dict[str, object]) -> None:
+        """A job's last event: its watchers are done with it."""
+        self._told.pop(job_id, None)
+        self.watched.pop(job_id, None)
+        self._out.append(fx.Publish(job_id, event, last=True))
+
+    def _reschedule(self) -> None:
+        if not self._out or not isinstance(self._out[-1], fx.Reschedule):
+            self._out.append(fx.Reschedule())
+
+
+def internal(exc: BaseException) -> Outcome:
+    """How an instance ends when wq itself failed (a bug, logged by the caller)."""
+    return Outcome(error=f"internal error: {type(exc).__name__}: {exc}", exit_code=-1)
+
+
+def _settled_as(word: str, instance: Instance, host: str) -> tuple[str, str]:
+    """The history event and detail of a lost instance the node reports on."""
+    if word.startswith("exit"):
+        return "stale-finished", (f"instance {instance.number} ran to the end on {host} "
+                                  f"while it was unreachable ({word})")
+    if word == "rebooted":
+        return "host-rebooted", f"{host} rebooted; instance {instance.number} did not survive it"
+    if word == "notstarted":
+        return "never-started", f"instance {instance.number} never started on {host}"
+    return "vanished", f"instance {instance.number}'s processes vanished on {host}"
+
+
+def _instance_of(job: Job) -> Instance:
+    """The record of a job's current instance, for one the store has none of
+    (a database from before instances were recorded)."""
+    hosts = job.placement.hosts if job.placement else ()
+    return Instance(job.id, job.instance, hosts, job.placement, started=job.started,
+                    label=job.label)
+
+
+_HANDLERS: dict[type, str] = {
+    fx.Loaded: "_loaded", fx.Submitted: "_submitted", fx.Unwatched: "_unwatched",
+    fx.ClientGone: "_client_gone", fx.Remove: "_remove", fx.Started: "_started",
+    fx.Ended: "_ended", fx.KillDone: "_kill_done", fx.SessionEnded: "_session_ended",
+    fx.SessionExpired: "_session_expired", fx.HostUp: "_host_up", fx.HostDown: "_host_down",
+    fx.HostLost: "_host_lost", fx.Settle: "_settle", fx.StaleKilled: "_stale_killed",
+    fx.SetOffline: "_set_offline", fx.SetLimits: "_set_limits",
+    fx.SetCluster: "_set_cluster", fx.Schedule: "_schedule",
+}

@@ -1,0 +1,81 @@
+"""Attached clients' event queues, and the hub that routes events to them.
+
+Events about a job wait while the store has uncommitted writes (`hold`), and
+go out on `release`, after the commit: nobody hears of what is not durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from wq.model import JobId
+
+WATCH_QUEUE = 4096        # events buffered per attached client before it is cut off
+
+
+class Watcher:
+    """An attached client's queue of events about one job (or one array)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(WATCH_QUEUE)
+        self.overflowed = False
+
+    def put(self, event: dict[str, Any]) -> None:
+        if event["event"] == "output" and self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            if event["event"] != "output":          # never lose the end of the job
+                self.queue.get_nowait()
+                self.queue.put_nowait(event)
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.jobs: dict[JobId, set[Watcher]] = {}
+        self.arrays: dict[int, set[Watcher]] = {}
+        self._held: list[tuple[list[Watcher], dict[str, Any]]] | None = None
+
+    def watch(self, job_id: JobId, watcher: Watcher) -> None:
+        self.jobs.setdefault(job_id, set()).add(watcher)
+
+    def watch_array(self, number: int, watcher: Watcher) -> None:
+        self.arrays.setdefault(number, set()).add(watcher)
+
+    def unwatch(self, job_id: JobId, watcher: Watcher) -> None:
+        self.jobs.get(job_id, set()).discard(watcher)
+
+    def unwatch_array(self, number: int, watcher: Watcher) -> None:
+        self.arrays.get(number, set()).discard(watcher)
+
+    def publish(self, job_id: JobId, event: dict[str, Any], last: bool = False) -> None:
+        """Tell a job's watchers as they are now; with `last`, forget them."""
+        watchers = self.jobs.pop(job_id, set()) if last else self.jobs.get(job_id, set())
+        self._tell(list(watchers), event)
+
+    def publish_array(self, number: int, event: dict[str, Any], last: bool = False) -> None:
+        watchers = self.arrays.pop(number, set()) if last else self.arrays.get(number, set())
+        self._tell(list(watchers), event)
+
+    def hold(self) -> None:
+        """Keep what is published from now until release()."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held or [], None
+        for watchers, event in held:
+            for watcher in watchers:
+                watcher.put(event)
+
+    def _tell(self, watchers: list[Watcher], event: dict[str, Any]) -> None:
+        if not watchers:
+            return
+        if self._held is not None:
+            self._held.append((watchers, event))
+            return
+        for watcher in watchers:
+            watcher.put(event)
