@@ -22,6 +22,11 @@ FORBIDDEN = {
     "wq/store": {"asyncio", "asyncssh", "wq.server", "wq.executor", "wq.scheduler"},
     "wq/executor": {"sqlite3", "wq.server", "wq.store", "wq.scheduler", "wq.client"},
     "wq/cli": {"asyncssh", "sqlite3", "wq.store", "wq.executor"},
+    # the engine and what it speaks: pure, so it is tested without sshd or an event loop
+    **{f"wq/server/{name}.py": {"asyncio", "sqlite3", "asyncssh", "time", "socket",
+                                "wq.store", "wq.executor.base", "wq.executor.ssh",
+                                "wq.executor.local", "wq.server.runner", "wq.server.hosts"}
+       for name in ("state", "effects", "launches", "verdict")},
     "wq/client.py": {"asyncio", "asyncssh", "sqlite3", "yaml", "wq.server", "wq.store",
                      "wq.executor"},
 }
@@ -62,3 +67,9 @@ def test_the_cli_and_ls_load_no_asyncssh_yaml_or_asyncio() -> None:
         loaded = loaded_by(statement)
         for heavy in ("asyncssh", "yaml", "asyncio", "sqlite3", "tabulate"):
             assert heavy not in loaded, f"{statement} loads {heavy}"
+
+
+def test_the_engine_loads_no_asyncio_asyncssh_or_sqlite() -> None:
+    loaded = loaded_by("import wq.server.state")
+    for heavy in ("asyncssh", "asyncio", "sqlite3"):
+        assert heavy not in loaded, f"the engine loads {heavy}"

@@ -7,7 +7,7 @@ import psutil
 import pytest
 
 from wq.executor import wrapper
-from wq.executor.base import Outcome
+from wq.executor.outcome import Outcome
 from wq.executor.local import LocalExecutor
 from wq.model import Host
 

@@ -14,7 +14,7 @@ import pytest
 from tests.executor.helper_pipe import PipeHelperExecutor
 from wq.executor import contract, wrapper
 from wq.executor import helper as helpers
-from wq.executor.base import Outcome, Started
+from wq.executor.outcome import Outcome, Started
 from wq.executor.local import LocalExecutor
 from wq.model import Host
 

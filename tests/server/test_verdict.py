@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from wq.executor.base import Outcome
+from wq.executor.outcome import Outcome
 from wq.model import JobState
 from wq.server.verdict import judge
 

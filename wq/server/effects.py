@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wq.executor import wrapper
-from wq.executor.base import Outcome
+from wq.executor.outcome import Outcome
 from wq.model import Cluster, Host, Instance, Job, JobId, Limits
 
 # -- events ---------------------------------------------------------------------

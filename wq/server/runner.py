@@ -22,7 +22,8 @@ from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from wq.errors import ExecutorError, HostUnreachable
-from wq.executor.base import Outcome, ShellExecutor, Started
+from wq.executor.base import ShellExecutor
+from wq.executor.outcome import Outcome, Started
 from wq.executor.ssh import connect_options
 from wq.executor import wrapper
 from wq.model import Host, HostState, Instance, JobId

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from wq import scheduler
-from wq.executor.base import Outcome
+from wq.executor.outcome import Outcome
 from wq.model import (Cluster, Host, Instance, Job, JobId, JobState, Limits, Placement,
                       Requirements)
 from wq.scheduler import ClusterView, Usage
@@ -77,13 +77,17 @@ class Engine:
         self._told: dict[JobId, str] = {}      # the waiting reason last sent to watchers
         self._out: list[fx.Effect] = []
         self._now = 0.0
+        self._wake = False
 
     def handle(self, event: fx.Event, now: float) -> list[fx.Effect]:
         """The effects of one event, in the order they are to be carried out."""
         self._now = now
         self._out = []
+        self._wake = False
         handler: Callable[[fx.Event], None] = getattr(self, _HANDLERS[type(event)])
         handler(event)
+        if self._wake:
+            self._out.append(fx.Reschedule())
         out, self._out = self._out, []
         return out
 
@@ -581,8 +585,8 @@ class Engine:
         self._out.append(fx.Publish(job_id, event, last=True))
 
     def _reschedule(self) -> None:
-        if not self._out or not isinstance(self._out[-1], fx.Reschedule):
-            self._out.append(fx.Reschedule())
+        """Ask for a scheduling pass once this event is dealt with."""
+        self._wake = True
 
 
 def internal(exc: BaseException) -> Outcome:

@@ -21,7 +21,7 @@ import signal
 from dataclasses import dataclass
 
 from wq.executor import contract
-from wq.executor.base import Outcome
+from wq.executor.outcome import Outcome
 from wq.model import Job, JobState
 from wq.parsing.units import format_duration
 

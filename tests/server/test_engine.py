@@ -1,0 +1,484 @@
+"""The engine alone: events in, effects out, no sshd and no event loop.
+
+Each test drives an Engine through a scenario and compares the effects it
+asks for, written briefly (`brief`), in order. Every Record is checked
+against the model's transition table, as the store would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from tests.builders import host, job, with_
+from wq.executor.outcome import Outcome
+from wq.model import Cluster, Host, Instance, Job, JobState, Limits
+from wq.server import effects as fx
+from wq.server import launches
+from wq.server.state import BIG_REMOVAL, Engine
+
+
+def brief(effect: fx.Effect) -> str:
+    match effect:
+        case fx.Record():
+            return f"record {effect.job.label} {effect.event}"
+        case fx.RecordMany():
+            return f"record {','.join(j.label for j in effect.jobs)} {effect.event}"
+        case fx.RecordSettled():
+            return f"settled {effect.instance.name} {effect.event}"
+        case fx.RecordOffline():
+            return f"{'offline' if effect.offline else 'online'} {','.join(effect.hosts)}"
+        case fx.RecordLimits():
+            return f"limits {effect.user}"
+        case fx.Checkpoint():
+            return "checkpoint"
+        case fx.Launch():
+            return f"launch {effect.job.label}.{effect.job.instance} on {effect.host.name}"
+        case fx.Watch():
+            follow = " following" if effect.follow else ""
+            return f"watch {effect.job.label}.{effect.job.instance} on {effect.host.name}{follow}"
+        case fx.Follow():
+            return f"follow {effect.job_id} on {effect.host.name}"
+        case fx.Kill():
+            return (f"kill {effect.job_id}.{effect.instance} {effect.first}"
+                    f"{' report' if effect.report else ''}")
+        case fx.Abandon():
+            return f"abandon {effect.job_id}.{effect.instance}"
+        case fx.KillStale():
+            return f"kill stale {effect.instance.name}"
+        case fx.Publish():
+            return f"tell {effect.job_id} {effect.event['event']}{' last' if effect.last else ''}"
+        case fx.PublishArray():
+            what = effect.event.get("id")
+            return f"tell array {effect.number} {effect.event['event']} {what}" \
+                   f"{' last' if effect.last else ''}"
+        case fx.Lease():
+            return f"lease {effect.job_id} on {effect.host.name}"
+        case fx.ArmTimer():
+            return f"timer {effect.job_id}.{effect.instance} {effect.delay:g}"
+        case fx.CancelTimer():
+            return f"cancel timer {effect.job_id}"
+        case fx.Reschedule():
+            return "reschedule"
+        case fx.Removed():
+            return "removed " + "; ".join(f"{r['id']}: {r['result']}" for r in effect.results)
+    raise AssertionError(f"unknown effect {effect!r}")
+
+
+class Sim:
+    """An engine, a clock, and the store's view of each job's state."""
+
+    def __init__(self, *hosts: Host, **kw: Any) -> None:
+        self.engine = Engine(Cluster(tuple(hosts)), server_id="s1", **kw)
+        self.now = 1000.0
+        self.stored: dict[int, JobState] = {}
+        self.effects: list[fx.Effect] = []
+        for h in hosts:
+            self.feed(fx.HostUp(h.name, f"boot-{h.name}"))
+
+    def feed(self, event: fx.Event) -> list[str]:
+        self.now += 1.0
+        self.effects = self.engine.handle(event, self.now)
+        for effect in self.effects:
+            jobs = (effect.job,) if isinstance(effect, fx.Record) else \
+                effect.jobs if isinstance(effect, fx.RecordMany) else ()
+            for j in jobs:
+                old = self.stored[j.id]
+                assert old.can_become(j.state), f"{j.label}: {old.value} -> {j.state.value}"
+                self.stored[j.id] = j.state
+        return [brief(e) for e in self.effects]
+
+    def submit(self, *jobs: Job, throttle: int | None = None, watched: bool = False
+               ) -> list[str]:
+        for j in jobs:
+            self.stored[j.id] = j.state
+        return self.feed(fx.Submitted(tuple(jobs), throttle, watched))
+
+    def schedule(self) -> list[str]:
+        return self.feed(fx.Schedule())
+
+    def end(self, label: int, outcome: Outcome) -> list[str]:
+        j = self.engine.jobs[label]
+        return self.feed(fx.Ended(j.id, j.instance, outcome))
+
+    def the(self, effect_type: type) -> Any:
+        found = [e for e in self.effects if isinstance(e, effect_type)]
+        assert len(found) == 1, found
+        return found[0]
+
+    def state(self, job_id: int) -> JobState:
+        return self.stored[job_id]
+
+
+def interactive(j: Job) -> Job:
+    return with_(j, spec=dataclasses.replace(j.spec, interactive=True))
+
+
+def task(number: int, index: int, **kw: Any) -> Job:
+    return with_(job(number + index, **kw), number=number, task=index)
+
+
+# -- a job's life ---------------------------------------------------------------
+
+
+def test_a_job_runs_and_ends():
+    sim = Sim(host("a"), host("b"))
+    assert sim.submit(job(1)) == ["reschedule"]
+    assert sim.schedule() == ["record 1 started", "launch 1.1 on a"]
+    launch = sim.the(fx.Launch).launch
+    assert launch.env["WQ_JOB_ID"] == "1" and launch.env["WQ_HOST"] == "a"
+    assert sim.feed(fx.Started(1, 1, "a", 4242)) == ["tell 1 started"]
+    assert sim.end(1, Outcome(exit_code=0)) == ["record 1 done", "tell 1 exit last",
+                                                "reschedule"]
+    assert 1 not in sim.engine.jobs and sim.state(1) is JobState.DONE
+
+
+def test_a_watched_job_has_its_output_followed_and_hears_why_it_waits():
+    sim = Sim(host("a", cores=1))
+    sim.submit(job(1))
+    sim.schedule()
+    assert sim.submit(job(2), watched=True) == ["reschedule"]
+    assert sim.schedule() == ["tell 2 waiting"]
+    assert sim.schedule() == []                        # the same reason is not told twice
+    sim.end(1, Outcome(exit_code=0))
+    assert sim.schedule() == ["record 2 started", "launch 2.1 on a"]
+    assert sim.feed(fx.Started(2, 1, "a", 7)) == ["tell 2 started", "follow 2 on a"]
+
+
+def test_an_outcome_of_an_instance_already_dealt_with_changes_nothing():
+    sim = Sim(host("a"))
+    sim.submit(job(1))
+    sim.schedule()
+    sim.end(1, Outcome(exit_code=0))
+    assert sim.feed(fx.Ended(1, 1, Outcome(exit_code=3))) == []
+    assert sim.feed(fx.Started(1, 1, "a", 5)) == []
+
+
+def test_a_launch_that_cannot_be_prepared_ends_the_job_instead_of_hanging(monkeypatch):
+    def broken(*args: Any) -> None:
+        raise KeyError("a bug")
+    monkeypatch.setattr(launches, "launch_spec", broken)
+    sim = Sim(host("a"))
+    sim.submit(job(1))
+    effects = sim.schedule()
+    assert effects[0] == "record 1 started"
+    assert "launch 1.1 on a" not in effects
+    assert sim.state(1) is JobState.FAILED
+    assert "internal error" in sim.the(fx.Publish).event["reason"]
+
+
+# -- losses, retries, crash limits ---------------------------------------------------
+
+
+def test_a_host_lost_requeues_its_batch_jobs_within_the_crash_limit():
+    sim = Sim(host("a", cores=1), host("b", cores=1), host("c", cores=1))
+    sim.submit(job(1, crash_limit=1))
+    sim.schedule()
+    assert sim.feed(fx.HostLost("a", "no route")) == [
+        "abandon 1.1", "record 1 requeued", "tell 1 requeued", "reschedule"]
+    lost = sim.the(fx.Record).instance
+    assert lost.outcome == "lost" and not lost.settled     # settled when a returns
+    assert sim.schedule() == ["record 1 started", "launch 1.2 on b"]
+    assert sim.feed(fx.HostLost("b", "no route"))[:2] == ["abandon 1.2", "record 1 lost"]
+    assert sim.state(1) is JobState.LOST
+    assert "crash_limit is 1" in sim.the(fx.Publish).event["reason"]
+
+
+def test_a_host_lost_leaves_interactive_sessions_to_their_client():
+    sim = Sim(host("a"))
+    sim.submit(interactive(job(1)), watched=True)
+    sim.schedule()
+    assert sim.feed(fx.HostLost("a", "gone")) == []
+    assert sim.state(1) is JobState.RUNNING
+
+
+def test_a_host_down_takes_no_new_work_until_it_is_up():
+    sim = Sim(host("a"))
+    sim.feed(fx.HostDown("a", "connection reset"))
+    sim.submit(job(1))
+    assert sim.schedule() == []
+    sim.feed(fx.HostUp("a", "boot-a"))
+    assert sim.schedule() == ["record 1 started", "launch 1.1 on a"]
+
+
+def test_a_failed_job_is_retried_on_another_host_first():
+    sim = Sim(host("a", cores=1), host("b", cores=1))
+    sim.submit(job(1, retries=1))
+    sim.schedule()
+    assert sim.end(1, Outcome(exit_code=3)) == ["record 1 retried", "tell 1 requeued",
+                                                "reschedule"]
+    assert sim.engine.jobs[1].avoid == ("a",)
+    assert sim.schedule() == ["record 1 started", "launch 1.2 on b"]
+    assert sim.end(1, Outcome(exit_code=3))[0] == "record 1 failed"
+
+
+def test_a_launch_that_never_reached_the_node_runs_again_without_counting():
+    sim = Sim(host("a"))
+    sim.submit(job(1, crash_limit=0))
+    sim.schedule()
+    assert sim.end(1, Outcome(lost=True, never_started=True, error="could not reach a"))[0] \
+        == "record 1 requeued"
+    assert sim.engine.jobs[1].crashes == 0
+
+
+def test_a_host_that_fails_to_start_jobs_is_drained():
+    sim = Sim(dataclasses.replace(host("a", cores=1), drain_after=2), host("b", cores=1))
+    sim.submit(job(1, crash_limit=5))
+    sim.schedule()
+    sim.end(1, Outcome(error="no job directory"))
+    sim.submit(job(2, crash_limit=5))
+    sim.schedule()                                   # 1 on b (avoids a), 2 on a
+    assert "launch 2.1 on a" in [brief(e) for e in sim.effects]
+    assert sim.end(2, Outcome(error="no job directory")) == [
+        "offline a", "record 2 requeued", "tell 2 requeued", "reschedule"]
+    assert "drained" in sim.engine.offline["a"]
+    sim.feed(fx.SetOffline(("a",), False))
+    assert "a" not in sim.engine.offline and "a" not in sim.engine.start_failures
+
+
+# -- settling what was lost with a host ---------------------------------------------------
+
+
+def lose_on_a(sim: Sim) -> Instance:
+    sim.submit(job(1))
+    sim.schedule()
+    sim.feed(fx.HostLost("a", "gone"))
+    return sim.the(fx.Record).instance
+
+
+def test_a_lost_copy_found_alive_is_adopted_when_its_job_still_waits():
+    sim = Sim(host("a"), host("b"))
+    sim.feed(fx.SetOffline(("b",), True))
+    lost = lose_on_a(sim)
+    assert sim.feed(fx.Settle("a", (lost,), {lost.name: "running"})) == [
+        "record 1 adopted", "watch 1.1 on a"]
+    assert sim.state(1) is JobState.RUNNING and sim.engine.current[1].settled
+
+
+def test_a_lost_copy_found_alive_after_its_job_moved_on_is_killed():
+    sim = Sim(host("a"), host("b"))
+    lost = lose_on_a(sim)
+    sim.schedule()                                   # instance 2 on b
+    assert sim.feed(fx.Settle("a", (lost,), {lost.name: "running"})) == ["kill stale 1.1"]
+    assert sim.feed(fx.StaleKilled(lost, "terminated")) == ["settled 1.1 stale-killed"]
+    assert "ended on TERM" in sim.the(fx.RecordSettled).detail
+
+
+@pytest.mark.parametrize("word, event", [("rebooted", "host-rebooted"),
+                                         ("notstarted", "never-started"),
+                                         ("vanished", "vanished"), ("exit 0", "stale-finished")])
+def test_a_lost_copy_that_is_gone_is_recorded(word, event):
+    sim = Sim(host("a"), host("b"))
+    lost = lose_on_a(sim)
+    sim.schedule()
+    assert sim.feed(fx.Settle("a", (lost,), {lost.name: word})) == [f"settled 1.1 {event}"]
+    assert sim.the(fx.RecordSettled).instance.settled
+
+
+# -- arrays ------------------------------------------------------------------------------
+
+
+def test_an_array_keeps_its_throttle_and_tells_its_watchers_each_task_and_the_end():
+    sim = Sim(host("a", cores=8))
+    tasks = [task(10, i) for i in range(1, 5)]
+    sim.submit(*tasks, throttle=2)
+    assert sim.schedule() == ["record 10.1 started", "launch 10.1.1 on a",
+                              "record 10.2 started", "launch 10.2.1 on a"]
+    assert sim.end(11, Outcome(exit_code=0)) == [
+        "record 10.1 done", "tell array 10 task 10.1", "tell 11 exit last", "reschedule"]
+    assert sim.schedule() == ["record 10.3 started", "launch 10.3.1 on a"]
+    sim.end(12, Outcome(exit_code=1))
+    sim.schedule()
+    sim.end(13, Outcome(exit_code=0))
+    assert sim.end(14, Outcome(exit_code=0)) == [
+        "record 10.4 done", "tell array 10 task 10.4", "tell array 10 array-end 10 last",
+        "tell 14 exit last", "reschedule"]
+    end = [e for e in sim.effects if isinstance(e, fx.PublishArray)][-1].event
+    assert end["counts"] == {"done": 3, "failed": 1}
+    assert 10 not in sim.engine.throttles
+
+
+def test_removing_a_whole_queued_array_is_one_write_and_checkpoints_when_big():
+    sim = Sim(host("a"))
+    sim.feed(fx.SetOffline(("a",), True))
+    tasks = [task(10, i) for i in range(1, BIG_REMOVAL + 1)]
+    sim.submit(*tasks)
+    effects = sim.feed(fx.Remove(tuple(tasks), "ann"))
+    assert [e for e in effects if e.startswith("record")] == \
+        [f"record {','.join(t.label for t in tasks)} cancelled"]
+    assert "checkpoint" in effects
+    assert effects[-2].startswith("removed 10.1: removed from the queue")
+    assert not sim.engine.jobs and not sim.engine.queue and not len(sim.engine.waiting)
+
+
+# -- wq rm --------------------------------------------------------------------------------
+
+
+def test_removing_a_job_during_its_launch_kills_it_when_it_starts():
+    sim = Sim(host("a"))
+    sim.submit(job(1))
+    sim.schedule()
+    assert sim.feed(fx.Remove((sim.engine.jobs[1],), "ann")) == [
+        "kill 1.1 TERM", "removed 1: killed", "reschedule"]
+    assert sim.feed(fx.Started(1, 1, "a", 9)) == ["tell 1 started", "kill 1.1 TERM"]
+    assert sim.end(1, Outcome(exit_code=143))[0] == "record 1 cancelled"
+    assert sim.state(1) is JobState.CANCELLED
+
+
+def test_removing_is_for_the_owner_and_says_what_already_ended():
+    sim = Sim(host("a"))
+    sim.submit(job(1, user="bob"))
+    done = with_(job(2), state=JobState.DONE)
+    assert sim.feed(fx.Remove((sim.engine.jobs[1], done), "ann")) == [
+        "removed 1: not yours (it belongs to bob); 2: already done", "reschedule"]
+    assert sim.feed(fx.Remove((sim.engine.jobs[1],), "root", admin=True))[0] \
+        == "record 1 cancelled"
+
+
+# -- interactive sessions ------------------------------------------------------------------
+
+
+def test_an_interactive_session_gets_a_lease_and_ends_when_its_time_runs_out():
+    sim = Sim(host("a"))
+    sim.submit(interactive(job(1, time_limit=60.0)), watched=True)
+    assert sim.schedule() == ["record 1 started", "lease 1 on a", "timer 1.1 60"]
+    assert sim.feed(fx.SessionExpired(1, 1)) == ["tell 1 end", "kill 1.1 HUP report"]
+    assert sim.feed(fx.KillDone(1, 1))[:2] == ["record 1 timeout", "tell 1 exit last"]
+
+
+def test_an_interactive_session_ends_with_its_clients_word():
+    sim = Sim(host("a"))
+    sim.submit(interactive(job(1, time_limit=60.0)), watched=True)
+    sim.schedule()
+    assert sim.feed(fx.SessionEnded(1, 3, "")) == [
+        "cancel timer 1", "record 1 failed", "tell 1 exit last", "reschedule"]
+    assert sim.feed(fx.SessionExpired(1, 1)) == []          # a timer that fired too late
+
+
+def test_an_interactive_client_gone_ends_its_session_or_its_wait():
+    sim = Sim(host("a", cores=1))
+    sim.submit(job(1))
+    sim.schedule()
+    sim.submit(interactive(job(2)), watched=True)
+    sim.submit(interactive(job(3)), watched=True)
+    sim.schedule()
+    assert sim.feed(fx.ClientGone(2)) == [
+        "record 2 cancelled", "tell 2 exit last", "reschedule"]
+    sim.end(1, Outcome(exit_code=0))
+    sim.schedule()
+    assert sim.feed(fx.ClientGone(3)) == [
+        "kill 3.1 TERM", "record 3 lost", "tell 3 exit last", "reschedule"]
+
+
+def test_an_interactive_job_whose_client_left_before_it_started_does_not_run():
+    sim = Sim(host("a"))
+    sim.submit(interactive(job(1)), watched=True)
+    sim.feed(fx.Unwatched(1))
+    assert sim.schedule() == ["record 1 started", "record 1 lost", "tell 1 exit last",
+                              "reschedule"]
+
+
+def test_removing_an_interactive_session_asks_its_client_to_end_it():
+    sim = Sim(host("a"))
+    sim.submit(interactive(job(1)), watched=True)
+    sim.schedule()
+    assert sim.feed(fx.Remove((sim.engine.jobs[1],), "ann")) == [
+        "tell 1 end", "kill 1.1 HUP report", "removed 1: session ended", "reschedule"]
+    assert sim.feed(fx.SessionEnded(1, 0, ""))[0] == "record 1 cancelled"
+    assert sim.feed(fx.KillDone(1, 1)) == []
+
+
+# -- a restart -------------------------------------------------------------------------------
+
+
+def test_a_restart_watches_running_jobs_and_ends_interactive_sessions():
+    sim = Sim(host("a"), host("b"))
+    before = Engine(Cluster((host("a"), host("b"))), server_id="s1")   # the last server
+    before.handle(fx.HostUp("a"), 0)
+    before.handle(fx.Submitted((job(1), job(3))), 0)
+    before.handle(fx.Submitted((interactive(job(2)),), watched=True), 0)
+    before.handle(fx.Schedule(), 1)
+    running = [before.jobs[1], before.jobs[2]]
+    waiting = with_(job(4), submitted=1.0)
+    for j in (*running, waiting):
+        sim.stored[j.id] = j.state
+    instances = {1: before.current[1]}
+    assert sim.feed(fx.Loaded((*running, waiting), instances, {})) == [
+        "watch 1.1 on a", "kill 2.1 TERM", "record 2 lost", "tell 2 exit last", "reschedule"]
+    assert sim.engine.current[1] is instances[1]
+    assert "server restarted" in sim.the(fx.Record).job.reason
+    assert sim.schedule() == ["record 4 started", "launch 4.1 on a"]
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+def test_limits_and_a_new_cluster_are_taken_at_once():
+    sim = Sim(host("a"))
+    assert sim.feed(fx.SetLimits("ann", Limits(jobs=1))) == ["limits ann", "reschedule"]
+    sim.submit(job(1), job(2))
+    assert sim.schedule() == ["record 1 started", "launch 1.1 on a"]
+    sim.feed(fx.SetLimits("ann", Limits()))
+    assert "ann" not in sim.engine.limits
+    sim.feed(fx.SetCluster(Cluster((host("a"), host("b")))))
+    assert "b" in sim.engine.down                      # until its probe says it is up
+    assert sim.schedule() == ["record 2 started", "launch 2.1 on a"]
+
+
+# -- any sequence of events ------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+OUTCOMES = [Outcome(exit_code=0), Outcome(exit_code=2), Outcome(error="no job directory"),
+            Outcome(lost=True, error="channel closed"), Outcome(timed_out=True, exit_code=143),
+            Outcome(lost=True, never_started=True, error="could not reach")]
+ACTIONS = st.lists(st.tuples(
+    st.sampled_from(["submit", "array", "schedule", "end", "lost", "up", "rm", "started"]),
+    st.integers(0, 1000)), max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ACTIONS)
+def test_any_sequence_of_events_keeps_the_books_straight(actions):
+    """Whatever happens: every recorded move is legal (Sim checks), the engine's
+    live jobs are exactly the stored live ones, its indexes agree, and no host
+    runs more than its cores."""
+    hosts = [host("a", cores=2), host("b", cores=3), host("c", cores=1)]
+    sim = Sim(*hosts)
+    next_id = 1
+    for action, pick in actions:
+        live = sorted(sim.engine.jobs)
+        running = sorted(sim.engine.running)
+        if action == "submit":
+            sim.submit(job(next_id, n=1 + pick % 3, retries=pick % 2, crash_limit=pick % 3,
+                           mode="bycore" if pick % 4 else "bycore1"))
+            next_id += 1
+        elif action == "array":
+            sim.submit(*(task(next_id, i) for i in range(1, 2 + pick % 5)),
+                       throttle=(pick % 3) or None)
+            next_id += 7
+        elif action == "schedule":
+            sim.schedule()
+        elif action in ("end", "started") and running:
+            j = sim.engine.jobs[running[pick % len(running)]]
+            if action == "end":
+                sim.end(j.id, OUTCOMES[pick % len(OUTCOMES)])
+            else:
+                sim.feed(fx.Started(j.id, j.instance, j.placement.first_host, 1))
+        elif action == "lost":
+            sim.feed(fx.HostLost(hosts[pick % 3].name, "gone"))
+        elif action == "up":
+            sim.feed(fx.HostUp(hosts[pick % 3].name))
+        elif action == "rm" and live:
+            sim.feed(fx.Remove((sim.engine.jobs[live[pick % len(live)]],), "ann"))
+        engine = sim.engine
+        assert set(engine.jobs) == {i for i, s in sim.stored.items() if not s.final}
+        assert all(sim.stored[i] is j.state for i, j in engine.jobs.items())
+        assert len(engine.waiting) == sum(len(q) for q in engine.queue.values()) \
+            == sum(j.state is JobState.WAITING for j in engine.jobs.values())
+        assert set(engine.running) == set(engine.current)
+        for use in engine.view().hosts():
+            assert use.used_cores <= use.host.cores
