@@ -25,7 +25,7 @@ def brief(effect: fx.Effect) -> str:
         case fx.Record():
             return f"record {effect.job.label} {effect.event}"
         case fx.RecordMany():
-            return f"record {','.join(j.label for j in effect.jobs)} {effect.event}"
+            return f"record {','.join(str(i) for i in effect.ids)} {effect.event}"
         case fx.RecordSettled():
             return f"settled {effect.instance.name} {effect.event}"
         case fx.RecordOffline():
@@ -63,7 +63,8 @@ def brief(effect: fx.Effect) -> str:
         case fx.Reschedule():
             return "reschedule"
         case fx.Removed():
-            return "removed " + "; ".join(f"{r['id']}: {r['result']}" for r in effect.results)
+            return "removed " + "; ".join(f"{n}{'' if t is None else f'.{t}'}: {r}"
+                                          for n, t, r in effect.results)
     raise AssertionError(f"unknown effect {effect!r}")
 
 
@@ -82,12 +83,13 @@ class Sim:
         self.now += 1.0
         self.effects = self.engine.handle(event, self.now)
         for effect in self.effects:
-            jobs = (effect.job,) if isinstance(effect, fx.Record) else \
-                effect.jobs if isinstance(effect, fx.RecordMany) else ()
-            for j in jobs:
-                old = self.stored[j.id]
-                assert old.can_become(j.state), f"{j.label}: {old.value} -> {j.state.value}"
-                self.stored[j.id] = j.state
+            moves = [(effect.job.id, effect.job.state)] if isinstance(effect, fx.Record) else \
+                [(i, effect.state) for i in effect.ids] if isinstance(effect, fx.RecordMany) \
+                else []
+            for job_id, state in moves:
+                old = self.stored[job_id]
+                assert old.can_become(state), f"{job_id}: {old.value} -> {state.value}"
+                self.stored[job_id] = state
         return [brief(e) for e in self.effects]
 
     def submit(self, *jobs: Job, throttle: int | None = None, watched: bool = False
@@ -125,14 +127,22 @@ def task(number: int, index: int, **kw: Any) -> Job:
 
 def test_a_job_runs_and_ends():
     sim = Sim(host("a"), host("b"))
-    assert sim.submit(job(1)) == ["reschedule"]
+    assert sim.submit(job(1), watched=True) == ["reschedule"]
     assert sim.schedule() == ["record 1 started", "launch 1.1 on a"]
     launch = sim.the(fx.Launch).launch
     assert launch.env["WQ_JOB_ID"] == "1" and launch.env["WQ_HOST"] == "a"
-    assert sim.feed(fx.Started(1, 1, "a", 4242)) == ["tell 1 started"]
+    assert sim.feed(fx.Started(1, 1, "a", 4242)) == ["tell 1 started", "follow 1 on a"]
     assert sim.end(1, Outcome(exit_code=0)) == ["record 1 done", "tell 1 exit last",
                                                 "reschedule"]
     assert 1 not in sim.engine.jobs and sim.state(1) is JobState.DONE
+
+
+def test_a_job_nobody_follows_is_told_to_nobody():
+    sim = Sim(host("a"))
+    sim.submit(job(1))
+    sim.schedule()
+    assert sim.feed(fx.Started(1, 1, "a", 4242)) == []
+    assert sim.end(1, Outcome(exit_code=0)) == ["record 1 done", "reschedule"]
 
 
 def test_a_watched_job_has_its_output_followed_and_hears_why_it_waits():
@@ -161,7 +171,7 @@ def test_a_launch_that_cannot_be_prepared_ends_the_job_instead_of_hanging(monkey
         raise KeyError("a bug")
     monkeypatch.setattr(launches, "launch_spec", broken)
     sim = Sim(host("a"))
-    sim.submit(job(1))
+    sim.submit(job(1), watched=True)
     effects = sim.schedule()
     assert effects[0] == "record 1 started"
     assert "launch 1.1 on a" not in effects
@@ -174,7 +184,7 @@ def test_a_launch_that_cannot_be_prepared_ends_the_job_instead_of_hanging(monkey
 
 def test_a_host_lost_requeues_its_batch_jobs_within_the_crash_limit():
     sim = Sim(host("a", cores=1), host("b", cores=1), host("c", cores=1))
-    sim.submit(job(1, crash_limit=1))
+    sim.submit(job(1, crash_limit=1), watched=True)
     sim.schedule()
     assert sim.feed(fx.HostLost("a", "no route")) == [
         "abandon 1.1", "record 1 requeued", "tell 1 requeued", "reschedule"]
@@ -207,8 +217,7 @@ def test_a_failed_job_is_retried_on_another_host_first():
     sim = Sim(host("a", cores=1), host("b", cores=1))
     sim.submit(job(1, retries=1))
     sim.schedule()
-    assert sim.end(1, Outcome(exit_code=3)) == ["record 1 retried", "tell 1 requeued",
-                                                "reschedule"]
+    assert sim.end(1, Outcome(exit_code=3)) == ["record 1 retried", "reschedule"]
     assert sim.engine.jobs[1].avoid == ("a",)
     assert sim.schedule() == ["record 1 started", "launch 1.2 on b"]
     assert sim.end(1, Outcome(exit_code=3))[0] == "record 1 failed"
@@ -232,7 +241,7 @@ def test_a_host_that_fails_to_start_jobs_is_drained():
     sim.schedule()                                   # 1 on b (avoids a), 2 on a
     assert "launch 2.1 on a" in [brief(e) for e in sim.effects]
     assert sim.end(2, Outcome(error="no job directory")) == [
-        "offline a", "record 2 requeued", "tell 2 requeued", "reschedule"]
+        "offline a", "record 2 requeued", "reschedule"]
     assert "drained" in sim.engine.offline["a"]
     sim.feed(fx.SetOffline(("a",), False))
     assert "a" not in sim.engine.offline and "a" not in sim.engine.start_failures
@@ -283,18 +292,18 @@ def test_a_lost_copy_that_is_gone_is_recorded(word, event):
 def test_an_array_keeps_its_throttle_and_tells_its_watchers_each_task_and_the_end():
     sim = Sim(host("a", cores=8))
     tasks = [task(10, i) for i in range(1, 5)]
-    sim.submit(*tasks, throttle=2)
+    sim.submit(*tasks, throttle=2, watched=True)
     assert sim.schedule() == ["record 10.1 started", "launch 10.1.1 on a",
                               "record 10.2 started", "launch 10.2.1 on a"]
     assert sim.end(11, Outcome(exit_code=0)) == [
-        "record 10.1 done", "tell array 10 task 10.1", "tell 11 exit last", "reschedule"]
+        "record 10.1 done", "tell array 10 task 10.1", "reschedule"]
     assert sim.schedule() == ["record 10.3 started", "launch 10.3.1 on a"]
     sim.end(12, Outcome(exit_code=1))
     sim.schedule()
     sim.end(13, Outcome(exit_code=0))
     assert sim.end(14, Outcome(exit_code=0)) == [
         "record 10.4 done", "tell array 10 task 10.4", "tell array 10 array-end 10 last",
-        "tell 14 exit last", "reschedule"]
+        "reschedule"]
     end = [e for e in sim.effects if isinstance(e, fx.PublishArray)][-1].event
     assert end["counts"] == {"done": 3, "failed": 1}
     assert 10 not in sim.engine.throttles
@@ -307,10 +316,22 @@ def test_removing_a_whole_queued_array_is_one_write_and_checkpoints_when_big():
     sim.submit(*tasks)
     effects = sim.feed(fx.Remove(tuple(tasks), "ann"))
     assert [e for e in effects if e.startswith("record")] == \
-        [f"record {','.join(t.label for t in tasks)} cancelled"]
+        [f"record {','.join(str(t.id) for t in tasks)} cancelled"]
     assert "checkpoint" in effects
     assert effects[-2].startswith("removed 10.1: removed from the queue")
     assert not sim.engine.jobs and not sim.engine.queue and not len(sim.engine.waiting)
+
+
+def test_a_held_array_starts_nothing_until_released_and_goes_a_chunk_at_a_time():
+    sim = Sim(host("a", cores=2))
+    tasks = [task(10, i) for i in range(1, 7)]
+    sim.submit(*tasks, job(20))
+    assert sim.feed(fx.Hold(frozenset({10}), True)) == []
+    assert sim.schedule() == ["record 20 started", "launch 20.1 on a"]
+    sim.feed(fx.Remove(tuple(tasks[:3]), "ann"))
+    assert [j.task for j in sim.engine.queue[10]] == [4, 5, 6]
+    assert sim.feed(fx.Hold(frozenset({10}), False)) == ["reschedule"]
+    assert sim.schedule() == ["record 10.4 started", "launch 10.4.1 on a"]
 
 
 # -- wq rm --------------------------------------------------------------------------------
@@ -322,7 +343,7 @@ def test_removing_a_job_during_its_launch_kills_it_when_it_starts():
     sim.schedule()
     assert sim.feed(fx.Remove((sim.engine.jobs[1],), "ann")) == [
         "kill 1.1 TERM", "removed 1: killed", "reschedule"]
-    assert sim.feed(fx.Started(1, 1, "a", 9)) == ["tell 1 started", "kill 1.1 TERM"]
+    assert sim.feed(fx.Started(1, 1, "a", 9)) == ["kill 1.1 TERM"]
     assert sim.end(1, Outcome(exit_code=143))[0] == "record 1 cancelled"
     assert sim.state(1) is JobState.CANCELLED
 
@@ -376,8 +397,7 @@ def test_an_interactive_job_whose_client_left_before_it_started_does_not_run():
     sim = Sim(host("a"))
     sim.submit(interactive(job(1)), watched=True)
     sim.feed(fx.Unwatched(1))
-    assert sim.schedule() == ["record 1 started", "record 1 lost", "tell 1 exit last",
-                              "reschedule"]
+    assert sim.schedule() == ["record 1 started", "record 1 lost", "reschedule"]
 
 
 def test_removing_an_interactive_session_asks_its_client_to_end_it():
@@ -406,7 +426,7 @@ def test_a_restart_watches_running_jobs_and_ends_interactive_sessions():
         sim.stored[j.id] = j.state
     instances = {1: before.current[1]}
     assert sim.feed(fx.Loaded((*running, waiting), instances, {})) == [
-        "watch 1.1 on a", "kill 2.1 TERM", "record 2 lost", "tell 2 exit last", "reschedule"]
+        "watch 1.1 on a", "kill 2.1 TERM", "record 2 lost", "reschedule"]
     assert sim.engine.current[1] is instances[1]
     assert "server restarted" in sim.the(fx.Record).job.reason
     assert sim.schedule() == ["record 4 started", "launch 4.1 on a"]

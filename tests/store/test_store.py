@@ -133,9 +133,8 @@ def test_an_array_is_stored_once_and_numbers_count_on(tmp_path):
     assert [(j.label, j.entry, j.spec.command) for j in s.select(2, 2)] == \
         [("2.1", None, "sweep"), ("2.3", "x y", "sweep")]
     assert s.throttles() == {2: 2}
-    s.update_many([dataclasses.replace(t, state=JobState.RUNNING) for t in tasks], 3.5, "go")
-    done = [dataclasses.replace(t, state=JobState.DONE, ended=4.0) for t in tasks]
-    s.update_many(done, 4.0, "done")
+    s.update_many([t.id for t in tasks], JobState.RUNNING, None, "", 3.5, "go")
+    s.update_many([t.id for t in tasks], JobState.DONE, 4.0, "", 4.0, "done")
     assert s.throttles() == {}
     assert s.array_counts({JobState.DONE}) == {2: {"done": 2}}
     assert s.first_of(2).label == "2.1" and s.last_number("ann") == 3
@@ -155,10 +154,10 @@ def test_the_store_refuses_a_move_the_transition_table_forbids(tmp_path):
     s.begin()                                   # a batch with other moves in it survives
     s.update(dataclasses.replace(b, state=JobState.RUNNING, started=2.0), 2.0, "started")
     with pytest.raises(IllegalTransition):
-        s.update_many([dataclasses.replace(a, state=JobState.TIMEOUT)], 2.0, "timeout")
+        s.update_many([a.id], JobState.TIMEOUT, 2.0, "", 2.0, "timeout")
     s.commit()
     assert s.get(b.id).state is JobState.RUNNING and s.get(a.id).state is JobState.WAITING
-    s.update_many([dataclasses.replace(a, state=JobState.CANCELLED, ended=3.0)], 3.0, "rm")
+    s.update_many([a.id], JobState.CANCELLED, 3.0, "removed", 3.0, "rm")
     with pytest.raises(IllegalTransition, match="from cancelled to running"):
         s.update(dataclasses.replace(a, state=JobState.RUNNING), 4.0, "started")
     assert [k for _, k, _ in s.events(a.id)] == ["submitted", "rm"]
@@ -169,8 +168,7 @@ def test_a_checkpoint_truncates_the_wal(tmp_path):
 
     s = Store(str(tmp_path / "wq.db"))
     jobs = s.add_array("ann", spec("x"), 1.0, [(i, None) for i in range(1, 5001)], None)
-    s.update_many([dataclasses.replace(j, state=JobState.CANCELLED, ended=2.0) for j in jobs],
-                  2.0, "cancelled")
+    s.update_many([j.id for j in jobs], JobState.CANCELLED, 2.0, "removed", 2.0, "cancelled")
     assert os.path.getsize(tmp_path / "wq.db-wal") > 100_000
     s.begin()
     s.checkpoint()                          # not inside a transaction: later

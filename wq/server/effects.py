@@ -14,7 +14,7 @@ from typing import Any
 
 from wq.executor import wrapper
 from wq.executor.outcome import Outcome
-from wq.model import Cluster, Host, Instance, Job, JobId, Limits
+from wq.model import Cluster, Host, Instance, Job, JobId, JobState, Limits
 
 # -- events ---------------------------------------------------------------------
 
@@ -40,6 +40,19 @@ class Submitted:
 class Unwatched:
     """An attached client stopped following a job (it left, or the job ended)."""
     job_id: JobId
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayUnwatched:
+    """An attached client stopped following an array."""
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """`on`: no task of these arrays starts until the same Hold with `on` False."""
+    numbers: frozenset[int]
+    on: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +169,7 @@ class Schedule:
     """Run a scheduling pass (the runner coalesces Reschedule effects into one)."""
 
 
-Event = (Loaded | Submitted | Unwatched | ClientGone | Started | Ended | HostUp | HostDown
+Event = (Loaded | Submitted | Unwatched | ArrayUnwatched | Hold | ClientGone | Started | Ended | HostUp | HostDown
          | HostLost | Settle | StaleKilled | SessionEnded | SessionExpired | KillDone | Remove
          | SetOffline | SetLimits | SetCluster | Schedule)
 
@@ -174,10 +187,13 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class RecordMany:
-    """Record() of many jobs with one event (an array cancelled)."""
-    jobs: tuple[Job, ...]
+    """Many jobs move to one `state`, `ended` then, with one reason and one event
+    of their history (an array cancelled)."""
+    ids: tuple[JobId, ...]
+    state: JobState
+    ended: float
+    reason: str
     event: str
-    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,10 +321,14 @@ class Reschedule:
     """Something changed that may let a job start: run a pass soon."""
 
 
+#: what wq rm did to one job: (its number, its task or None, what happened)
+Result = tuple[int, int | None, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Removed:
     """wq rm's answer: one result per job named."""
-    results: tuple[dict[str, Any], ...]
+    results: tuple[Result, ...]
 
 
 Effect = (Record | RecordMany | RecordSettled | RecordOffline | RecordLimits | Checkpoint

@@ -19,6 +19,7 @@ from wq.parsing import selectors
 from wq.protocol import messages as m
 from wq.server import effects as fx
 from wq.server import launches
+from wq.server.effects import Result
 from wq.server.runner import Runner
 from wq.server.watchers import Watcher
 from wq.store import Store
@@ -68,25 +69,32 @@ class Handlers:
             self.runner.feed(fx.Unwatched(job.id))
         else:
             self.runner.hub.unwatch_array(job.number, watcher)
+            self.runner.feed(fx.ArrayUnwatched(job.number))
 
-    def find(self, texts: list[str], user: str) -> list[Job]:
-        """The jobs (and tasks) that selectors name: live ones as the engine has
-        them, the others from the store; in id order, each once."""
+    def find(self, texts: list[str], user: str, limit: int | None = None) -> list[Job]:
+        """The jobs (and tasks) that selectors name (at most `limit` per selector):
+        live ones as the engine has them, the others from the store; in id order,
+        each once."""
         found: dict[JobId, Job] = {}
         for sel in selectors.parse_all(texts):
-            if sel.special == "all":
-                sel = selectors.Selector(0, 1 << 62)
-                mine: str | None = user
-            else:
-                mine = None
-            if sel.special == "last":
-                number = self.store.last_number(user)
-                if number is None:
-                    continue
-                sel = selectors.Selector(number, number)
-            for job in self.store.select(sel.first, sel.last, sel.tasks, user=mine):
+            mine = user if sel.special == "all" else None
+            numbers = self._numbers(sel, user)
+            if numbers is None:
+                continue
+            for job in self.store.select(numbers.first, numbers.last, numbers.tasks,
+                                         user=mine, limit=limit):
                 found[job.id] = self.engine.jobs.get(job.id, job)
         return sorted(found.values(), key=_order)
+
+    def _numbers(self, sel: selectors.Selector, user: str) -> selectors.Selector | None:
+        """The numbers a selector stands for: `last` is the user's last job (None
+        when they have none), `all` every number (of theirs)."""
+        if sel.special == "all":
+            return selectors.Selector(0, 1 << 62)
+        if sel.special == "last":
+            number = self.store.last_number(user)
+            return None if number is None else selectors.Selector(number, number)
+        return sel
 
     def on_ls(self, req: m.ListJobs, user: str) -> dict[str, Any]:
         """The whole listing in one reply (a client that does not page)."""
@@ -158,9 +166,10 @@ class Handlers:
                 running.setdefault(job.number or job.id, []).append(job)
         queue = self.engine.queue if states is None or JobState.WAITING in states else {}
         for number in sorted(running.keys() | queue.keys()):
-            group: list[Job] = queue.get(number) or []
-            if group and not expand and group[0].task is not None:
-                group = group[:1]
+            group: Iterable[Job] = queue.get(number) or ()
+            first = next(iter(group), None)
+            if first is not None and not expand and first.task is not None:
+                group = (first,)
             yield from heapq.merge(sorted(running.get(number, ()), key=_order), group,
                                    key=_order)
 
@@ -228,18 +237,52 @@ class Handlers:
             jobs = sorted((j for j in self.engine.jobs.values() if j.user == user),
                           key=_order)
         else:
-            jobs, missing = [], []
+            jobs = []
             for text in req.select:
-                found = self.find([text], user)
-                live = [j for j in found if j.id in self.engine.jobs]
+                live = self._live(text, user)
+                if live:            # of many (an array, a range), the ended ones are no news
+                    jobs += live
+                    continue
+                found = self.find([text], user, limit=2)
                 if not found:
                     missing.append({"id": text, "result": "no such job"})
-                elif len(found) > 1 and not live:
+                elif len(found) > 1:
                     missing.append({"id": text, "result": "already ended"})
-                # of many (an array, a range), the ones that ended are no news
-                jobs += live if len(found) > 1 else found
+                else:
+                    jobs += found
         results = await self.runner.remove(jobs, user, admin=user == "root")
         return {"ok": True, "results": _ranges(results) + missing}
+
+    def _live(self, text: str, user: str) -> list[Job]:
+        """The waiting and running jobs a selector names, from the engine (no store
+        rows read: an array of a million tasks is named at the cost of its queue)."""
+        engine = self.engine
+        running: dict[int, list[Job]] = {}
+        for job in engine.running.values():
+            running.setdefault(job.number or job.id, []).append(job)
+        out: list[Job] = []
+        for given in selectors.parse_all([text]):
+            if given.special == "all":
+                out += (j for j in engine.jobs.values() if j.user == user)
+                continue
+            sel = self._numbers(given, user)
+            if sel is None:
+                continue
+            if sel.last - sel.first < len(engine.active_in):
+                numbers: Iterable[int] = range(sel.first, sel.last + 1)
+            else:
+                numbers = sorted(n for n in engine.active_in if sel.first <= n <= sel.last)
+            for number in numbers:
+                if number not in engine.active_in:
+                    continue
+                group = heapq.merge(sorted(running.get(number, ()), key=_order),
+                                    engine.queue.get(number, ()), key=_order)
+                if sel.tasks is None:
+                    out += group
+                else:
+                    low, high = sel.tasks
+                    out += (j for j in group if j.task is not None and low <= j.task <= high)
+        return sorted({j.id: j for j in out}.values(), key=_order)
 
     def on_refresh(self, req: m.Refresh, user: str) -> dict[str, Any]:
         changes = self.reload()
@@ -419,23 +462,22 @@ def _array_state(counts: dict[str, int]) -> str:
     return "done" if set(counts) <= {"done"} else "failed"
 
 
-def _ranges(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _ranges(results: list[Result]) -> list[dict[str, Any]]:
     """Runs of consecutive tasks of one array with the same result, as 12.1-50."""
     out: list[dict[str, Any]] = []
     run: list[Any] = []                 # [number, first task, last task, result]
-    for r in results:
-        number, _, task = str(r["id"]).partition(".")
-        if run and task and number == run[0] and int(task) == run[2] + 1 \
-                and r["result"] == run[3]:
-            run[2] = int(task)
+    for number, task, result in results:
+        if run and task is not None and number == run[0] and task == run[2] + 1 \
+                and result == run[3]:
+            run[2] = task
             continue
         if run:
             out.append(_range_row(run))
             run = []
-        if task:
-            run = [number, int(task), int(task), r["result"]]
+        if task is not None:
+            run = [number, task, task, result]
         else:
-            out.append(r)
+            out.append({"id": str(number), "result": result})
     if run:
         out.append(_range_row(run))
     return out

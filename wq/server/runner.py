@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any
 
 from wq.errors import ExecutorError, HostUnreachable
@@ -26,7 +26,7 @@ from wq.executor.base import ShellExecutor
 from wq.executor.outcome import Outcome, Started
 from wq.executor.ssh import connect_options
 from wq.executor import wrapper
-from wq.model import Host, HostState, Instance, JobId
+from wq.model import Host, HostState, Instance, Job, JobId
 from wq.server import effects as fx
 from wq.server.hosts import HostMonitor, HostStatus
 from wq.server.state import Engine, internal
@@ -36,7 +36,7 @@ from wq.store import Store
 log = logging.getLogger(__name__)
 
 FOLLOW_DRAIN = 10.0       # seconds to let a job's output reach its watchers after it ends
-REMOVE_CHUNK = 2000       # node directories removed per command
+REMOVE_CHUNK = 5000       # jobs removed (and node directories deleted) per step
 
 
 class Runner:
@@ -86,16 +86,31 @@ class Runner:
             if isinstance(result, BaseException):
                 raise result
 
-    async def remove(self, jobs: Iterable[Any], user: str,
-                     admin: bool) -> list[dict[str, Any]]:
-        """wq rm: the engine's answer, once the kills it asked for are done."""
-        effects = self.engine.handle(fx.Remove(tuple(jobs), user, admin), time.time())
-        kills = self.apply(effects)
+    async def remove(self, jobs: Sequence[Job], user: str, admin: bool) -> list[fx.Result]:
+        """wq rm: the engine's answer, once the kills it asked for are done. Many
+        jobs go a chunk at a time, letting other work through in between; the
+        arrays named start nothing meanwhile."""
+        arrays = frozenset(j.number for j in jobs if j.task is not None)
+        chunked = len(jobs) > REMOVE_CHUNK
+        if chunked:
+            self.feed(fx.Hold(arrays, True))
+        results: list[fx.Result] = []
+        kills: list[asyncio.Task[Any]] = []
+        try:
+            for start in range(0, len(jobs), REMOVE_CHUNK):
+                if start:
+                    await asyncio.sleep(0)
+                chunk = tuple(jobs[start:start + REMOVE_CHUNK])
+                effects = self.engine.handle(fx.Remove(chunk, user, admin), time.time())
+                kills += self.apply(effects)
+                results += next(e for e in effects if isinstance(e, fx.Removed)).results
+        finally:
+            if chunked:
+                self.feed(fx.Hold(arrays, False))
         for outcome in await asyncio.gather(*kills, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 log.warning("kill failed: %s", outcome)
-        removed = next(e for e in effects if isinstance(e, fx.Removed))
-        return list(removed.results)
+        return results
 
     # -- scheduling -------------------------------------------------------------------
 
@@ -171,7 +186,8 @@ class Runner:
                 self.store.update(effect.job, now, effect.event, effect.detail,
                                   instance=effect.instance)
             case fx.RecordMany():
-                self.store.update_many(list(effect.jobs), now, effect.event, effect.detail)
+                self.store.update_many(list(effect.ids), effect.state, effect.ended,
+                                       effect.reason, now, effect.event)
             case fx.RecordSettled():
                 self.store.settle(effect.instance, now, effect.event, effect.detail)
             case fx.RecordOffline():

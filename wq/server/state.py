@@ -23,18 +23,18 @@ What happens to a job:
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from wq import scheduler
 from wq.executor.outcome import Outcome
 from wq.model import (Cluster, Host, Instance, Job, JobId, JobState, Limits, Placement,
                       Requirements)
 from wq.scheduler import ClusterView, Usage
-from wq.scheduler.queue import task_key
+from wq.scheduler.queue import JobClass, task_key
 from wq.server import effects as fx
 from wq.server import launches
 from wq.server.verdict import Verdict, judge
@@ -60,21 +60,26 @@ class Engine:
         self.boot_ids: dict[str, str] = {}
         # every waiting and running job, and the indexes over them (kept by _put, _drop)
         self.jobs: dict[JobId, Job] = {}
-        self.queue: dict[int, list[Job]] = {}           # number -> waiting, in task order
-        self.waiting = scheduler.Waiting()               # the same jobs, as plan() takes them
+        self.waiting = scheduler.Waiting()               # waiting jobs, as plan() takes them
+        # number -> its waiting jobs in order: a job's own [job], an array's class
+        self.queue: dict[int, list[Job] | JobClass] = {}
         self.running: dict[JobId, Job] = {}
         self.running_in: Counter[int] = Counter()       # number -> running tasks
         self.active_in: Counter[int] = Counter()        # number -> waiting + running
         self.throttles: dict[int, int] = {}
         self.current: dict[JobId, Instance] = {}        # running jobs' instances
         self.array_counts: dict[int, Counter[str]] = {}   # final states, since submission
+        self.arriving: set[int] = set()                 # arrays whose tasks are still fed in
         self.watched: Counter[JobId] = Counter()        # attached clients per job
+        self.watched_arrays: Counter[int] = Counter()   # ... per array
+        self.held: Counter[int] = Counter()             # arrays none of whose tasks start
         self.cancelling: set[JobId] = set()
         self.timed_out: set[JobId] = set()              # interactive sessions out of time
         self.timers: set[JobId] = set()                 # sessions with a time limit armed
         self.start_failures: dict[str, int] = {}        # per host, in a row
         self._never_fits: dict[Requirements, str | None] = {}
         self._told: dict[JobId, str] = {}      # the waiting reason last sent to watchers
+        self.cancelled = 0                               # since the WAL was last truncated
         self._out: list[fx.Effect] = []
         self._now = 0.0
         self._wake = False
@@ -147,15 +152,29 @@ class Engine:
             self.throttles[first.number] = ev.throttle
         for job in ev.jobs:
             self._put(job)
-        if ev.watched and first.task is None:
-            self.watched[first.id] += 1
+        if ev.watched:
+            if first.task is None:
+                self.watched[first.id] += 1
+            else:
+                self.watched_arrays[first.number] += 1
         self._reschedule()
 
     def _unwatched(self, ev: fx.Unwatched) -> None:
-        if self.watched[ev.job_id] > 1:
-            self.watched[ev.job_id] -= 1
-        else:
-            self.watched.pop(ev.job_id, None)
+        _decrement(self.watched, ev.job_id)
+
+    def _array_unwatched(self, ev: fx.ArrayUnwatched) -> None:
+        _decrement(self.watched_arrays, ev.number)
+
+    def _hold(self, ev: fx.Hold) -> None:
+        """While a big wq rm goes a chunk at a time, the arrays it names start
+        nothing (their tasks would only be killed by a later chunk)."""
+        for number in ev.numbers:
+            if ev.on:
+                self.held[number] += 1
+            else:
+                _decrement(self.held, number)
+        if not ev.on:
+            self._reschedule()
 
     def _client_gone(self, ev: fx.ClientGone) -> None:
         """An attached client disconnected: an interactive job's lease ends with it."""
@@ -171,27 +190,31 @@ class Engine:
 
     def _remove(self, ev: fx.Remove) -> None:
         """wq rm: cancel waiting jobs, kill running ones."""
-        results: list[dict[str, object]] = []
+        results: list[fx.Result] = []
         queued: list[Job] = []
+        seen: set[JobId] = set()
         for found in ev.jobs:
+            if found.id in seen:
+                continue
+            seen.add(found.id)
             job = self.jobs.get(found.id)
+            number = found.number or found.id
             if job is None:
-                results.append({"id": found.label, "result": f"already {found.state.value}"})
+                results.append((number, found.task, f"already {found.state.value}"))
             elif job.user != ev.user and not ev.admin:
-                results.append({"id": job.label,
-                                "result": f"not yours (it belongs to {job.user})"})
+                results.append((number, job.task, f"not yours (it belongs to {job.user})"))
             elif job.state is JobState.WAITING:
                 queued.append(job)
-                results.append({"id": job.label, "result": "removed from the queue"})
+                results.append((number, job.task, REMOVED))
             elif job.spec.interactive:
                 self.cancelling.add(job.id)
                 self._publish(job.id, {"event": "end", "reason": "removed with wq rm"})
                 self._kill(job, first="HUP", report=True)
-                results.append({"id": job.label, "result": "session ended"})
+                results.append((number, job.task, "session ended"))
             else:
                 self.cancelling.add(job.id)
                 self._kill(job)
-                results.append({"id": job.label, "result": "killed"})
+                results.append((number, job.task, "killed"))
         if queued:
             self._cancel_waiting(queued, "removed with wq rm")
         self._out.append(fx.Removed(tuple(results)))
@@ -199,23 +222,22 @@ class Engine:
 
     def _cancel_waiting(self, jobs: list[Job], reason: str) -> None:
         """Cancel waiting jobs (all of an array's, at no more cost than one pass)."""
-        gone = {j.id for j in jobs}
         self.waiting.remove_many(jobs)
         for number in {j.number or j.id for j in jobs}:
-            kept = [j for j in self.queue.get(number, ()) if j.id not in gone]
-            if kept:
-                self.queue[number] = kept
-            else:
+            if number not in self.waiting.classes:
                 self.queue.pop(number, None)
-        done = [dataclasses.replace(j, state=JobState.CANCELLED, ended=self._now,
-                                    reason=reason) for j in jobs]
-        self._out.append(fx.RecordMany(tuple(done), "cancelled", reason))
-        if len(done) >= BIG_REMOVAL:
+        self._out.append(fx.RecordMany(tuple(j.id for j in jobs), JobState.CANCELLED,
+                                       self._now, reason, "cancelled"))
+        self.cancelled += len(jobs)
+        if self.cancelled >= BIG_REMOVAL:
+            self.cancelled = 0
             self._out.append(fx.Checkpoint())
-        for job in done:
-            self._drop(job, queued=False)
-            self._exit(job.id, {"event": "exit", "state": "cancelled", "code": None,
-                                "reason": reason})
+        exit: dict[str, object] = {"event": "exit", "state": "cancelled", "code": None,
+                                   "reason": reason}
+        for job in jobs:
+            self._drop(job, JobState.CANCELLED, reason, queued=False)
+            if self.watched[job.id]:
+                self._exit(job.id, exit)
         self._reschedule()
 
     # -- events: instances ----------------------------------------------------------
@@ -355,6 +377,7 @@ class Engine:
         if self.queue:
             room = {number: max(0, throttle - self.running_in[number])
                     for number, throttle in self.throttles.items()}
+            room.update((number, 0) for number in self.held)
             starts = scheduler.plan(self.waiting, self.view(), now=self._now,
                                     usage=self.usage(), limits=self.limits,
                                     starve_after=self.starve_after, room=room)
@@ -480,7 +503,7 @@ class Engine:
                                    exit_code=verdict.exit_code, reason=verdict.reason)
         self._out.append(fx.Record(done, verdict.state.value,
                                    verdict.reason or f"exit {verdict.exit_code}", instance))
-        self._drop(done)
+        self._drop(done, done.state)
         log.info("job %s %s%s", done.label, verdict.state.value,
                  f": {verdict.reason}" if verdict.reason else "")
         self._exit(job_id, {"event": "exit", "state": verdict.state.value,
@@ -526,12 +549,8 @@ class Engine:
         self.jobs[job.id] = job
         number = job.number or job.id
         if job.state is JobState.WAITING:
-            group = self.queue.setdefault(number, [])
-            if not group or task_key(group[-1]) < task_key(job):
-                group.append(job)
-            else:
-                bisect.insort(group, job, key=task_key)
             self.waiting.add(job)
+            self.queue[number] = [job] if job.task is None else self.waiting.classes[number]
         else:
             self.running[job.id] = job
             self.running_in[number] += 1
@@ -539,19 +558,18 @@ class Engine:
     def _unindex(self, job: Job) -> None:
         number = job.number or job.id
         if job.state is JobState.WAITING:
-            group = self.queue[number]
-            group.remove(job)
-            if not group:
-                del self.queue[number]
             self.waiting.remove(job)
+            if job.task is None or number not in self.waiting.classes:
+                del self.queue[number]
         else:
             del self.running[job.id]
             self.running_in[number] -= 1
 
-    def _drop(self, job: Job, queued: bool = True) -> None:
-        """A job ended for good; tell its array's watchers, and when it was the
-        array's last, that the array is over. queued=False: the caller has taken
-        it out of the queue already."""
+    def _drop(self, job: Job, state: JobState, reason: str | None = None,
+              queued: bool = True) -> None:
+        """A job ended for good, in `state` (`reason`: when not the job's own); tell
+        its array's watchers, and when it was the array's last, that the array is
+        over. queued=False: the caller has taken it out of the queue already."""
         old = self.jobs.pop(job.id)
         if queued or old.state is not JobState.WAITING:
             self._unindex(old)
@@ -559,34 +577,54 @@ class Engine:
         self.active_in[number] -= 1
         if job.task is None:
             return
-        counts = self.array_counts.setdefault(number, Counter())
-        counts[job.state.value] += 1
-        self._out.append(fx.PublishArray(number, {
-            "event": "task", "id": job.label, "state": job.state.value, "code": job.exit_code,
-            "reason": job.reason, "counts": dict(counts)}))
-        if self.active_in[number] <= 0:
+        counts = self.array_counts.get(number)
+        if counts is None:
+            counts = self.array_counts[number] = Counter()
+        counts[state.value] += 1
+        watched = self.watched_arrays[number] > 0
+        if watched:
+            self._out.append(fx.PublishArray(number, {
+                "event": "task", "id": job.label, "state": state.value,
+                "code": job.exit_code if state is not JobState.CANCELLED else None,
+                "reason": job.reason if reason is None else reason,
+                "counts": dict(counts)}))
+        if self.active_in[number] <= 0 and number not in self.arriving:
             del self.active_in[number]
             self.throttles.pop(number, None)
-            self._out.append(fx.PublishArray(number, {
-                "event": "array-end", "id": number,
-                "counts": dict(self.array_counts.pop(number))}, last=True))
+            counts = self.array_counts.pop(number)
+            if watched:
+                self.watched_arrays.pop(number, None)
+                self._out.append(fx.PublishArray(number, {
+                    "event": "array-end", "id": number, "counts": dict(counts)}, last=True))
 
     # -- telling ----------------------------------------------------------------------------
 
     def _publish(self, job_id: JobId, event: dict[str, object]) -> None:
-        if event["event"] in ("started", "exit"):
+        """Tell a job's attached clients, if it has any."""
+        if event["event"] == "started":
             self._told.pop(job_id, None)
-        self._out.append(fx.Publish(job_id, event))
+        if self.watched[job_id]:
+            self._out.append(fx.Publish(job_id, event))
 
     def _exit(self, job_id: JobId, event: dict[str, object]) -> None:
         """A job's last event: its watchers are done with it."""
         self._told.pop(job_id, None)
-        self.watched.pop(job_id, None)
-        self._out.append(fx.Publish(job_id, event, last=True))
+        if self.watched.pop(job_id, 0):
+            self._out.append(fx.Publish(job_id, event, last=True))
 
     def _reschedule(self) -> None:
         """Ask for a scheduling pass once this event is dealt with."""
         self._wake = True
+
+
+REMOVED = "removed from the queue"
+
+
+def _decrement(counter: Counter[Any], key: int) -> None:
+    if counter[key] > 1:
+        counter[key] -= 1
+    else:
+        counter.pop(key, None)
 
 
 def internal(exc: BaseException) -> Outcome:
@@ -616,7 +654,7 @@ def _instance_of(job: Job) -> Instance:
 
 _HANDLERS: dict[type, str] = {
     fx.Loaded: "_loaded", fx.Submitted: "_submitted", fx.Unwatched: "_unwatched",
-    fx.ClientGone: "_client_gone", fx.Remove: "_remove", fx.Started: "_started",
+    fx.ArrayUnwatched: "_array_unwatched", fx.Hold: "_hold", fx.ClientGone: "_client_gone", fx.Remove: "_remove", fx.Started: "_started",
     fx.Ended: "_ended", fx.KillDone: "_kill_done", fx.SessionEnded: "_session_ended",
     fx.SessionExpired: "_session_expired", fx.HostUp: "_host_up", fx.HostDown: "_host_down",
     fx.HostLost: "_host_lost", fx.Settle: "_settle", fx.StaleKilled: "_stale_killed",

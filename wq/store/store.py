@@ -164,17 +164,16 @@ class Store:
             if instance is not None:
                 self._put_instance(instance)
 
-    def update_many(self, jobs: list[Job], now: float, event: str, detail: str = "") -> None:
-        """update() for many jobs with the same event (an array cancelled), in one go."""
-        for state in {j.state for j in jobs}:
-            self._check_moves([j.id for j in jobs if j.state is state], state)
+    def update_many(self, ids: list[JobId], state: JobState, ended: float | None,
+                    reason: str, now: float, event: str) -> None:
+        """Many jobs move to one state, with one event each (an array cancelled)."""
+        self._check_moves(ids, state)
         with self._txn():
-            self.db.executemany(
-                "UPDATE jobs SET state=?, ended=?, reason=? WHERE id=?",
-                ((j.state.value, j.ended, j.reason, j.id) for j in jobs))
+            self.db.executemany("UPDATE jobs SET state=?, ended=?, reason=? WHERE id=?",
+                                ((state.value, ended, reason, i) for i in ids))
             self.db.executemany(
                 "INSERT INTO events (job_id, time, kind, detail) VALUES (?, ?, ?, ?)",
-                ((j.id, now, event, detail) for j in jobs))
+                ((i, now, event, reason) for i in ids))
 
     def _check_moves(self, ids: list[JobId], new: JobState) -> None:
         allowed = _FROM[new]
@@ -250,8 +249,9 @@ class Store:
         return self._job(row) if row else None
 
     def select(self, first: int, last: int, tasks: tuple[int, int] | None = None,
-               user: str | None = None) -> list[Job]:
-        """Jobs numbered first..last (only tasks within `tasks`, when given)."""
+               user: str | None = None, limit: int | None = None) -> list[Job]:
+        """Jobs numbered first..last (only tasks within `tasks`, when given), the
+        first `limit` of them when given."""
         sql = f"SELECT {_COLUMNS} FROM jobs WHERE number BETWEEN ? AND ?"
         args: list[Any] = [first, last]
         if tasks is not None:
@@ -260,7 +260,11 @@ class Store:
         if user is not None:
             sql += " AND user=?"
             args.append(user)
-        return [self._job(r) for r in self.db.execute(sql + " ORDER BY number, task", args)]
+        sql += " ORDER BY number, task"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [self._job(r) for r in self.db.execute(sql, args)]
 
     def first_of(self, number: int) -> Job | None:
         """Job `number`, or the first task of array `number`."""
