@@ -6,7 +6,8 @@ On a server whose one host is unreachable (so everything stays queued):
   * accept a --tasks array, while another client asks `stat` in a loop: the
     accept's wall time and the slowest concurrent `stat` answer
   * the server's RSS with them queued
-  * `wq ls -e --json` of the array: wall time, and the server's peak RSS meanwhile
+  * `wq ls -e --json` of the array (into a file): wall time, and the server's
+    peak RSS meanwhile
   * restart with them queued: from `wq serve` until a `stat` is answered
   * `wq rm` of the array, with the same concurrent `stat` loop
 
@@ -16,6 +17,7 @@ Every figure is wall-clock on this machine.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import threading
@@ -123,9 +125,14 @@ def main() -> None:
             assert server.proc is not None
             rss = psutil.Process(server.proc.pid).memory_info().rss / 2**20
             rows.append((f"server RSS, {size} queued", f"{rss:9.1f} MB"))
-            with peak_rss(server.proc.pid) as peak, stat_loop(server.socket) as stats:
-                took, result = timed(lambda: server.wq("ls", "-e", "--json", timeout=900))
+            listing = Path(tmp) / "listing.json"
+            with peak_rss(server.proc.pid) as peak, stat_loop(server.socket) as stats, \
+                    listing.open("w") as out:
+                took, result = timed(lambda: subprocess.run(
+                    [sys.executable, "-m", "wq", "ls", "-e", "--json"], env=server.env,
+                    stdout=out, stderr=subprocess.PIPE, text=True, timeout=900))
             assert result.returncode == 0, result.stderr
+            assert listing.stat().st_size > 100 * args.tasks
             rows.append((f"wq ls -e --json, {size} queued", f"{took:9.1f} ms"))
             rows.append(("  slowest stat meanwhile", f"{max(stats):9.1f} ms"))
             rows.append(("  server peak RSS meanwhile", f"{peak[0]:9.1f} MB"))

@@ -14,10 +14,10 @@ import pytest
 
 from tests.builders import host, job, with_
 from wq.executor.outcome import Outcome
-from wq.model import Cluster, Host, Instance, Job, JobState, Limits
+from wq.model import Cluster, Host, Instance, Job, JobState, Limits, Placement, Slice
 from wq.server import effects as fx
 from wq.server import launches
-from wq.server.state import BIG_REMOVAL, Engine
+from wq.server.state import Engine
 
 
 def brief(effect: fx.Effect) -> str:
@@ -32,8 +32,6 @@ def brief(effect: fx.Effect) -> str:
             return f"{'offline' if effect.offline else 'online'} {','.join(effect.hosts)}"
         case fx.RecordLimits():
             return f"limits {effect.user}"
-        case fx.Checkpoint():
-            return "checkpoint"
         case fx.Launch():
             return f"launch {effect.job.label}.{effect.job.instance} on {effect.host.name}"
         case fx.Watch():
@@ -309,15 +307,14 @@ def test_an_array_keeps_its_throttle_and_tells_its_watchers_each_task_and_the_en
     assert 10 not in sim.engine.throttles
 
 
-def test_removing_a_whole_queued_array_is_one_write_and_checkpoints_when_big():
+def test_removing_a_whole_queued_array_is_one_write():
     sim = Sim(host("a"))
     sim.feed(fx.SetOffline(("a",), True))
-    tasks = [task(10, i) for i in range(1, BIG_REMOVAL + 1)]
+    tasks = [task(10, i) for i in range(1, 1001)]
     sim.submit(*tasks)
     effects = sim.feed(fx.Remove(tuple(tasks), "ann"))
     assert [e for e in effects if e.startswith("record")] == \
         [f"record {','.join(str(t.id) for t in tasks)} cancelled"]
-    assert "checkpoint" in effects
     assert effects[-2].startswith("removed 10.1: removed from the queue")
     assert not sim.engine.jobs and not sim.engine.queue and not len(sim.engine.waiting)
 
@@ -430,6 +427,32 @@ def test_a_restart_watches_running_jobs_and_ends_interactive_sessions():
     assert sim.engine.current[1] is instances[1]
     assert "server restarted" in sim.the(fx.Record).job.reason
     assert sim.schedule() == ["record 4 started", "launch 4.1 on a"]
+
+
+def test_a_restart_starts_nothing_and_ends_no_array_until_the_queue_is_in():
+    sim = Sim(host("a", cores=1))
+    running = with_(task(10, 1), state=JobState.RUNNING, instance=1, started=5.0,
+                    placement=Placement((Slice("a", 1),)))
+    sim.stored.update({11: JobState.RUNNING, 12: JobState.WAITING, 20: JobState.WAITING})
+    assert sim.feed(fx.Loaded((running,), left=2)) == ["watch 10.1.1 on a", "reschedule"]
+    sim.end(11, Outcome(exit_code=0))
+    assert sim.engine.waiting_count() == 2 and 10 in sim.engine.active_in
+    sim.feed(fx.Loaded((job(20),), left=1))
+    assert sim.schedule() == []
+    assert sim.feed(fx.Loaded((task(10, 2),), left=0)) == ["reschedule"]
+    assert sim.schedule() == ["record 10.2 started", "launch 10.2.1 on a"]
+
+
+def test_an_array_whose_last_task_ended_while_loading_ends_once_the_queue_is_in():
+    sim = Sim(host("a", cores=1))
+    running = with_(task(10, 1), state=JobState.RUNNING, instance=1, started=5.0,
+                    placement=Placement((Slice("a", 1),)))
+    sim.stored.update({11: JobState.RUNNING, 20: JobState.WAITING})
+    sim.feed(fx.Loaded((running,), {}, {10: 3}, left=1))
+    sim.end(11, Outcome(exit_code=0))
+    assert 10 in sim.engine.throttles
+    sim.feed(fx.Loaded((job(20),), left=0))
+    assert 10 not in sim.engine.throttles and 10 not in sim.engine.active_in
 
 
 # -- configuration ---------------------------------------------------------------------------

@@ -186,3 +186,26 @@ def test_jobs_are_built_in_the_field_order_the_store_assumes():
         "id", "user", "spec", "state", "submitted", "started", "ended", "placement",
         "exit_code", "reason", "instance", "crashes", "failures", "avoid", "number", "task",
         "entry"], "wq/store/store.py _job() builds Job positionally: update it too"
+
+
+def test_an_array_accepted_a_chunk_at_a_time_is_forgotten_if_cut_short(tmp_path):
+    s = Store(str(tmp_path / "wq.db"))
+    cut = s.open_array("ann", spec("x"), 1.0, 4, None)
+    first = s.add_tasks(cut, [(1, None), (2, None)])
+    alone = s.add_job("bob", spec("y"), 1.5)              # meanwhile: after the reserved ids
+    assert alone.id > first[0].id + 3
+    whole = s.open_array("ann", spec("z"), 2.0, 3, 2)
+    s.add_tasks(whole, [(1, None), (2, None)])
+    with pytest.raises(ValueError):
+        s.close_array(whole)
+    s.add_tasks(whole, [(3, "e")])
+    s.close_array(whole)
+    s.close()
+    s = Store(str(tmp_path / "wq.db"))                   # the server stopped, and starts
+    assert s.forget_incomplete() == [cut.number]
+    assert s.select(cut.number, cut.number) == []
+    assert [j.label for j in s.jobs([JobState.WAITING])] == \
+        [alone.label, f"{whole.number}.1", f"{whole.number}.2", f"{whole.number}.3"]
+    assert s.count_waiting() == (4, s.select(whole.number, whole.number)[-1].id)
+    assert [j.id for j in s.waiting_after(alone.id, s.count_waiting()[1], 2)] == \
+        [j.id for j in s.select(whole.number, whole.number)[:2]]

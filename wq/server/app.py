@@ -33,7 +33,7 @@ from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
 from wq.server.hosts import HostMonitor
 from wq.server.listener import Connection, Endpoint
-from wq.server.runner import Runner
+from wq.server.runner import Runner, pause
 from wq.server.state import Engine
 from wq.server.watchers import Watcher
 from wq.store import Store
@@ -149,13 +149,15 @@ class Server:
         monitor.listener = runner
         self.runner = runner
         handlers = Handlers(store, runner, self._reloader(runner))
-        jobs = store.jobs([JobState.WAITING, JobState.RUNNING])
-        resumed = [j for j in jobs if j.state is JobState.RUNNING]
-        runner.feed(Loaded(tuple(jobs), {j.id: i for j in resumed
-                                         if (i := store.instance(j.id, j.instance))},
-                           store.throttles()))
+        for number in store.forget_incomplete():
+            log.warning("forgot array %d: the server stopped while accepting it, before "
+                        "it was acknowledged", number)
+        resumed = store.jobs([JobState.RUNNING])
+        waiting, last = store.count_waiting()
+        runner.feed(Loaded(tuple(resumed), {j.id: i for j in resumed
+                                            if (i := store.instance(j.id, j.instance))},
+                           store.throttles(), left=waiting))
         monitor.track(list(cluster.hosts))
-        waiting = len(jobs) - len(resumed)
         endpoint = Endpoint(self.sockets, lambda conn, req: self._handle(handlers, conn, req))
         await endpoint.start()
         stop = asyncio.Event()
@@ -167,6 +169,7 @@ class Server:
                  cluster.source, self.state_dir)
         if resumed or waiting:
             log.info("recovered %d waiting and %d running job(s)", waiting, len(resumed))
+        loading = asyncio.ensure_future(runner.load(last, waiting))
         scheduling = asyncio.ensure_future(runner.run())
         pruning = asyncio.ensure_future(self._prune(store, runner))
         keeping = asyncio.ensure_future(endpoint.keep())
@@ -179,6 +182,7 @@ class Server:
             log.info("shutting down; running jobs keep running and are watched again "
                      "at the next start")
             keeping.cancel()
+            loading.cancel()
             scheduling.cancel()
             pruning.cancel()
             await runner.close()
@@ -227,14 +231,15 @@ class Server:
         async def reply(message: dict[str, Any]) -> None:
             handlers.runner.commit()          # nothing is said before it is durable
             await conn.send(message)
+        if isinstance(req, (m.ListJobs, m.Remove, m.Users)):
+            await handlers.runner.loaded.wait()     # they need the whole queue
         match req:
             case m.Submit():
-                jobs, watcher = handlers.submit(req, user)
-                first = jobs[0]
+                first, count, watcher = await handlers.submit(req, user)
                 if first.task is None:
                     await reply({"ok": True, "id": first.label})
                 else:
-                    await reply({"ok": True, "id": str(first.number), "tasks": len(jobs)})
+                    await reply({"ok": True, "id": str(first.number), "tasks": count})
                 if watcher is not None:
                     return await self._stream(handlers, conn, first, watcher)
             case m.ListJobs():
@@ -280,7 +285,7 @@ class Server:
             if not following:
                 return
             chunk = following
-            await asyncio.sleep(0)
+            await pause()
 
     async def _stream(self, handlers: Handlers, conn: Connection, job: Job,
                       watcher: Watcher) -> bool:

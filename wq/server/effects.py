@@ -21,19 +21,24 @@ from wq.model import Cluster, Host, Instance, Job, JobId, JobState, Limits
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """Jobs read from the store at start (waiting and running), with the current
-    instance of each running one; `done` with the last of them."""
+    """Jobs read from the store at start, with the current instance of each
+    running one: the running ones first, then the queue a page at a time. `left`
+    is how many waiting jobs are still to come: while any are, no job starts."""
     jobs: tuple[Job, ...]
     instances: dict[JobId, Instance] = field(default_factory=dict)
     throttles: dict[int, int] = field(default_factory=dict)
+    left: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    """A job, or an array's tasks, accepted by the store."""
+    """A job, or an array's tasks, accepted by the store. A big array comes in
+    several, all but the last with `more` (it cannot end before its last task
+    is in); its throttle and watcher come with the first."""
     jobs: tuple[Job, ...]
     throttle: int | None = None
     watched: bool = False          # an attached client follows it
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,8 @@ class ArrayUnwatched:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """`on`: no task of these arrays starts until the same Hold with `on` False."""
+    """`on`: no task of the arrays numbered so starts until the same Hold with `on`
+    False (a number that is not an array's holds nothing)."""
     numbers: frozenset[int]
     on: bool
 
@@ -217,11 +223,6 @@ class RecordLimits:
 
 
 @dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """Give the WAL's space back once what precedes is committed."""
-
-
-@dataclass(frozen=True, slots=True)
 class Launch:
     """Start an instance on `host`; report Started, then Ended."""
     job: Job
@@ -331,8 +332,6 @@ class Removed:
     results: tuple[Result, ...]
 
 
-Effect = (Record | RecordMany | RecordSettled | RecordOffline | RecordLimits | Checkpoint
-          | Launch | Watch | Follow | Kill | Abandon | KillStale | Publish | PublishArray | Lease
+Effect = (Record | RecordMany | RecordSettled | RecordOffline | RecordLimits | Launch
+          | Watch | Follow | Kill | Abandon | KillStale | Publish | PublishArray | Lease
           | ArmTimer | CancelTimer | Reschedule | Removed)
-
-WRITES = (Record, RecordMany, RecordSettled, RecordOffline, RecordLimits)

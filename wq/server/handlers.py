@@ -19,12 +19,12 @@ from wq.parsing import selectors
 from wq.protocol import messages as m
 from wq.server import effects as fx
 from wq.server import launches
-from wq.server.effects import Result
-from wq.server.runner import Runner
+from wq.server.runner import Runner, long_lived, pause
 from wq.server.watchers import Watcher
 from wq.store import Store
 
 MAX_LISTED_FINISHED = 1000
+ACCEPT_CHUNK = 5_000        # an array's tasks written, and given to the engine, per step
 MAX_TASKS = 1_000_000
 
 
@@ -36,8 +36,11 @@ class Handlers:
         self.engine = runner.engine
         self.reload = reload
 
-    def submit(self, req: m.Submit, user: str) -> tuple[list[Job], Watcher | None]:
-        """A job, or an array's tasks (all accepted in one transaction)."""
+    async def submit(self, req: m.Submit, user: str) -> tuple[Job, int, Watcher | None]:
+        """A job, or an array's tasks: its first job and how many. A big array is
+        written and handed to the engine a chunk at a time, letting other work
+        through in between; it counts as accepted (and is answered) once all of it
+        is in the store."""
         try:
             spec = codec.spec_from_dict(req.spec)
         except ParseError as exc:
@@ -51,16 +54,32 @@ class Handlers:
         watcher = Watcher() if req.attach else None
         now = time.time()
         if tasks is None:
-            jobs = [self.store.add_job(user, spec, now)]
-        else:
-            jobs = self.store.add_array(user, spec, now, tasks, req.throttle)
+            job = self.store.add_job(user, spec, now)
+            if watcher is not None:
+                self.runner.hub.watch(job.id, watcher)
+            self.runner.feed(fx.Submitted((job,), watched=watcher is not None))
+            return job, 1, watcher
+        array = self.store.open_array(user, spec, now, len(tasks), req.throttle)
+        try:
+            jobs: list[Job] = []
+            for start in range(0, len(tasks), ACCEPT_CHUNK):
+                if start:
+                    await pause()
+                jobs += self.store.add_tasks(array, tasks[start:start + ACCEPT_CHUNK])
+                long_lived()
+            self.store.close_array(array)
+        except Exception:          # (cancelled at shutdown: forgotten at the next start)
+            self.store.forget_incomplete(array.number)
+            raise
         if watcher is not None:
-            if tasks is None:
-                self.runner.hub.watch(jobs[0].id, watcher)
-            else:
-                self.runner.hub.watch_array(jobs[0].number, watcher)
-        self.runner.feed(fx.Submitted(tuple(jobs), req.throttle, watched=watcher is not None))
-        return jobs, watcher
+            self.runner.hub.watch_array(array.number, watcher)
+        for start in range(0, len(jobs), ACCEPT_CHUNK):
+            if start:
+                await pause()
+            end = start + ACCEPT_CHUNK
+            self.runner.feed(fx.Submitted(tuple(jobs[start:end]), req.throttle,
+                                          watched=watcher is not None, more=end < len(jobs)))
+        return jobs[0], len(jobs), watcher
 
     def unsubscribe(self, job: Job, watcher: Watcher) -> None:
         """An attached client is done with its job (or array)."""
@@ -227,7 +246,7 @@ class Handlers:
                           "used": use.host.cores - use.free_cores, "mem": use.host.mem,
                           "gpus": use.host.gpus, "labels": list(use.host.labels),
                           "state": state, "reason": reason})
-        waiting = sum(len(q) for q in self.engine.queue.values())
+        waiting = self.engine.waiting_count()
         running = len(self.engine.running)
         return {"ok": True, "hosts": hosts, "running": running, "waiting": waiting}
 
@@ -251,7 +270,7 @@ class Handlers:
                 else:
                     jobs += found
         results = await self.runner.remove(jobs, user, admin=user == "root")
-        return {"ok": True, "results": _ranges(results) + missing}
+        return {"ok": True, "results": results.rows() + missing}
 
     def _live(self, text: str, user: str) -> list[Job]:
         """The waiting and running jobs a selector names, from the engine (no store
@@ -261,11 +280,12 @@ class Handlers:
         for job in engine.running.values():
             running.setdefault(job.number or job.id, []).append(job)
         out: list[Job] = []
-        for given in selectors.parse_all([text]):
-            if given.special == "all":
+        given = selectors.parse_all([text])
+        for one in given:
+            if one.special == "all":
                 out += (j for j in engine.jobs.values() if j.user == user)
                 continue
-            sel = self._numbers(given, user)
+            sel = self._numbers(one, user)
             if sel is None:
                 continue
             if sel.last - sel.first < len(engine.active_in):
@@ -275,13 +295,18 @@ class Handlers:
             for number in numbers:
                 if number not in engine.active_in:
                     continue
-                group = heapq.merge(sorted(running.get(number, ()), key=_order),
-                                    engine.queue.get(number, ()), key=_order)
+                queued = engine.queue.get(number, ())
+                group: Iterable[Job] = queued
+                if number in running:
+                    group = heapq.merge(sorted(running[number], key=_order), queued,
+                                        key=_order)
                 if sel.tasks is None:
                     out += group
                 else:
                     low, high = sel.tasks
                     out += (j for j in group if j.task is not None and low <= j.task <= high)
+        if len(given) == 1 and given[0].special != "all":
+            return out                         # in order, each once already
         return sorted({j.id: j for j in out}.values(), key=_order)
 
     def on_refresh(self, req: m.Refresh, user: str) -> dict[str, Any]:
@@ -460,33 +485,6 @@ def _array_state(counts: dict[str, int]) -> str:
         if counts.get(state):
             return state
     return "done" if set(counts) <= {"done"} else "failed"
-
-
-def _ranges(results: list[Result]) -> list[dict[str, Any]]:
-    """Runs of consecutive tasks of one array with the same result, as 12.1-50."""
-    out: list[dict[str, Any]] = []
-    run: list[Any] = []                 # [number, first task, last task, result]
-    for number, task, result in results:
-        if run and task is not None and number == run[0] and task == run[2] + 1 \
-                and result == run[3]:
-            run[2] = task
-            continue
-        if run:
-            out.append(_range_row(run))
-            run = []
-        if task is not None:
-            run = [number, task, task, result]
-        else:
-            out.append({"id": str(number), "result": result})
-    if run:
-        out.append(_range_row(run))
-    return out
-
-
-def _range_row(run: list[Any]) -> dict[str, Any]:
-    number, first, last, result = run
-    tasks = str(first) if first == last else f"{first}-{last}"
-    return {"id": f"{number}.{tasks}", "result": result}
 
 
 def _row(job: Job) -> dict[str, Any]:

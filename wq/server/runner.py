@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Coroutine, Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from wq.errors import ExecutorError, HostUnreachable
+from wq.executor import wrapper
 from wq.executor.base import ShellExecutor
 from wq.executor.outcome import Outcome, Started
 from wq.executor.ssh import connect_options
-from wq.executor import wrapper
 from wq.model import Host, HostState, Instance, Job, JobId
 from wq.server import effects as fx
 from wq.server.hosts import HostMonitor, HostStatus
@@ -37,6 +39,10 @@ log = logging.getLogger(__name__)
 
 FOLLOW_DRAIN = 10.0       # seconds to let a job's output reach its watchers after it ends
 REMOVE_CHUNK = 5000       # jobs removed (and node directories deleted) per step
+BIG_REMOVAL = 10_000      # jobs removed at once after which the WAL is truncated
+PAUSE_TURNS = 8           # turns of the event loop other work gets between two steps
+LOAD_PAGE = 5_000         # waiting jobs loaded per step at start
+LONG_LIVED = 5_000        # jobs taken in at once after which long_lived() is called
 
 
 class Runner:
@@ -52,6 +58,7 @@ class Runner:
         self.timers: dict[JobId, asyncio.TimerHandle] = {}
         self._side: set[asyncio.Task[Any]] = set()
         self._wake = asyncio.Event()
+        self.loaded = asyncio.Event()     # the whole queue is in the engine
 
     def executor(self, host: Host) -> ShellExecutor:
         return self.local if host.local else self.ssh
@@ -61,7 +68,10 @@ class Runner:
     def feed(self, event: fx.Event) -> list[asyncio.Task[Any]]:
         """Hand one event to the engine and carry out its effects; returns the tasks
         of the kills it started (wq rm waits for them)."""
-        return self.apply(self.engine.handle(event, time.time()))
+        tasks = self.apply(self.engine.handle(event, time.time()))
+        if isinstance(event, (fx.Submitted, fx.Loaded)) and len(event.jobs) >= LONG_LIVED:
+            long_lived()
+        return tasks
 
     def host_changed(self, name: str, status: HostStatus) -> None:
         if status.state is HostState.UP:
@@ -86,31 +96,51 @@ class Runner:
             if isinstance(result, BaseException):
                 raise result
 
-    async def remove(self, jobs: Sequence[Job], user: str, admin: bool) -> list[fx.Result]:
+    async def remove(self, jobs: Sequence[Job], user: str, admin: bool) -> Runs:
         """wq rm: the engine's answer, once the kills it asked for are done. Many
         jobs go a chunk at a time, letting other work through in between; the
         arrays named start nothing meanwhile."""
-        arrays = frozenset(j.number for j in jobs if j.task is not None)
         chunked = len(jobs) > REMOVE_CHUNK
+        arrays = frozenset(map(attrgetter("number"), jobs)) if chunked else frozenset()
         if chunked:
             self.feed(fx.Hold(arrays, True))
-        results: list[fx.Result] = []
+        results = Runs()
         kills: list[asyncio.Task[Any]] = []
         try:
             for start in range(0, len(jobs), REMOVE_CHUNK):
                 if start:
-                    await asyncio.sleep(0)
+                    await pause()
                 chunk = tuple(jobs[start:start + REMOVE_CHUNK])
                 effects = self.engine.handle(fx.Remove(chunk, user, admin), time.time())
                 kills += self.apply(effects)
-                results += next(e for e in effects if isinstance(e, fx.Removed)).results
+                results.add(next(e for e in effects if isinstance(e, fx.Removed)).results)
         finally:
             if chunked:
                 self.feed(fx.Hold(arrays, False))
+        if len(jobs) >= BIG_REMOVAL:     # once committed, give the WAL's space back
+            asyncio.get_running_loop().call_soon(self.store.checkpoint)
         for outcome in await asyncio.gather(*kills, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 log.warning("kill failed: %s", outcome)
         return results
+
+    async def load(self, upto: JobId, left: int) -> None:
+        """Hand the engine the waiting jobs (ids up to `upto`, `left` of them) a page
+        at a time, letting requests through in between: a restart with a million
+        queued answers at once, and starts jobs once the whole queue is in."""
+        after = JobId(0)
+        try:
+            while left:
+                await pause()
+                jobs = self.store.waiting_after(after, upto, LOAD_PAGE)
+                left = max(0, left - len(jobs)) if jobs else 0
+                if jobs:
+                    after = jobs[-1].id
+                self.feed(fx.Loaded(tuple(jobs), left=left))
+        except Exception:          # a bug: serve what is in rather than nothing
+            log.exception("loading the queue failed after job %s", after)
+            self.feed(fx.Loaded((), left=0))
+        self.loaded.set()
 
     # -- scheduling -------------------------------------------------------------------
 
@@ -137,8 +167,6 @@ class Runner:
                 case fx.Record() | fx.RecordMany() | fx.RecordSettled() | fx.RecordOffline() \
                         | fx.RecordLimits():
                     self._write(effect)
-                case fx.Checkpoint():
-                    asyncio.get_running_loop().call_soon(self.store.checkpoint)
                 case fx.Launch() | fx.Watch():
                     self._start_run(effect)
                 case fx.Follow():
@@ -365,6 +393,49 @@ class Runner:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+class Runs:
+    """wq rm's results as runs of consecutive tasks of one array with the same
+    result (12.1-50), kept as they come: a million tasks removed are one run."""
+
+    def __init__(self) -> None:
+        self._runs: list[list[Any]] = []       # [number, first task, last task, result]
+
+    def add(self, results: Iterable[fx.Result]) -> None:
+        runs = self._runs
+        for number, task, result in results:
+            last = runs[-1] if runs else None
+            if last is not None and task is not None and last[1] is not None \
+                    and number == last[0] and task == last[2] + 1 and result == last[3]:
+                last[2] = task
+            else:
+                runs.append([number, task, task, result])
+
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        for number, first, last, result in self._runs:
+            if first is None:
+                label = str(number)
+            else:
+                label = f"{number}.{first}" if first == last else f"{number}.{first}-{last}"
+            out.append({"id": label, "result": result})
+        return out
+
+
+async def pause() -> None:
+    """Between two steps of a big request: let what is ready meanwhile (a request
+    being read, answered, a job end) through, over the few turns of the event
+    loop it takes, before the next step holds the loop again."""
+    for _ in range(PAUSE_TURNS):
+        await asyncio.sleep(0)
+
+
+def long_lived() -> None:
+    """What the heap holds now lives long (jobs just accepted or loaded): move it
+    out of the cycle collector's sweeps. Jobs hold no cycles (refcounting frees
+    them), and a full collection over a million of them holds the loop ~0.3 s."""
+    gc.freeze()
 
 
 def _lease(effect: fx.Lease) -> dict[str, Any]:

@@ -41,8 +41,6 @@ from wq.server.verdict import Verdict, judge
 
 log = logging.getLogger(__name__)
 
-BIG_REMOVAL = 10_000      # jobs cancelled at once after which the WAL is truncated
-
 
 class Engine:
     def __init__(self, cluster: Cluster, *, server_id: str,
@@ -70,6 +68,7 @@ class Engine:
         self.current: dict[JobId, Instance] = {}        # running jobs' instances
         self.array_counts: dict[int, Counter[str]] = {}   # final states, since submission
         self.arriving: set[int] = set()                 # arrays whose tasks are still fed in
+        self.unloaded = 0                               # waiting jobs still to be loaded
         self.watched: Counter[JobId] = Counter()        # attached clients per job
         self.watched_arrays: Counter[int] = Counter()   # ... per array
         self.held: Counter[int] = Counter()             # arrays none of whose tasks start
@@ -79,7 +78,6 @@ class Engine:
         self.start_failures: dict[str, int] = {}        # per host, in a row
         self._never_fits: dict[Requirements, str | None] = {}
         self._told: dict[JobId, str] = {}      # the waiting reason last sent to watchers
-        self.cancelled = 0                               # since the WAL was last truncated
         self._out: list[fx.Effect] = []
         self._now = 0.0
         self._wake = False
@@ -122,16 +120,19 @@ class Engine:
         return self._never_fits[req]
 
     def waiting_count(self) -> int:
-        return len(self.waiting)
+        """Waiting jobs (those still being loaded at start included)."""
+        return len(self.waiting) + self.unloaded
 
     # -- events: jobs come and go --------------------------------------------------
 
     def _loaded(self, ev: fx.Loaded) -> None:
         """Jobs that were waiting or running when the server last stopped: the
         running ones are watched again (an interactive session's lease lived on the
-        old server's connection: it ends)."""
+        old server's connection: it ends). Until the whole queue is in, nothing
+        starts (it would jump the queue) and no array ends."""
         self.throttles.update(ev.throttles)
-        for job in sorted(ev.jobs, key=task_key):
+        self.unloaded = ev.left
+        for job in ev.jobs:
             self._put(job)
             if job.state is JobState.RUNNING:
                 self.current[job.id] = ev.instances.get(job.id) or _instance_of(job)
@@ -144,6 +145,10 @@ class Engine:
                     lost=True, error="the server restarted during the interactive session"))
             else:
                 self._watch(job)
+        if not self.unloaded:
+            for number, active in list(self.active_in.items()):
+                if active <= 0:
+                    self._array_over(number)
         self._reschedule()
 
     def _submitted(self, ev: fx.Submitted) -> None:
@@ -152,6 +157,10 @@ class Engine:
             self.throttles[first.number] = ev.throttle
         for job in ev.jobs:
             self._put(job)
+        if ev.more:
+            self.arriving.add(first.number)
+        elif first.task is not None and first.number in self.arriving:
+            self.arriving.discard(first.number)
         if ev.watched:
             if first.task is None:
                 self.watched[first.id] += 1
@@ -228,10 +237,6 @@ class Engine:
                 self.queue.pop(number, None)
         self._out.append(fx.RecordMany(tuple(j.id for j in jobs), JobState.CANCELLED,
                                        self._now, reason, "cancelled"))
-        self.cancelled += len(jobs)
-        if self.cancelled >= BIG_REMOVAL:
-            self.cancelled = 0
-            self._out.append(fx.Checkpoint())
         exit: dict[str, object] = {"event": "exit", "state": "cancelled", "code": None,
                                    "reason": reason}
         for job in jobs:
@@ -374,6 +379,8 @@ class Engine:
     # -- scheduling ----------------------------------------------------------------------
 
     def _schedule(self, ev: fx.Schedule) -> None:
+        if self.unloaded:
+            return
         if self.queue:
             room = {number: max(0, throttle - self.running_in[number])
                     for number, throttle in self.throttles.items()}
@@ -588,14 +595,17 @@ class Engine:
                 "code": job.exit_code if state is not JobState.CANCELLED else None,
                 "reason": job.reason if reason is None else reason,
                 "counts": dict(counts)}))
-        if self.active_in[number] <= 0 and number not in self.arriving:
-            del self.active_in[number]
-            self.throttles.pop(number, None)
-            counts = self.array_counts.pop(number)
-            if watched:
-                self.watched_arrays.pop(number, None)
-                self._out.append(fx.PublishArray(number, {
-                    "event": "array-end", "id": number, "counts": dict(counts)}, last=True))
+        if self.active_in[number] <= 0 and number not in self.arriving and not self.unloaded:
+            self._array_over(number)
+
+    def _array_over(self, number: int) -> None:
+        """An array's last task ended."""
+        del self.active_in[number]
+        self.throttles.pop(number, None)
+        counts = self.array_counts.pop(number, Counter())
+        if self.watched_arrays.pop(number, 0):
+            self._out.append(fx.PublishArray(number, {
+                "event": "array-end", "id": number, "counts": dict(counts)}, last=True))
 
     # -- telling ----------------------------------------------------------------------------
 

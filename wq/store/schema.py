@@ -73,4 +73,9 @@ MIGRATIONS: list[str] = [
     INSERT INTO meta (key, value) SELECT 'last_number',
         COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0);
     """,
+    # 4: a big array is accepted a chunk at a time; until its last chunk is in it
+    # is not complete, and a server that stopped meanwhile forgets it at start
+    """
+    ALTER TABLE arrays ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
+    """,
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 import sqlite3
 import uuid
 from collections.abc import Iterable
@@ -114,27 +115,76 @@ class Store:
     def add_array(self, user: str, spec: JobSpec, now: float,
                   tasks: list[tuple[int, str | None]], throttle: int | None) -> list[Job]:
         """An array of tasks (index, entry) sharing one spec, in one transaction."""
+        with self._txn():
+            array = self.open_array(user, spec, now, len(tasks), throttle)
+            jobs = self.add_tasks(array, tasks)
+            self.close_array(array)
+        return jobs
+
+    def open_array(self, user: str, spec: JobSpec, now: float, count: int,
+                   throttle: int | None) -> NewArray:
+        """Start accepting an array of `count` tasks (add_tasks, then close_array):
+        its number is taken and its tasks' ids reserved. Until it is closed it is
+        incomplete, and forget_incomplete() drops it."""
         spec_json = json.dumps(codec.spec_to_dict(spec))
-        waiting = JobState.WAITING.value
         with self._txn():
             number = self._next_number()
-            self.db.execute("INSERT INTO arrays (number, user, spec, submitted, tasks, throttle) "
-                            "VALUES (?, ?, ?, ?, ?, ?)",
-                            (number, user, spec_json, now, len(tasks), throttle))
+            self.db.execute("INSERT INTO arrays (number, user, spec, submitted, tasks, throttle, "
+                            "complete) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                            (number, user, spec_json, now, count, throttle))
             first = int(self.db.execute(
                 "SELECT COALESCE(MAX(id), 0) + 1 FROM jobs").fetchone()[0])
             seq = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='jobs'").fetchone()
             first = max(first, int(seq[0]) + 1 if seq else 1)
+            if seq:
+                self.db.execute("UPDATE sqlite_sequence SET seq=? WHERE name='jobs'",
+                                (first + count - 1,))
+            else:
+                self.db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)",
+                                (first + count - 1,))
+        self._array_specs[number] = spec
+        return NewArray(number, first, user, spec, now, count)
+
+    def add_tasks(self, array: NewArray, tasks: list[tuple[int, str | None]]) -> list[Job]:
+        """The next tasks (index, entry) of an array being accepted."""
+        first, user, now, number = array.first + array.added, array.user, array.now, \
+            array.number
+        with self._txn():
             self.db.executemany(
                 "INSERT INTO jobs (id, user, state, spec, submitted, number, task, entry) "
-                "VALUES (?, ?, ?, '', ?, ?, ?, ?)",
-                ((first + k, user, waiting, now, number, task, entry)
+                "VALUES (?, ?, 'waiting', '', ?, ?, ?, ?)",
+                ((first + k, user, now, number, task, entry)
                  for k, (task, entry) in enumerate(tasks)))
-            self._event(None, now, "array", f"{number}: {len(tasks)} tasks by {user}")
-        self._array_specs[number] = spec
-        return [Job(id=JobId(first + k), user=user, spec=spec, state=JobState.WAITING,
-                    submitted=now, number=number, task=task, entry=entry)
+        array.added += len(tasks)
+        spec, waiting = array.spec, JobState.WAITING
+        return [Job(JobId(first + k), user, spec, waiting, now, None, None, None, None, "", 0,
+                    0, 0, (), number, task, entry)
                 for k, (task, entry) in enumerate(tasks)]
+
+    def close_array(self, array: NewArray) -> None:
+        """The array's tasks are all in: it is accepted."""
+        if array.added != array.count:
+            raise ValueError(f"array {array.number}: {array.added} of {array.count} tasks added")
+        with self._txn():
+            self.db.execute("UPDATE arrays SET complete=1 WHERE number=?", (array.number,))
+            self._event(None, array.now, "array",
+                        f"{array.number}: {array.count} tasks by {array.user}")
+
+    def forget_incomplete(self, number: int | None = None) -> list[int]:
+        """Drop arrays whose acceptance was cut short (the server stopped, or failed,
+        before it answered, so nobody was told of them): array `number`, or all of
+        them; returns their numbers."""
+        if number is None:
+            numbers = [int(n) for n, in self.db.execute(
+                "SELECT number FROM arrays WHERE complete=0")]
+        else:
+            numbers = [number]
+        if numbers:
+            with self._txn():
+                for n in numbers:
+                    self.db.execute("DELETE FROM jobs WHERE number=?", (n,))
+                    self.db.execute("DELETE FROM arrays WHERE number=? AND complete=0", (n,))
+        return numbers
 
     def throttles(self) -> dict[int, int]:
         """Throttled arrays with tasks still waiting or running: number -> throttle."""
@@ -313,6 +363,19 @@ class Store:
             args.append(limit)
         return [self._job(r) for r in self.db.execute(sql, args)]
 
+    def waiting_after(self, after: JobId, upto: JobId, limit: int) -> list[Job]:
+        """Up to `limit` waiting jobs with ids after `after` and up to `upto`, by id
+        (the queue read a page at a time at start)."""
+        return [self._job(r) for r in self.db.execute(
+            f"SELECT {_COLUMNS} FROM jobs WHERE state='waiting' AND id > ? AND id <= ? "
+            "ORDER BY id LIMIT ?", (after, upto, limit))]
+
+    def count_waiting(self) -> tuple[int, JobId]:
+        """How many jobs wait, and the highest id among them (0 if none)."""
+        count, last = self.db.execute(
+            "SELECT count(*), COALESCE(MAX(id), 0) FROM jobs WHERE state='waiting'").fetchone()
+        return int(count), JobId(int(last))
+
     def _job(self, row: tuple[Any, ...]) -> Job:
         if row[3]:
             spec = codec.spec_from_dict(json.loads(row[3]), source="database")
@@ -360,6 +423,18 @@ class Store:
                                 "ON CONFLICT(user) DO UPDATE SET jobs=excluded.jobs, "
                                 "cores=excluded.cores", (user, limits.jobs, limits.cores))
             self._event(None, now, "limits", f"{user} {dataclasses.asdict(limits)}")
+
+
+@dataclass(slots=True)
+class NewArray:
+    """An array being accepted: its number, its tasks' first id, how many are in."""
+    number: int
+    first: int
+    user: str
+    spec: JobSpec
+    now: float
+    count: int
+    added: int = 0
 
 
 class IllegalTransition(Exception):
