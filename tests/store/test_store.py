@@ -1,6 +1,8 @@
 import dataclasses
 import sqlite3
 
+import pytest
+
 from wq.model import JobSpec, JobState, Limits, Placement, Slice
 from wq.store import Store
 
@@ -141,7 +143,6 @@ def test_an_array_is_stored_once_and_numbers_count_on(tmp_path):
 
 
 def test_the_store_refuses_a_move_the_transition_table_forbids(tmp_path):
-    import pytest
 
     from wq.store.store import IllegalTransition
 
