@@ -8,8 +8,10 @@ On a server whose one host is unreachable (so everything stays queued):
   * the server's RSS with them queued
   * `wq ls -e --json` of the array (into a file): wall time, and the server's
     peak RSS meanwhile
-  * restart with them queued: from `wq serve` until a `stat` is answered
-  * `wq rm` of the array, with the same concurrent `stat` loop
+  * restart with them queued: from `wq serve` until a `stat` is answered, and
+    until the whole queue is loaded (`wq users` answers), with the `stat` loop
+  * `wq rm` of the array, then `wq clean` of its cancelled tasks, each with the
+    same concurrent `stat` loop
 
 Every figure is wall-clock on this machine.
 """
@@ -17,6 +19,7 @@ Every figure is wall-clock on this machine.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -42,26 +45,32 @@ NOWHERE = ("hosts:\n  - {name: nowhere, address: 127.0.0.9, port: 9, cores: 4,"
 SPEC = {"command": "true", "cwd": "/tmp", "env": {"PATH": "/usr/bin:/bin"}}
 
 
+STAT_LOOP = """
+import json, select, sys, time
+from wq.client import Client
+from wq.protocol import messages as m
+times = []
+while not select.select([sys.stdin], [], [], 0.02)[0]:
+    began = time.perf_counter()
+    with Client(sys.argv[1]) as client:
+        client.request(m.Stat())
+    times.append(1000 * (time.perf_counter() - began))
+print(json.dumps(times))
+"""
+
+
 @contextmanager
 def stat_loop(socket: str) -> Iterator[list[float]]:
-    """Ask `stat` over and over from another thread; yields the answer times (ms)."""
+    """Ask `stat` over and over from another process (as another user's `wq stat`
+    would); yields the answer times (ms), filled in when the block ends."""
     times: list[float] = []
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            began = time.perf_counter()
-            with Client(socket) as client:
-                client.request(m.Stat())
-            times.append(1000 * (time.perf_counter() - began))
-            stop.wait(0.02)
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
+    proc = subprocess.Popen([sys.executable, "-c", STAT_LOOP, socket], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
     try:
         yield times
     finally:
-        stop.set()
-        thread.join(120)
+        out, _ = proc.communicate("stop\n", timeout=120)
+        times += json.loads(out)
 
 
 @contextmanager
@@ -143,9 +152,20 @@ def main() -> None:
             rows.append((f"restart to first answer, {size} queued",
                          f"{1000 * (time.perf_counter() - began):9.1f} ms"))
             with stat_loop(server.socket) as stats:
+                result = server.wq("users", timeout=900)       # answered once all is in
+            assert result.returncode == 0, result.stderr
+            rows.append(("  ... until the whole queue is in",
+                         f"{1000 * (time.perf_counter() - began):9.1f} ms"))
+            rows.append(("  slowest stat meanwhile", f"{max(stats):9.1f} ms"))
+            with stat_loop(server.socket) as stats:
                 took, result = timed(lambda: server.wq("rm", "1", timeout=900))
             assert result.returncode == 0, result.stderr
             rows.append((f"wq rm of the {size}-task array", f"{took:9.1f} ms"))
+            rows.append(("  slowest stat meanwhile", f"{max(stats):9.1f} ms"))
+            with stat_loop(server.socket) as stats:
+                took, result = timed(lambda: server.wq("clean", timeout=900))
+            assert result.returncode == 0, result.stderr
+            rows.append((f"wq clean of the {size} cancelled tasks", f"{took:9.1f} ms"))
             rows.append(("  slowest stat meanwhile", f"{max(stats):9.1f} ms"))
         finally:
             server.stop()

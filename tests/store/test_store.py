@@ -210,3 +210,18 @@ def test_an_array_accepted_a_chunk_at_a_time_is_forgotten_if_cut_short(tmp_path)
     assert s.count_waiting() == (4, s.select(whole.number, whole.number)[-1].id)
     assert [j.id for j in s.waiting_after(alone.id, s.count_waiting()[1], 2)] == \
         [j.id for j in s.select(whole.number, whole.number)[:2]]
+
+
+def test_pruning_a_chunk_at_a_time_forgets_the_same_and_the_array_last(tmp_path):
+    s = Store(str(tmp_path / "wq.db"))
+    tasks = s.add_array("ann", spec("x"), 1.0, [(i, None) for i in range(1, 8)], None)
+    s.update_many([t.id for t in tasks], JobState.CANCELLED, 2.0, "removed", 2.0, "rm")
+    counts = []
+    while True:
+        count, _ = s.prune(10.0, [JobState.CANCELLED], limit=3)
+        counts.append(count)
+        assert s.first_of(tasks[0].number) is None or count == 3
+        if count < 3:
+            break
+    assert counts == [3, 3, 1]
+    assert s.db.execute("SELECT count(*) FROM arrays").fetchone()[0] == 0

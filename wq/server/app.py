@@ -37,6 +37,7 @@ from wq.server.runner import Runner, pause
 from wq.server.state import Engine
 from wq.server.watchers import Watcher
 from wq.store import Store
+from wq.store.checkpointer import Checkpointer
 
 log = logging.getLogger("wq.server")
 
@@ -140,6 +141,9 @@ class Server:
         check_local_disk(self.state_dir, self.allow_network_fs)     # before making it
         lock = lock_state(self.state_dir)
         store = Store(os.path.join(self.state_dir, "wq.db"))
+        store.manual_checkpoints()
+        checkpointer = Checkpointer(store.path)
+        checkpointer.start()
         local = LocalExecutor(self.job_umask)
         monitor = HostMonitor(lambda h: local if h.local else ssh)
         ssh = SshExecutor(on_lost=monitor.lost)
@@ -171,7 +175,7 @@ class Server:
             log.info("recovered %d waiting and %d running job(s)", waiting, len(resumed))
         loading = asyncio.ensure_future(runner.load(last, waiting))
         scheduling = asyncio.ensure_future(runner.run())
-        pruning = asyncio.ensure_future(self._prune(store, runner))
+        pruning = asyncio.ensure_future(self._prune(runner))
         keeping = asyncio.ensure_future(endpoint.keep())
         runner.wake()
         if ready is not None:
@@ -188,23 +192,22 @@ class Server:
             await runner.close()
             await monitor.close()
             await ssh.close()
+            checkpointer.stop()
             store.close()
             endpoint.close()
             lock.close()
 
-    async def _prune(self, store: Store, runner: Runner) -> None:
+    async def _prune(self, runner: Runner) -> None:
         """Forget finished jobs older than --keep, now and every hour."""
         if self.keep is None:
             return
         while True:
             try:
-                count, instances = store.prune(time.time() - self.keep,
+                count, _ = await runner.forget(time.time() - self.keep,
                                                [s for s in JobState if s.final])
                 if count:
-                    store.checkpoint()
                     log.info("forgot %d job(s) that ended over %s ago", count,
                              format_duration(self.keep))
-                    await runner.remove_dirs(instances)
             except Exception:                # never let housekeeping stop the server
                 log.exception("pruning the history failed")
             await asyncio.sleep(PRUNE_EVERY)

@@ -427,10 +427,7 @@ class Handlers:
                           "ones (wq rm removes those)")
         if req.older_than < 0:
             raise WqError("--older-than must not be negative")
-        count, instances = self.store.prune(time.time() - req.older_than, states)
-        if count:
-            self.store.checkpoint()             # the forgotten rows' space, back on disk
-        left = await self.runner.remove_dirs(instances)
+        count, left = await self.runner.forget(time.time() - req.older_than, states)
         return {"ok": True, "forgotten": count, "unreachable": left}
 
 

@@ -28,7 +28,7 @@ from wq.executor import wrapper
 from wq.executor.base import ShellExecutor
 from wq.executor.outcome import Outcome, Started
 from wq.executor.ssh import connect_options
-from wq.model import Host, HostState, Instance, Job, JobId
+from wq.model import Host, HostState, Instance, Job, JobId, JobState
 from wq.server import effects as fx
 from wq.server.hosts import HostMonitor, HostStatus
 from wq.server.state import Engine, internal
@@ -38,9 +38,10 @@ from wq.store import Store
 log = logging.getLogger(__name__)
 
 FOLLOW_DRAIN = 10.0       # seconds to let a job's output reach its watchers after it ends
-REMOVE_CHUNK = 5000       # jobs removed (and node directories deleted) per step
+REMOVE_CHUNK = 1000       # jobs removed (node directories deleted) at a time
+STEP = 0.02               # seconds a big request holds the event loop at a time
 BIG_REMOVAL = 10_000      # jobs removed at once after which the WAL is truncated
-PAUSE_TURNS = 8           # turns of the event loop other work gets between two steps
+PAUSE = 0.002             # seconds of the event loop other work gets between two steps
 LOAD_PAGE = 5_000         # waiting jobs loaded per step at start
 LONG_LIVED = 5_000        # jobs taken in at once after which long_lived() is called
 
@@ -98,24 +99,25 @@ class Runner:
 
     async def remove(self, jobs: Sequence[Job], user: str, admin: bool) -> Runs:
         """wq rm: the engine's answer, once the kills it asked for are done. Many
-        jobs go a chunk at a time, letting other work through in between; the
-        arrays named start nothing meanwhile."""
-        chunked = len(jobs) > REMOVE_CHUNK
-        arrays = frozenset(map(attrgetter("number"), jobs)) if chunked else frozenset()
-        if chunked:
+        jobs go in steps of STEP seconds, letting other work through in between;
+        the arrays named start nothing meanwhile."""
+        many = len(jobs) > REMOVE_CHUNK
+        arrays = frozenset(map(attrgetter("number"), jobs)) if many else frozenset()
+        if many:
             self.feed(fx.Hold(arrays, True))
         results = Runs()
         kills: list[asyncio.Task[Any]] = []
+        steps = Steps()
         try:
             for start in range(0, len(jobs), REMOVE_CHUNK):
-                if start:
-                    await pause()
+                if many:
+                    await steps.next()
                 chunk = tuple(jobs[start:start + REMOVE_CHUNK])
                 effects = self.engine.handle(fx.Remove(chunk, user, admin), time.time())
                 kills += self.apply(effects)
                 results.add(next(e for e in effects if isinstance(e, fx.Removed)).results)
         finally:
-            if chunked:
+            if many:
                 self.feed(fx.Hold(arrays, False))
         if len(jobs) >= BIG_REMOVAL:     # once committed, give the WAL's space back
             asyncio.get_running_loop().call_soon(self.store.checkpoint)
@@ -355,6 +357,23 @@ class Runner:
 
     # -- housekeeping ----------------------------------------------------------------------
 
+    async def forget(self, ended_before: float, states: Iterable[JobState]
+                     ) -> tuple[int, list[str]]:
+        """Forget finished jobs (wq clean, and the pruning of the history), a chunk
+        at a time, then delete their node directories; returns how many jobs, and
+        the hosts that could not be reached (their directories stay)."""
+        count, instances = 0, []
+        while True:
+            forgotten, gone = self.store.prune(ended_before, states, REMOVE_CHUNK)
+            count += forgotten
+            instances += gone
+            if forgotten < REMOVE_CHUNK:
+                break
+            await pause()
+        if count:
+            self.store.checkpoint()             # the forgotten rows' space, back on disk
+        return count, await self.remove_dirs(instances)
+
     async def remove_dirs(self, instances: Iterable[Instance]) -> list[str]:
         """Delete the node directories of forgotten instances, one channel per host;
         returns the hosts that could not be reached (their directories stay)."""
@@ -423,12 +442,24 @@ class Runs:
         return out
 
 
+class Steps:
+    """Long work cut into steps of about STEP seconds, with a pause() between."""
+
+    def __init__(self) -> None:
+        self.began = time.perf_counter()
+
+    async def next(self) -> None:
+        """Before the next piece of work: pause, if this step has had its time."""
+        if time.perf_counter() - self.began >= STEP:
+            await pause()
+            self.began = time.perf_counter()
+
+
 async def pause() -> None:
-    """Between two steps of a big request: let what is ready meanwhile (a request
-    being read, answered, a job end) through, over the few turns of the event
-    loop it takes, before the next step holds the loop again."""
-    for _ in range(PAUSE_TURNS):
-        await asyncio.sleep(0)
+    """Between two steps of a big request: give the event loop to other work for
+    a moment, long enough for a request being read, answered and followed by the
+    client's next one (a few round trips of a local socket), or a job end."""
+    await asyncio.sleep(PAUSE)
 
 
 def long_lived() -> None:

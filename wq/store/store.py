@@ -66,6 +66,10 @@ class Store:
             self._depth = 0
             self.db.execute("COMMIT")
 
+    def manual_checkpoints(self) -> None:
+        """Never checkpoint inside a commit: a Checkpointer thread does it."""
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
+
     def checkpoint(self) -> None:
         """Fold the WAL into the database and truncate it (after a big removal, the
         WAL would otherwise keep its size on disk). Outside any transaction."""
@@ -265,11 +269,12 @@ class Store:
             f"{_INSTANCES} WHERE i.settled=0 AND i.host=? ORDER BY i.job_id, i.number",
             (host,))]
 
-    def prune(self, ended_before: float,
-              states: Iterable[JobState]) -> tuple[int, list[Instance]]:
-        """Forget finished jobs that ended before `ended_before`, with their events and
-        instances; returns how many jobs, and their instances (whose directories on
-        the nodes can go)."""
+    def prune(self, ended_before: float, states: Iterable[JobState],
+              limit: int | None = None) -> tuple[int, list[Instance]]:
+        """Forget finished jobs that ended before `ended_before` (at most `limit` of
+        them: call again while it returns `limit`), with their events and instances;
+        returns how many jobs, and their instances (whose directories on the nodes
+        can go)."""
         values = [s.value for s in states if s.final]
         if not values:
             return 0, []
@@ -278,17 +283,18 @@ class Store:
             self.db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
             self.db.execute("DELETE FROM doomed")
             self.db.execute(f"INSERT INTO doomed SELECT id FROM jobs WHERE state IN ({marks}) "
-                            "AND ended < ?", (*values, ended_before))
+                            "AND ended < ? LIMIT ?", (*values, ended_before, limit or -1))
             gone = [_instance(r) for r in self.db.execute(
                 f"{_INSTANCES} WHERE i.job_id IN (SELECT id FROM doomed)")]
             for table, column in (("instances", "job_id"), ("events", "job_id"),
                                   ("jobs", "id")):
                 self.db.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM doomed)")
-            self.db.execute("DELETE FROM arrays WHERE number NOT IN "
-                            "(SELECT DISTINCT number FROM jobs)")
-            count = self.db.execute("SELECT count(*) FROM doomed").fetchone()[0]
+            count = int(self.db.execute("SELECT count(*) FROM doomed").fetchone()[0])
+            if limit is None or count < limit:          # the last step: arrays left empty
+                self.db.execute("DELETE FROM arrays WHERE number NOT IN "
+                                "(SELECT DISTINCT number FROM jobs)")
             self.db.execute("DELETE FROM doomed")
-        return int(count), gone
+        return count, gone
 
     def _event(self, job_id: JobId | None, now: float, kind: str, detail: str) -> None:
         self.db.execute("INSERT INTO events (job_id, time, kind, detail) VALUES (?, ?, ?, ?)",
