@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from tests.integration.conftest import ADDRESSES, cluster_yaml  # noqa: E402
 from tests.integration.sshd import Keys, SshHost, WqServer, wait_for  # noqa: E402
 from wq.client import Client  # noqa: E402
+from wq.protocol import events  # noqa: E402
 from wq.protocol import messages as m  # noqa: E402
 
 
@@ -43,7 +44,7 @@ def latency(server: WqServer, rounds: int) -> tuple[list[float], list[float]]:
             t0 = time.monotonic()
             job_id = c.request(m.Submit(spec=spec("true"), attach=True))["id"]
             for event in c.events():
-                if event["event"] == "started":
+                if isinstance(event, events.Started):
                     started.append((time.monotonic() - t0) * 1000)
         with Client(server.socket) as c:
             [row] = c.request(m.ListJobs(select=[str(job_id)], all=True))["jobs"]

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from bench.harness import loopback, write_table  # noqa: E402
 from tests.integration.sshd import STOCK_BASHRC, Keys, SshHost, WqServer  # noqa: E402
 from wq.client import Client  # noqa: E402
+from wq.protocol import events  # noqa: E402
 from wq.protocol import messages as m  # noqa: E402
 
 SLOW_BASHRC = STOCK_BASHRC + "sleep 0.05   # like a conda or pyenv set-up\n"
@@ -49,7 +50,8 @@ def run_wq(server: WqServer, tasks: int) -> float:
         client.request(m.Submit(spec=spec, array=[1, tasks, 1], attach=True))
         counts: dict[str, int] = {}
         for event in client.events():
-            counts = event.get("counts", counts)
+            if isinstance(event, (events.Task, events.ArrayEnd)):
+                counts = event.counts
         took = time.monotonic() - began
     if counts.get("done") != tasks:
         raise SystemExit(f"wq: not every task ended done: {counts}")

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from bench.harness import loopback, write_table  # noqa: E402
 from tests.integration.sshd import WqServer  # noqa: E402
 from wq.client import Client  # noqa: E402
+from wq.protocol import events  # noqa: E402
 from wq.protocol import messages as m  # noqa: E402
 from wq.store import Store  # noqa: E402
 
@@ -59,7 +60,7 @@ def submit_to_start(server: WqServer, jobs: int) -> list[float]:
             began = time.perf_counter()
             client.request(m.Submit(spec=SPEC, attach=True))
             for event in client.events():
-                if event.get("event") == "started":
+                if isinstance(event, events.Started):
                     latencies.append(1000 * (time.perf_counter() - began))
                     break
             for _ in client.events():

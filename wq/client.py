@@ -17,7 +17,7 @@ from typing import Any
 
 from wq import __version__, paths, trust
 from wq.errors import ClientError, ServerError, ServerNotRunning
-from wq.protocol import framing
+from wq.protocol import events, framing
 from wq.protocol import messages as m
 
 
@@ -96,14 +96,17 @@ class Client:
             if not reply.get("more"):
                 return
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """The events of an attached job (or array), until its `exit` (`array-end`)."""
+    def events(self) -> Iterator[events.Event]:
+        """The events of an attached job (or array), until its Exit (ArrayEnd)."""
         while True:
-            event = self.receive(timeout=None)
-            if "error" in event and not event.get("ok", True):
-                raise ServerError(str(event["error"]))
+            frame = self.receive(timeout=None)
+            if "error" in frame and not frame.get("ok", True):
+                raise ServerError(str(frame["error"]))
+            if frame.get("event") not in events.EVENTS:
+                continue                # a newer server's: nothing this client knows to do
+            event = events.from_frame(frame)
             yield event
-            if event.get("event") in ("exit", "array-end"):
+            if isinstance(event, events.LAST):
                 return
 
 

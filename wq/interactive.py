@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wq.executor import contract
+from wq.protocol.events import Lease
 
 SHELLS = frozenset({"sh", "bash", "zsh", "ksh", "mksh", "dash", "ash", "tcsh", "csh", "fish",
                     "xonsh", "nu", "elvish"})
@@ -86,7 +87,7 @@ def _setup_error(out: str, err: str) -> str | None:
 class Session:
     """One leased session; `end()` (the server's word, or wq being killed) stops it."""
 
-    def __init__(self, lease: dict[str, Any], *, use_pty: bool, x11: bool, agent: bool) -> None:
+    def __init__(self, lease: Lease, *, use_pty: bool, x11: bool, agent: bool) -> None:
         self.lease = lease
         self.use_pty = use_pty
         self.x11 = x11
@@ -100,7 +101,7 @@ class Session:
         self.ended.set()
 
     async def run(self) -> Result:
-        if self.lease.get("local"):
+        if self.lease.local:
             return await self._run_local()
         return await self._run_ssh()
 
@@ -109,15 +110,15 @@ class Session:
     async def _run_ssh(self) -> Result:
         import asyncssh
 
-        host = self.lease["host"]
-        options = dict(self.lease["connect"])
+        host = self.lease.host
+        options = dict(self.lease.connect or {})
         options["agent_forwarding"] = self.agent
         try:
             conn = await asyncssh.connect(**options)
         except (OSError, asyncssh.Error, asyncio.TimeoutError, ValueError) as exc:
             return Result(None, f"cannot reach {host}: {_describe(exc)}")
         try:
-            setup = await conn.run("sh -s", input=self.lease["setup"], check=False)
+            setup = await conn.run("sh -s", input=self.lease.setup, check=False)
             problem = _setup_error(str(setup.stdout or ""), str(setup.stderr or ""))
             if problem:
                 return Result(None, f"{host}: {problem}")
@@ -128,7 +129,7 @@ class Session:
             else:
                 kwargs["request_pty"] = False
             try:
-                proc = await conn.create_process(self.lease["command"], **kwargs)
+                proc = await conn.create_process(self.lease.command, **kwargs)
             except asyncssh.ChannelOpenError as exc:
                 if self.x11:
                     return Result(None, f"{host} refused X11 forwarding ({exc.reason}); its "
@@ -168,19 +169,19 @@ class Session:
         else:
             code = proc.exit_status
         if code is None:
-            return Result(None, f"the connection to {self.lease['host']} was lost", lost=True)
+            return Result(None, f"the connection to {self.lease.host} was lost", lost=True)
         return Result(code)
 
     # -- on this machine ---------------------------------------------------------
 
     async def _run_local(self) -> Result:
-        setup = subprocess.run(["/bin/sh", "-s"], input=self.lease["setup"].encode(),
+        setup = subprocess.run(["/bin/sh", "-s"], input=self.lease.setup.encode(),
                                capture_output=True, cwd=os.path.expanduser("~"))
         problem = _setup_error(setup.stdout.decode(errors="replace"),
                                setup.stderr.decode(errors="replace"))
         if problem:
-            return Result(None, f"{self.lease['host']}: {problem}")
-        command = ["/bin/sh", "-c", self.lease["command"]]
+            return Result(None, f"{self.lease.host}: {problem}")
+        command = ["/bin/sh", "-c", self.lease.command]
         if not self.use_pty:
             proc = await asyncio.create_subprocess_exec(*command, start_new_session=True)
             return await self._until_exit(proc.pid, proc.wait())
@@ -285,7 +286,7 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def run(lease: dict[str, Any], *, use_pty: bool, x11: bool, agent: bool,
+def run(lease: Lease, *, use_pty: bool, x11: bool, agent: bool,
         server_fd: int, on_server: Callable[[Session], bool]) -> Result:
     """Run a leased session to its end. `on_server(session)` is called when the
     server's socket is readable; it returns False once the server is gone."""

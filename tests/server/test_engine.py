@@ -15,6 +15,7 @@ import pytest
 from tests.builders import host, job, with_
 from wq.executor.outcome import Outcome
 from wq.model import Cluster, Host, Instance, Job, JobState, Limits, Placement, Slice
+from wq.protocol import events
 from wq.server import effects as fx
 from wq.server import launches
 from wq.server.state import Engine
@@ -47,10 +48,10 @@ def brief(effect: fx.Effect) -> str:
         case fx.KillStale():
             return f"kill stale {effect.instance.name}"
         case fx.Publish():
-            return f"tell {effect.job_id} {effect.event['event']}{' last' if effect.last else ''}"
+            return f"tell {effect.job_id} {effect.event.event}{' last' if effect.last else ''}"
         case fx.PublishArray():
-            what = effect.event.get("id")
-            return f"tell array {effect.number} {effect.event['event']} {what}" \
+            what = getattr(effect.event, "id", "")
+            return f"tell array {effect.number} {effect.event.event} {what}" \
                    f"{' last' if effect.last else ''}"
         case fx.Lease():
             return f"lease {effect.job_id} on {effect.host.name}"
@@ -174,7 +175,7 @@ def test_a_launch_that_cannot_be_prepared_ends_the_job_instead_of_hanging(monkey
     assert effects[0] == "record 1 started"
     assert "launch 1.1 on a" not in effects
     assert sim.state(1) is JobState.FAILED
-    assert "internal error" in sim.the(fx.Publish).event["reason"]
+    assert "internal error" in sim.the(fx.Publish).event.reason
 
 
 # -- losses, retries, crash limits ---------------------------------------------------
@@ -191,7 +192,7 @@ def test_a_host_lost_requeues_its_batch_jobs_within_the_crash_limit():
     assert sim.schedule() == ["record 1 started", "launch 1.2 on b"]
     assert sim.feed(fx.HostLost("b", "no route"))[:2] == ["abandon 1.2", "record 1 lost"]
     assert sim.state(1) is JobState.LOST
-    assert "crash_limit is 1" in sim.the(fx.Publish).event["reason"]
+    assert "crash_limit is 1" in sim.the(fx.Publish).event.reason
 
 
 def test_a_host_lost_leaves_interactive_sessions_to_their_client():
@@ -303,7 +304,7 @@ def test_an_array_keeps_its_throttle_and_tells_its_watchers_each_task_and_the_en
         "record 10.4 done", "tell array 10 task 10.4", "tell array 10 array-end 10 last",
         "reschedule"]
     end = [e for e in sim.effects if isinstance(e, fx.PublishArray)][-1].event
-    assert end["counts"] == {"done": 3, "failed": 1}
+    assert end == events.ArrayEnd(10, {"done": 3, "failed": 1})
     assert 10 not in sim.engine.throttles
 
 

@@ -19,6 +19,7 @@ from wq.errors import ClientError, ParseError, UsageError, WqError
 from wq.model import JobSpec
 from wq.parsing.arrays import MAX_TASK_ID
 from wq.parsing.requirements import MAX_RETRIES
+from wq.protocol import events
 from wq.protocol import messages as m
 
 TIMEOUT_EXIT = 124        # as timeout(1)
@@ -140,10 +141,9 @@ def follow_array(client: Client, number: str, tasks: int, socket_path: str | Non
     try:
         with Cancelling(f"array {number}", number, socket_path):
             for event in client.events():
-                if event.get("event") == "task":
+                if isinstance(event, (events.Task, events.ArrayEnd)):
                     bar.update(event)
-                elif event.get("event") == "array-end":
-                    bar.update(event)
+                if isinstance(event, events.ArrayEnd):
                     return bar.finish()
         return 1
     except ClientError as exc:
@@ -200,13 +200,12 @@ class Progress:
         self.tty = sys.stderr.isatty()
         self.drawn = 0.0
 
-    def update(self, event: dict[str, Any]) -> None:
+    def update(self, event: events.Task | events.ArrayEnd) -> None:
         import time
 
-        self.counts = dict(event.get("counts") or self.counts)
-        if event.get("event") == "task" and event.get("state") != "done" \
-                and len(self.failed) < 10:
-            self.failed.append(f"{event['id']} {event['state']}: {event.get('reason', '')}")
+        self.counts = dict(event.counts or self.counts)
+        if isinstance(event, events.Task) and event.state != "done" and len(self.failed) < 10:
+            self.failed.append(f"{event.id} {event.state}: {event.reason}")
         now = time.monotonic()
         if self.tty and now - self.drawn >= 0.1:
             self.drawn = now
@@ -337,21 +336,26 @@ class Interactive:
         self.server_gone = False
         self.timed_out = False
 
-    def run(self, lease: dict[str, Any]) -> int:
+    def run(self, lease: events.Lease) -> int:
         from wq import interactive
         from wq.protocol import framing
 
         def on_server(session: interactive.Session) -> bool:
             try:
-                event = framing.recv(self.client.sock)
+                frame = framing.recv(self.client.sock)
             except (OSError, WqError):
-                event = None
-            if event is None:
+                frame = None
+            if frame is None:
                 self.server_gone = True
                 return False
-            if event.get("event") == "end":
-                self.timed_out = bool(event.get("timeout"))
-                session.end(str(event.get("reason", "")))
+            if frame.get("event") == events.End.event:
+                try:
+                    end = events.from_frame(frame)
+                except WqError:
+                    return True
+                if isinstance(end, events.End):
+                    self.timed_out = end.timeout
+                    session.end(end.reason)
             return True
 
         use_pty = sys.stdin.isatty()
@@ -380,7 +384,7 @@ def follow(client: Client, job_id: str, socket_path: str | None,
     try:
         with Cancelling(f"job {job_id}", job_id, socket_path) as cancel:
             for event in client.events():
-                if event.get("event") == "lease" and session is not None:
+                if isinstance(event, events.Lease) and session is not None:
                     cancel.restore()                 # the session handles signals now
                     return session.run(event)
                 code = _show(event, job_id, chatty or session is not None,
@@ -396,34 +400,31 @@ def follow(client: Client, job_id: str, socket_path: str | None,
         return 130
 
 
-def _show(event: dict[str, Any], job_id: str, chatty: bool, cancelled: bool) -> int | None:
-    kind = event.get("event")
-    if kind == "output":
-        stream = sys.stdout if event["stream"] == "stdout" else sys.stderr
-        stream.buffer.write(event["data"].encode("utf-8", "surrogateescape"))
-        stream.flush()
-    elif kind == "started" and chatty:
-        click.echo(f"wq: job {job_id} running on {event['host']}", err=True)
-    elif kind == "requeued" and chatty:
-        click.echo(f"wq: job {job_id} {event['reason']}", err=True)
-    elif kind == "waiting" and chatty:
-        click.echo(f"wq: job {job_id} {event['reason']}", err=True)
-    elif kind == "notice":
-        click.echo(f"wq: {event['text']}", err=True)
-    elif kind == "exit":
-        state, code, reason = event["state"], event.get("code"), event.get("reason", "")
-        if state == "done":
+def _show(event: events.Event, job_id: str, chatty: bool, cancelled: bool) -> int | None:
+    """Show one event; the exit code of `wq sub` once the job has ended."""
+    match event:
+        case events.Output():
+            stream = sys.stdout if event.stream == "stdout" else sys.stderr
+            stream.buffer.write(event.data.encode("utf-8", "surrogateescape"))
+            stream.flush()
+        case events.Started() if chatty:
+            click.echo(f"wq: job {job_id} running on {event.host}", err=True)
+        case events.Requeued() | events.Waiting() if chatty:
+            click.echo(f"wq: job {job_id} {event.reason}", err=True)
+        case events.Notice():
+            click.echo(f"wq: {event.text}", err=True)
+        case events.Exit(state="done"):
             return 0
-        if state == "cancelled" and cancelled:
+        case events.Exit(state="cancelled") if cancelled:
             return 130
-        if state == "timeout":
-            click.echo(f"wq: job {job_id} timed out: {reason}", err=True)
+        case events.Exit(state="timeout"):
+            click.echo(f"wq: job {job_id} timed out: {event.reason}", err=True)
             return TIMEOUT_EXIT
-        if state == "failed" and code is not None and reason.startswith(
-                ("exit code", "killed by signal")):
-            return int(code)
-        click.echo(f"wq: job {job_id} {state}: {reason}", err=True)
-        return int(code) if code else 1
+        case events.Exit(state="failed", code=int(code)):     # its command's own status
+            return code
+        case events.Exit():
+            click.echo(f"wq: job {job_id} {event.state}: {event.reason}", err=True)
+            return event.code or 1
     return None
 
 

@@ -2,7 +2,7 @@
 
 Replies are objects with `ok` (and `error` when false); a listing asked for
 with `page` comes as several replies, each but the last with `more`; streams
-of events (`waiting`, `started`, `output`, `exit`; for interactive jobs
+of events (wq/protocol/events.py: `waiting`, `started`, `output`, `exit`; for interactive jobs
 `lease` and `end`) follow an accepted attached submission. An interactive client answers
 its lease with SessionEnd on the same connection. A new
 field must have a default, so older clients keep working.
@@ -145,6 +145,12 @@ def from_frame(frame: dict[str, Any]) -> Request:
     cls = REQUESTS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(f"unknown request type {kind!r}")
+    return typing.cast(Request, checked(cls, frame, str(kind)))
+
+
+def checked(cls: type[Any], frame: dict[str, Any], kind: str) -> Any:
+    """An instance of the dataclass `cls` from a frame's fields, each checked
+    against its type (extra fields are ignored: a newer peer may send them)."""
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -156,7 +162,7 @@ def from_frame(frame: dict[str, Any]) -> Request:
         if not _fits(value, hints[f.name]):
             raise ProtocolError(f"{kind}: field {f.name!r} has the wrong type")
         values[f.name] = value
-    return typing.cast(Request, cls(**values))
+    return cls(**values)
 
 
 def _fits(value: Any, hint: Any) -> bool:

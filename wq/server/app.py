@@ -27,6 +27,7 @@ from wq.executor.ssh import SshExecutor
 from wq.model import Cluster, Host, Job, JobState
 from wq.parsing import cluster as cluster_file
 from wq.parsing.units import format_duration
+from wq.protocol import events
 from wq.protocol import messages as m
 from wq.server.effects import ClientGone, Loaded, SessionEnded, SetCluster
 from wq.server.filesystems import network_filesystem
@@ -323,11 +324,11 @@ class Server:
                 event = nxt.result()
                 if watcher.overflowed and not noticed:
                     noticed = True
-                    await conn.send({"event": "notice", "text": (
+                    await conn.send(events.to_frame(events.Notice(
                         f"output comes faster than it can be shown; the rest is in "
-                        f"wq log {label}")})
-                await conn.send(event)
-                if event["event"] in ("exit", "array-end"):
+                        f"wq log {label}")))
+                await conn.send(events.to_frame(event))
+                if isinstance(event, events.LAST):
                     return False
         except (ConnectionError, ProtocolError):
             if not array:

@@ -15,6 +15,7 @@ from typing import Any
 from wq.executor import wrapper
 from wq.executor.outcome import Outcome
 from wq.model import Cluster, Host, Instance, Job, JobId, JobState, Limits
+from wq.protocol import events
 
 # -- events ---------------------------------------------------------------------
 
@@ -283,7 +284,7 @@ class KillStale:
 class Publish:
     """Tell a job's watchers (once what precedes is committed)."""
     job_id: JobId
-    event: dict[str, Any]
+    event: events.Event
     last: bool = False             # the job's last event: its watchers are done
 
 
@@ -291,7 +292,7 @@ class Publish:
 class PublishArray:
     """Tell an array's watchers (once what precedes is committed)."""
     number: int
-    event: dict[str, Any]
+    event: events.Event
     last: bool = False
 
 

@@ -29,6 +29,7 @@ from wq.executor.base import ShellExecutor
 from wq.executor.outcome import Outcome, Started
 from wq.executor.ssh import connect_options
 from wq.model import Host, HostState, Instance, Job, JobId, JobState
+from wq.protocol import events
 from wq.server import effects as fx
 from wq.server.hosts import HostMonitor, HostStatus
 from wq.server.state import Engine, internal
@@ -325,8 +326,8 @@ class Runner:
 
     async def _follow(self, effect: fx.Follow) -> None:
         async def emit(stream: str, data: bytes) -> None:
-            self.hub.publish(effect.job_id, {"event": "output", "stream": stream,
-                                             "data": data.decode("utf-8", "surrogateescape")})
+            self.hub.publish(effect.job_id, events.Output(
+                stream, data.decode("utf-8", "surrogateescape")))
         try:
             await self.executor(effect.host).follow(effect.host, effect.directory,
                                                     effect.stdout, effect.stderr, emit)
@@ -469,13 +470,9 @@ def long_lived() -> None:
     gc.freeze()
 
 
-def _lease(effect: fx.Lease) -> dict[str, Any]:
+def _lease(effect: fx.Lease) -> events.Lease:
     """What an interactive client needs to run its session itself."""
     host = effect.host
-    lease: dict[str, Any] = {
-        "event": "lease", "host": host.name, "local": host.local,
-        "setup": wrapper.session_setup_script(effect.launch),
-        "command": wrapper.session_command(effect.launch)}
-    if not host.local:
-        lease["connect"] = connect_options(host)
-    return lease
+    return events.Lease(host.name, host.local, wrapper.session_setup_script(effect.launch),
+                        wrapper.session_command(effect.launch),
+                        None if host.local else connect_options(host))

@@ -33,6 +33,7 @@ from wq import scheduler
 from wq.executor.outcome import Outcome
 from wq.model import (Cluster, Host, Instance, Job, JobId, JobState, Limits, Placement,
                       Requirements)
+from wq.protocol import events
 from wq.scheduler import ClusterView, Usage
 from wq.scheduler.queue import JobClass, task_key
 from wq.server import effects as fx
@@ -217,7 +218,7 @@ class Engine:
                 results.append((number, job.task, REMOVED))
             elif job.spec.interactive:
                 self.cancelling.add(job.id)
-                self._publish(job.id, {"event": "end", "reason": "removed with wq rm"})
+                self._publish(job.id, events.End("removed with wq rm"))
                 self._kill(job, first="HUP", report=True)
                 results.append((number, job.task, "session ended"))
             else:
@@ -237,8 +238,7 @@ class Engine:
                 self.queue.pop(number, None)
         self._out.append(fx.RecordMany(tuple(j.id for j in jobs), JobState.CANCELLED,
                                        self._now, reason, "cancelled"))
-        exit: dict[str, object] = {"event": "exit", "state": "cancelled", "code": None,
-                                   "reason": reason}
+        exit = events.Exit(JobState.CANCELLED.value, None, reason)
         for job in jobs:
             self._drop(job, JobState.CANCELLED, reason, queued=False)
             if self.watched[job.id]:
@@ -252,8 +252,7 @@ class Engine:
         if job is None:
             return
         self.start_failures[ev.host] = 0
-        self._publish(job.id, {"event": "started", "host": ev.host, "pid": ev.pid,
-                               "instance": job.instance})
+        self._publish(job.id, events.Started(ev.host, ev.pid, job.instance))
         if job.id in self.cancelling:
             self._kill(job)
         if self.watched[job.id]:
@@ -285,8 +284,7 @@ class Engine:
             return
         self.timers.discard(job.id)
         self.timed_out.add(job.id)
-        self._publish(job.id, {"event": "end", "reason": "its time limit ran out",
-                               "timeout": True})
+        self._publish(job.id, events.End("its time limit ran out", timeout=True))
         self._kill(job, first="HUP", report=True)
 
     # -- events: hosts ----------------------------------------------------------------
@@ -405,7 +403,7 @@ class Engine:
                       scheduler.waiting_reason(job, view, usage=usage, limits=self.limits))
             if self._told.get(job.id) != reason:
                 self._told[job.id] = reason
-                self._publish(job.id, {"event": "waiting", "reason": reason})
+                self._publish(job.id, events.Waiting(reason))
 
     def _start(self, job: Job, placement: Placement) -> None:
         now = self._now
@@ -513,8 +511,7 @@ class Engine:
         self._drop(done, done.state)
         log.info("job %s %s%s", done.label, verdict.state.value,
                  f": {verdict.reason}" if verdict.reason else "")
-        self._exit(job_id, {"event": "exit", "state": verdict.state.value,
-                            "code": verdict.exit_code, "reason": verdict.reason})
+        self._exit(job_id, events.Exit(verdict.state.value, verdict.exit_code, verdict.reason))
         self._reschedule()
 
     def _again(self, job: Job, verdict: Verdict, instance: Instance) -> None:
@@ -530,7 +527,7 @@ class Engine:
         self._out.append(fx.Record(again, event, verdict.reason, instance))
         self._put(again)
         log.info("job %s %s: %s", job.label, event, verdict.reason)
-        self._publish(job.id, {"event": "requeued", "reason": verdict.reason})
+        self._publish(job.id, events.Requeued(verdict.reason))
         self._reschedule()
 
     def _start_failed(self, host: str, error: str) -> None:
@@ -590,11 +587,10 @@ class Engine:
         counts[state.value] += 1
         watched = self.watched_arrays[number] > 0
         if watched:
-            self._out.append(fx.PublishArray(number, {
-                "event": "task", "id": job.label, "state": state.value,
-                "code": job.exit_code if state is not JobState.CANCELLED else None,
-                "reason": job.reason if reason is None else reason,
-                "counts": dict(counts)}))
+            self._out.append(fx.PublishArray(number, events.Task(
+                job.label, state.value,
+                job.exit_code if state is not JobState.CANCELLED else None,
+                job.reason if reason is None else reason, dict(counts))))
         if self.active_in[number] <= 0 and number not in self.arriving and not self.unloaded:
             self._array_over(number)
 
@@ -604,19 +600,19 @@ class Engine:
         self.throttles.pop(number, None)
         counts = self.array_counts.pop(number, Counter())
         if self.watched_arrays.pop(number, 0):
-            self._out.append(fx.PublishArray(number, {
-                "event": "array-end", "id": number, "counts": dict(counts)}, last=True))
+            self._out.append(fx.PublishArray(number, events.ArrayEnd(number, dict(counts)),
+                                             last=True))
 
     # -- telling ----------------------------------------------------------------------------
 
-    def _publish(self, job_id: JobId, event: dict[str, object]) -> None:
+    def _publish(self, job_id: JobId, event: events.Event) -> None:
         """Tell a job's attached clients, if it has any."""
-        if event["event"] == "started":
+        if isinstance(event, events.Started):
             self._told.pop(job_id, None)
         if self.watched[job_id]:
             self._out.append(fx.Publish(job_id, event))
 
-    def _exit(self, job_id: JobId, event: dict[str, object]) -> None:
+    def _exit(self, job_id: JobId, event: events.Exit) -> None:
         """A job's last event: its watchers are done with it."""
         self._told.pop(job_id, None)
         if self.watched.pop(job_id, 0):

@@ -7,9 +7,9 @@ go out on `release`, after the commit: nobody hears of what is not durable.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from wq.model import JobId
+from wq.protocol.events import Event, Output
 
 WATCH_QUEUE = 4096        # events buffered per attached client before it is cut off
 
@@ -18,17 +18,17 @@ class Watcher:
     """An attached client's queue of events about one job (or one array)."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(WATCH_QUEUE)
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(WATCH_QUEUE)
         self.overflowed = False
 
-    def put(self, event: dict[str, Any]) -> None:
-        if event["event"] == "output" and self.overflowed:
+    def put(self, event: Event) -> None:
+        if isinstance(event, Output) and self.overflowed:
             return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.overflowed = True
-            if event["event"] != "output":          # never lose the end of the job
+            if not isinstance(event, Output):        # never lose the end of the job
                 self.queue.get_nowait()
                 self.queue.put_nowait(event)
 
@@ -37,7 +37,7 @@ class Hub:
     def __init__(self) -> None:
         self.jobs: dict[JobId, set[Watcher]] = {}
         self.arrays: dict[int, set[Watcher]] = {}
-        self._held: list[tuple[list[Watcher], dict[str, Any]]] | None = None
+        self._held: list[tuple[list[Watcher], Event]] | None = None
 
     def watch(self, job_id: JobId, watcher: Watcher) -> None:
         self.jobs.setdefault(job_id, set()).add(watcher)
@@ -51,12 +51,12 @@ class Hub:
     def unwatch_array(self, number: int, watcher: Watcher) -> None:
         self.arrays.get(number, set()).discard(watcher)
 
-    def publish(self, job_id: JobId, event: dict[str, Any], last: bool = False) -> None:
+    def publish(self, job_id: JobId, event: Event, last: bool = False) -> None:
         """Tell a job's watchers as they are now; with `last`, forget them."""
         watchers = self.jobs.pop(job_id, set()) if last else self.jobs.get(job_id, set())
         self._tell(list(watchers), event)
 
-    def publish_array(self, number: int, event: dict[str, Any], last: bool = False) -> None:
+    def publish_array(self, number: int, event: Event, last: bool = False) -> None:
         watchers = self.arrays.pop(number, set()) if last else self.arrays.get(number, set())
         self._tell(list(watchers), event)
 
@@ -71,7 +71,7 @@ class Hub:
             for watcher in watchers:
                 watcher.put(event)
 
-    def _tell(self, watchers: list[Watcher], event: dict[str, Any]) -> None:
+    def _tell(self, watchers: list[Watcher], event: Event) -> None:
         if not watchers:
             return
         if self._held is not None:
