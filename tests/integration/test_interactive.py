@@ -106,7 +106,7 @@ def test_rm_ends_the_session_on_the_node(server, term, tmp_path):
              15, "the remote shell's pid")
     inner = int((tmp_path / "inner.pid").read_text())
     r = server.wq("rm", "1")
-    assert r.stdout.strip() == "job 1: session ended"
+    assert r.stdout.strip() == "job 1: session ended" and r.returncode == 0
     screen = term.wait("client-exit=1")
     assert "wq: job 1: the session was ended: removed with wq rm" in screen
     assert wait_state(server, 1, ("cancelled",))["state"] == "cancelled"

@@ -63,7 +63,7 @@ def brief(effect: fx.Effect) -> str:
             return "reschedule"
         case fx.Removed():
             return "removed " + "; ".join(f"{n}{'' if t is None else f'.{t}'}: {r}"
-                                          for n, t, r in effect.results)
+                                          for n, t, r, _ in effect.results)
     raise AssertionError(f"unknown effect {effect!r}")
 
 

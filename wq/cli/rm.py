@@ -39,7 +39,7 @@ def command(obj: dict[str, str | None], jobs: tuple[str, ...]) -> None:
     failed = False
     for r in reply["results"]:
         click.echo(f"job {r['id']}: {r['result']}")
-        failed |= r["result"] not in ("killed", "removed from the queue")
+        failed |= not r.get("removed", False)
     if everything and not reply["results"]:
         click.echo("you have no jobs")
     if failed:

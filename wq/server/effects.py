@@ -323,8 +323,9 @@ class Reschedule:
     """Something changed that may let a job start: run a pass soon."""
 
 
-#: what wq rm did to one job: (its number, its task or None, what happened)
-Result = tuple[int, int | None, str]
+#: what wq rm did to one job: (its number, its task or None, what happened, whether
+#: it is removed by it: killed, taken from the queue, its session ended)
+Result = tuple[int, int | None, str, bool]
 
 
 @dataclass(frozen=True, slots=True)

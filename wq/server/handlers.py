@@ -264,9 +264,9 @@ class Handlers:
                     continue
                 found = self.find([text], user, limit=2)
                 if not found:
-                    missing.append({"id": text, "result": "no such job"})
+                    missing.append({"id": text, "result": "no such job", "removed": False})
                 elif len(found) > 1:
-                    missing.append({"id": text, "result": "already ended"})
+                    missing.append({"id": text, "result": "already ended", "removed": False})
                 else:
                     jobs += found
         results = await self.runner.remove(jobs, user, admin=user == "root")

@@ -420,26 +420,27 @@ class Runs:
     result (12.1-50), kept as they come: a million tasks removed are one run."""
 
     def __init__(self) -> None:
-        self._runs: list[list[Any]] = []       # [number, first task, last task, result]
+        self._runs: list[list[Any]] = []  # [number, first task, last task, result, removed]
 
     def add(self, results: Iterable[fx.Result]) -> None:
         runs = self._runs
-        for number, task, result in results:
+        for number, task, result, removed in results:
             last = runs[-1] if runs else None
             if last is not None and task is not None and last[1] is not None \
                     and number == last[0] and task == last[2] + 1 and result == last[3]:
                 last[2] = task
             else:
-                runs.append([number, task, task, result])
+                runs.append([number, task, task, result, removed])
 
     def rows(self) -> list[dict[str, Any]]:
+        """One reply row per run: its selector, the result, and whether it is removed."""
         out = []
-        for number, first, last, result in self._runs:
+        for number, first, last, result, removed in self._runs:
             if first is None:
                 label = str(number)
             else:
                 label = f"{number}.{first}" if first == last else f"{number}.{first}-{last}"
-            out.append({"id": label, "result": result})
+            out.append({"id": label, "result": result, "removed": removed})
         return out
 
 

@@ -210,21 +210,22 @@ class Engine:
             job = self.jobs.get(found.id)
             number = found.number or found.id
             if job is None:
-                results.append((number, found.task, f"already {found.state.value}"))
+                results.append((number, found.task, f"already {found.state.value}", False))
             elif job.user != ev.user and not ev.admin:
-                results.append((number, job.task, f"not yours (it belongs to {job.user})"))
+                results.append((number, job.task, f"not yours (it belongs to {job.user})",
+                                False))
             elif job.state is JobState.WAITING:
                 queued.append(job)
-                results.append((number, job.task, REMOVED))
+                results.append((number, job.task, REMOVED, True))
             elif job.spec.interactive:
                 self.cancelling.add(job.id)
                 self._publish(job.id, events.End("removed with wq rm"))
                 self._kill(job, first="HUP", report=True)
-                results.append((number, job.task, "session ended"))
+                results.append((number, job.task, "session ended", True))
             else:
                 self.cancelling.add(job.id)
                 self._kill(job)
-                results.append((number, job.task, "killed"))
+                results.append((number, job.task, "killed", True))
         if queued:
             self._cancel_waiting(queued, "removed with wq rm")
         self._out.append(fx.Removed(tuple(results)))
