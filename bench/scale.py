@@ -11,7 +11,8 @@
   * with those queued: `wq ls` wall time (median of 5) and the server's RSS
   * dispatch with a deep queue (--deep N, default 100000): N separate jobs,
     then one N-task array, are put in the store while the server is stopped;
-    after it starts, the rate at which the first 2000 end (`true` jobs), and
+    once it has started and loaded them, the rate at which the first 2000 end
+    (`true` jobs), and
     `wq stat` and `wq sub -b` latency (median of 5) meanwhile
 
 Needs root and sshd, as bench/peers.py. Numbers are wall-clock on this machine.
@@ -89,6 +90,7 @@ def deep_queue(server: WqServer, count: int, array: bool) -> list[tuple[str, str
     size = f"{count // 1000}k" if count % 1000 == 0 else str(count)
     what = f"{size}-task array" if array else f"{size} separate jobs"
     server.start()
+    server.wq("users", timeout=600)           # answered once the queue is loaded
     started = time.perf_counter()
     stat = wall(server, "stat", runs=5)
     sub = wall(server, "sub", "-b", "-c", "true", runs=5)

@@ -14,8 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from wq.errors import ProtocolError
-from wq.protocol.messages import checked
+from wq.protocol.messages import tagged
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +113,4 @@ def to_frame(event: Event) -> dict[str, Any]:
 
 def from_frame(frame: dict[str, Any]) -> Event:
     """Check a decoded frame against its event class; ProtocolError if it does not fit."""
-    kind = frame.get("event")
-    cls = EVENTS.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise ProtocolError(f"unknown event {kind!r}")
-    return typing.cast(Event, checked(cls, frame, str(kind)))
+    return typing.cast(Event, tagged(frame, "event", EVENTS, "event"))

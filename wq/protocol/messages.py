@@ -1,11 +1,12 @@
 """Request messages: one dataclass each, tagged by `type`, checked field by field.
 
 Replies are objects with `ok` (and `error` when false); a listing asked for
-with `page` comes as several replies, each but the last with `more`; streams
-of events (wq/protocol/events.py: `waiting`, `started`, `output`, `exit`; for interactive jobs
-`lease` and `end`) follow an accepted attached submission. An interactive client answers
-its lease with SessionEnd on the same connection. A new
-field must have a default, so older clients keep working.
+with `page` comes as several replies, each but the last with `more`. An
+accepted attached submission is followed by its events (events.py: waiting,
+started, output, exit; lease and end for an interactive job; task and
+array-end for an array); an interactive client answers its lease with
+SessionEnd on the same connection. A new field must have a default, so older
+clients keep working.
 """
 
 from __future__ import annotations
@@ -141,17 +142,18 @@ def to_frame(request: Request) -> dict[str, Any]:
 
 def from_frame(frame: dict[str, Any]) -> Request:
     """Check a decoded frame against its message class; ProtocolError if it does not fit."""
-    kind = frame.get("type")
-    cls = REQUESTS.get(kind) if isinstance(kind, str) else None
+    return typing.cast(Request, tagged(frame, "type", REQUESTS, "request type"))
+
+
+def tagged(frame: dict[str, Any], tag: str, classes: dict[str, type[Any]], what: str) -> Any:
+    """The message a frame holds: the dataclass its `tag` field names, each field
+    checked against its type (extra fields are ignored: a newer peer may send
+    them); ProtocolError if it does not fit."""
+    kind = frame.get(tag)
+    cls = classes.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise ProtocolError(f"unknown request type {kind!r}")
-    return typing.cast(Request, checked(cls, frame, str(kind)))
-
-
-def checked(cls: type[Any], frame: dict[str, Any], kind: str) -> Any:
-    """An instance of the dataclass `cls` from a frame's fields, each checked
-    against its type (extra fields are ignored: a newer peer may send them)."""
-    hints = typing.get_type_hints(cls)
+        raise ProtocolError(f"unknown {what} {kind!r}")
+    hints = _hints(cls)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in frame:
@@ -163,6 +165,16 @@ def checked(cls: type[Any], frame: dict[str, Any], kind: str) -> Any:
             raise ProtocolError(f"{kind}: field {f.name!r} has the wrong type")
         values[f.name] = value
     return cls(**values)
+
+
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    """A message class's field types, worked out once."""
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def _fits(value: Any, hint: Any) -> bool:

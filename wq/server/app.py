@@ -38,7 +38,6 @@ from wq.server.runner import Runner, pause
 from wq.server.state import Engine
 from wq.server.watchers import Watcher
 from wq.store import Store
-from wq.store.checkpointer import Checkpointer
 
 log = logging.getLogger("wq.server")
 
@@ -143,8 +142,6 @@ class Server:
         lock = lock_state(self.state_dir)
         store = Store(os.path.join(self.state_dir, "wq.db"))
         store.manual_checkpoints()
-        checkpointer = Checkpointer(store.path)
-        checkpointer.start()
         local = LocalExecutor(self.job_umask)
         monitor = HostMonitor(lambda h: local if h.local else ssh)
         ssh = SshExecutor(on_lost=monitor.lost)
@@ -193,7 +190,6 @@ class Server:
             await runner.close()
             await monitor.close()
             await ssh.close()
-            checkpointer.stop()
             store.close()
             endpoint.close()
             lock.close()

@@ -17,7 +17,11 @@ from typing import Any
 from wq import codec
 from wq.errors import WqError
 from wq.model import Instance, Job, JobId, JobSpec, JobState, Limits
+from wq.store.checkpointer import Checkpointer
 from wq.store.schema import MIGRATIONS
+
+#: row changes after which the WAL is checkpointed (by manual_checkpoints' thread)
+CHECKPOINT_CHANGES = 20_000
 
 _COLUMNS = ("id, user, state, spec, submitted, started, ended, placement, exit_code, reason, "
             "instance, crashes, failures, avoid, number, task, entry")
@@ -34,6 +38,8 @@ class Store:
         self.path = path
         self._depth = 0          # open transactions: 0 none, 1 begin(), more nested
         self._array_specs: dict[int, JobSpec] = {}
+        self._checkpointer: Checkpointer | None = None
+        self._changes = 0
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -65,10 +71,20 @@ class Store:
         if self.in_batch:
             self._depth = 0
             self.db.execute("COMMIT")
+            self._committed()
+
+    def _committed(self) -> None:
+        if self._checkpointer is not None \
+                and self.db.total_changes - self._changes >= CHECKPOINT_CHANGES:
+            self._changes = self.db.total_changes
+            self._checkpointer.kick()
 
     def manual_checkpoints(self) -> None:
-        """Never checkpoint inside a commit: a Checkpointer thread does it."""
+        """Never checkpoint inside a commit: a thread of its own does it, after
+        every CHECKPOINT_CHANGES row changes (until close())."""
         self.db.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpointer = Checkpointer(self.path)
+        self._changes = self.db.total_changes
 
     def checkpoint(self) -> None:
         """Fold the WAL into the database and truncate it (after a big removal, the
@@ -81,6 +97,8 @@ class Store:
         return self._depth > 0
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.db.close()
 
     # -- metadata ---------------------------------------------------------------
@@ -470,6 +488,7 @@ class _Transaction:
             self.store.db.execute("ROLLBACK")
         elif self.store._depth == 0:
             self.store.db.execute("COMMIT")
+            self.store._committed()
 
 
 def _json(value: Any) -> str | None:
