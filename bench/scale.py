@@ -12,8 +12,8 @@
   * dispatch with a deep queue (--deep N, default 100000): N separate jobs,
     then one N-task array, are put in the store while the server is stopped;
     once it has started and loaded them, the rate at which the first 2000 end
-    (`true` jobs), and
-    `wq stat` and `wq sub -b` latency (median of 5) meanwhile
+    (`true` jobs), then `wq stat` and `wq sub -b` latency (median of 5) as it
+    goes on dispatching
 
 Needs root and sshd, as bench/peers.py. Numbers are wall-clock on this machine.
 """
@@ -92,8 +92,6 @@ def deep_queue(server: WqServer, count: int, array: bool) -> list[tuple[str, str
     server.start()
     server.wq("users", timeout=600)           # answered once the queue is loaded
     started = time.perf_counter()
-    stat = wall(server, "stat", runs=5)
-    sub = wall(server, "sub", "-b", "-c", "true", runs=5)
     target = done_before + 2000
     store = Store(f"{server.state}/wq.db")
     try:
@@ -102,6 +100,8 @@ def deep_queue(server: WqServer, count: int, array: bool) -> list[tuple[str, str
     finally:
         store.close()
     rate = 2000 / (time.perf_counter() - started)
+    stat = wall(server, "stat", runs=5)       # while it keeps dispatching
+    sub = wall(server, "sub", "-b", "-c", "true", runs=5)
     server.wq("rm", "all", timeout=600)
     return [(f"dispatch, {what}", f"{rate:7.1f} tasks/s"),
             (f"wq stat, {what}", f"{stat:7.1f} ms"),
