@@ -81,3 +81,43 @@ def test_a_queue_of_150k_separate_jobs_lists(idle):
     rows = json.loads(listed.stdout)
     assert len(rows) == 150_000 and rows[0]["id"] == "1" and rows[-1]["id"] == "150000"
     assert idle.wq("stat").returncode == 0
+
+
+def test_a_big_array_is_taken_listed_reloaded_and_removed_in_steps(idle):
+    """Over ACCEPT_CHUNK tasks: accepted in several steps, loaded back a page at a
+    time after a restart, removed in steps, and each time whole."""
+    idle.start()
+    tasks = 12_345
+    sub = idle.wq("sub", "-b", "--array", f"1-{tasks}", "-c", "true", timeout=120)
+    assert sub.returncode == 0, sub.stderr
+    with Client(idle.socket) as client:
+        [row] = client.request(m.ListJobs())["jobs"]
+    assert row["counts"] == {"waiting": tasks} and str(row["number"]) in sub.stdout
+    number = str(row["number"])
+    idle.stop()
+    idle.start()                              # answers at once, loads the queue after
+    assert idle.wq("stat").returncode == 0
+    listed = idle.wq("ls", "-e", "--json", timeout=120)        # waits for the whole queue
+    assert [r["id"] for r in json.loads(listed.stdout)] == \
+        [f"{number}.{i}" for i in range(1, tasks + 1)]
+    gone = idle.wq("rm", number, timeout=120)
+    assert gone.returncode == 0, gone.stderr
+    assert gone.stdout.splitlines() == [f"job {number}.1-{tasks}: removed from the queue"]
+    with Client(idle.socket) as client:
+        assert client.request(m.ListJobs())["jobs"] == []
+        cancelled = client.request(m.ListJobs(states=["cancelled"], expand=True))["jobs"]
+    assert len(cancelled) == 1000                 # the newest 1000 finished are listed
+    assert not any("forgot array" in line for line in idle.log)
+
+
+def test_an_array_cut_short_by_a_stop_is_forgotten_at_start(idle):
+    Path(idle.state).mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = Store(f"{idle.state}/wq.db")
+    spec = codec.spec_from_dict({"command": "true", "cwd": "/tmp", "env": {}})
+    cut = store.open_array("root", spec, time.time(), 10, None)
+    store.add_tasks(cut, [(i, None) for i in range(1, 6)])     # 5 of its 10: never told
+    store.close()
+    idle.start()                              # its log says so before it listens
+    assert any(f"forgot array {cut.number}:" in line for line in idle.log), idle.log
+    listed = idle.wq("ls", "-a", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
