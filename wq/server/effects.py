@@ -10,7 +10,6 @@ carried out by another process running as the job's user.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from wq.executor import wrapper
 from wq.executor.outcome import Outcome

@@ -35,7 +35,7 @@ from wq.model import (Cluster, Host, Instance, Job, JobId, JobState, Limits, Pla
                       Requirements)
 from wq.protocol import events
 from wq.scheduler import ClusterView, Usage
-from wq.scheduler.queue import JobClass, task_key
+from wq.scheduler.queue import JobClass
 from wq.server import effects as fx
 from wq.server import launches
 from wq.server.verdict import Verdict, judge
