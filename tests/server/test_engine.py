@@ -332,6 +332,27 @@ def test_a_held_array_starts_nothing_until_released_and_goes_a_chunk_at_a_time()
     assert sim.schedule() == ["record 10.4 started", "launch 10.4.1 on a"]
 
 
+def test_an_array_handed_over_in_chunks_ends_only_after_its_last():
+    sim = Sim(host("a", cores=1))
+    first, second = [task(10, i) for i in (1, 2)], [task(10, i) for i in (3, 4)]
+    for j in (*first, *second):
+        sim.stored[j.id] = j.state
+    sim.feed(fx.Submitted(tuple(first), watched=True, more=True))
+    for number in (11, 12):
+        sim.schedule()
+        sim.end(number, Outcome(exit_code=0))
+    assert 10 in sim.engine.active_in and not any(
+        isinstance(e, fx.PublishArray) and isinstance(e.event, events.ArrayEnd)
+        for e in sim.effects)
+    sim.feed(fx.Submitted(tuple(second)))
+    sim.feed(fx.ArrayUnwatched(10))
+    assert not sim.engine.watched_arrays
+    for number in (13, 14):
+        sim.schedule()
+        sim.end(number, Outcome(exit_code=0))
+    assert 10 not in sim.engine.active_in
+
+
 # -- wq rm --------------------------------------------------------------------------------
 
 

@@ -78,7 +78,8 @@ class Handlers:
                 await pause()
             end = start + ACCEPT_CHUNK
             self.runner.feed(fx.Submitted(tuple(jobs[start:end]), req.throttle,
-                                          watched=watcher is not None, more=end < len(jobs)))
+                                          watched=watcher is not None and not start,
+                                          more=end < len(jobs)))
         return jobs[0], len(jobs), watcher
 
     def unsubscribe(self, job: Job, watcher: Watcher) -> None:
