@@ -185,6 +185,8 @@ class Runner:
                     if run is not None and run[0] == effect.instance \
                             and run[1] is not asyncio.current_task():
                         run[1].cancel()
+                        for follow in self.follows.pop(effect.job_id, ()):
+                            follow.cancel()
                 case fx.Publish():
                     self.hub.publish(effect.job_id, effect.event, effect.last)
                 case fx.PublishArray():
