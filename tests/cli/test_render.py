@@ -6,6 +6,7 @@ from wq.cli import render
 from wq.cli.limit import parse_limits
 from wq.cli.rm import parse_selectors
 from wq.errors import UsageError
+from wq.protocol.replies import JobRow
 
 
 @pytest.mark.parametrize("seconds,text", [
@@ -16,10 +17,13 @@ def test_durations_match_the_original(seconds, text):
 
 
 def row(**kw):
-    base = {"id": 1, "user": "anze", "state": "running", "pri": "med", "nc": 2, "nh": 1,
-            "host0": "astro0010", "submitted": 0.0, "started": 0.0, "ended": None,
-            "exit": None, "name": "my-job", "reason": ""}
-    return {**base, **kw}
+    """A job row as the server sends it (checked as the client reads it)."""
+    base = {"id": "1", "number": 1, "task": None, "user": "anze", "state": "running",
+            "pri": "med", "nc": 2, "nh": 1, "host0": "astro0010", "submitted": 0.0,
+            "started": 0.0, "ended": None, "exit": None, "name": "my-job", "reason": "",
+            "instance": 1}
+    kw["id"] = str(kw.get("id", 1))
+    return JobRow.from_frame({**base, **kw})
 
 
 def test_ls_is_fixed_columns():

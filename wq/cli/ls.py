@@ -9,6 +9,7 @@ import click
 from wq.cli import render
 from wq.client import Client
 from wq.protocol import messages as m
+from wq.protocol.replies import JobRow
 
 PAGE = 1000          # rows per reply: the server builds and sends a listing in pages
 STATES = ["waiting", "running", "done", "failed", "cancelled", "lost", "timeout"]
@@ -50,12 +51,12 @@ def command(obj: dict[str, str | None], select: tuple[str, ...], user: str | Non
                 click.echo(piece, nl=False)
             click.echo()
             return
-        rows = list(stream)
+        rows = [JobRow.from_frame(r) for r in stream]
     if full:
         click.echo(render.ls_full(rows, now))
         return
     finished = all_ or bool(select) or any(s not in ("waiting", "running") for s in states)
     click.echo(render.ls(rows, now, finished=finished))
     for row in rows:
-        if row.get("unfit"):
-            click.echo(f"wq: job {row['id']} {row['reason']}", err=True)
+        if row.unfit:
+            click.echo(f"wq: job {row.id} {row.reason}", err=True)

@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from wq.protocol.replies import JobRow
+
 STATE_LETTERS = {"waiting": "W", "running": "R", "done": "D", "failed": "F",
                  "cancelled": "C", "lost": "L", "timeout": "T"}
 
@@ -43,16 +45,16 @@ def _columns(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset())
     return out
 
 
-def state_letter(row: dict[str, Any]) -> str:
+def state_letter(row: JobRow) -> str:
     """W R D F C L; U for a waiting job that cannot fit; I for a running interactive one."""
-    if row.get("unfit"):
+    if row.unfit:
         return "U"
-    if row["state"] == "running" and row.get("interactive"):
+    if row.state == "running" and row.interactive:
         return "I"
-    return STATE_LETTERS.get(row["state"], "?")
+    return STATE_LETTERS.get(row.state, "?")
 
 
-def ls(rows: Sequence[dict[str, Any]], now: float, *, finished: bool = False) -> str:
+def ls(rows: Sequence[JobRow], now: float, *, finished: bool = False) -> str:
     """The job table; an array is one row (Id 12[1000]) whose Cmd ends with how
     many of its tasks are in each state."""
     header = ["Id", "User", "St", "Pri", "Nc", "Nh", "Host0", "Tq", "Trun", "Cmd"]
@@ -61,27 +63,26 @@ def ls(rows: Sequence[dict[str, Any]], now: float, *, finished: bool = False) ->
     table = [header]
     running = waiting = 0
     for r in rows:
-        end = r["ended"] if r.get("ended") is not None else now
-        tq = end - r["submitted"] if r["state"] != "running" or r["started"] is None \
-            else now - r["submitted"]
-        trun = None if r.get("started") is None else end - r["started"]
-        ident, name = str(r["id"]), r["name"]
-        counts = r.get("counts")
-        if counts is not None:
-            ident = f"{ident}[{r['tasks']}]"
+        end = r.ended if r.ended is not None else now
+        tq = end - r.submitted if r.state != "running" or r.started is None \
+            else now - r.submitted
+        trun = None if r.started is None else end - r.started
+        ident, name = r.id, r.name
+        if r.counts is not None:
+            ident = f"{ident}[{r.tasks}]"
             name += "  " + " ".join(f"{STATE_LETTERS.get(s, s)}:{n}"
-                                    for s, n in sorted(counts.items(), key=_state_order))
-            running += counts.get("running", 0)
-            waiting += counts.get("waiting", 0)
+                                    for s, n in sorted(r.counts.items(), key=_state_order))
+            running += r.counts.get("running", 0)
+            waiting += r.counts.get("waiting", 0)
         else:
-            running += r["state"] == "running"
-            waiting += r["state"] == "waiting"
-        line = [ident, r["user"], state_letter(r), r["pri"],
-                "-" if r["nc"] is None else str(r["nc"]),
-                "-" if r["nh"] is None else str(r["nh"]), r["host0"] or "-",
+            running += r.state == "running"
+            waiting += r.state == "waiting"
+        line = [ident, r.user, state_letter(r), r.pri,
+                "-" if r.nc is None else str(r.nc),
+                "-" if r.nh is None else str(r.nh), r.host0 or "-",
                 duration(tq), duration(trun), name]
         if finished:
-            line.insert(-1, "-" if r.get("exit") is None else str(r["exit"]))
+            line.insert(-1, "-" if r.exit is None else str(r.exit))
         table.append(line)
     lines = _columns(table) if rows else []
     lines.append(f" Jobs: {len(rows)} Running: {running} Waiting: {waiting}")
@@ -93,39 +94,39 @@ def _state_order(item: tuple[str, int]) -> int:
     return order.index(item[0]) if item[0] in order else len(order)
 
 
-def ls_full(rows: Sequence[dict[str, Any]], now: float) -> str:
+def ls_full(rows: Sequence[JobRow], now: float) -> str:
     """One block per job, every detail (the original's -f, without its crash)."""
     blocks = []
     for r in rows:
-        lines = [f"job {r['id']}:",
-                 f"  user: {r['user']}",
-                 f"  state: {r['state']}" + (" (can no longer fit)" if r.get("unfit") else "")
-                 + (" (interactive)" if r.get("interactive") else ""),
-                 f"  priority: {r['pri']}",
-                 f"  name: {r['name']}"]
-        if r.get("hosts"):
-            lines.append(f"  hosts: {','.join(r['hosts'])}")
-            lines.append(f"  cores: {r['nc']}")
-        lines.append(f"  queued: {duration((r.get('ended') or now) - r['submitted'])}")
-        if r.get("started") is not None:
-            lines.append(f"  running: {duration((r.get('ended') or now) - r['started'])}")
-        if r.get("exit") is not None:
-            lines.append(f"  exit code: {r['exit']}")
-        if r.get("reason"):
-            lines.append(f"  reason: {r['reason']}")
-        if r.get("requirements"):
-            req = "; ".join(f"{k}: {_value(v)}" for k, v in r["requirements"].items())
+        lines = [f"job {r.id}:",
+                 f"  user: {r.user}",
+                 f"  state: {r.state}" + (" (can no longer fit)" if r.unfit else "")
+                 + (" (interactive)" if r.interactive else ""),
+                 f"  priority: {r.pri}",
+                 f"  name: {r.name}"]
+        if r.hosts:
+            lines.append(f"  hosts: {','.join(r.hosts)}")
+            lines.append(f"  cores: {r.nc}")
+        lines.append(f"  queued: {duration((r.ended or now) - r.submitted)}")
+        if r.started is not None:
+            lines.append(f"  running: {duration((r.ended or now) - r.started)}")
+        if r.exit is not None:
+            lines.append(f"  exit code: {r.exit}")
+        if r.reason:
+            lines.append(f"  reason: {r.reason}")
+        if r.requirements:
+            req = "; ".join(f"{k}: {_value(v)}" for k, v in r.requirements.items())
             lines.append(f"  requirements: {req}")
-        lines.append(f"  cwd: {r.get('cwd', '')}")
-        command = r.get("command", "")
+        lines.append(f"  cwd: {r.cwd or ''}")
+        command = r.command or ""
         if "\n" in command.rstrip("\n"):
             lines.append("  command: |")
             lines.extend(f"    {c}" for c in command.rstrip("\n").splitlines())
         else:
             lines.append(f"  command: {command.strip()}")
         blocks.append("\n".join(lines))
-    running = sum(1 for r in rows if r["state"] == "running")
-    waiting = sum(1 for r in rows if r["state"] == "waiting")
+    running = sum(1 for r in rows if r.state == "running")
+    waiting = sum(1 for r in rows if r.state == "waiting")
     blocks.append(f" Jobs: {len(rows)} Running: {running} Waiting: {waiting}")
     return "\n".join(blocks)
 

@@ -146,13 +146,18 @@ def from_frame(frame: dict[str, Any]) -> Request:
 
 
 def tagged(frame: dict[str, Any], tag: str, classes: dict[str, type[Any]], what: str) -> Any:
-    """The message a frame holds: the dataclass its `tag` field names, each field
-    checked against its type (extra fields are ignored: a newer peer may send
-    them); ProtocolError if it does not fit."""
+    """The message a frame holds: the dataclass its `tag` field names, its fields
+    checked (extra fields are ignored: a newer peer may send them)."""
     kind = frame.get(tag)
     cls = classes.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(f"unknown {what} {kind!r}")
+    return checked(cls, frame, str(kind))
+
+
+def checked(cls: type[Any], frame: dict[str, Any], kind: str) -> Any:
+    """An instance of the dataclass `cls` from a frame's fields, each checked
+    against its type; ProtocolError (naming `kind`) if one does not fit."""
     hints = _hints(cls)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):

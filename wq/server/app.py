@@ -29,6 +29,7 @@ from wq.parsing import cluster as cluster_file
 from wq.parsing.units import format_duration
 from wq.protocol import events
 from wq.protocol import messages as m
+from wq.protocol.replies import JobRow
 from wq.server.effects import ClientGone, Loaded, SessionEnded, SetCluster
 from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
@@ -271,16 +272,16 @@ class Server:
                 await reply({"ok": True, "version": m.PROTOCOL_VERSION})
         return True
 
-    async def _pages(self, rows: Iterator[dict[str, Any]], page: int,
+    async def _pages(self, rows: Iterator[JobRow], page: int,
                      reply: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         """A listing as replies of at most `page` rows (up to MAX_PAGE), each but the
         last with `more`; rows are built a page at a time and the loop runs other
         work between pages, so no listing holds it or the server's memory long."""
         size = max(1, min(page, MAX_PAGE))
         now = time.time()
-        chunk = list(itertools.islice(rows, size))
+        chunk = [r.to_frame() for r in itertools.islice(rows, size)]
         while True:
-            following = list(itertools.islice(rows, size))
+            following = [r.to_frame() for r in itertools.islice(rows, size)]
             await reply({"ok": True, "now": now, "jobs": chunk, "more": bool(following)})
             if not following:
                 return

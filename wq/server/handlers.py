@@ -17,6 +17,7 @@ from wq.errors import ParseError, WqError
 from wq.model import HostState, Job, JobId, JobState, Limits, Requirements, priority_name
 from wq.parsing import selectors
 from wq.protocol import messages as m
+from wq.protocol.replies import JobRow
 from wq.server import effects as fx
 from wq.server import launches
 from wq.server.runner import Runner, long_lived, pause
@@ -118,9 +119,10 @@ class Handlers:
 
     def on_ls(self, req: m.ListJobs, user: str) -> dict[str, Any]:
         """The whole listing in one reply (a client that does not page)."""
-        return {"ok": True, "now": time.time(), "jobs": list(self.ls_rows(req, user))}
+        return {"ok": True, "now": time.time(),
+                "jobs": [r.to_frame() for r in self.ls_rows(req, user)]}
 
-    def ls_rows(self, req: m.ListJobs, user: str) -> Iterator[dict[str, Any]]:
+    def ls_rows(self, req: m.ListJobs, user: str) -> Iterator[JobRow]:
         """The rows of a listing in order (by number, then task), built as they are
         taken, so a paged listing of any size holds only a page of rows. The queue
         is read in place: rows taken later may see jobs that moved meanwhile."""
@@ -141,41 +143,40 @@ class Handlers:
                 jobs = heapq.merge(jobs, sorted(past, key=_order), key=_order)
         if req.user:
             jobs = (j for j in jobs if j.user == req.user)
-        arrays: list[dict[str, Any]] = []
+        arrays: list[JobRow] = []
         if not req.expand:
             listed = list(jobs)             # a row per array: its head stands for its queue
             arrays = sorted(self._array_rows(listed, finished, req.user,
                                              sampled=req.select is None),
-                            key=lambda r: int(r["number"]))
+                            key=lambda r: r.number)
             jobs = [j for j in listed if j.task is None]
         view = self.engine.view() if req.full else None
         reasons: dict[tuple[Requirements, str], str] = {}      # one per kind of waiting job
         rows = (self._job_row(j, req, view, reasons) for j in jobs)
-        yield from heapq.merge(arrays, rows, key=lambda r: (r["number"], r.get("task") or 0))
+        yield from heapq.merge(arrays, rows, key=lambda r: (r.number, r.task or 0))
 
     def _job_row(self, job: Job, req: m.ListJobs, view: scheduler.ClusterView | None,
-                 reasons: dict[tuple[Requirements, str], str]) -> dict[str, Any]:
-        row = _row(job)
+                 reasons: dict[tuple[Requirements, str], str]) -> JobRow:
+        more: dict[str, Any] = {}
         if job.spec.interactive:
-            row["interactive"] = True
+            more["interactive"] = True
         if job.state is JobState.WAITING:
             unfit = self.engine.never_fits(job.spec.requirements)
             if unfit:
-                row["unfit"] = True
-                row["reason"] = f"can no longer fit: {unfit}"
+                more.update(unfit=True, reason=f"can no longer fit: {unfit}")
             elif view is not None:
                 kind = (job.spec.requirements, job.user)
                 if kind not in reasons:
                     reasons[kind] = scheduler.waiting_reason(
                         job, view, usage=self.engine.usage(),
                         limits=self.engine.limits)
-                row["reason"] = reasons[kind]
+                more["reason"] = reasons[kind]
         if req.full:
-            row["command"] = job.spec.command
-            row["cwd"] = job.spec.cwd
-            row["hosts"] = list(job.placement.hosts) if job.placement else []
-            row["requirements"] = codec.spec_to_dict(job.spec)["requirements"]
-        return row
+            more.update(command=job.spec.command, cwd=job.spec.cwd,
+                        hosts=list(job.placement.hosts) if job.placement else [],
+                        requirements=codec.spec_to_dict(job.spec)["requirements"])
+        row = _row(job)
+        return dataclasses.replace(row, **more) if more else row
 
     def _active(self, states: set[JobState] | None, expand: bool) -> Iterator[Job]:
         """Waiting and running jobs in `states`, in order; unless `expand`, of an
@@ -194,41 +195,37 @@ class Handlers:
                                    key=_order)
 
     def _array_rows(self, jobs: list[Job], finished: set[JobState], user: str | None,
-                    sampled: bool) -> list[dict[str, Any]]:
+                    sampled: bool) -> list[JobRow]:
         """One row per array: how many of its tasks are in each state. `sampled`:
         `jobs` has only the first of an array's queue (_active), standing for all."""
-        arrays: dict[int, dict[str, Any]] = {}
+        arrays: dict[int, tuple[JobRow, dict[str, int]]] = {}     # its first row, counts
+        started: dict[int, float] = {}                           # its first task's start
         for job in jobs:
             if job.task is None:
                 continue
-            row = arrays.get(job.number)
-            if row is None:
-                row = arrays[job.number] = _row(job)
-                row.update(id=str(job.number), task=None, array=True, counts={},
-                           nc=None, nh=None, host0=None, exit=None, reason="")
-            counts = row["counts"]
+            if job.number not in arrays:
+                arrays[job.number] = (_row(job), {})
+            counts = arrays[job.number][1]
             queue = self.engine.queue.get(job.number, ())
             many = len(queue) if sampled and queue and queue[0] is job else 1
             counts[job.state.value] = counts.get(job.state.value, 0) + many
-            if job.started and (row["started"] is None or job.started < row["started"]):
-                row["started"] = job.started
+            if job.started and (job.number not in started or job.started < started[job.number]):
+                started[job.number] = job.started
         if finished:
-            for number, counts in self.store.array_counts(finished, user=user).items():
+            for number, past in self.store.array_counts(finished, user=user).items():
                 if number not in arrays:
                     first = self.store.first_of(number)
                     if first is None:
                         continue
-                    arrays[number] = _row(first)
-                    arrays[number].update(id=str(number), task=None, array=True, counts={},
-                                          nc=None, nh=None, host0=None, exit=None,
-                                          reason="", started=None)
-                for state, count in counts.items():
-                    arrays[number]["counts"][state] = (
-                        arrays[number]["counts"].get(state, 0) + count)
-        for row in arrays.values():
-            row["state"] = _array_state(row["counts"])
-            row["tasks"] = sum(row["counts"].values())
-        return list(arrays.values())
+                    arrays[number] = (_row(first), {})
+                counts = arrays[number][1]
+                for state, count in past.items():
+                    counts[state] = counts.get(state, 0) + count
+        return [dataclasses.replace(
+                    first, id=str(number), task=None, state=_array_state(counts), nc=None,
+                    nh=None, host0=None, started=started.get(number), exit=None, reason="",
+                    array=True, counts=counts, tasks=sum(counts.values()))
+                for number, (first, counts) in arrays.items()]
 
     def on_stat(self, req: m.Stat, user: str) -> dict[str, Any]:
         view = self.engine.view()
@@ -405,7 +402,7 @@ class Handlers:
 
     def on_info(self, req: m.Info, user: str) -> dict[str, Any]:
         job = self.one(req.id, user)
-        row = _row(job)
+        row = _row(job).to_frame()
         row.update(command=job.spec.command, cwd=job.spec.cwd,
                    requirements=codec.spec_to_dict(job.spec)["requirements"],
                    hosts=list(job.placement.hosts) if job.placement else [],
@@ -485,12 +482,10 @@ def _array_state(counts: dict[str, int]) -> str:
     return "done" if set(counts) <= {"done"} else "failed"
 
 
-def _row(job: Job) -> dict[str, Any]:
+def _row(job: Job) -> JobRow:
     p = job.placement
-    return {"id": job.label, "number": job.number or job.id, "task": job.task,
-            "user": job.user, "state": job.state.value,
-            "pri": priority_name(job.spec.requirements.priority),
-            "nc": p.cores if p else None, "nh": len(p.slices) if p else None,
-            "host0": p.first_host if p else None, "submitted": job.submitted,
-            "started": job.started, "ended": job.ended, "exit": job.exit_code,
-            "name": job.name, "reason": job.reason, "instance": job.instance}
+    return JobRow(job.label, job.number or job.id, job.task, job.user, job.state.value,
+                  priority_name(job.spec.requirements.priority),
+                  p.cores if p else None, len(p.slices) if p else None,
+                  p.first_host if p else None, job.submitted, job.started, job.ended,
+                  job.exit_code, job.name, job.reason, job.instance)

@@ -1,0 +1,56 @@
+"""Rows of replies, typed: a job in a listing (JobRow).
+
+On the wire a row is a JSON object whose optional fields appear only when
+set, exactly as `wq ls --json` prints it; `from_frame` checks every field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from wq.protocol.messages import checked
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """A job (or a task, or an array's summary) in `wq ls`."""
+    id: str                         # 12, 12.7, or an array's number
+    number: int
+    task: int | None
+    user: str
+    state: str                      # an array's: running, waiting, failed or done
+    pri: str
+    nc: int | None                  # cores, hosts and first host of its placement
+    nh: int | None
+    host0: str | None
+    submitted: float
+    started: float | None
+    ended: float | None
+    exit: int | None
+    name: str
+    reason: str
+    instance: int
+    interactive: bool = False
+    unfit: bool = False             # waiting, but the cluster as it is can never hold it
+    array: bool = False             # a summary row: its tasks' states in counts
+    counts: dict[str, int] | None = None
+    tasks: int | None = None
+    command: str | None = None      # these with `full`
+    cwd: str | None = None
+    hosts: list[str] | None = None
+    requirements: dict[str, Any] | None = None
+
+    def to_frame(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.default is dataclasses.MISSING or value != f.default:
+                out[f.name] = value
+        return out
+
+    @staticmethod
+    def from_frame(frame: dict[str, Any]) -> JobRow:
+        row: JobRow = checked(JobRow, frame, "job row")
+        return row
