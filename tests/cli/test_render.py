@@ -6,7 +6,7 @@ from wq.cli import render
 from wq.cli.limit import parse_limits
 from wq.cli.rm import parse_selectors
 from wq.errors import UsageError
-from wq.protocol.replies import JobRow
+from wq.protocol.replies import HostRow, JobRow
 
 
 @pytest.mark.parametrize("seconds,text", [
@@ -54,7 +54,8 @@ def test_stat_shape():
          "state": "up", "reason": ""},
         {"name": "gone", "cores": 2, "used": 0, "mem": 0, "labels": [], "state": "down",
          "reason": "connection refused"}]}
-    lines = render.stat(reply).splitlines()
+    lines = render.stat([HostRow.from_frame({**h, "gpus": 0})
+                         for h in reply["hosts"]]).splitlines()
     assert lines[1].split() == ["[XX]", "fakehost", "4", "g3"]
     assert lines[2].split() == ["[****....]", "astro0010", "48", "gen5,gen45"]
     assert lines[3].split()[:4] == ["[--]", "gone", "-", "-"]

@@ -4,7 +4,7 @@
 import pytest
 
 from wq.errors import ProtocolError
-from wq.protocol.replies import JobRow
+from wq.protocol.replies import HostRow, JobRow, UserRow
 
 BASE = {"id": "12", "number": 12, "task": None, "user": "ann", "state": "waiting",
         "pri": "med", "nc": None, "nh": None, "host0": None, "submitted": 1.0,
@@ -33,3 +33,12 @@ def test_a_row_missing_a_field_is_refused():
     del frame["state"]
     with pytest.raises(ProtocolError, match="state"):
         JobRow.from_frame(frame)
+
+
+def test_host_and_user_rows_go_and_come_back():
+    host = HostRow("node1", 8, 3, 16.0, 0, ["gpu"], "up", "")
+    user = UserRow("ann", 2, 4, 10, {"jobs": 5, "cores": None})
+    assert HostRow.from_frame(host.to_frame()) == host
+    assert UserRow.from_frame(user.to_frame()) == user
+    with pytest.raises(ProtocolError):
+        HostRow.from_frame({**host.to_frame(), "used": "3"})

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from wq.protocol.replies import JobRow
+from wq.protocol.replies import HostRow, JobRow, UserRow
 
 STATE_LETTERS = {"waiting": "W", "running": "R", "done": "D", "failed": "F",
                  "cancelled": "C", "lost": "L", "timeout": "T"}
@@ -181,33 +181,33 @@ def info(job: dict[str, Any], now: float) -> str:
     return "\n".join(lines)
 
 
-def stat(reply: dict[str, Any]) -> str:
+def stat(hosts: Sequence[HostRow]) -> str:
     table = [["Usage", "Host", "Mem", "Groups"]]
     notes = {}
     used = avail = active = offline = down = 0
-    for h in reply["hosts"]:
-        cores, busy = h["cores"], min(h["used"], h["cores"])
-        if h["state"] == "offline":
+    for h in hosts:
+        cores, busy = h.cores, min(h.used, h.cores)
+        if h.state == "offline":
             bar = "X" * cores
             offline += cores
-            if h["reason"]:
-                notes[h["name"]] = h["reason"]
-        elif h["state"] in ("down", "unknown"):
+            if h.reason:
+                notes[h.name] = h.reason
+        elif h.state in ("down", "unknown"):
             bar = "-" * cores
             down += cores
-            notes[h["name"]] = f"{h['state']}: {h['reason']}" if h["reason"] else h["state"]
+            notes[h.name] = f"{h.state}: {h.reason}" if h.reason else h.state
         else:
             bar = "*" * busy + "." * (cores - busy)
             used += busy
             avail += cores - busy
             active += cores
-        mem = f"{h['mem']:g}" if h["mem"] else "-"
-        groups = ",".join(h["labels"]) or "-"
-        table.append([f"[{bar}]", h["name"], mem, groups])
+        mem = f"{h.mem:g}" if h.mem else "-"
+        groups = ",".join(h.labels) or "-"
+        table.append([f"[{bar}]", h.name, mem, groups])
     lines = _columns(table, right=frozenset({2}))
-    for i, h in enumerate(reply["hosts"], start=1):
-        if h["name"] in notes:
-            lines[i] += f"  ({notes[h['name']]})"
+    for i, h in enumerate(hosts, start=1):
+        if h.name in notes:
+            lines[i] += f"  ({notes[h.name]})"
     load = 100.0 * used / active if active else 0.0
     extra = []
     if offline:
@@ -220,15 +220,15 @@ def stat(reply: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def users(rows: Sequence[dict[str, Any]]) -> str:
+def users(rows: Sequence[UserRow]) -> str:
     from tabulate import tabulate   # only here: it is slow to import
 
     table = []
     for r in rows:
         limits = ";".join(f"{name}:{value}" for name, value in
-                          (("Njobs", r["limits"]["jobs"]), ("Ncores", r["limits"]["cores"]))
+                          (("Njobs", r.limits.get("jobs")), ("Ncores", r.limits.get("cores")))
                           if value is not None)
-        table.append([r["user"], r["running"], r["cores"], r["waiting"], "{" + limits + "}"])
+        table.append([r.user, r.running, r.cores, r.waiting, "{" + limits + "}"])
     return str(tabulate(table, headers=["User", "Njobs", "Ncores", "Nwait", "Limits"],
                         tablefmt="plain", numalign="left"))
 

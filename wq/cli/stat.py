@@ -9,6 +9,7 @@ import click
 from wq.cli import render
 from wq.client import Client
 from wq.protocol import messages as m
+from wq.protocol.replies import HostRow
 
 
 @click.command("stat")
@@ -22,4 +23,4 @@ def command(obj: dict[str, str | None], as_json: bool) -> None:
         reply.pop("ok", None)
         click.echo(json.dumps(reply, indent=1))
     else:
-        click.echo(render.stat(reply))
+        click.echo(render.stat([HostRow.from_frame(h) for h in reply["hosts"]]))

@@ -9,6 +9,7 @@ import click
 from wq.cli import render
 from wq.client import Client
 from wq.protocol import messages as m
+from wq.protocol.replies import UserRow
 
 
 @click.command("users")
@@ -21,4 +22,4 @@ def command(obj: dict[str, str | None], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(reply["users"], indent=1))
     else:
-        click.echo(render.users(reply["users"]))
+        click.echo(render.users([UserRow.from_frame(u) for u in reply["users"]]))

@@ -1,7 +1,8 @@
-"""Rows of replies, typed: a job in a listing (JobRow).
+"""Rows of replies, typed: a job in a listing (JobRow), a host in `wq stat`
+(HostRow), a user in `wq users` (UserRow).
 
-On the wire a row is a JSON object whose optional fields appear only when
-set, exactly as `wq ls --json` prints it; `from_frame` checks every field.
+On the wire a row is a JSON object, as `--json` prints it (a job row's
+optional fields only when set); `from_frame` checks every field.
 """
 
 from __future__ import annotations
@@ -53,4 +54,43 @@ class JobRow:
     @staticmethod
     def from_frame(frame: dict[str, Any]) -> JobRow:
         row: JobRow = checked(JobRow, frame, "job row")
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class HostRow:
+    """A host in `wq stat`."""
+    name: str
+    cores: int
+    used: int
+    mem: float
+    gpus: int
+    labels: list[str]
+    state: str                      # up, down, unknown, offline
+    reason: str
+
+    def to_frame(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_frame(frame: dict[str, Any]) -> HostRow:
+        row: HostRow = checked(HostRow, frame, "host row")
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A user in `wq users`: running jobs and cores, waiting jobs, limits (None: none)."""
+    user: str
+    running: int
+    cores: int
+    waiting: int
+    limits: dict[str, int | None]
+
+    def to_frame(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_frame(frame: dict[str, Any]) -> UserRow:
+        row: UserRow = checked(UserRow, frame, "user row")
         return row

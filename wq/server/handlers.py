@@ -17,7 +17,7 @@ from wq.errors import ParseError, WqError
 from wq.model import HostState, Job, JobId, JobState, Limits, Requirements, priority_name
 from wq.parsing import selectors
 from wq.protocol import messages as m
-from wq.protocol.replies import JobRow
+from wq.protocol.replies import HostRow, JobRow, UserRow
 from wq.server import effects as fx
 from wq.server import launches
 from wq.server.runner import Runner, long_lived, pause
@@ -240,10 +240,10 @@ class Handlers:
                 state = "unknown"
             else:
                 state = st.state.value
-            hosts.append({"name": use.host.name, "cores": use.host.cores,
-                          "used": use.host.cores - use.free_cores, "mem": use.host.mem,
-                          "gpus": use.host.gpus, "labels": list(use.host.labels),
-                          "state": state, "reason": reason})
+            hosts.append(HostRow(use.host.name, use.host.cores,
+                                 use.host.cores - use.free_cores, use.host.mem,
+                                 use.host.gpus, list(use.host.labels), state,
+                                 reason).to_frame())
         waiting = self.engine.waiting_count()
         running = len(self.engine.running)
         return {"ok": True, "hosts": hosts, "running": running, "waiting": waiting}
@@ -334,9 +334,8 @@ class Handlers:
         for name in names:
             used = usage.get(name, scheduler.Usage())
             limits = self.engine.limits.get(name, Limits())
-            rows.append({"user": name, "running": used.jobs, "cores": used.cores,
-                         "waiting": waiting.get(name, 0),
-                         "limits": {"jobs": limits.jobs, "cores": limits.cores}})
+            rows.append(UserRow(name, used.jobs, used.cores, waiting.get(name, 0),
+                                {"jobs": limits.jobs, "cores": limits.cores}).to_frame())
         return {"ok": True, "users": rows}
 
     def on_limit(self, req: m.SetLimits, user: str) -> dict[str, Any]:
