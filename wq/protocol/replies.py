@@ -9,13 +9,33 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from wq.protocol.messages import checked
 
 
+class Row:
+    """What every row does: to a frame (its fields, optional ones only when
+    set) and back (each field checked)."""
+
+    __slots__ = ()
+
+    def to_frame(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):   # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if f.default is dataclasses.MISSING or value != f.default:
+                out[f.name] = value
+        return out
+
+    @classmethod
+    def from_frame(cls, frame: dict[str, Any]) -> Self:
+        row: Self = checked(cls, frame, cls.__name__)
+        return row
+
+
 @dataclass(frozen=True, slots=True)
-class JobRow:
+class JobRow(Row):
     """A job (or a task, or an array's summary) in `wq ls`."""
     id: str                         # 12, 12.7, or an array's number
     number: int
@@ -43,22 +63,9 @@ class JobRow:
     hosts: list[str] | None = None
     requirements: dict[str, Any] | None = None
 
-    def to_frame(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.default is dataclasses.MISSING or value != f.default:
-                out[f.name] = value
-        return out
-
-    @staticmethod
-    def from_frame(frame: dict[str, Any]) -> JobRow:
-        row: JobRow = checked(JobRow, frame, "job row")
-        return row
-
 
 @dataclass(frozen=True, slots=True)
-class HostRow:
+class HostRow(Row):
     """A host in `wq stat`."""
     name: str
     cores: int
@@ -69,28 +76,12 @@ class HostRow:
     state: str                      # up, down, unknown, offline
     reason: str
 
-    def to_frame(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @staticmethod
-    def from_frame(frame: dict[str, Any]) -> HostRow:
-        row: HostRow = checked(HostRow, frame, "host row")
-        return row
-
 
 @dataclass(frozen=True, slots=True)
-class UserRow:
+class UserRow(Row):
     """A user in `wq users`: running jobs and cores, waiting jobs, limits (None: none)."""
     user: str
     running: int
     cores: int
     waiting: int
     limits: dict[str, int | None]
-
-    def to_frame(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @staticmethod
-    def from_frame(frame: dict[str, Any]) -> UserRow:
-        row: UserRow = checked(UserRow, frame, "user row")
-        return row
