@@ -5,7 +5,9 @@ Used by the CLI and usable from scripts:
     with Client() as c:
         job_id = c.submit(spec)["id"]
 
-It imports neither asyncio nor asyncssh, so `wq ls` starts fast.
+`ask` returns a request's typed reply (wq.protocol.replies); `request`
+and `pages` the raw frames. It imports neither asyncio nor asyncssh, so
+`wq ls` starts fast.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from wq import __version__, paths, trust
 from wq.errors import ClientError, ServerError, ServerNotRunning
 from wq.protocol import events, framing
 from wq.protocol import messages as m
+from wq.protocol.replies import HelloReply, Row
+
+R = TypeVar("R", bound=Row)
 
 
 class Client:
@@ -45,9 +50,9 @@ class Client:
         except trust.Untrusted:
             self.sock.close()
             raise
-        hello = self.request(m.Hello(m.PROTOCOL_VERSION, f"wq {__version__}"))
-        self.user = str(hello.get("user", ""))
-        self.server_pid = int(hello.get("pid", 0))
+        hello = self.ask(m.Hello(m.PROTOCOL_VERSION, f"wq {__version__}"), HelloReply)
+        self.user = hello.user
+        self.server_pid = hello.pid
 
     def __enter__(self) -> Client:
         return self
@@ -83,6 +88,15 @@ class Client:
         if not reply.get("ok", False):
             raise ServerError(str(reply.get("error", "the server refused the request")))
         return reply
+
+    def ask(self, request: m.Request, reply: type[R], timeout: float | None = 60.0) -> R:
+        """Send a request and return its reply, checked (ProtocolError if it does
+        not fit); an error reply raises ServerError."""
+        return reply.from_frame(self.request(request, timeout))
+
+    def paged(self, request: m.Request, reply: type[R]) -> Iterator[R]:
+        """The replies of a paged request, checked, until one says no `more`."""
+        return (reply.from_frame(frame) for frame in self.pages(request))
 
     def pages(self, request: m.Request) -> Iterator[dict[str, Any]]:
         """The replies of a paged request (a listing with `page`), until one says no

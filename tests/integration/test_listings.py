@@ -16,6 +16,7 @@ from tests.integration.sshd import WqServer
 from wq import codec
 from wq.client import Client
 from wq.protocol import messages as m
+from wq.protocol.replies import Listing
 from wq.store import Store
 
 NOWHERE = ("hosts:\n  - {name: nowhere, address: 127.0.0.9, port: 9, cores: 4,"
@@ -57,13 +58,13 @@ def test_pages_hold_the_same_rows_as_one_reply(idle):
     for request in (m.ListJobs(), m.ListJobs(expand=True), m.ListJobs(full=True),
                     m.ListJobs(select=["41", "3-9"]), m.ListJobs(expand=True, full=True)):
         with Client(idle.socket) as client:
-            whole = client.request(request)["jobs"]
-            pages = list(client.pages(dataclasses.replace(request, page=7)))
-        assert [p["more"] for p in pages] == [True] * (len(pages) - 1) + [False]
-        assert all(len(p["jobs"]) <= 7 for p in pages)
-        paged = [row for p in pages for row in p["jobs"]]
+            whole = client.ask(request, Listing).jobs
+            pages = list(client.paged(dataclasses.replace(request, page=7), Listing))
+        assert [p.more for p in pages] == [True] * (len(pages) - 1) + [False]
+        assert all(len(p.jobs) <= 7 for p in pages)
+        paged = [row for p in pages for row in p.jobs]
         assert paged == whole
-    ids = [r["id"] for r in whole]                 # the last: every task, in order
+    ids = [r.id for r in whole]                    # the last: every task, in order
     assert ids[:2] == ["1", "2"] and ids[40:42] == ["41.1", "41.2"] and "41.30" in ids
     assert ids[-1] == "81" and "41" not in ids
 

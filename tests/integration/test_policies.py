@@ -10,6 +10,9 @@ import psutil
 from tests.integration.conftest import (cluster_yaml, info, job_dir, jobs, stat,
                                        wait_state)
 from tests.integration.sshd import SshHost, wait_for
+from wq.client import Client
+from wq.protocol import messages as m
+from wq.protocol.replies import InfoPage, UsersPage
 
 
 def test_retries_run_a_failing_job_again_on_another_host(server, tmp_path):
@@ -23,6 +26,31 @@ def test_retries_run_a_failing_job_again_on_another_host(server, tmp_path):
     record = info(server, max(jobs(server, "--all")))
     assert [i["outcome"] for i in record["instances"]] == ["failed", "done"]
     assert record["failures"] == 1 and "retrying (1 of 2)" in record["instances"][0]["detail"]
+
+
+def test_info_in_pages_holds_what_one_reply_holds(server, tmp_path):
+    """A job's history is sent in pages (here of one row): the same job, instances
+    and events, in order, as the unpaged reply and `wq info --json`."""
+    r = server.wq("sub", "--retries", "2", "-c", "exit 3", cwd=str(tmp_path))
+    assert r.returncode == 3
+    job_id = max(jobs(server, "--all"))
+    assert server.wq("limit", "run: 5").returncode == 0      # so that root is listed
+    with Client(server.socket) as client:
+        [whole] = client.paged(m.Info(id=str(job_id)), InfoPage)
+        pages = list(client.paged(m.Info(id=str(job_id), page=1), InfoPage))
+        users = list(client.paged(m.Users(page=1), UsersPage))
+    assert len(whole.instances) == 3 and len(whole.events) >= 6
+    assert len(pages) == len(whole.instances) + len(whole.events)
+    assert pages[0].job == whole.job and all(p.job is None for p in pages[1:])
+    assert [i for p in pages for i in p.instances] == whole.instances
+    assert [e for p in pages for e in p.events] == whole.events
+    assert [p.more for p in pages] == [True] * (len(pages) - 1) + [False]
+    printed = info(server, job_id)
+    assert printed == {**whole.job.to_frame(),
+                       "instances": [i.to_frame() for i in whole.instances],
+                       "events": [e.to_frame() for e in whole.events]}
+    assert printed["interactive"] is False and printed["failures"] == 2
+    assert [u.user for p in users for u in p.users] == ["root"]
 
 
 def test_retries_used_up_give_the_last_exit_code(server, tmp_path):

@@ -7,6 +7,7 @@ import click
 from wq.cli import options
 from wq.client import Client
 from wq.protocol import messages as m
+from wq.protocol.replies import Cleaned
 
 FINISHED = ["done", "failed", "cancelled", "lost", "timeout"]
 
@@ -25,9 +26,9 @@ def command(obj: dict[str, str | None], older_than: str | None,
     older than its --keep period (30 days by default)."""
     seconds = 0.0 if older_than is None else options.duration("--older-than", older_than)
     with Client(obj["socket"]) as client:
-        reply = client.request(m.Clean(older_than=seconds, states=list(states) or None),
-                               timeout=None)
-    click.echo(f"forgot {reply['forgotten']} finished job(s)")
-    if reply["unreachable"]:
-        click.echo(f"wq: could not reach {', '.join(reply['unreachable'])}; the files of "
+        reply = client.ask(m.Clean(older_than=seconds, states=list(states) or None),
+                           Cleaned, timeout=None)
+    click.echo(f"forgot {reply.forgotten} finished job(s)")
+    if reply.unreachable:
+        click.echo(f"wq: could not reach {', '.join(reply.unreachable)}; the files of "
                    "those jobs stay there", err=True)

@@ -10,6 +10,7 @@ from wq.client import Client
 from wq.errors import UsageError
 from wq.parsing.units import shown
 from wq.protocol import messages as m
+from wq.protocol.replies import LimitReply
 
 KEYS = {"run": "jobs", "jobs": "jobs", "njobs": "jobs", "running": "jobs",
         "cores": "cores", "ncores": "cores"}
@@ -49,7 +50,7 @@ def command(obj: dict[str, str | None], limits: str) -> None:
         parsed = parse_limits(limits)
         request = m.SetLimits(jobs=parsed.get("jobs"), cores=parsed.get("cores"))
     with Client(obj["socket"]) as client:
-        reply = client.request(request)
-    shown = "; ".join(f"{'run' if k == 'jobs' else k}: {v}"
-                      for k, v in reply["limits"].items() if v is not None)
-    click.echo(f"limits for {reply['user']}: {shown or 'none'}")
+        reply = client.ask(request, LimitReply)
+    listed = "; ".join(f"{'run' if k == 'jobs' else k}: {v}"
+                       for k, v in reply.limits.items() if v is not None)
+    click.echo(f"limits for {reply.user}: {listed or 'none'}")

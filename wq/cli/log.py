@@ -8,6 +8,7 @@ import click
 
 from wq.client import Client
 from wq.protocol import messages as m
+from wq.protocol.replies import LogReply
 
 
 @click.command("log")
@@ -25,9 +26,9 @@ def command(obj: dict[str, str | None], job_id: str, max_bytes: int,
     A requeued or retried job keeps the output of each instance apart.
     """
     with Client(obj["socket"]) as client:
-        reply = client.request(m.Log(id=job_id, max_bytes=max_bytes, instance=instance),
-                               timeout=None)
-    sys.stdout.buffer.write(reply["stdout"].encode("utf-8", "surrogateescape"))
+        reply = client.ask(m.Log(id=job_id, max_bytes=max_bytes, instance=instance),
+                           LogReply, timeout=None)
+    sys.stdout.buffer.write(reply.stdout.encode("utf-8", "surrogateescape"))
     sys.stdout.flush()
-    sys.stderr.buffer.write(reply["stderr"].encode("utf-8", "surrogateescape"))
+    sys.stderr.buffer.write(reply.stderr.encode("utf-8", "surrogateescape"))
     sys.stderr.flush()

@@ -6,6 +6,7 @@ import click
 
 from wq.client import Client
 from wq.protocol import messages as m
+from wq.protocol.replies import NodeReply
 
 
 @click.command("node")
@@ -18,5 +19,5 @@ def command(obj: dict[str, str | None], action: str, hosts: tuple[str, ...]) -> 
     The state is kept across server restarts.
     """
     with Client(obj["socket"]) as client:
-        client.request(m.NodeState(hosts=list(hosts), offline=action == "offline"))
+        client.ask(m.NodeState(hosts=list(hosts), offline=action == "offline"), NodeReply)
     click.echo(f"{', '.join(hosts)}: {action}")

@@ -6,6 +6,7 @@ import click
 
 from wq.client import Client
 from wq.protocol import messages as m
+from wq.protocol.replies import Refreshed
 
 
 @click.command("refresh")
@@ -13,10 +14,10 @@ from wq.protocol import messages as m
 def command(obj: dict[str, str | None]) -> None:
     """Re-read the cluster file, probe down hosts now, and run a scheduling pass."""
     with Client(obj["socket"]) as client:
-        reply = client.request(m.Refresh())
-    line = f"{reply['hosts']} host(s)"
-    if reply["added"]:
-        line += f"; added {', '.join(reply['added'])}"
-    if reply["removed"]:
-        line += f"; removed {', '.join(reply['removed'])}"
+        reply = client.ask(m.Refresh(), Refreshed)
+    line = f"{reply.hosts} host(s)"
+    if reply.added:
+        line += f"; added {', '.join(reply.added)}"
+    if reply.removed:
+        line += f"; removed {', '.join(reply.removed)}"
     click.echo(line)

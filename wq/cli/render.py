@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from wq.protocol.replies import HostRow, JobRow, UserRow
+from wq.protocol.replies import EventRow, HostRow, InstanceRow, JobInfo, JobRow, UserRow
 
 STATE_LETTERS = {"waiting": "W", "running": "R", "done": "D", "failed": "F",
                  "cancelled": "C", "lost": "L", "timeout": "T"}
@@ -135,49 +135,50 @@ def _value(v: Any) -> str:
     return ",".join(str(x) for x in v) if isinstance(v, list) else str(v)
 
 
-def info(job: dict[str, Any], now: float) -> str:
+def info(job: JobInfo, instances: Sequence[InstanceRow], events: Sequence[EventRow],
+         now: float) -> str:
     """`wq info`: one job in full, then its instances and events."""
     def when(t: float | None) -> str:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
 
-    lines = [f"Job {job['id']}  {job['state']}  ({job['user']}, priority {job['pri']})"]
-    if job["exit"] is not None:
-        lines.append(f"  exit code: {job['exit']}")
-    if job["reason"]:
-        lines.append(f"  reason: {job['reason']}")
-    lines.append(f"  submitted: {when(job['submitted'])}")
-    if job["started"]:
-        lines.append(f"  started: {when(job['started'])}  on {','.join(job['hosts']) or '-'}")
-    if job["ended"]:
-        lines.append(f"  ended: {when(job['ended'])}  "
-                     f"(ran {duration(job['ended'] - (job['started'] or job['ended']))})")
-    if job["requirements"]:
-        req = "; ".join(f"{k}: {_value(v)}" for k, v in job["requirements"].items())
+    lines = [f"Job {job.id}  {job.state}  ({job.user}, priority {job.pri})"]
+    if job.exit is not None:
+        lines.append(f"  exit code: {job.exit}")
+    if job.reason:
+        lines.append(f"  reason: {job.reason}")
+    lines.append(f"  submitted: {when(job.submitted)}")
+    if job.started:
+        lines.append(f"  started: {when(job.started)}  on {','.join(job.hosts) or '-'}")
+    if job.ended:
+        lines.append(f"  ended: {when(job.ended)}  "
+                     f"(ran {duration(job.ended - (job.started or job.ended))})")
+    if job.requirements:
+        req = "; ".join(f"{k}: {_value(v)}" for k, v in job.requirements.items())
         lines.append(f"  requirements: {req}")
-    lines.append(f"  cwd: {job['cwd']}")
-    command = job["command"].rstrip("\n")
+    lines.append(f"  cwd: {job.cwd}")
+    command = job.command.rstrip("\n")
     if "\n" in command:
         lines.append("  command: |")
         lines.extend(f"    {c}" for c in command.splitlines())
     else:
         lines.append(f"  command: {command.strip()}")
-    if job["crashes"] or job["failures"]:
-        lines.append(f"  requeued after a lost host: {job['crashes']}; "
-                     f"retried after failing: {job['failures']}")
-    if job["instances"]:
+    if job.crashes or job.failures:
+        lines.append(f"  requeued after a lost host: {job.crashes}; "
+                     f"retried after failing: {job.failures}")
+    if instances:
         table = [["Inst", "Host", "Started", "Ended", "Outcome", "Exit", "Detail"]]
-        for i in job["instances"]:
-            outcome = i["outcome"] + ("" if i["settled"] else " (unsettled)")
-            table.append([str(i["number"]), ",".join(i["hosts"]), when(i["started"]),
-                          when(i["ended"]), outcome, "-" if i["exit"] is None else str(i["exit"]),
-                          i["detail"] or "-"])
+        for i in instances:
+            outcome = i.outcome + ("" if i.settled else " (unsettled)")
+            table.append([str(i.number), ",".join(i.hosts), when(i.started),
+                          when(i.ended), outcome, "-" if i.exit is None else str(i.exit),
+                          i.detail or "-"])
         lines.append("")
         lines.extend(_columns(table))
     lines.append("")
     lines.append("Events:")
-    for e in job["events"]:
-        detail = f"  {e['detail']}" if e["detail"] else ""
-        lines.append(f"  {when(e['time'])}  {e['kind']}{detail}")
+    for e in events:
+        detail = f"  {e.detail}" if e.detail else ""
+        lines.append(f"  {when(e.time)}  {e.kind}{detail}")
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ import click
 from wq.client import Client
 from wq.errors import UsageError
 from wq.protocol import messages as m
+from wq.protocol.replies import Removed
 
 
 def parse_selectors(words: tuple[str, ...]) -> tuple[list[str], bool]:
@@ -35,12 +36,12 @@ def command(obj: dict[str, str | None], jobs: tuple[str, ...]) -> None:
     """
     texts, everything = parse_selectors(jobs)
     with Client(obj["socket"]) as client:
-        reply = client.request(m.Remove(select=texts, all=everything), timeout=None)
+        reply = client.ask(m.Remove(select=texts, all=everything), Removed, timeout=None)
     failed = False
-    for r in reply["results"]:
-        click.echo(f"job {r['id']}: {r['result']}")
-        failed |= not r.get("removed", False)
-    if everything and not reply["results"]:
+    for r in reply.results:
+        click.echo(f"job {r.id}: {r.result}")
+        failed |= not r.removed
+    if everything and not reply.results:
         click.echo("you have no jobs")
     if failed:
         raise SystemExit(1)

@@ -9,7 +9,7 @@ import click
 from wq.cli import render
 from wq.client import Client
 from wq.protocol import messages as m
-from wq.protocol.replies import HostRow
+from wq.protocol.replies import StatReply
 
 
 @click.command("stat")
@@ -18,9 +18,8 @@ from wq.protocol.replies import HostRow
 def command(obj: dict[str, str | None], as_json: bool) -> None:
     """Usage per host ([**..] used and free cores; X offline; - down), then totals."""
     with Client(obj["socket"]) as client:
-        reply = client.request(m.Stat())
+        reply = client.ask(m.Stat(), StatReply)
     if as_json:
-        reply.pop("ok", None)
-        click.echo(json.dumps(reply, indent=1))
+        click.echo(json.dumps(reply.to_frame(), indent=1))
     else:
-        click.echo(render.stat([HostRow.from_frame(h) for h in reply["hosts"]]))
+        click.echo(render.stat(reply.hosts))

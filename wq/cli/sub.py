@@ -21,6 +21,7 @@ from wq.parsing.arrays import MAX_TASK_ID
 from wq.parsing.requirements import MAX_RETRIES
 from wq.protocol import events
 from wq.protocol import messages as m
+from wq.protocol.replies import Accepted, Removed
 
 TIMEOUT_EXIT = 124        # as timeout(1)
 
@@ -309,18 +310,17 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
     frame = codec.spec_to_dict(spec)
     if shape is not None:
         with Client(obj["socket"]) as client:
-            reply = client.request(m.Submit(spec=frame, attach=not batch, **shape))
+            reply = client.ask(m.Submit(spec=frame, attach=not batch, **shape), Accepted)
             if batch:
-                click.echo(reply["id"])
+                click.echo(reply.id)
                 return
-            code = follow_array(client, str(reply["id"]), int(reply["tasks"]),
-                                obj["socket"])
+            code = follow_array(client, reply.id, reply.tasks or 0, obj["socket"])
         sys.exit(code)
     with Client(obj["socket"]) as client:
         if batch:
-            click.echo(client.request(m.Submit(spec=frame))["id"])
+            click.echo(client.ask(m.Submit(spec=frame), Accepted).id)
             return
-        job_id = str(client.request(m.Submit(spec=frame, attach=True))["id"])
+        job_id = client.ask(m.Submit(spec=frame, attach=True), Accepted).id
         session = None
         if spec.interactive:
             session = Interactive(client, job_id, agent=agent, x11=spec.requirements.x11)
@@ -431,6 +431,6 @@ def _show(event: events.Event, job_id: str, chatty: bool, cancelled: bool) -> in
 def _cancel(job_id: str, socket_path: str | None) -> None:
     try:
         with Client(socket_path) as other:
-            other.request(m.Remove(select=[str(job_id)]), timeout=None)
+            other.ask(m.Remove(select=[str(job_id)]), Removed, timeout=None)
     except WqError as exc:
         click.echo(f"wq: could not cancel job {job_id}: {exc}", err=True)

@@ -9,7 +9,9 @@ import click
 from wq.cli import render
 from wq.client import Client
 from wq.protocol import messages as m
-from wq.protocol.replies import UserRow
+from wq.protocol.replies import UsersPage
+
+PAGE = 1000             # rows per reply
 
 
 @click.command("users")
@@ -18,8 +20,8 @@ from wq.protocol.replies import UserRow
 def command(obj: dict[str, str | None], as_json: bool) -> None:
     """Users with running jobs, cores in use, waiting jobs and limits."""
     with Client(obj["socket"]) as client:
-        reply = client.request(m.Users())
+        rows = [u for page in client.paged(m.Users(page=PAGE), UsersPage) for u in page.users]
     if as_json:
-        click.echo(json.dumps(reply["users"], indent=1))
+        click.echo(json.dumps([u.to_frame() for u in rows], indent=1))
     else:
-        click.echo(render.users([UserRow.from_frame(u) for u in reply["users"]]))
+        click.echo(render.users(rows))

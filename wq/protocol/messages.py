@@ -85,6 +85,7 @@ class NodeState:
 @dataclass(frozen=True, slots=True)
 class Users:
     type: ClassVar[str] = "users"
+    page: int | None = None             # rows per reply; replies then say `more`
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,7 @@ class Info:
 
     type: ClassVar[str] = "info"
     id: str
+    page: int | None = None             # history rows per reply; replies then say `more`
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +167,44 @@ def checked(cls: type[Any], frame: dict[str, Any], kind: str) -> Any:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ProtocolError(f"{kind}: missing field {f.name!r}")
             continue
-        value = frame[f.name]
-        if not _fits(value, hints[f.name]):
+        value, hint = frame[f.name], hints[f.name]
+        nested = _nested(hint)
+        if nested is not None:          # rows in a reply: each checked, and built
+            values[f.name] = _build(value, nested, f"{kind}.{f.name}")
+            continue
+        if not _fits(value, hint):
             raise ProtocolError(f"{kind}: field {f.name!r} has the wrong type")
         values[f.name] = value
     return cls(**values)
+
+
+def _nested(hint: Any) -> tuple[type[Any], bool, bool] | None:
+    """For a field holding messages (`X`, `X | None` or `list[X]`, X a
+    dataclass): X, whether a list, whether None is allowed."""
+    args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        inner = args[0] if args[1] is type(None) else args[1]
+        found = _nested(inner)
+        return None if found is None or found[1] else (found[0], False, True)
+    if origin is list and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]):
+        return args[0], True, False
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return hint, False, False
+    return None
+
+
+def _build(value: Any, nested: tuple[type[Any], bool, bool], kind: str) -> Any:
+    cls, many, optional = nested
+    if value is None and optional:
+        return None
+    if many:
+        if not isinstance(value, list):
+            raise ProtocolError(f"{kind}: not a list")
+        return [_build(v, (cls, False, False), kind) for v in value]
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{kind}: not an object")
+    return checked(cls, value, kind)
 
 
 _HINTS: dict[type[Any], dict[str, Any]] = {}

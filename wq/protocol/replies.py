@@ -1,22 +1,25 @@
-"""Rows of replies, typed: a job in a listing (JobRow), a host in `wq stat`
-(HostRow), a user in `wq users` (UserRow).
+"""Replies, typed: one class per request's answer, and the rows they carry
+(a job in a listing, a host in `wq stat`, a user in `wq users`, an instance
+and an event in `wq info`, a result of `wq rm`).
 
-On the wire a row is a JSON object, as `--json` prints it (a job row's
-optional fields only when set); `from_frame` checks every field.
+On the wire a reply or row is a JSON object, as `--json` prints it (optional
+fields only when set), and a reply also has `ok: true`; `from_frame` checks
+every field, the rows inside included. A paged reply (a listing, `users`,
+`info`) comes as several frames, each but the last with `more`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self
 
 from wq.protocol.messages import checked
 
 
 class Row:
-    """What every row does: to a frame (its fields, optional ones only when
-    set) and back (each field checked)."""
+    """What every row and reply does: to a frame (its fields, optional ones only
+    when set, rows in it as frames) and back (each field checked)."""
 
     __slots__ = ()
 
@@ -25,6 +28,10 @@ class Row:
         for f in dataclasses.fields(self):   # type: ignore[arg-type]
             value = getattr(self, f.name)
             if f.default is dataclasses.MISSING or value != f.default:
+                if isinstance(value, Row):
+                    value = value.to_frame()
+                elif isinstance(value, list) and value and isinstance(value[0], Row):
+                    value = [v.to_frame() for v in value]
                 out[f.name] = value
         return out
 
@@ -85,3 +92,143 @@ class UserRow(Row):
     cores: int
     waiting: int
     limits: dict[str, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRow(Row):
+    """One run of a job in `wq info`: where, when, how it ended (settled False:
+    lost with its host, fate not yet known)."""
+    number: int
+    hosts: list[str]
+    started: float | None
+    ended: float | None
+    outcome: str                    # running, a final state, requeued, retried
+    exit: int | None
+    detail: str
+    settled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow(Row):
+    """One line of a job's history in `wq info`."""
+    time: float
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobInfo(JobRow):
+    """A job in full (`wq info`): its row, what it runs and where, its counters;
+    its instances and events follow in the pages of an InfoPage."""
+    interactive: bool
+    command: str
+    cwd: str
+    hosts: list[str]
+    requirements: dict[str, Any]
+    crashes: int
+    failures: int
+    stdout: str | None
+    stderr: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveRow(Row):
+    """One result of `wq rm`: a job, a task or a run of tasks (12.1-50)."""
+    id: str
+    result: str
+    removed: bool
+
+
+# -- replies -----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class HelloReply(Row):
+    version: int
+    user: str = ""
+    pid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted(Row):
+    """A submission taken: the job's id, or an array's number and its task count."""
+    id: str
+    tasks: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing(Row):
+    """A page of `wq ls`."""
+    now: float
+    jobs: list[JobRow]
+    more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StatReply(Row):
+    hosts: list[HostRow]
+    running: int
+    waiting: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsersPage(Row):
+    users: list[UserRow]
+    more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InfoPage(Row):
+    """A page of `wq info`: the job on the first, then its instances and events
+    in order, a bounded number a page."""
+    now: float
+    job: JobInfo | None = None              # on the first page
+    instances: list[InstanceRow] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
+    more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Removed(Row):
+    results: list[RemoveRow]
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed(Row):
+    """`wq refresh`: the cluster's host count now, and the hosts added and removed."""
+    hosts: int
+    added: list[str]
+    removed: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeReply(Row):
+    hosts: list[str]
+    offline: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LimitReply(Row):
+    user: str
+    limits: dict[str, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class LogReply(Row):
+    id: str
+    host: str
+    instance: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cleaned(Row):
+    """`wq clean`: how many jobs were forgotten, and the hosts whose job
+    directories could not be reached (their files stay)."""
+    forgotten: int
+    unreachable: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Row):
+    """A request that has nothing to say but that it was done."""

@@ -19,7 +19,7 @@ import socket
 import stat
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TextIO
+from typing import TextIO, TypeVar
 
 from wq.errors import ProtocolError, WqError
 from wq.executor.local import LocalExecutor
@@ -29,7 +29,8 @@ from wq.parsing import cluster as cluster_file
 from wq.parsing.units import format_duration
 from wq.protocol import events
 from wq.protocol import messages as m
-from wq.protocol.replies import JobRow
+from wq.protocol.replies import (Accepted, EventRow, HelloReply, InfoPage, InstanceRow,
+                                 JobInfo, Listing, Refreshed, Row, UsersPage)
 from wq.server.effects import ClientGone, Loaded, SessionEnded, SetCluster
 from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
@@ -44,6 +45,8 @@ log = logging.getLogger("wq.server")
 
 DEFAULT_KEEP = 30 * 86400.0     # seconds finished jobs stay in the history
 MAX_PAGE = 5000                 # rows in one reply of a paged listing
+
+R = TypeVar("R")
 PRUNE_EVERY = 3600.0
 
 
@@ -210,44 +213,45 @@ class Server:
                 log.exception("pruning the history failed")
             await asyncio.sleep(PRUNE_EVERY)
 
-    def _reloader(self, runner: Runner) -> Callable[[], dict[str, Any]]:
-        def reload() -> dict[str, Any]:
+    def _reloader(self, runner: Runner) -> Callable[[], Refreshed]:
+        def reload() -> Refreshed:
             engine = runner.engine
             if self.cluster_path is None:
-                return {"hosts": len(engine.cluster.hosts), "added": [], "removed": []}
+                return Refreshed(len(engine.cluster.hosts), [], [])
             new = self.load_cluster()
             old = {h.name for h in engine.cluster.hosts}
             names = {h.name for h in new.hosts}
             runner.feed(SetCluster(new))
             runner.monitor.track(list(new.hosts))
             log.info("cluster file re-read: %d host(s)", len(new.hosts))
-            return {"hosts": len(new.hosts), "added": sorted(names - old),
-                    "removed": sorted(old - names)}
+            return Refreshed(len(new.hosts), sorted(names - old), sorted(old - names))
         return reload
 
     async def _handle(self, handlers: Handlers, conn: Connection, req: m.Request) -> bool:
         """Answer one request; False ends the connection."""
         user = conn.user
 
-        async def reply(message: dict[str, Any]) -> None:
+        async def reply(message: Row) -> None:
             handlers.runner.commit()          # nothing is said before it is durable
-            await conn.send(message)
+            await conn.send({"ok": True, **message.to_frame()})
         if isinstance(req, (m.ListJobs, m.Remove, m.Users)):
             await handlers.runner.loaded.wait()     # they need the whole queue
         match req:
             case m.Submit():
                 first, count, watcher = await handlers.submit(req, user)
                 if first.task is None:
-                    await reply({"ok": True, "id": first.label})
+                    await reply(Accepted(first.label))
                 else:
-                    await reply({"ok": True, "id": str(first.number), "tasks": count})
+                    await reply(Accepted(str(first.number), count))
                 if watcher is not None:
                     return await self._stream(handlers, conn, first, watcher)
             case m.ListJobs():
                 if req.page is None:
                     await reply(handlers.on_ls(req, user))
                 else:
-                    await self._pages(handlers.ls_rows(req, user), req.page, reply)
+                    now = time.time()
+                    await _pages(handlers.ls_rows(req, user), req.page, reply,
+                                 lambda rows, more: Listing(now, rows, more))
             case m.Stat():
                 await reply(handlers.on_stat(req, user))
             case m.Remove():
@@ -257,7 +261,7 @@ class Server:
             case m.NodeState():
                 await reply(handlers.on_node(req, user))
             case m.Users():
-                await reply(handlers.on_users(req, user))
+                await _pages(handlers.user_rows(req, user), req.page, reply, UsersPage)
             case m.SetLimits():
                 await reply(handlers.on_limit(req, user))
             case m.Log():
@@ -265,28 +269,14 @@ class Server:
             case m.SessionEnd():
                 await reply(handlers.on_session_end(req, user))
             case m.Info():
-                await reply(handlers.on_info(req, user))
+                info, history = handlers.on_info(req, user)
+                now = time.time()
+                await _pages(history, req.page, reply, _info_pages(info, now))
             case m.Clean():
                 await reply(await handlers.on_clean(req, user))
             case m.Hello():
-                await reply({"ok": True, "version": m.PROTOCOL_VERSION})
+                await reply(HelloReply(m.PROTOCOL_VERSION))
         return True
-
-    async def _pages(self, rows: Iterator[JobRow], page: int,
-                     reply: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
-        """A listing as replies of at most `page` rows (up to MAX_PAGE), each but the
-        last with `more`; rows are built a page at a time and the loop runs other
-        work between pages, so no listing holds it or the server's memory long."""
-        size = max(1, min(page, MAX_PAGE))
-        now = time.time()
-        chunk = [r.to_frame() for r in itertools.islice(rows, size)]
-        while True:
-            following = [r.to_frame() for r in itertools.islice(rows, size)]
-            await reply({"ok": True, "now": now, "jobs": chunk, "more": bool(following)})
-            if not following:
-                return
-            chunk = following
-            await pause()
 
     async def _stream(self, handlers: Handlers, conn: Connection, job: Job,
                       watcher: Watcher) -> bool:
@@ -334,6 +324,37 @@ class Server:
         finally:
             incoming.cancel()
             handlers.unsubscribe(job, watcher)
+
+
+async def _pages(rows: Iterator[R], page: int | None,
+                 reply: Callable[[Row], Awaitable[None]],
+                 make: Callable[[list[R], bool], Row]) -> None:
+    """Rows as replies of at most `page` rows (up to MAX_PAGE; all in one when
+    None), each made by `make(rows, more)`; rows are built a page at a time and
+    the loop runs other work between pages, so no listing holds it or the
+    server's memory long."""
+    size = None if page is None else max(1, min(page, MAX_PAGE))
+    chunk = list(itertools.islice(rows, size))
+    while True:
+        following = list(itertools.islice(rows, size))
+        await reply(make(chunk, bool(following)))
+        if not following:
+            return
+        chunk = following
+        await pause()
+
+
+def _info_pages(info: JobInfo, now: float
+                ) -> Callable[[list[InstanceRow | EventRow], bool], InfoPage]:
+    """Pages of `wq info`: the job on the first, its history on each."""
+    told = False
+
+    def make(rows: list[InstanceRow | EventRow], more: bool) -> InfoPage:
+        nonlocal told
+        job, told = (None if told else info), True
+        return InfoPage(now, job, [r for r in rows if isinstance(r, InstanceRow)],
+                        [r for r in rows if isinstance(r, EventRow)], more)
+    return make
 
 
 def _raise_file_limit() -> None:

@@ -1,4 +1,5 @@
-"""Request handlers: one `on_<request>` per message type; each returns a reply dict.
+"""Request handlers: one `on_<request>` per message type; each returns its typed
+reply (wq.protocol.replies), or for a paged one the rows to page.
 
 Handlers validate what the client sent (it is never trusted), commit through
 the store, and feed the engine through the runner. A WqError becomes an error reply.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -17,7 +19,9 @@ from wq.errors import ParseError, WqError
 from wq.model import HostState, Job, JobId, JobState, Limits, Requirements, priority_name
 from wq.parsing import selectors
 from wq.protocol import messages as m
-from wq.protocol.replies import HostRow, JobRow, UserRow
+from wq.protocol.replies import (Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
+                                 JobRow, LimitReply, Listing, LogReply, NodeReply, Refreshed,
+                                 Removed, RemoveRow, StatReply, UserRow)
 from wq.server import effects as fx
 from wq.server import launches
 from wq.server.runner import Runner, long_lived, pause
@@ -31,7 +35,7 @@ MAX_TASKS = 1_000_000
 
 class Handlers:
     def __init__(self, store: Store, runner: Runner,
-                 reload: Callable[[], dict[str, Any]]) -> None:
+                 reload: Callable[[], Refreshed]) -> None:
         self.store = store
         self.runner = runner
         self.engine = runner.engine
@@ -117,10 +121,9 @@ class Handlers:
             return None if number is None else selectors.Selector(number, number)
         return sel
 
-    def on_ls(self, req: m.ListJobs, user: str) -> dict[str, Any]:
+    def on_ls(self, req: m.ListJobs, user: str) -> Listing:
         """The whole listing in one reply (a client that does not page)."""
-        return {"ok": True, "now": time.time(),
-                "jobs": [r.to_frame() for r in self.ls_rows(req, user)]}
+        return Listing(time.time(), list(self.ls_rows(req, user)))
 
     def ls_rows(self, req: m.ListJobs, user: str) -> Iterator[JobRow]:
         """The rows of a listing in order (by number, then task), built as they are
@@ -227,7 +230,7 @@ class Handlers:
                     array=True, counts=counts, tasks=sum(counts.values()))
                 for number, (first, counts) in arrays.items()]
 
-    def on_stat(self, req: m.Stat, user: str) -> dict[str, Any]:
+    def on_stat(self, req: m.Stat, user: str) -> StatReply:
         view = self.engine.view()
         status = self.runner.monitor.status
         hosts = []
@@ -242,14 +245,11 @@ class Handlers:
                 state = st.state.value
             hosts.append(HostRow(use.host.name, use.host.cores,
                                  use.host.cores - use.free_cores, use.host.mem,
-                                 use.host.gpus, list(use.host.labels), state,
-                                 reason).to_frame())
-        waiting = self.engine.waiting_count()
-        running = len(self.engine.running)
-        return {"ok": True, "hosts": hosts, "running": running, "waiting": waiting}
+                                 use.host.gpus, list(use.host.labels), state, reason))
+        return StatReply(hosts, len(self.engine.running), self.engine.waiting_count())
 
-    async def on_rm(self, req: m.Remove, user: str) -> dict[str, Any]:
-        missing: list[dict[str, Any]] = []
+    async def on_rm(self, req: m.Remove, user: str) -> Removed:
+        missing: list[RemoveRow] = []
         if req.all:
             jobs = sorted((j for j in self.engine.jobs.values() if j.user == user),
                           key=_order)
@@ -262,13 +262,13 @@ class Handlers:
                     continue
                 found = self.find([text], user, limit=2)
                 if not found:
-                    missing.append({"id": text, "result": "no such job", "removed": False})
+                    missing.append(RemoveRow(text, "no such job", False))
                 elif len(found) > 1:
-                    missing.append({"id": text, "result": "already ended", "removed": False})
+                    missing.append(RemoveRow(text, "already ended", False))
                 else:
                     jobs += found
         results = await self.runner.remove(jobs, user, admin=user == "root")
-        return {"ok": True, "results": results.rows() + missing}
+        return Removed(results.rows() + missing)
 
     def _live(self, text: str, user: str) -> list[Job]:
         """The waiting and running jobs a selector names, from the engine (no store
@@ -307,13 +307,13 @@ class Handlers:
             return out                         # in order, each once already
         return sorted({j.id: j for j in out}.values(), key=_order)
 
-    def on_refresh(self, req: m.Refresh, user: str) -> dict[str, Any]:
+    def on_refresh(self, req: m.Refresh, user: str) -> Refreshed:
         changes = self.reload()
         self.runner.monitor.refresh()
         self.runner.wake()
-        return {"ok": True, **changes}
+        return changes
 
-    def on_node(self, req: m.NodeState, user: str) -> dict[str, Any]:
+    def on_node(self, req: m.NodeState, user: str) -> NodeReply:
         known = {h.name for h in self.engine.cluster.hosts}
         unknown = [h for h in req.hosts if h not in known]
         if unknown:
@@ -322,23 +322,22 @@ class Handlers:
         if not req.hosts:
             raise WqError("name at least one host")
         self.runner.feed(fx.SetOffline(tuple(req.hosts), req.offline))
-        return {"ok": True, "hosts": req.hosts, "offline": req.offline}
+        return NodeReply(req.hosts, req.offline)
 
-    def on_users(self, req: m.Users, user: str) -> dict[str, Any]:
+    def user_rows(self, req: m.Users, user: str) -> Iterator[UserRow]:
+        """`wq users`: a row per user with jobs or limits, by name."""
         usage = self.engine.usage()
         waiting: dict[str, int] = {}
         for group in self.engine.queue.values():
             waiting[group[0].user] = waiting.get(group[0].user, 0) + len(group)
         names = sorted(set(usage) | set(waiting) | set(self.engine.limits))
-        rows = []
         for name in names:
             used = usage.get(name, scheduler.Usage())
             limits = self.engine.limits.get(name, Limits())
-            rows.append(UserRow(name, used.jobs, used.cores, waiting.get(name, 0),
-                                {"jobs": limits.jobs, "cores": limits.cores}).to_frame())
-        return {"ok": True, "users": rows}
+            yield UserRow(name, used.jobs, used.cores, waiting.get(name, 0),
+                          {"jobs": limits.jobs, "cores": limits.cores})
 
-    def on_limit(self, req: m.SetLimits, user: str) -> dict[str, Any]:
+    def on_limit(self, req: m.SetLimits, user: str) -> LimitReply:
         """None leaves a limit as it is; -1 removes it."""
         for label, value in (("jobs", req.jobs), ("cores", req.cores)):
             if value is not None and value < -1:
@@ -350,15 +349,14 @@ class Handlers:
 
         limits = Limits(pick(req.jobs, old.jobs), pick(req.cores, old.cores))
         self.runner.feed(fx.SetLimits(user, limits))
-        return {"ok": True, "user": user, "limits": {"jobs": limits.jobs,
-                                                    "cores": limits.cores}}
+        return LimitReply(user, {"jobs": limits.jobs, "cores": limits.cores})
 
-    def on_session_end(self, req: m.SessionEnd, user: str) -> dict[str, Any]:
+    def on_session_end(self, req: m.SessionEnd, user: str) -> Done:
         job = next((j for j in self.engine.running.values() if j.label == req.id), None)
         if job is None or not job.spec.interactive or job.user != user:
             raise WqError(f"no interactive job {req.id} of yours is running")
         self.runner.feed(fx.SessionEnded(job.id, req.code, req.reason, req.lost))
-        return {"ok": True}
+        return Done()
 
     def one(self, text: str, user: str) -> Job:
         """The one job (or task) a selector names."""
@@ -373,7 +371,7 @@ class Handlers:
             raise WqError(f"{text} names {len(jobs)} jobs; name one")
         return jobs[0]
 
-    async def on_log(self, req: m.Log, user: str) -> dict[str, Any]:
+    async def on_log(self, req: m.Log, user: str) -> LogReply:
         job = self.one(req.id, user)
         if job.spec.interactive:
             raise WqError(f"job {req.id} is interactive: its output went to its terminal")
@@ -395,28 +393,32 @@ class Handlers:
         directory = launches.instance_directory(self.engine.server_id, instance)
         out, err = await self.runner.executor(host).cat(
             host, directory, out_word, err_word, max(1, min(req.max_bytes, 16 << 20)))
-        return {"ok": True, "id": job.label, "host": host.name, "instance": instance.number,
-                "stdout": out.decode("utf-8", "surrogateescape"),
-                "stderr": err.decode("utf-8", "surrogateescape")}
+        return LogReply(job.label, host.name, instance.number,
+                        out.decode("utf-8", "surrogateescape"),
+                        err.decode("utf-8", "surrogateescape"))
 
-    def on_info(self, req: m.Info, user: str) -> dict[str, Any]:
+    def on_info(self, req: m.Info, user: str) -> tuple[JobInfo,
+                                                       Iterator[InstanceRow | EventRow]]:
+        """One job in full, and its history to page: its instances, then its events
+        (each row built as it is taken)."""
         job = self.one(req.id, user)
-        row = _row(job).to_frame()
-        row.update(command=job.spec.command, cwd=job.spec.cwd,
-                   requirements=codec.spec_to_dict(job.spec)["requirements"],
-                   hosts=list(job.placement.hosts) if job.placement else [],
-                   interactive=job.spec.interactive, crashes=job.crashes,
-                   failures=job.failures, stdout=job.spec.stdout, stderr=job.spec.stderr)
-        row["instances"] = [
-            {"number": i.number, "hosts": list(i.hosts), "started": i.started,
-             "ended": i.ended, "outcome": i.outcome, "exit": i.exit_code,
-             "detail": i.detail, "settled": i.settled}
-            for i in self.store.instances(job.id)]
-        row["events"] = [{"time": t, "kind": k, "detail": d}
-                         for t, k, d in self.store.events(job.id)]
-        return {"ok": True, "now": time.time(), "job": row}
+        row = _row(job)
+        info = JobInfo(**{
+            **{f.name: getattr(row, f.name) for f in dataclasses.fields(row)},
+            "interactive": job.spec.interactive, "command": job.spec.command,
+            "cwd": job.spec.cwd, "hosts": list(job.placement.hosts) if job.placement else [],
+            "requirements": codec.spec_to_dict(job.spec)["requirements"],
+            "crashes": job.crashes, "failures": job.failures, "stdout": job.spec.stdout,
+            "stderr": job.spec.stderr})
+        instances = self.store.instances(job.id)
+        events = self.store.events(job.id)
+        history: Iterator[InstanceRow | EventRow] = itertools.chain(
+            (InstanceRow(i.number, list(i.hosts), i.started, i.ended, i.outcome,
+                         i.exit_code, i.detail, i.settled) for i in instances),
+            (EventRow(t, k, d) for t, k, d in events))
+        return info, history
 
-    async def on_clean(self, req: m.Clean, user: str) -> dict[str, Any]:
+    async def on_clean(self, req: m.Clean, user: str) -> Cleaned:
         states = _states(req.states) or {s for s in JobState if s.final}
         unfinished = sorted(s.value for s in states if not s.final)
         if unfinished:
@@ -425,7 +427,7 @@ class Handlers:
         if req.older_than < 0:
             raise WqError("--older-than must not be negative")
         count, left = await self.runner.forget(time.time() - req.older_than, states)
-        return {"ok": True, "forgotten": count, "unreachable": left}
+        return Cleaned(count, left)
 
 
 def _states(names: list[str] | None) -> set[JobState] | None:

@@ -30,6 +30,7 @@ from wq.executor.outcome import Outcome, Started
 from wq.executor.ssh import connect_options
 from wq.model import Host, HostState, Instance, Job, JobId, JobState
 from wq.protocol import events
+from wq.protocol.replies import RemoveRow
 from wq.server import effects as fx
 from wq.server.hosts import HostMonitor, HostStatus
 from wq.server.state import Engine, internal
@@ -434,7 +435,7 @@ class Runs:
             else:
                 runs.append([number, task, task, result, removed])
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[RemoveRow]:
         """One reply row per run: its selector, the result, and whether it is removed."""
         out = []
         for number, first, last, result, removed in self._runs:
@@ -442,7 +443,7 @@ class Runs:
                 label = str(number)
             else:
                 label = f"{number}.{first}" if first == last else f"{number}.{first}-{last}"
-            out.append({"id": label, "result": result, "removed": removed})
+            out.append(RemoveRow(label, result, removed))
         return out
 
 
