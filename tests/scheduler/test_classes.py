@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tests.builders import host, job
 from tests.scheduler.reference import Group, reference_plan
 from tests.scheduler.test_properties import hosts_st
-from wq.model import Cluster, Job, JobId, Limits, Mode
+from wq.model import Cluster, Job, JobId, Limits
 from wq.scheduler import ClusterView, Usage, Waiting, plan
 from wq.scheduler.order import queue_key
 
