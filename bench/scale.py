@@ -54,6 +54,18 @@ def wall(server: WqServer, *args: str, runs: int) -> float:
     return statistics.median(times)
 
 
+def round_trip(server: WqServer, request: m.Request, runs: int) -> float:
+    """Median time of one request from this process (connect, hello, the request,
+    its reply), in ms: the server's share of a CLI command's time."""
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        with Client(server.socket) as client:
+            client.request(request)
+        times.append(1000 * (time.perf_counter() - began))
+    return statistics.median(times)
+
+
 def submit_to_start(server: WqServer, jobs: int) -> list[float]:
     latencies = []
     for _ in range(jobs):
@@ -102,10 +114,12 @@ def deep_queue(server: WqServer, count: int, array: bool) -> list[tuple[str, str
     rate = 2000 / (time.perf_counter() - started)
     stat = wall(server, "stat", runs=5)       # while it keeps dispatching
     sub = wall(server, "sub", "-b", "-c", "true", runs=5)
+    stat_trip = round_trip(server, m.Stat(), runs=5)
+    sub_trip = round_trip(server, m.Submit(spec=SPEC), runs=5)
     server.wq("rm", "all", timeout=600)
     return [(f"dispatch, {what}", f"{rate:7.1f} tasks/s"),
-            (f"wq stat, {what}", f"{stat:7.1f} ms"),
-            (f"wq sub -b, {what}", f"{sub:7.1f} ms")]
+            (f"wq stat, {what}", f"{stat:7.1f} ms (of it the request: {stat_trip:.1f} ms)"),
+            (f"wq sub -b, {what}", f"{sub:7.1f} ms (of it the request: {sub_trip:.1f} ms)")]
 
 
 def _done(store: Store) -> int:

@@ -15,13 +15,16 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wq import __version__, paths, trust
 from wq.errors import ClientError, ServerError, ServerNotRunning
-from wq.protocol import events, framing
+from wq.protocol import framing
 from wq.protocol import messages as m
 from wq.protocol.replies import HelloReply, Row
+
+if TYPE_CHECKING:
+    from wq.protocol.events import Event
 
 R = TypeVar("R", bound=Row)
 
@@ -110,8 +113,10 @@ class Client:
             if not reply.get("more"):
                 return
 
-    def events(self) -> Iterator[events.Event]:
+    def events(self) -> Iterator[Event]:
         """The events of an attached job (or array), until its Exit (ArrayEnd)."""
+        from wq.protocol import events        # only an attached client needs them
+
         while True:
             frame = self.receive(timeout=None)
             if "error" in frame and not frame.get("ok", True):
