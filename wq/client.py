@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from wq import __version__, paths, trust
+from wq import __version__, clientconfig, trust
 from wq.errors import ClientError, ServerError, ServerNotRunning
 from wq.protocol import framing
 from wq.protocol import messages as m
@@ -33,9 +33,9 @@ class Client:
     def __init__(self, socket_path: str | None = None, timeout: float | None = 60.0) -> None:
         """Connect to the server, having checked that it is who it must be (the
         socket's directory, the socket and the peer's uid: see wq.trust)."""
-        candidates = paths.socket_candidates(socket_path)
-        self.path = next((p for p in candidates if _present(p)), candidates[0])
-        owner = os.getuid()
+        where = clientconfig.target(socket_path)
+        self.path = next((p for p in where.candidates if _present(p)), where.candidates[0])
+        owner = where.owner
         trust.check_socket(self.path, owner)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
@@ -44,6 +44,10 @@ class Client:
             trust.check_peer(self.sock, self.path, owner)
         except (FileNotFoundError, ConnectionRefusedError):
             self.sock.close()
+            if owner != os.getuid():
+                raise ServerNotRunning(f"the lab's wq server at {self.path} is not running; "
+                                       f"ask {trust.user_name(owner)}, its operator, to "
+                                       "start it") from None
             raise ServerNotRunning(f"no wq server is running on {self.path}; start one with "
                                    "'wq serve [CLUSTER_FILE]'") from None
         except OSError as exc:

@@ -110,9 +110,35 @@ class Host:
 
 
 @dataclass(frozen=True, slots=True)
+class LabBounds:
+    """What one lab member may hold of the server at once (a hostile member
+    cannot crowd the others out)."""
+    connections: int = 32               # open connections
+    queued: int = 1_000_000             # waiting jobs (array tasks count one each)
+    submitting: int = 4                 # submissions being accepted at once
+    pending_mb: int = 64                # MiB of frames being received at once
+
+
+@dataclass(frozen=True, slots=True)
+class Lab:
+    """The cluster file's `lab:` section: one server shared by a group. The
+    operator (who runs the server) is always a member and an admin."""
+    socket: str                         # the shared socket's path
+    users: tuple[str, ...] = ()         # who may connect, by name ...
+    group: str | None = None            # ... and the members of this Unix group
+    admins: tuple[str, ...] = ()
+    weights: tuple[tuple[str, float], ...] = ()     # fair-share weights (default 1)
+    bounds: LabBounds = field(default_factory=LabBounds)
+
+    def weight(self, user: str) -> float:
+        return dict(self.weights).get(user, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
 class Cluster:
     hosts: tuple[Host, ...]
     source: str = ""
+    lab: Lab | None = None
 
 
 @dataclass(frozen=True, slots=True)

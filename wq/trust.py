@@ -4,13 +4,15 @@ A client talks to a server only when the socket's directory is a real
 directory (not a symlink) owned by the expected user with no access for group
 or others, the socket is a socket owned by that user, and the process
 listening is that user's (SO_PEERCRED). The expected user is the client's own
-uid (a later lab mode names an operator). The server applies the same rules to
-the directory it listens in, and never changes the mode of one it did not
-create. Anything else is an error that says what is wrong and what to do.
+uid, or the lab's operator (whose shared socket's directory others may enter
+but not write in). The server applies the same rules to the directory it
+listens in, and never changes the mode of one it did not create. Anything
+else is an error that says what is wrong and what to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import socket
@@ -31,8 +33,10 @@ def user_name(uid: int) -> str:
         return str(uid)
 
 
-def private_dir_problem(directory: str, owner: int) -> str | None:
-    """What makes `directory` unfit to hold a socket of `owner`, or None."""
+def private_dir_problem(directory: str, owner: int, shared: bool = False) -> str | None:
+    """What makes `directory` unfit to hold a socket of `owner`, or None. A
+    private directory is 0700; a lab's `shared` one may let others in (to reach
+    the socket) but never lets them write (to replace it)."""
     try:
         info = os.lstat(directory)
     except FileNotFoundError:
@@ -46,22 +50,38 @@ def private_dir_problem(directory: str, owner: int) -> str | None:
     if info.st_uid != owner:
         return f"{directory} belongs to {user_name(info.st_uid)}, not to {user_name(owner)}"
     mode = stat.S_IMODE(info.st_mode)
-    if mode & 0o077:
+    if shared and mode & 0o022:
+        return (f"others may write in {directory} (mode {mode:04o}), so anyone could "
+                "replace the socket")
+    if not shared and mode & 0o077:
         return f"{directory} is open to other users (mode {mode:04o}, not 0700)"
     return None
 
 
 def check_socket(path: str, owner: int) -> None:
-    """Before connecting: the socket's directory and the socket itself (Untrusted)."""
+    """Before connecting: the socket's directory and the socket itself (Untrusted).
+    Another user's (a lab operator's) socket may be in a directory others can
+    enter; one's own must be in a private one."""
     directory = os.path.dirname(path)
     if not os.path.lexists(directory):
         return                       # nobody listens: the caller reports that
-    problem = private_dir_problem(directory, owner)
+    shared = owner != os.getuid()
+    problem = private_dir_problem(directory, owner, shared)
     if problem is not None:
-        raise Untrusted(f"refusing to talk to a wq server at {path}: {problem}. Another user "
-                        f"may be posing as your server; remove {directory} if you do not "
-                        "know it (a new 'wq serve' makes it again), or give --socket "
-                        "another path")
+        if shared:
+            raise Untrusted(f"refusing to talk to the lab's wq server at {path}: {problem}; "
+                            f"ask {user_name(owner)}, its operator, to check it")
+        hint = ""
+        with contextlib.suppress(OSError):
+            other = os.lstat(directory).st_uid
+            if other != owner:
+                hint = (f" (if {user_name(other)} runs your lab's server, say so: "
+                        f"WQ_OPERATOR={user_name(other)}, or 'operator: "
+                        f"{user_name(other)}' in ~/.config/wq/client.yaml)")
+        raise Untrusted(f"refusing to talk to a wq server at {path}: {problem}{hint}. "
+                        "Another user may be posing as your server; remove "
+                        f"{directory} if you do not know it (a new 'wq serve' makes it "
+                        "again), or give --socket another path")
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -84,9 +104,39 @@ def check_peer(sock: socket.socket, path: str, owner: int) -> None:
     """After connecting, before sending: the server runs as `owner`."""
     uid = peer_uid(sock)
     if uid != owner:
+        whose = "your" if owner == os.getuid() else f"{user_name(owner)}'s"
         raise Untrusted(f"refusing to talk to the process listening on {path}: it runs as "
                         f"{user_name(uid)}, not as {user_name(owner)}; someone may be posing "
-                        "as your wq server")
+                        f"as {whose} wq server")
+
+
+def prepare_shared_dir(path: str, gid: int | None) -> None:
+    """For a lab server: create the shared socket's directory (0750 and of the
+    lab's group `gid`, or 0711 when the lab names users only: the server then
+    turns away whoever else connects), or check that an existing one is ours and
+    writable by nobody else (its mode is never changed)."""
+    directory = os.path.dirname(path)
+    if not os.path.lexists(directory):
+        try:
+            os.mkdir(directory, 0o700)
+            if gid is not None:
+                os.chown(directory, -1, gid)
+            os.chmod(directory, 0o750 if gid is not None else 0o711)
+        except OSError as exc:
+            raise WqError(f"cannot create {directory} for the lab's socket: "
+                          f"{exc.strerror}") from None
+    problem = private_dir_problem(directory, os.getuid(), shared=True)
+    if problem is None:
+        info = os.stat(directory)
+        needed = 0o010 if gid is not None and info.st_gid == gid else 0o001
+        if not stat.S_IMODE(info.st_mode) & needed:
+            problem = (f"the lab's members cannot reach it (mode "
+                       f"{stat.S_IMODE(info.st_mode):04o}): make it 0750 and of the lab's "
+                       "group, or 0711")
+    if problem is not None:
+        raise WqError(f"cannot listen at {path}: {problem}. The lab's socket must be in a "
+                      "directory of yours that only you can write in; give lab: socket a "
+                      "path whose directory does not exist yet (wq creates it)")
 
 
 def prepare_socket_dir(path: str) -> None:

@@ -105,3 +105,43 @@ def test_bad_values_are_one_line_naming_file_line_and_key(text, expected):
     message = str(caught.value)
     assert expected in message, message
     assert "\n" not in message
+
+
+LAB_HOSTS = "hosts:\n  - {name: a, cores: 2}\n"
+
+
+def test_a_lab_section_names_its_socket_members_admins_weights_and_bounds():
+    parsed = cluster.parse(LAB_HOSTS + """lab:
+  socket: /srv/wq/lab.sock
+  users: [alice, bob]
+  group: wqlab
+  admins: alice
+  weights: {alice: 2}
+  per_user: {connections: 4, queued: 100}
+""", "c.yaml")
+    lab = parsed.lab
+    assert lab is not None and lab.socket == "/srv/wq/lab.sock"
+    assert lab.users == ("alice", "bob") and lab.group == "wqlab" and lab.admins == ("alice",)
+    assert lab.weight("alice") == 2.0 and lab.weight("bob") == 1.0
+    assert lab.bounds.connections == 4 and lab.bounds.queued == 100
+    assert lab.bounds.submitting == 4                     # the default
+    assert cluster.parse(LAB_HOSTS, "c.yaml").lab is None
+
+
+@pytest.mark.parametrize("section, expected", [
+    ("lab: {users: [a]}", "c.yaml:3: lab.socket: a lab needs a 'socket'"),
+    ("lab: {socket: lab.sock, users: a}", "lab.socket: expected an absolute path"),
+    ("lab: {socket: /a/b}", "lab: a lab needs 'users' (names) and/or 'group'"),
+    ("lab: {socket: /a/b, users: a, weights: {a: -1}}", "the weight of a must be a number"),
+    ("lab: {socket: /a/b, users: a, weights: [a]}", "lab.weights: expected a mapping"),
+    ("lab: {socket: /a/b, users: a, per_user: {conections: 3}}",
+     "lab.per_user.conections: unknown key; did you mean 'connections'?"),
+    ("lab: {socket: /a/b, users: a, per_user: {queued: 0}}",
+     "lab.per_user.queued: expected a positive integer"),
+    ("lab: [1]", "lab: expected a mapping"),
+    ("lab: {socket: /a/b, users: 'not a name!'}", "lab.users:"),
+])
+def test_a_bad_lab_section_is_one_line_naming_the_key(section, expected):
+    with pytest.raises(ParseError) as err:
+        cluster.parse(LAB_HOSTS + section + "\n", "c.yaml")
+    assert expected in str(err.value) and "\n" not in str(err.value)

@@ -8,6 +8,7 @@ against the model's transition table, as the store would.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -544,6 +545,22 @@ def test_any_sequence_of_events_keeps_the_books_straight(actions):
         assert all(sim.stored[i] is j.state for i, j in engine.jobs.items())
         assert len(engine.waiting) == sum(len(q) for q in engine.queue.values()) \
             == sum(j.state is JobState.WAITING for j in engine.jobs.values())
+        assert engine.waiting.of_user == Counter(
+            j.user for j in engine.jobs.values() if j.state is JobState.WAITING)
         assert set(engine.running) == set(engine.current)
         for use in engine.view().hosts():
             assert use.used_cores <= use.host.cores
+
+
+# -- a lab: jobs start only for users whose launcher is in ------------------------
+
+
+def test_in_a_lab_a_users_jobs_wait_for_their_launcher_and_hold_nobody_up():
+    sim = Sim(host("a", cores=2), launchers={"ann"})
+    sim.submit(job(1, user="bob"), watched=True)
+    sim.submit(job(2, user="ann"))
+    assert sim.schedule() == ["record 2 started", "launch 2.1 on a", "tell 1 waiting"]
+    told = sim.the(fx.Publish).event
+    assert told.reason.startswith("waiting for bob's launcher")
+    sim.engine.launchers = {"ann", "bob"}
+    assert sim.schedule() == ["record 1 started", "launch 1.1 on a"]

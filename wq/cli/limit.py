@@ -40,15 +40,17 @@ def parse_limits(text: str) -> dict[str, int]:
 
 @click.command("limit")
 @click.argument("limits")
+@click.option("-u", "--user", help="Another user's limits (a lab's admins only).")
 @click.pass_obj
-def command(obj: dict[str, str | None], limits: str) -> None:
+def command(obj: dict[str, str | None], limits: str, user: str | None) -> None:
     """Limit your own running jobs and cores: "run: 2; cores: 8"; -1 removes one;
-    'clear' removes all. Jobs beyond a limit wait; none are stopped."""
+    'clear' removes all. Jobs beyond a limit wait; none are stopped. In a lab,
+    members may lower their own limits; admins set anyone's."""
     if limits.strip() == "clear":
-        request = m.SetLimits(clear=True)
+        request = m.SetLimits(clear=True, user=user)
     else:
         parsed = parse_limits(limits)
-        request = m.SetLimits(jobs=parsed.get("jobs"), cores=parsed.get("cores"))
+        request = m.SetLimits(jobs=parsed.get("jobs"), cores=parsed.get("cores"), user=user)
     with Client(obj["socket"]) as client:
         reply = client.ask(request, LimitReply)
     listed = "; ".join(f"{'run' if k == 'jobs' else k}: {v}"

@@ -4,12 +4,14 @@ YAML:
     defaults: {user: alice, known_hosts: ~/.ssh/known_hosts}
     hosts:
       - {name: node1, address: 10.0.0.1, cores: 16, mem: 64, labels: [fast]}
+    lab: {socket: /srv/wq/lab.sock, group: wqlab}      # optional: see parsing/lab.py
 
 Original: `hostname ncores mem labels` per line; `#` comments, blank lines.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from typing import Any
@@ -18,7 +20,7 @@ import yaml
 
 from wq.errors import ParseError
 from wq.model import DEFAULT_DRAIN_AFTER, Cluster, Host, SshOptions
-from wq.parsing import textfile, units, yamlsrc
+from wq.parsing import lab, textfile, units, yamlsrc
 from wq.parsing.fields import Field, FieldTable
 
 
@@ -70,7 +72,8 @@ HOST_FIELDS = FieldTable([
     Field("drain_after", units.non_negative_int),
 ])
 
-_TOP = FieldTable([Field("hosts", lambda v: v), Field("defaults", lambda v: v)])
+_TOP = FieldTable([Field("hosts", lambda v: v), Field("defaults", lambda v: v),
+                   Field("lab", lambda v: v)])
 _SSH_KEYS = {"known_hosts": "known_hosts", "identity": "identity", "ssh_config": "config",
              "keepalive": "keepalive", "keepalive_count": "keepalive_count",
              "connect_timeout": "connect_timeout", "max_sessions": "max_sessions",
@@ -128,7 +131,10 @@ def parse(text: str, source: str) -> Cluster:
                                                    line=item.line, where=label)
             fields[canonical] = value
         hosts.append(_host(fields, source=source, line=line, label=label))
-    return _checked(hosts, source, [e[2] for e in entries])
+    cluster = _checked(hosts, source, [e[2] for e in entries])
+    if "lab" in top:
+        cluster = dataclasses.replace(cluster, lab=lab.parse(top["lab"].node, source))
+    return cluster
 
 
 def _host(fields: dict[str, Any], *, source: str, line: int, label: str) -> Host:

@@ -94,6 +94,7 @@ class SetLimits:
     jobs: int | None = None
     cores: int | None = None
     clear: bool = False
+    user: str | None = None             # whose limits (another's: admins only); None: one's own
 
 
 @dataclass(frozen=True, slots=True)

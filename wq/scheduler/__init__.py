@@ -20,7 +20,7 @@ Rules, in order:
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
 from wq.model import BLOCK_PRIORITY, Job, JobId, Limits, Mode, Placement, Requirements
@@ -74,11 +74,13 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
          usage: Mapping[str, Usage] | None = None,
          limits: Mapping[str, Limits] | None = None,
          starve_after: float = DEFAULT_STARVE_AFTER,
-         room: Mapping[int, int] | None = None) -> list[Start]:
+         room: Mapping[int, int] | None = None,
+         ready: Container[str] | None = None) -> list[Start]:
     """The waiting jobs that start now, and where. `queue` is the server's Waiting
     index (or any jobs, in any order); `room` how many more tasks of a throttled
-    array may start (by its number). `view` is taken from as jobs are placed; pass
-    a copy to keep it.
+    array may start (by its number); `ready` the users whose jobs can be launched
+    now (None: everyone's; in a lab, those whose launcher is connected). `view`
+    is taken from as jobs are placed; pass a copy to keep it.
 
     The classes of the queue are merged by the queue key of their heads. A class
     whose head does not fit tells that no job with those requirements fits in this
@@ -98,6 +100,8 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
         _, n, cls, cursor = heapq.heappop(heap)
         req = cls.requirements
         if req in unfit or (cls.user, req) in held:
+            continue
+        if ready is not None and cls.user not in ready:
             continue
         left = len(cls) if cls.array is None else room.get(cls.array, len(cls))
         while cursor < len(cls):
@@ -182,12 +186,15 @@ def _could_hold(req: Requirements, use: HostUse) -> bool:
 
 
 def waiting_reason(job: Job, view: ClusterView, *, usage: Mapping[str, Usage] | None = None,
-                   limits: Mapping[str, Limits] | None = None) -> str:
+                   limits: Mapping[str, Limits] | None = None,
+                   ready: Container[str] | None = None) -> str:
     """Why a waiting job is not running, in one line."""
     req = job.spec.requirements
     never = explain.never_fits(req, view.empty_like())
     if never:
         return f"can no longer fit: {never}"
+    if ready is not None and job.user not in ready:
+        return f"waiting for {job.user}'s launcher (started by {job.user}'s next wq command)"
     placement = place(req, view)
     if placement is not None:
         used = (usage or {}).get(job.user, Usage())

@@ -12,6 +12,7 @@ is tried once per pass, however many jobs it holds.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -113,6 +114,7 @@ class Waiting:
     def __init__(self) -> None:
         self.classes: dict[ClassKey, JobClass] = {}
         self._count = 0
+        self.of_user: Counter[str] = Counter()      # waiting jobs per user
 
     def __len__(self) -> int:
         return self._count
@@ -131,6 +133,7 @@ class Waiting:
                                                else None)
         cls.add(job)
         self._count += 1
+        self.of_user[job.user] += 1
 
     def remove(self, job: Job) -> None:
         key = self.class_of(job)
@@ -138,6 +141,7 @@ class Waiting:
         if cls is None or not cls.remove(job):
             return
         self._count -= 1
+        self._less(job.user, 1)
         if not cls:
             del self.classes[key]
 
@@ -150,9 +154,17 @@ class Waiting:
             cls = self.classes.get(key)
             if cls is None:
                 continue
-            self._count -= cls.keep(ids)
+            user = cls.user
+            removed = cls.keep(ids)
+            self._count -= removed
+            self._less(user, removed)
             if not cls:
                 del self.classes[key]
+
+    def _less(self, user: str, count: int) -> None:
+        self.of_user[user] -= count
+        if self.of_user[user] <= 0:
+            del self.of_user[user]
 
     def heads(self) -> Iterator[tuple[tuple[int, float, int], JobClass]]:
         """Each class with the queue key of its first job."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import itertools
 import logging
 import os
@@ -34,6 +35,7 @@ from wq.protocol.replies import (Accepted, EventRow, HelloReply, InfoPage, Insta
 from wq.server.effects import ClientGone, Loaded, SessionEnded, SetCluster
 from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
+from wq.server.lab import Members
 from wq.server.hosts import HostMonitor
 from wq.server.listener import Connection, Endpoint
 from wq.server.runner import Runner, pause
@@ -144,17 +146,23 @@ class Server:
         cluster = self.load_cluster()
         check_local_disk(self.state_dir, self.allow_network_fs)     # before making it
         lock = lock_state(self.state_dir)
+        members = Members(cluster.lab)
+        if cluster.lab is not None and cluster.lab.group is not None \
+                and members.group_id() is None:
+            raise WqError(f"{cluster.source}: lab: group: there is no group "
+                          f"{cluster.lab.group!r} on this machine")
         store = Store(os.path.join(self.state_dir, "wq.db"))
         store.manual_checkpoints()
         local = LocalExecutor(self.job_umask)
         monitor = HostMonitor(lambda h: local if h.local else ssh)
         ssh = SshExecutor(on_lost=monitor.lost)
         engine = Engine(cluster, server_id=store.server_id(), offline=store.offline_hosts(),
-                        limits=store.limits(), kill_grace=self.kill_grace)
+                        limits=store.limits(), kill_grace=self.kill_grace,
+                        launchers=None if cluster.lab is None else {members.operator})
         runner = Runner(engine, store, local=local, ssh=ssh, monitor=monitor)
         monitor.listener = runner
         self.runner = runner
-        handlers = Handlers(store, runner, self._reloader(runner))
+        handlers = Handlers(store, runner, self._reloader(runner, members), members)
         for number in store.forget_incomplete():
             log.warning("forgot array %d: the server stopped while accepting it, before "
                         "it was acknowledged", number)
@@ -164,8 +172,17 @@ class Server:
                                             if (i := store.instance(j.id, j.instance))},
                            store.throttles(), left=waiting))
         monitor.track(list(cluster.hosts))
-        endpoint = Endpoint(self.sockets, lambda conn, req: self._handle(handlers, conn, req))
+        handle = functools.partial(self._handle, handlers)
+        endpoint = Endpoint(self.sockets, handle, members=members)
         await endpoint.start()
+        shared = None
+        if cluster.lab is not None:
+            shared = Endpoint([cluster.lab.socket], handle, members=members, shared=True)
+            try:
+                await shared.start()
+            except BaseException:
+                endpoint.close()
+                raise
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -173,6 +190,8 @@ class Server:
         log.info("wq server %s listening on %s; %d host(s) from %s; state in %s",
                  engine.server_id, endpoint.path, len(cluster.hosts),
                  cluster.source, self.state_dir)
+        if shared is not None:
+            log.info("lab mode: also listening on %s for the lab's members", shared.path)
         if resumed or waiting:
             log.info("recovered %d waiting and %d running job(s)", waiting, len(resumed))
         loading = asyncio.ensure_future(runner.load(last, waiting))
@@ -196,6 +215,8 @@ class Server:
             await ssh.close()
             store.close()
             endpoint.close()
+            if shared is not None:
+                shared.close()
             lock.close()
 
     async def _prune(self, runner: Runner) -> None:
@@ -213,12 +234,19 @@ class Server:
                 log.exception("pruning the history failed")
             await asyncio.sleep(PRUNE_EVERY)
 
-    def _reloader(self, runner: Runner) -> Callable[[], Refreshed]:
+    def _reloader(self, runner: Runner, members: Members) -> Callable[[], Refreshed]:
         def reload() -> Refreshed:
             engine = runner.engine
             if self.cluster_path is None:
                 return Refreshed(len(engine.cluster.hosts), [], [])
             new = self.load_cluster()
+            old_lab = engine.cluster.lab
+            if (old_lab is None) != (new.lab is None) or (
+                    old_lab is not None and new.lab is not None
+                    and old_lab.socket != new.lab.socket):
+                raise WqError("the cluster file's lab section (on or off, or its socket) "
+                              "changed: restart the server for that (wq serve)")
+            members.lab = new.lab
             old = {h.name for h in engine.cluster.hosts}
             names = {h.name for h in new.hosts}
             runner.feed(SetCluster(new))

@@ -11,12 +11,14 @@ import dataclasses
 import heapq
 import itertools
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from wq import codec, scheduler
 from wq.errors import ParseError, WqError
-from wq.model import HostState, Job, JobId, JobState, Limits, Requirements, priority_name
+from wq.model import (HostState, Job, JobId, JobSpec, JobState, Limits, Requirements,
+                      priority_name)
 from wq.parsing import selectors
 from wq.protocol import messages as m
 from wq.protocol.replies import (Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
@@ -24,6 +26,7 @@ from wq.protocol.replies import (Cleaned, Done, EventRow, HostRow, InstanceRow, 
                                  Removed, RemoveRow, StatReply, UserRow)
 from wq.server import effects as fx
 from wq.server import launches
+from wq.server.lab import Members
 from wq.server.runner import Runner, long_lived, pause
 from wq.server.watchers import Watcher
 from wq.store import Store
@@ -34,12 +37,25 @@ MAX_TASKS = 1_000_000
 
 
 class Handlers:
-    def __init__(self, store: Store, runner: Runner,
-                 reload: Callable[[], Refreshed]) -> None:
+    def __init__(self, store: Store, runner: Runner, reload: Callable[[], Refreshed],
+                 members: Members | None = None) -> None:
         self.store = store
         self.runner = runner
         self.engine = runner.engine
         self.reload = reload
+        self.members = members or Members(None)
+        self.submitting: Counter[str] = Counter()   # submissions being accepted, per user
+
+    def _admin_only(self, user: str, what: str) -> None:
+        if not self.members.is_admin(user):
+            admins = sorted({self.members.operator, *(self.members.lab.admins
+                                                      if self.members.lab else ())})
+            raise WqError(f"{what} is for the lab's admins ({', '.join(admins)})")
+
+    def _owner_only(self, job: Job, user: str, what: str, admins: bool = False) -> None:
+        """`what` of a job is its owner's alone (and, `admins`, its admins')."""
+        if job.user != user and not (admins and self.members.is_admin(user)):
+            raise WqError(f"job {job.label} is {job.user}'s: {what} is theirs alone")
 
     async def submit(self, req: m.Submit, user: str) -> tuple[Job, int, Watcher | None]:
         """A job, or an array's tasks: its first job and how many. A big array is
@@ -56,6 +72,28 @@ class Handlers:
         never = self.engine.never_fits(spec.requirements)
         if never is not None:
             raise WqError(f"refused: this job can never fit the cluster: {never}")
+        bounds = self.members.bounds(user)
+        if bounds is not None:
+            waiting = self.engine.waiting.of_user[user]
+            adding = 1 if tasks is None else len(tasks)
+            if waiting + adding > bounds.queued:
+                raise WqError(f"refused: the lab allows {bounds.queued} waiting jobs a user; "
+                              f"you have {waiting} waiting and this adds {adding}")
+            if self.submitting[user] >= bounds.submitting:
+                raise WqError(f"refused: you have {self.submitting[user]} submissions being "
+                              f"accepted (the lab allows {bounds.submitting} at once); "
+                              "submit again when they are in")
+        self.submitting[user] += 1
+        try:
+            return await self._accept(req, user, spec, tasks)
+        finally:
+            self.submitting[user] -= 1
+            if not self.submitting[user]:
+                del self.submitting[user]
+
+    async def _accept(self, req: m.Submit, user: str, spec: JobSpec,
+                      tasks: list[tuple[int, str | None]] | None
+                      ) -> tuple[Job, int, Watcher | None]:
         watcher = Watcher() if req.attach else None
         now = time.time()
         if tasks is None:
@@ -155,11 +193,14 @@ class Handlers:
             jobs = [j for j in listed if j.task is None]
         view = self.engine.view() if req.full else None
         reasons: dict[tuple[Requirements, str], str] = {}      # one per kind of waiting job
-        rows = (self._job_row(j, req, view, reasons) for j in jobs)
+        admin = self.members.is_admin(user)
+        rows = (self._job_row(j, req, view, reasons, admin or j.user == user) for j in jobs)
         yield from heapq.merge(arrays, rows, key=lambda r: (r.number, r.task or 0))
 
     def _job_row(self, job: Job, req: m.ListJobs, view: scheduler.ClusterView | None,
-                 reasons: dict[tuple[Requirements, str], str]) -> JobRow:
+                 reasons: dict[tuple[Requirements, str], str], details: bool) -> JobRow:
+        """A job's row; its command and cwd (with `full`) only when `details` (the
+        asker owns it, or is an admin)."""
         more: dict[str, Any] = {}
         if job.spec.interactive:
             more["interactive"] = True
@@ -172,12 +213,13 @@ class Handlers:
                 if kind not in reasons:
                     reasons[kind] = scheduler.waiting_reason(
                         job, view, usage=self.engine.usage(),
-                        limits=self.engine.limits)
+                        limits=self.engine.limits, ready=self.engine.launchers)
                 more["reason"] = reasons[kind]
         if req.full:
-            more.update(command=job.spec.command, cwd=job.spec.cwd,
-                        hosts=list(job.placement.hosts) if job.placement else [],
+            more.update(hosts=list(job.placement.hosts) if job.placement else [],
                         requirements=codec.spec_to_dict(job.spec)["requirements"])
+            if details:
+                more.update(command=job.spec.command, cwd=job.spec.cwd)
         row = _row(job)
         return dataclasses.replace(row, **more) if more else row
 
@@ -267,7 +309,7 @@ class Handlers:
                     missing.append(RemoveRow(text, "already ended", False))
                 else:
                     jobs += found
-        results = await self.runner.remove(jobs, user, admin=user == "root")
+        results = await self.runner.remove(jobs, user, admin=self.members.is_admin(user))
         return Removed(results.rows() + missing)
 
     def _live(self, text: str, user: str) -> list[Job]:
@@ -308,12 +350,14 @@ class Handlers:
         return sorted({j.id: j for j in out}.values(), key=_order)
 
     def on_refresh(self, req: m.Refresh, user: str) -> Refreshed:
+        self._admin_only(user, "wq refresh")
         changes = self.reload()
         self.runner.monitor.refresh()
         self.runner.wake()
         return changes
 
     def on_node(self, req: m.NodeState, user: str) -> NodeReply:
+        self._admin_only(user, "wq node")
         known = {h.name for h in self.engine.cluster.hosts}
         unknown = [h for h in req.hosts if h not in known]
         if unknown:
@@ -327,9 +371,7 @@ class Handlers:
     def user_rows(self, req: m.Users, user: str) -> Iterator[UserRow]:
         """`wq users`: a row per user with jobs or limits, by name."""
         usage = self.engine.usage()
-        waiting: dict[str, int] = {}
-        for group in self.engine.queue.values():
-            waiting[group[0].user] = waiting.get(group[0].user, 0) + len(group)
+        waiting = self.engine.waiting.of_user
         names = sorted(set(usage) | set(waiting) | set(self.engine.limits))
         for name in names:
             used = usage.get(name, scheduler.Usage())
@@ -342,14 +384,24 @@ class Handlers:
         for label, value in (("jobs", req.jobs), ("cores", req.cores)):
             if value is not None and value < -1:
                 raise WqError(f"limit {label} must be 0 or more (or -1 to remove it)")
-        old = Limits() if req.clear else self.engine.limits.get(user, Limits())
+        whose = req.user or user
+        if whose != user:
+            self._admin_only(user, "setting another user's limits")
+        current = self.engine.limits.get(whose, Limits())
+        old = Limits() if req.clear else current
 
-        def pick(new: int | None, current: int | None) -> int | None:
-            return current if new is None else (None if new == -1 else new)
+        def pick(new: int | None, now: int | None) -> int | None:
+            return now if new is None else (None if new == -1 else new)
 
         limits = Limits(pick(req.jobs, old.jobs), pick(req.cores, old.cores))
-        self.runner.feed(fx.SetLimits(user, limits))
-        return LimitReply(user, {"jobs": limits.jobs, "cores": limits.cores})
+        if not self.members.is_admin(user):          # a member may only tighten their own
+            for label, new, now in (("run", limits.jobs, current.jobs),
+                                    ("cores", limits.cores, current.cores)):
+                if now is not None and (new is None or new > now):
+                    raise WqError(f"you may only lower your own limits ({label}: {now}); "
+                                  "ask the lab's admins to raise or remove them")
+        self.runner.feed(fx.SetLimits(whose, limits))
+        return LimitReply(whose, {"jobs": limits.jobs, "cores": limits.cores})
 
     def on_session_end(self, req: m.SessionEnd, user: str) -> Done:
         job = next((j for j in self.engine.running.values() if j.label == req.id), None)
@@ -373,6 +425,7 @@ class Handlers:
 
     async def on_log(self, req: m.Log, user: str) -> LogReply:
         job = self.one(req.id, user)
+        self._owner_only(job, user, "its output")
         if job.spec.interactive:
             raise WqError(f"job {req.id} is interactive: its output went to its terminal")
         started = [i for i in self.store.instances(job.id) if i.placement is not None]
@@ -402,6 +455,7 @@ class Handlers:
         """One job in full, and its history to page: its instances, then its events
         (each row built as it is taken)."""
         job = self.one(req.id, user)
+        self._owner_only(job, user, "wq info", admins=True)
         row = _row(job)
         info = JobInfo(**{
             **{f.name: getattr(row, f.name) for f in dataclasses.fields(row)},

@@ -1,7 +1,8 @@
 """Listener: the Unix socket, the peer's uid, frames in and replies out.
 
-The socket's directory is 0700 and the socket 0600; a peer of another uid is
-refused. A frame that does not decode or fit a request gets an error reply
+The operator's socket's directory is 0700 and the socket 0600; a lab's shared
+socket is reachable by its members (wq.server.lab says who), and anyone else
+who connects is refused with a line saying why. A frame that does not decode or fit a request gets an error reply
 and the connection goes on; a frame that breaks the framing (oversize, cut
 off, too slow) gets an error reply and the connection is closed; a handler's
 WqError becomes an error reply; nothing a client sends can stop the server.
@@ -22,6 +23,7 @@ import mmap
 import os
 import socket
 import stat
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,7 @@ from wq import trust
 from wq.errors import FrameError, ProtocolError, WqError
 from wq.protocol import framing
 from wq.protocol import messages as m
+from wq.server.lab import Members
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +50,25 @@ class Limits:
 
 
 class Budget:
-    """The bytes of unfinished frames held across all connections."""
+    """The bytes of unfinished frames held across all connections (or those of
+    one lab member, within the whole server's budget, `parent`)."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit, self.held = limit, 0
+    def __init__(self, limit: int, parent: Budget | None = None) -> None:
+        self.limit, self.held, self.parent = limit, 0, parent
 
     def take(self, size: int) -> None:
         if self.held + size > self.limit:
-            raise FrameError(f"the server holds too much unfinished data from clients "
+            whose = "from clients" if self.parent is None else "from you"
+            raise FrameError(f"the server holds too much unfinished data {whose} "
                              f"(limit {self.limit // 2**20} MiB); try again")
+        if self.parent is not None:
+            self.parent.take(size)
         self.held += size
 
     def give(self, size: int) -> None:
         self.held -= size
+        if self.parent is not None:
+            self.parent.give(size)
 
 
 class Connection:
@@ -143,30 +152,51 @@ def check_not_running(path: str) -> None:
                   "or give this one another --socket")
 
 
-async def serve_unix(path: str, handle: Handler,
-                     limits: Limits | None = None) -> asyncio.AbstractServer:
+async def serve_unix(path: str, handle: Handler, limits: Limits | None = None,
+                     members: Members | None = None,
+                     shared: bool = False) -> asyncio.AbstractServer:
+    """Listen at `path`: the operator's private socket, or (`shared`) a lab's, in
+    a directory members can reach; `members` says who is let in, and bounds what
+    each lab member holds (connections, unfinished frames)."""
     limits = limits or Limits()
-    trust.prepare_socket_dir(path)
+    members = members or Members(None)
+    gid = members.socket_group() if shared else None
+    if shared:
+        trust.prepare_shared_dir(path, gid)
+    else:
+        trust.prepare_socket_dir(path)
     check_not_running(path)
-    me = os.getuid()
     budget = Budget(limits.pending_bytes)
+    budgets: dict[str, Budget] = {}
     open_now = 0
+    open_by: Counter[str] = Counter()
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal open_now
         open_now += 1
+        user = ""
         try:
             uid = trust.peer_uid(writer.get_extra_info("socket"))
-            conn = Connection(reader, writer, trust.user_name(uid), limits, budget)
-            if uid != me:
-                await conn.send({"ok": False, "error": "this wq server belongs to "
-                                 f"{trust.user_name(me)}; connections from other users "
-                                 "are refused"})
+            user = trust.user_name(uid)
+            open_by[user] += 1
+            bounds = members.bounds(user)
+            mine = budget
+            if bounds is not None:
+                mine = budgets.setdefault(user, Budget(bounds.pending_mb << 20, budget))
+            conn = Connection(reader, writer, user, limits, mine)
+            refusal = members.refusal(uid)
+            if refusal is not None:
+                await conn.send({"ok": False, "error": refusal})
                 return
             if open_now > limits.connections:
                 await conn.send({"ok": False, "error": (
                     f"the wq server has too many connections open (limit "
                     f"{limits.connections}); try again when some have ended")})
+                return
+            if bounds is not None and open_by[user] > bounds.connections:
+                await conn.send({"ok": False, "error": (
+                    f"you have too many connections to the lab's wq server open (limit "
+                    f"{bounds.connections} a user); try again when some have ended")})
                 return
             await _session(conn, handle)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -175,6 +205,12 @@ async def serve_unix(path: str, handle: Handler,
             log.exception("connection handler failed")
         finally:
             open_now -= 1
+            if user:
+                open_by[user] -= 1
+                if not open_by[user]:
+                    del open_by[user]
+                    if user in budgets and not budgets[user].held:
+                        del budgets[user]
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -184,6 +220,10 @@ async def serve_unix(path: str, handle: Handler,
         server = await asyncio.start_unix_server(on_connect, path)
     finally:
         os.umask(old)
+    if shared:                       # then open to the lab (the server turns others away)
+        if gid is not None:
+            os.chown(path, -1, gid)
+        os.chmod(path, 0o660 if gid is not None else 0o666)
     return server
 
 
@@ -199,8 +239,10 @@ class Endpoint:
 
     CHECK_EVERY = 5.0
 
-    def __init__(self, paths: list[str], handle: Handler, limits: Limits | None = None) -> None:
+    def __init__(self, paths: list[str], handle: Handler, limits: Limits | None = None,
+                 members: Members | None = None, shared: bool = False) -> None:
         self.paths, self.handle, self.limits = paths, handle, limits
+        self.members, self.shared = members, shared
         self.path = paths[0]
         self._server: asyncio.AbstractServer | None = None
         self._inode = 0
@@ -210,7 +252,8 @@ class Endpoint:
         await self._listen(self.paths[0])
 
     async def _listen(self, path: str) -> None:
-        self._server = await serve_unix(path, self.handle, self.limits)
+        self._server = await serve_unix(path, self.handle, self.limits, self.members,
+                                        self.shared)
         self.path, self._inode = path, os.lstat(path).st_ino
 
     def _present(self) -> bool:

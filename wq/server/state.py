@@ -47,8 +47,12 @@ class Engine:
     def __init__(self, cluster: Cluster, *, server_id: str,
                  offline: dict[str, str] | None = None,
                  limits: dict[str, Limits] | None = None, kill_grace: float = 5.0,
-                 starve_after: float = scheduler.DEFAULT_STARVE_AFTER) -> None:
+                 starve_after: float = scheduler.DEFAULT_STARVE_AFTER,
+                 launchers: set[str] | None = None) -> None:
         self.server_id = server_id
+        # the users whose jobs can be launched now: None, everyone's (a server run
+        # for one user); in a lab, the operator's and those whose launcher is in
+        self.launchers = launchers
         self.kill_grace = kill_grace
         self.starve_after = starve_after
         self.cluster = cluster
@@ -386,7 +390,8 @@ class Engine:
             room.update((number, 0) for number in self.held)
             starts = scheduler.plan(self.waiting, self.view(), now=self._now,
                                     usage=self.usage(), limits=self.limits,
-                                    starve_after=self.starve_after, room=room)
+                                    starve_after=self.starve_after, room=room,
+                                    ready=self.launchers)
             for start in starts:
                 self._start(self.jobs[start.job_id], start.placement)
         self._tell_waiting()
@@ -401,7 +406,8 @@ class Engine:
         for job in watched:
             never = self.never_fits(job.spec.requirements)
             reason = (f"can no longer fit: {never}" if never else
-                      scheduler.waiting_reason(job, view, usage=usage, limits=self.limits))
+                      scheduler.waiting_reason(job, view, usage=usage, limits=self.limits,
+                                               ready=self.launchers))
             if self._told.get(job.id) != reason:
                 self._told[job.id] = reason
                 self._publish(job.id, events.Waiting(reason))

@@ -1,0 +1,132 @@
+"""Lab mode with real Unix users: one server (run by root, the operator here)
+shared through a second socket; who may connect, what each member may see and
+do, and the per-user bounds. Members' jobs wait for their own launcher."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.sshd import WqServer
+from tests.integration.users import UnixUser, unix_users
+
+NOWHERE = ("hosts:\n  - {name: nowhere, address: 127.0.0.9, port: 9, cores: 4,"
+           " connect_timeout: 1}\n")
+
+
+@pytest.fixture(scope="module")
+def users() -> Iterator[dict[str, UnixUser]]:
+    with unix_users("alice", "carol", "mallory") as made:
+        yield made
+
+
+@pytest.fixture
+def lab(tmp_path: Path, users: dict[str, UnixUser]) -> Iterator[tuple[WqServer, str]]:
+    """A lab server: alice named, carol by her group, mallory neither; at most
+    three waiting jobs a member."""
+    base = Path(tempfile.mkdtemp(prefix="wq-lab-", dir="/tmp"))
+    base.chmod(0o755)
+    socket = str(base / "sock" / "lab.sock")
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(NOWHERE + f"lab:\n  socket: {socket}\n  users: [{users['alice'].name}]\n"
+                       f"  group: {users['carol'].name}\n  per_user: {{queued: 3}}\n")
+    server = WqServer(tmp_path / "srv", cluster)
+    try:
+        server.start()
+        for user in users.values():
+            config = user.home / ".config" / "wq" / "client.yaml"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(f"socket: {socket}\noperator: root\n")
+            for path in (config, config.parent, config.parent.parent):
+                os.chown(path, user.uid, user.gid)
+        yield server, socket
+    finally:
+        server.stop()
+        for user in users.values():
+            shutil.rmtree(user.home / ".config", ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def one_line(result) -> str:  # type: ignore[no-untyped-def]
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0 and len(lines) == 1, (result.stdout, result.stderr)
+    return lines[0]
+
+
+def test_members_reach_the_lab_socket_and_others_are_turned_away(lab, users):
+    server, socket = lab
+    alice, carol, mallory = users["alice"], users["carol"], users["mallory"]
+    directory = os.path.dirname(socket)
+    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o711        # users named one by one
+    assert stat.S_IMODE(os.lstat(socket).st_mode) == 0o666
+    assert stat.S_IMODE(os.stat(os.path.dirname(server.socket)).st_mode) == 0o700
+    for member in (alice, carol):                                   # by name, by group
+        result = member.wq("stat")
+        assert result.returncode == 0, result.stderr
+        assert "nowhere" in result.stdout
+    line = one_line(mallory.wq("stat"))
+    assert f"{mallory.name} is not a member of this lab's wq server; ask root" in line
+    # without saying whose server it is, the client trusts only its own
+    plain = alice.env(WQ_SOCKET=socket)
+    line = one_line(alice.wq("stat", env={**plain, "XDG_CONFIG_HOME": "/nonexistent"}))
+    assert "refusing to talk" in line and "WQ_OPERATOR=root" in line
+    assert alice.wq("stat", env={**plain, "WQ_OPERATOR": "root"}).returncode == 0
+
+
+def test_sharing_rules_between_members_and_the_operator(lab, users):
+    server, _ = lab
+    alice, carol = users["alice"], users["carol"]
+    sub = alice.wq("sub", "-b", "-c", "echo secret-of-alice")
+    assert sub.returncode == 0, sub.stderr
+    mine = sub.stdout.strip()
+    theirs = server.wq("sub", "-b", "-c", "echo the-operators-own").stdout.strip()
+
+    listed = {r["id"]: r for r in json.loads(carol.wq("ls", "--json").stdout)}
+    assert listed[mine]["user"] == alice.name and "command" not in listed[mine]
+    assert listed[theirs]["user"] == "root"
+    own = {r["id"]: r for r in json.loads(alice.wq("ls", "--json").stdout)}
+    assert own[mine]["command"] == "echo secret-of-alice"
+    assert own[mine]["reason"].startswith(f"waiting for {alice.name}'s launcher")
+    admin = {r["id"]: r for r in json.loads(server.wq("ls", "--json").stdout)}
+    assert admin[mine]["command"] == "echo secret-of-alice"         # admins see it
+
+    line = one_line(carol.wq("info", mine))
+    assert f"job {mine} is {alice.name}'s: wq info is theirs alone" in line
+    assert json.loads(server.wq("info", "--json", mine).stdout)["command"] \
+        == "echo secret-of-alice"
+    assert "is theirs alone" in one_line(server.wq("log", mine))
+
+    result = carol.wq("rm", mine)
+    assert result.returncode == 1 and "not yours" in result.stdout
+    assert "wq node is for the lab's admins (root)" in one_line(alice.wq("node", "offline",
+                                                                          "nowhere"))
+    assert "wq refresh is for the lab's admins" in one_line(alice.wq("refresh"))
+
+    assert server.wq("limit", "-u", alice.name, "run: 3").returncode == 0
+    assert "you may only lower your own limits (run: 3)" in one_line(alice.wq("limit",
+                                                                               "run: 5"))
+    assert alice.wq("limit", "run: 2").stdout.strip() == f"limits for {alice.name}: run: 2"
+    assert "setting another user's limits is for the lab's admins" in one_line(
+        alice.wq("limit", "-u", carol.name, "run: 1"))
+    rows = {r["user"]: r for r in json.loads(carol.wq("users", "--json").stdout)}
+    assert rows[alice.name]["waiting"] == 1 and rows[alice.name]["limits"]["jobs"] == 2
+
+    result = server.wq("rm", mine)                                  # an admin may
+    assert result.returncode == 0, result.stdout
+
+
+def test_a_member_may_queue_only_so_many_jobs(lab, users):
+    alice = users["alice"]
+    assert alice.wq("sub", "-b", "--array", "1-2", "-c", "true").returncode == 0
+    assert alice.wq("sub", "-b", "-c", "true").returncode == 0
+    line = one_line(alice.wq("sub", "-b", "-c", "true"))
+    assert "the lab allows 3 waiting jobs a user; you have 3 waiting and this adds 1" in line
+    assert alice.wq("rm", "all").returncode == 0
+    assert alice.wq("sub", "-b", "-c", "true").returncode == 0

@@ -1,0 +1,86 @@
+"""Which server a client talks to, and whose it must be.
+
+In order: `--socket` or `WQ_SOCKET` (with `WQ_OPERATOR` naming the user who
+runs that server, oneself by default); else the first of
+`~/.config/wq/client.yaml` and `/etc/wq/client.yaml` that exists; else one's
+own private server at the default places (wq.paths). A config file holds flat
+`key: value` lines (YAML's simplest form), `#` comments allowed:
+
+    socket: /srv/wq/lab.sock      # the lab's shared socket
+    operator: alice               # who runs the lab's server
+
+The client then trusts only a server run by that user (wq.trust).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from dataclasses import dataclass
+
+from wq import paths
+from wq.errors import ClientError
+
+SYSTEM_CONFIG = "/etc/wq/client.yaml"
+KEYS = ("socket", "operator")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    candidates: list[str]           # where to look for the socket, in order
+    owner: int                      # the uid the server must run as
+
+
+def user_config() -> str:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return os.path.join(base, "wq", "client.yaml")
+
+
+def target(explicit: str | None = None) -> Target:
+    chosen = paths.explicit_socket(explicit)
+    if chosen is not None:
+        operator = os.environ.get("WQ_OPERATOR", "").strip()
+        return Target([chosen], _uid(operator, "WQ_OPERATOR") if operator else os.getuid())
+    for path in (user_config(), SYSTEM_CONFIG):
+        if os.path.exists(path):
+            config = read(path)
+            if "socket" in config:
+                owner = (_uid(config["operator"], f"{path}: operator")
+                         if "operator" in config else os.getuid())
+                return Target([config["socket"]], owner)
+    return Target(paths.socket_candidates(), os.getuid())
+
+
+def read(path: str) -> dict[str, str]:
+    """A client config file's keys; a bad line is a ClientError naming it."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read(65536).splitlines()
+    except OSError as exc:
+        raise ClientError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ClientError(f"{path} is not UTF-8 text") from None
+    out: dict[str, str] = {}
+    for number, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        key, sep, value = text.partition(":")
+        key, value = key.strip(), value.strip().strip("'\"")
+        if not sep or key not in KEYS or not value:
+            raise ClientError(f"{path}:{number}: expected 'key: value' with a key of "
+                              f"{', '.join(KEYS)}, got {text[:60]!r}")
+        if key == "socket":
+            value = os.path.expanduser(value)
+            if not os.path.isabs(value):
+                raise ClientError(f"{path}:{number}: socket: expected an absolute path, "
+                                  f"got {value[:60]!r}")
+        out[key] = value
+    return out
+
+
+def _uid(name: str, where: str) -> int:
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        raise ClientError(f"{where} names {name!r}, who is no user here") from None
