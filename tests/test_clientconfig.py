@@ -35,9 +35,11 @@ def test_the_user_file_comes_before_the_system_file(home):
     write(home / "etc" / "client.yaml", "socket: /srv/other.sock\n")
     assert clientconfig.target().candidates == ["/srv/other.sock"]
     write(home / "config" / "wq" / "client.yaml",
-          f"# the lab\nsocket: '/srv/wq/lab.sock'   # shared\noperator: {ME}\n")
+          f"# the lab\nsocket: '/srv/wq/lab.sock'   # shared\noperator: {ME}\n"
+          "launcher: manual\n")
     target = clientconfig.target()
     assert target.candidates == ["/srv/wq/lab.sock"] and target.owner == os.getuid()
+    assert not target.start_launcher
 
 
 def test_an_explicit_socket_wins_and_names_its_operator_by_env(home, monkeypatch):
@@ -53,6 +55,7 @@ def test_an_explicit_socket_wins_and_names_its_operator_by_env(home, monkeypatch
     ("socket /srv/a.sock\n", ":1: expected 'key: value'"),
     ("sockt: /srv/a.sock\n", ":1: expected 'key: value' with a key of socket, operator"),
     ("\nsocket: relative.sock\n", ":2: socket: expected an absolute path"),
+    ("socket: /srv/a.sock\nlauncher: sometimes\n", ":2: launcher: expected auto or manual"),
     ("socket: /srv/a.sock\noperator: nobody-such\n", "operator names 'nobody-such'"),
 ])
 def test_a_bad_config_file_is_one_line_naming_it(home, text, expected):

@@ -36,6 +36,7 @@ class Client:
         where = clientconfig.target(socket_path)
         self.path = next((p for p in where.candidates if _present(p)), where.candidates[0])
         owner = where.owner
+        self.start_launcher = where.start_launcher
         trust.check_socket(self.path, owner)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
@@ -60,6 +61,8 @@ class Client:
         hello = self.ask(m.Hello(m.PROTOCOL_VERSION, f"wq {__version__}"), HelloReply)
         self.user = hello.user
         self.server_pid = hello.pid
+        self.by_launcher = hello.launcher   # a lab member: jobs are signed, run by a launcher
+        self.launcher_up = hello.launcher_up
 
     def __enter__(self) -> Client:
         return self

@@ -8,6 +8,8 @@ own private server at the default places (wq.paths). A config file holds flat
 
     socket: /srv/wq/lab.sock      # the lab's shared socket
     operator: alice               # who runs the lab's server
+    launcher: manual              # I run my launcher myself (default: auto, started
+                                  # by `wq sub` when none is connected)
 
 The client then trusts only a server run by that user (wq.trust).
 """
@@ -22,13 +24,14 @@ from wq import paths
 from wq.errors import ClientError
 
 SYSTEM_CONFIG = "/etc/wq/client.yaml"
-KEYS = ("socket", "operator")
+KEYS = ("socket", "operator", "launcher")
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     candidates: list[str]           # where to look for the socket, in order
     owner: int                      # the uid the server must run as
+    start_launcher: bool = True     # `wq sub` starts one's launcher when none is connected
 
 
 def user_config() -> str:
@@ -47,7 +50,8 @@ def target(explicit: str | None = None) -> Target:
             if "socket" in config:
                 owner = (_uid(config["operator"], f"{path}: operator")
                          if "operator" in config else os.getuid())
-                return Target([config["socket"]], owner)
+                return Target([config["socket"]], owner,
+                              config.get("launcher", "auto") == "auto")
     return Target(paths.socket_candidates(), os.getuid())
 
 
@@ -70,6 +74,9 @@ def read(path: str) -> dict[str, str]:
         if not sep or key not in KEYS or not value:
             raise ClientError(f"{path}:{number}: expected 'key: value' with a key of "
                               f"{', '.join(KEYS)}, got {text[:60]!r}")
+        if key == "launcher" and value not in ("auto", "manual"):
+            raise ClientError(f"{path}:{number}: launcher: expected auto or manual, got "
+                              f"{value[:60]!r}")
         if key == "socket":
             value = os.path.expanduser(value)
             if not os.path.isabs(value):

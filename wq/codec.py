@@ -17,7 +17,8 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
     return {"command": spec.command, "cwd": spec.cwd, "env": dict(spec.env),
             "requirements": requirements.to_dict(spec.requirements),
             "stdout": spec.stdout, "stderr": spec.stderr, "interactive": spec.interactive,
-            "stdin": spec.stdin}
+            "stdin": spec.stdin, **({} if spec.signature is None else
+                                    {"signature": spec.signature})}
 
 
 def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
@@ -49,9 +50,18 @@ def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
     if interactive and stdin is not None:
         raise ParseError("an interactive job reads the terminal; it takes no stdin data",
                          source=source, key="stdin")
+    signature = data.get("signature")
+    if signature is not None and not _hex(signature, 64):
+        raise ParseError("a signature is 64 hex digits", source=source, key="signature")
     req = requirements.from_dict(data.get("requirements", {}), source=source)
     return JobSpec(command=command, cwd=cwd, env=tuple(sorted(env.items())),
-                   requirements=req, interactive=interactive, stdin=stdin, **outputs)
+                   requirements=req, interactive=interactive, stdin=stdin,
+                   signature=signature, **outputs)
+
+
+def _hex(value: Any, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and all(
+        c in "0123456789abcdef" for c in value)
 
 
 def placement_to_list(p: Placement | None) -> list[dict[str, Any]] | None:

@@ -175,6 +175,7 @@ class JobSpec:
     stderr: str | None = None
     interactive: bool = False           # the client runs the session; the server leases
     stdin: str | None = None            # data for the job's stdin (--stdin), surrogateescaped
+    signature: str | None = None        # its user's HMAC of the rest (wq.signing), in a lab
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +226,7 @@ class Job:
                                         # 0: the same as id
     task: int | None = None             # its index in its array (WQ_TASK_ID)
     entry: str | None = None            # its WQ_ENTRY: a line of --each-line, a --from-json item
+    entry_tag: str | None = None        # its user's HMAC of the entry (wq.signing), in a lab
 
     @property
     def label(self) -> str:

@@ -89,6 +89,7 @@ class SshHost:
     host_key_line: str = ""
     extra_config: str = ""
     bashrc: str = STOCK_BASHRC        # the ~/.bashrc its shells see (when namespaced)
+    user_keys: Path | None = None     # a directory of authorized keys files, one per user
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,8 @@ class SshHost:
 ListenAddress {self.address}:{self.port}
 HostKey {self.host_key}
 PidFile {self.root / 'sshd.pid'}
-AuthorizedKeysFile {self.keys.authorized_keys}
+AuthorizedKeysFile {self.keys.authorized_keys}{
+    f" {self.user_keys}/%u" if self.user_keys is not None else ""}
 StrictModes no
 PubkeyAuthentication yes
 PasswordAuthentication no

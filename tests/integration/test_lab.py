@@ -43,7 +43,7 @@ def lab(tmp_path: Path, users: dict[str, UnixUser]) -> Iterator[tuple[WqServer, 
         for user in users.values():
             config = user.home / ".config" / "wq" / "client.yaml"
             config.parent.mkdir(parents=True, exist_ok=True)
-            config.write_text(f"socket: {socket}\noperator: root\n")
+            config.write_text(f"socket: {socket}\noperator: root\nlauncher: manual\n")
             for path in (config, config.parent, config.parent.parent):
                 os.chown(path, user.uid, user.gid)
         yield server, socket

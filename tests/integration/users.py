@@ -117,9 +117,11 @@ def unix_users(*roles: str) -> Iterator[dict[str, UnixUser]]:
         for role in roles:
             name = f"wqt{os.getpid()}{role}"[:32]
             home = base / "home" / name
+            # password '*': none works, but the account is not locked ('!'), which
+            # sshd without PAM refuses even for key logins
             subprocess.run(["useradd", "--home-dir", str(home), "--no-create-home",
-                            "--shell", "/bin/sh", "--user-group", name], check=True,
-                           stdout=subprocess.DEVNULL)
+                            "--shell", "/bin/sh", "--user-group", "--password", "*", name],
+                           check=True, stdout=subprocess.DEVNULL)
             entry = pwd.getpwnam(name)
             home.mkdir(parents=True)
             home.chmod(0o755)

@@ -186,7 +186,7 @@ def test_jobs_are_built_in_the_field_order_the_store_assumes():
     assert [f.name for f in dataclasses.fields(Job)] == [
         "id", "user", "spec", "state", "submitted", "started", "ended", "placement",
         "exit_code", "reason", "instance", "crashes", "failures", "avoid", "number", "task",
-        "entry"], "wq/store/store.py _job() builds Job positionally: update it too"
+        "entry", "entry_tag"], "wq/store/store.py _job() builds Job positionally: update it too"
 
 
 def test_an_array_accepted_a_chunk_at_a_time_is_forgotten_if_cut_short(tmp_path):
@@ -225,3 +225,16 @@ def test_pruning_a_chunk_at_a_time_forgets_the_same_and_the_array_last(tmp_path)
             break
     assert counts == [3, 3, 1]
     assert s.db.execute("SELECT count(*) FROM arrays").fetchone()[0] == 0
+
+
+def test_a_lab_members_signature_and_entry_tags_are_kept(tmp_path):
+    path = str(tmp_path / "wq.db")
+    s = Store(path)
+    signed = dataclasses.replace(spec("sweep"), signature="ab" * 32)
+    array = s.open_array("ann", signed, 1.0, 2, None)
+    s.add_tasks(array, [(1, "x"), (2, "y")], ["1" * 32, "2" * 32])
+    s.close_array(array)
+    s.close()
+    s = Store(path)
+    assert [(j.entry, j.entry_tag, j.spec.signature) for j in s.select(1, 1)] == \
+        [("x", "1" * 32, "ab" * 32), ("y", "2" * 32, "ab" * 32)]

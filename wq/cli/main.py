@@ -31,6 +31,7 @@ VERBS = {
     "node": "Take hosts offline (drain) or bring them back online.",
     "users": "List users with their jobs, cores and limits.",
     "limit": "Set your own limits on running jobs and cores.",
+    "launcher": "Run your jobs for a lab's server, as you (started when needed).",
 }
 
 

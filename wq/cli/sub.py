@@ -81,6 +81,32 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
                    stdin=data)
 
 
+def ensure_launcher(client: Client, socket_path: str | None) -> None:
+    """A lab member's jobs run through their launcher: start one in the
+    background when none serves the server yet."""
+    if client.launcher_up or not client.start_launcher:
+        return
+    from wq import launcher
+    from wq.cli.launcher import log_path
+
+    launcher.detach(socket_path, log_path())
+
+
+def signed(frame: dict[str, Any], shape: dict[str, Any], user: str
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A lab member's job, signed (and each array entry tagged) with their key, so
+    that their launcher runs it (wq.signing)."""
+    from wq import signing
+
+    key = signing.load_key()
+    frame = {**frame, "signature": signing.sign(key, frame, user)}
+    entries = shape.get("entries")
+    if entries is not None:
+        shape = {**shape, "entry_tags": [signing.sign_entry(key, frame["signature"], i, e)
+                                         for i, e in enumerate(entries, start=1)]}
+    return frame, shape
+
+
 def array_shape(array: str | None, each_line: str | None, from_json: str | None,
                 throttle: int | None) -> dict[str, Any] | None:
     """The array part of a Submit (range or entries, throttle), or None for one job."""
@@ -310,6 +336,9 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
     frame = codec.spec_to_dict(spec)
     if shape is not None:
         with Client(obj["socket"]) as client:
+            if client.by_launcher:
+                frame, shape = signed(frame, shape, client.user)
+                ensure_launcher(client, obj["socket"])
             reply = client.ask(m.Submit(spec=frame, attach=not batch, **shape), Accepted)
             if batch:
                 click.echo(reply.id)
@@ -317,6 +346,9 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
             code = follow_array(client, reply.id, reply.tasks or 0, obj["socket"])
         sys.exit(code)
     with Client(obj["socket"]) as client:
+        if client.by_launcher and not spec.interactive:
+            frame, _ = signed(frame, {}, client.user)
+            ensure_launcher(client, obj["socket"])
         if batch:
             click.echo(client.ask(m.Submit(spec=frame), Accepted).id)
             return

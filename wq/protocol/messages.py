@@ -44,6 +44,7 @@ class Submit:
     array: list[int] | None = None
     entries: list[str] | None = None
     throttle: int | None = None
+    entry_tags: list[str] | None = None     # in a lab: each entry's tag (wq.signing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +135,16 @@ class Clean:
     states: list[str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Launcher:
+    """A lab member's launcher offers itself: from then on the connection carries
+    calls for that member's jobs and reports on them (launching.py)."""
+
+    type: ClassVar[str] = "launcher"
+
+
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
-           | Log | SessionEnd | Info | Clean)
+           | Log | SessionEnd | Info | Clean | Launcher)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

@@ -146,6 +146,8 @@ class HelloReply(Row):
     version: int
     user: str = ""
     pid: int = 0
+    launcher: bool = False          # a lab member: jobs are signed, and run by one's launcher
+    launcher_up: bool = False       # ... and one's launcher is connected
 
 
 @dataclass(frozen=True, slots=True)

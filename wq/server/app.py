@@ -32,10 +32,12 @@ from wq.protocol import events
 from wq.protocol import messages as m
 from wq.protocol.replies import (Accepted, EventRow, HelloReply, InfoPage, InstanceRow,
                                  JobInfo, Listing, Refreshed, Row, UsersPage)
-from wq.server.effects import ClientGone, Loaded, SessionEnded, SetCluster
+from wq.server.effects import (ClientGone, LauncherGone, LauncherUp, Loaded, SessionEnded,
+                               SetCluster)
 from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
 from wq.server.lab import Members
+from wq.server.launchers import Link
 from wq.server.hosts import HostMonitor
 from wq.server.listener import Connection, Endpoint
 from wq.server.runner import Runner, pause
@@ -159,7 +161,8 @@ class Server:
         engine = Engine(cluster, server_id=store.server_id(), offline=store.offline_hosts(),
                         limits=store.limits(), kill_grace=self.kill_grace,
                         launchers=None if cluster.lab is None else {members.operator})
-        runner = Runner(engine, store, local=local, ssh=ssh, monitor=monitor)
+        runner = Runner(engine, store, local=local, ssh=ssh, monitor=monitor,
+                        operator=members.operator)
         monitor.listener = runner
         self.runner = runner
         handlers = Handlers(store, runner, self._reloader(runner, members), members)
@@ -304,7 +307,33 @@ class Server:
                 await reply(await handlers.on_clean(req, user))
             case m.Hello():
                 await reply(HelloReply(m.PROTOCOL_VERSION))
+            case m.Launcher():
+                return await self._launcher(handlers, conn)
         return True
+
+    async def _launcher(self, handlers: Handlers, conn: Connection) -> bool:
+        """A lab member's launcher: their jobs' node work goes to it until it leaves."""
+        user, runner, members = conn.user, handlers.runner, handlers.members
+        if not members.by_launcher(user):
+            raise WqError("only a lab's members other than its operator have launchers")
+        if user in runner.links:
+            raise WqError(f"a launcher of {user}'s is already connected")
+        link = Link(user, conn)
+        await conn.send({"ok": True})
+        runner.links[user] = link
+        members.connected.add(user)
+        log.info("%s's launcher connected", user)
+        runner.feed(LauncherUp(user))
+        try:
+            await link.serve()
+        except (ConnectionError, ProtocolError):
+            pass
+        finally:
+            del runner.links[user]
+            members.connected.discard(user)
+            runner.feed(LauncherGone(user))
+            log.info("%s's launcher went away; their running jobs run on", user)
+        return False
 
     async def _stream(self, handlers: Handlers, conn: Connection, job: Job,
                       watcher: Watcher) -> bool:

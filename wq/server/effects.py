@@ -112,6 +112,21 @@ class Settle:
     host: str
     lost: tuple[Instance, ...]
     found: dict[str, str]
+    user: str = ""                  # whose instances (a stale copy is killed as them)
+
+
+@dataclass(frozen=True, slots=True)
+class LauncherUp:
+    """A lab member's launcher connected: their jobs can start, and their running
+    ones are watched again (kills asked for while it was away are done now)."""
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class LauncherGone:
+    """A lab member's launcher went away: their jobs keep running on the nodes,
+    unwatched, and their waiting jobs wait for it."""
+    user: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +192,7 @@ class Schedule:
 
 Event = (Loaded | Submitted | Unwatched | ArrayUnwatched | Hold | ClientGone | Started | Ended | HostUp | HostDown
          | HostLost | Settle | StaleKilled | SessionEnded | SessionExpired | KillDone | Remove
-         | SetOffline | SetLimits | SetCluster | Schedule)
+         | SetOffline | SetLimits | SetCluster | Schedule | LauncherUp | LauncherGone)
 
 # -- effects --------------------------------------------------------------------
 
@@ -248,6 +263,7 @@ class Follow:
     directory: str
     stdout: str
     stderr: str
+    user: str = ""                  # whose job: in a lab, their launcher does it
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +276,7 @@ class Kill:
     directory: str
     first: str = "TERM"
     report: bool = False
+    user: str = ""                  # whose job: in a lab, their launcher does it
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +294,7 @@ class KillStale:
     instance: Instance
     host: Host
     directory: str
+    user: str = ""                  # whose job: in a lab, their launcher does it
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,8 @@ class Handlers:
         tasks = _tasks(req)
         if tasks is not None and spec.interactive:
             raise WqError("an interactive job cannot be an array")
+        if self.members.by_launcher(user) and not spec.interactive:
+            _check_signed(spec, tasks, req.entry_tags)
         never = self.engine.never_fits(spec.requirements)
         if never is not None:
             raise WqError(f"refused: this job can never fit the cluster: {never}")
@@ -108,7 +110,9 @@ class Handlers:
             for start in range(0, len(tasks), ACCEPT_CHUNK):
                 if start:
                     await pause()
-                jobs += self.store.add_tasks(array, tasks[start:start + ACCEPT_CHUNK])
+                tags = None if req.entry_tags is None or req.entries is None else \
+                    req.entry_tags[start:start + ACCEPT_CHUNK]
+                jobs += self.store.add_tasks(array, tasks[start:start + ACCEPT_CHUNK], tags)
                 long_lived()
             self.store.close_array(array)
         except Exception:          # (cancelled at shutdown: forgotten at the next start)
@@ -444,8 +448,8 @@ class Handlers:
         shown = dataclasses.replace(job, instance=instance.number, placement=instance.placement)
         out_word, err_word = launches.output_words(shown)
         directory = launches.instance_directory(self.engine.server_id, instance)
-        out, err = await self.runner.executor(host).cat(
-            host, directory, out_word, err_word, max(1, min(req.max_bytes, 16 << 20)))
+        out, err = await self.runner.ops(host, job.user).cat(
+            shown, host, directory, out_word, err_word, max(1, min(req.max_bytes, 16 << 20)))
         return LogReply(job.label, host.name, instance.number,
                         out.decode("utf-8", "surrogateescape"),
                         err.decode("utf-8", "surrogateescape"))
@@ -522,6 +526,20 @@ def _tasks(req: m.Submit) -> list[tuple[int, str | None]] | None:
     if req.throttle is not None:
         raise WqError("a throttle (%N) is for arrays")
     return None
+
+
+def _check_signed(spec: JobSpec, tasks: list[tuple[int, str | None]] | None,
+                  tags: list[str] | None) -> None:
+    """A lab member's batch job is signed by its user's client (and each entry of
+    an array tagged), or refused: their launcher would refuse it anyway."""
+    if spec.signature is None:
+        raise WqError("refused: a lab member's job must be signed by their wq client "
+                      "(this client is too old, or not wq's)")
+    entries = [e for _, e in tasks or () if e is not None]
+    if entries and (tags is None or len(tags) != len(entries)
+                    or not all(isinstance(t, str) and len(t) == 32 for t in tags)):
+        raise WqError("refused: each entry of a lab member's array must be tagged by "
+                      "their wq client")
 
 
 def _order(job: Job) -> tuple[int, int]:

@@ -22,6 +22,7 @@ class Members:
     def __init__(self, lab: Lab | None) -> None:
         self.lab = lab
         self.operator = user_name(os.getuid())
+        self.connected: set[str] = set()        # members whose launcher is connected
 
     def refusal(self, uid: int) -> str | None:
         """Why the user `uid` may not connect, or None."""
@@ -58,6 +59,11 @@ class Members:
 
     def is_admin(self, name: str) -> bool:
         return name == self.operator or (self.lab is not None and name in self.lab.admins)
+
+    def by_launcher(self, name: str) -> bool:
+        """Whether `name`'s jobs are run by their own launcher (a lab member other
+        than the operator), and so must be signed."""
+        return self.lab is not None and name != self.operator
 
     def bounds(self, name: str) -> LabBounds | None:
         """The per-user bounds of `name`, or None for the operator, whom only the

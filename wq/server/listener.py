@@ -198,9 +198,11 @@ async def serve_unix(path: str, handle: Handler, limits: Limits | None = None,
                     f"you have too many connections to the lab's wq server open (limit "
                     f"{bounds.connections} a user); try again when some have ended")})
                 return
-            await _session(conn, handle)
+            await _session(conn, handle, members)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:      # the server is stopping: the connection ends
+            pass                            # here (asyncio would log a cancelled handler)
         except Exception:
             log.exception("connection handler failed")
         finally:
@@ -295,7 +297,7 @@ class Endpoint:
                 os.unlink(self.path)
 
 
-async def _session(conn: Connection, handle: Handler) -> None:
+async def _session(conn: Connection, handle: Handler, members: Members) -> None:
     """Handshake, then requests until the client closes."""
     try:
         first = await conn.recv(first=True)
@@ -310,7 +312,8 @@ async def _session(conn: Connection, handle: Handler) -> None:
                 f"the client {hello.version}; use the same wq version for both")})
             return
         await conn.send({"ok": True, "version": m.PROTOCOL_VERSION, "user": conn.user,
-                         "pid": os.getpid()})
+                         "pid": os.getpid(), "launcher": members.by_launcher(conn.user),
+                         "launcher_up": conn.user in members.connected})
         while True:
             try:
                 frame = await conn.recv()

@@ -33,6 +33,7 @@ from wq.protocol import events
 from wq.protocol.replies import RemoveRow
 from wq.server import effects as fx
 from wq.server.hosts import HostMonitor, HostStatus
+from wq.server.launchers import LauncherAway, LauncherOps, Link, Ops, OwnOps
 from wq.server.state import Engine, internal
 from wq.server.watchers import Hub
 from wq.store import Store
@@ -50,10 +51,13 @@ LONG_LIVED = 5_000        # jobs taken in at once after which long_lived() is ca
 
 class Runner:
     def __init__(self, engine: Engine, store: Store, *, local: ShellExecutor,
-                 ssh: ShellExecutor, monitor: HostMonitor) -> None:
+                 ssh: ShellExecutor, monitor: HostMonitor, operator: str = "") -> None:
         self.engine = engine
         self.store = store
         self.local, self.ssh = local, ssh
+        self.own_local, self.own_ssh = OwnOps(local), OwnOps(ssh)
+        self.operator = operator
+        self.links: dict[str, Link] = {}           # lab members' launchers, connected
         self.monitor = monitor
         self.hub = Hub()
         self.runs: dict[JobId, tuple[int, asyncio.Task[None]]] = {}   # launch/watch tasks
@@ -65,6 +69,16 @@ class Runner:
 
     def executor(self, host: Host) -> ShellExecutor:
         return self.local if host.local else self.ssh
+
+    def ops(self, host: Host, user: str = "") -> Ops:
+        """Who does the node work of `user`'s job on `host`: the server, or in a lab
+        the user's launcher (LauncherAway when it is not connected)."""
+        if self.engine.launchers is None or not user or user == self.operator:
+            return self.own_local if host.local else self.own_ssh
+        link = self.links.get(user)
+        if link is None:
+            raise LauncherAway(f"{user}'s launcher is not connected")
+        return LauncherOps(link, self.engine.server_id)
 
     # -- events in ------------------------------------------------------------------
 
@@ -91,13 +105,26 @@ class Runner:
         lost = self.store.unsettled(host.name)
         if not lost:
             return
-        found = await self.executor(host).status(host, self.engine.server_id,
-                                                 [i.name for i in lost])
-        kills = self.feed(fx.Settle(host.name, tuple(lost), found))
-        results = await asyncio.gather(*kills, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        owners = self.store.users_of([i.job_id for i in lost])
+        for user in sorted(set(owners.values())):
+            try:
+                ops = self.ops(host, user)
+            except LauncherAway:
+                continue               # settled when their launcher is back
+            theirs = [i for i in lost if owners.get(i.job_id) == user]
+            try:
+                found = await ops.status(host, self.engine.server_id,
+                                         [i.name for i in theirs])
+            except ExecutorError as exc:
+                if isinstance(ops, OwnOps):
+                    raise                   # the host itself cannot be asked: it stays down
+                log.warning("cannot settle %s's instances on %s: %s", user, host.name, exc)
+                continue
+            kills = self.feed(fx.Settle(host.name, tuple(theirs), found, user))
+            results = await asyncio.gather(*kills, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
 
     async def remove(self, jobs: Sequence[Job], user: str, admin: bool) -> Runs:
         """wq rm: the engine's answer, once the kills it asked for are done. Many
@@ -269,7 +296,6 @@ class Runner:
         """Launch (or watch again) one instance, and feed how it ended back. Whatever
         goes wrong ends the instance: an error of wq itself is an outcome too."""
         job, host = effect.job, effect.host
-        executor = self.executor(host)
         resumed = isinstance(effect, fx.Watch)
         seen_running = False
 
@@ -282,16 +308,24 @@ class Runner:
             log.info("job %s: still running on %s", job.label, host.name)
 
         try:
+            ops = self.ops(host, job.user)
             if isinstance(effect, fx.Watch):
                 if effect.follow is not None:
                     self._start_follow(effect.follow)
                 directory = effect.directory
-                outcome = await executor.watch(host, directory, on_running)
+                outcome = await ops.watch(job, host, directory, on_running)
             else:
                 directory = effect.launch.dir
-                outcome = await executor.launch(host, effect.launch, on_started)
+                hosts = [self.engine.known[h] for h in job.placement.hosts] \
+                    if job.placement else [host]
+                outcome = await ops.launch(job, host, effect.launch, hosts, on_started)
             if outcome.lost and outcome.error is None:
-                outcome = await self._watch_after_loss(host, directory)
+                outcome = await self._watch_after_loss(ops, job, host, directory)
+        except LauncherAway:
+            # the job's fate is its launcher's to tell: watched again when it is back
+            log.info("job %s: %s's launcher went away; watched again when it is back",
+                     job.label, job.user)
+            return
         except HostUnreachable as exc:
             self.monitor.lost(host.name, str(exc))
             if resumed:
@@ -314,10 +348,13 @@ class Runner:
             log.info("job %s: ended on %s while the server was away", job.label, host.name)
         self.feed(fx.Ended(job.id, job.instance, outcome))
 
-    async def _watch_after_loss(self, host: Host, directory: str) -> Outcome:
+    async def _watch_after_loss(self, ops: Ops, job: Job, host: Host,
+                                directory: str) -> Outcome:
         """The launching channel went away: ask the node how the job is doing."""
         try:
-            return await self.executor(host).watch(host, directory)
+            return await ops.watch(job, host, directory)
+        except LauncherAway:
+            raise
         except ExecutorError as exc:
             self.monitor.lost(host.name, str(exc))
             return Outcome(lost=True, unreachable=True,
@@ -331,15 +368,18 @@ class Runner:
         async def emit(stream: str, data: bytes) -> None:
             self.hub.publish(effect.job_id, events.Output(
                 stream, data.decode("utf-8", "surrogateescape")))
+        job = self.engine.jobs.get(effect.job_id)
+        if job is None:
+            return
         try:
-            await self.executor(effect.host).follow(effect.host, effect.directory,
-                                                    effect.stdout, effect.stderr, emit)
+            await self.ops(effect.host, effect.user).follow(
+                job, effect.host, effect.directory, effect.stdout, effect.stderr, emit)
         except ExecutorError as exc:
             log.warning("job %s: cannot follow its output: %s", effect.job_id, exc)
 
     async def _kill(self, effect: fx.Kill) -> str:
         try:
-            result = await self.executor(effect.host).kill(
+            result = await self.ops(effect.host, effect.user).kill(
                 effect.host, effect.directory, self.engine.kill_grace, effect.first)
         except ExecutorError as exc:
             log.warning("job %s: could not kill instance %s: %s", effect.job_id,
@@ -352,7 +392,7 @@ class Runner:
     async def _kill_stale(self, effect: fx.KillStale) -> None:
         instance = effect.instance
         try:
-            result = await self.executor(effect.host).kill(
+            result = await self.ops(effect.host, effect.user).kill(
                 effect.host, effect.directory, self.engine.kill_grace)
         except ExecutorError as exc:
             raise ExecutorError(f"cannot kill the stale copy of job {instance.job_label} "
@@ -382,27 +422,31 @@ class Runner:
         """Delete the node directories of forgotten instances, one channel per host;
         returns the hosts that could not be reached (their directories stay)."""
         known = self.engine.known
-        by_host: dict[str, list[str]] = {}
+        instances = [i for i in instances
+                     if i.settled and i.host in known and i.placement is not None]
+        owners = self.store.users_of([i.job_id for i in instances]) \
+            if self.engine.launchers is not None else {}
+        by_host: dict[tuple[str, str], list[str]] = {}
         for i in instances:
-            if i.settled and i.host in known and i.placement is not None:
-                by_host.setdefault(i.host, []).append(i.name)
+            by_host.setdefault((i.host, owners.get(i.job_id, "")), []).append(i.name)
         down = self.monitor.down()
-        skipped = sorted(h for h in by_host if h in down)
+        skipped = {h for h, _ in by_host if h in down}
 
-        async def remove(name: str, names: list[str]) -> str | None:
+        async def remove(name: str, user: str, names: list[str]) -> str | None:
             host = known[name]
             try:
+                ops = self.ops(host, user)
                 for start in range(0, len(names), REMOVE_CHUNK):
-                    await self.executor(host).remove(host, self.engine.server_id,
-                                                     names[start:start + REMOVE_CHUNK])
+                    await ops.remove(host, self.engine.server_id,
+                                     names[start:start + REMOVE_CHUNK])
             except ExecutorError as exc:
                 log.warning("cannot delete old job directories on %s: %s", name, exc)
                 return name
             return None
 
-        results = await asyncio.gather(*(remove(h, n) for h, n in by_host.items()
+        results = await asyncio.gather(*(remove(h, u, n) for (h, u), n in by_host.items()
                                           if h not in down))
-        return skipped + sorted(r for r in results if r is not None)
+        return sorted(skipped | {r for r in results if r is not None})
 
     async def close(self) -> None:
         """Stop watching; jobs keep running on their hosts and are resumed at restart."""

@@ -53,6 +53,7 @@ class Engine:
         # the users whose jobs can be launched now: None, everyone's (a server run
         # for one user); in a lab, the operator's and those whose launcher is in
         self.launchers = launchers
+        self.deferred: dict[str, list[fx.Kill]] = {}   # kills waiting for a launcher
         self.kill_grace = kill_grace
         self.starve_after = starve_after
         self.cluster = cluster
@@ -330,7 +331,8 @@ class Engine:
                 self._adopt(job, instance)
             elif word == "running" and host is not None:
                 self._out.append(fx.KillStale(
-                    instance, host, launches.instance_directory(self.server_id, instance)))
+                    instance, host, launches.instance_directory(self.server_id, instance),
+                    ev.user))
             else:
                 self._settled(instance, *_settled_as(word, instance, ev.host))
 
@@ -457,8 +459,34 @@ class Engine:
                  job.label, instance.number, instance.host)
         self._watch(job)
 
+    def _launcher_up(self, ev: fx.LauncherUp) -> None:
+        if self.launchers is None:
+            return
+        self.launchers.add(ev.user)
+        self._out.extend(self.deferred.pop(ev.user, ()))
+        for job in self._batch_running(ev.user):
+            self._watch(job)
+        self._reschedule()
+
+    def _launcher_gone(self, ev: fx.LauncherGone) -> None:
+        """Its calls end with it: drop them without an outcome (the jobs run on)."""
+        if self.launchers is None:
+            return
+        self.launchers.discard(ev.user)
+        for job in self._batch_running(ev.user):
+            self._out.append(fx.Abandon(job.id, job.instance))
+
+    def _batch_running(self, user: str) -> list[Job]:
+        return [j for j in self.running.values()
+                if j.user == user and not j.spec.interactive and j.placement is not None]
+
     def _watch(self, job: Job) -> None:
+        """Watch a running instance again (its LauncherUp does, for a lab member's
+        job whose launcher is away)."""
         assert job.placement is not None
+        if self.launchers is not None and job.user not in self.launchers \
+                and not job.spec.interactive:
+            return
         host = self.known[job.placement.first_host]
         follow = self._follow(job) if self.watched[job.id] else None
         self._out.append(fx.Watch(job, host, launches.directory(self.server_id, job), follow))
@@ -467,12 +495,17 @@ class Engine:
         assert job.placement is not None
         out, err = launches.output_words(job)
         return fx.Follow(job.id, self.known[job.placement.first_host],
-                         launches.directory(self.server_id, job), out, err)
+                         launches.directory(self.server_id, job), out, err, job.user)
 
     def _kill(self, job: Job, first: str = "TERM", report: bool = False) -> None:
         assert job.placement is not None
-        self._out.append(fx.Kill(job.id, job.instance, self.known[job.placement.first_host],
-                                 launches.directory(self.server_id, job), first, report))
+        kill = fx.Kill(job.id, job.instance, self.known[job.placement.first_host],
+                       launches.directory(self.server_id, job), first, report, job.user)
+        if self.launchers is not None and job.user not in self.launchers \
+                and not job.spec.interactive:      # (a session's client does its own kill)
+            self.deferred.setdefault(job.user, []).append(kill)    # done when it is back
+            return
+        self._out.append(kill)
 
     # -- ending an instance ----------------------------------------------------------------
 
@@ -672,5 +705,6 @@ _HANDLERS: dict[type, str] = {
     fx.SessionExpired: "_session_expired", fx.HostUp: "_host_up", fx.HostDown: "_host_down",
     fx.HostLost: "_host_lost", fx.Settle: "_settle", fx.StaleKilled: "_stale_killed",
     fx.SetOffline: "_set_offline", fx.SetLimits: "_set_limits",
-    fx.SetCluster: "_set_cluster", fx.Schedule: "_schedule",
+    fx.SetCluster: "_set_cluster", fx.Schedule: "_schedule", fx.LauncherUp: "_launcher_up",
+    fx.LauncherGone: "_launcher_gone",
 }

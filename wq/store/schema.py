@@ -78,4 +78,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE arrays ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
     """,
+    # 5: lab mode: an array entry's tag, its user's HMAC of it (a spec's own
+    # signature is kept in its spec)
+    """
+    ALTER TABLE jobs ADD COLUMN entry_tag TEXT;
+    """,
 ]

@@ -24,7 +24,7 @@ from wq.store.schema import MIGRATIONS
 CHECKPOINT_CHANGES = 20_000
 
 _COLUMNS = ("id, user, state, spec, submitted, started, ended, placement, exit_code, reason, "
-            "instance, crashes, failures, avoid, number, task, entry")
+            "instance, crashes, failures, avoid, number, task, entry, entry_tag")
 _INSTANCE_COLUMNS = ("job_id, number, placement, started, ended, outcome, exit_code, detail, "
                      "boot_id, settled")
 #: instances with their job's number and task, which name their node directories
@@ -167,20 +167,23 @@ class Store:
         self._array_specs[number] = spec
         return NewArray(number, first, user, spec, now, count)
 
-    def add_tasks(self, array: NewArray, tasks: list[tuple[int, str | None]]) -> list[Job]:
-        """The next tasks (index, entry) of an array being accepted."""
+    def add_tasks(self, array: NewArray, tasks: list[tuple[int, str | None]],
+                  tags: list[str] | None = None) -> list[Job]:
+        """The next tasks (index, entry) of an array being accepted, with their
+        entries' tags (in a lab)."""
         first, user, now, number = array.first + array.added, array.user, array.now, \
             array.number
+        marks: list[str | None] = list(tags) if tags is not None else [None] * len(tasks)
         with self._txn():
             self.db.executemany(
-                "INSERT INTO jobs (id, user, state, spec, submitted, number, task, entry) "
-                "VALUES (?, ?, 'waiting', '', ?, ?, ?, ?)",
-                ((first + k, user, now, number, task, entry)
+                "INSERT INTO jobs (id, user, state, spec, submitted, number, task, entry, "
+                "entry_tag) VALUES (?, ?, 'waiting', '', ?, ?, ?, ?, ?)",
+                ((first + k, user, now, number, task, entry, marks[k])
                  for k, (task, entry) in enumerate(tasks)))
         array.added += len(tasks)
         spec, waiting = array.spec, JobState.WAITING
         return [Job(JobId(first + k), user, spec, waiting, now, None, None, None, None, "", 0,
-                    0, 0, (), number, task, entry)
+                    0, 0, (), number, task, entry, marks[k])
                 for k, (task, entry) in enumerate(tasks)]
 
     def close_array(self, array: NewArray) -> None:
@@ -280,6 +283,16 @@ class Store:
         row = self.db.execute(f"{_INSTANCES} WHERE i.job_id=? AND i.number=?",
                               (job_id, number)).fetchone()
         return _instance(row) if row else None
+
+    def users_of(self, job_ids: Iterable[int]) -> dict[int, str]:
+        """The users of jobs, by id (those forgotten are left out)."""
+        ids = sorted(set(job_ids))
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            out.update((int(i), str(u)) for i, u in self.db.execute(
+                f"SELECT id, user FROM jobs WHERE id IN ({','.join('?' * len(part))})", part))
+        return out
 
     def unsettled(self, host: str) -> list[Instance]:
         """Instances lost with `host` whose fate is not yet known."""
@@ -512,10 +525,11 @@ _STATES = {s.value: s for s in JobState}
 
 def _job(row: tuple[Any, ...], spec: JobSpec) -> Job:
     (job_id, user, state, _, submitted, started, ended, placement, exit_code, reason,
-     instance, crashes, failures, avoid, number, task, entry) = row
+     instance, crashes, failures, avoid, number, task, entry, entry_tag) = row
     # positional (a quarter faster than keywords: a million waiting tasks load at
     # start), in Job's field order, which tests/store checks
     return Job(JobId(job_id), user, spec, _STATES[state], submitted, started, ended,
                codec.placement_from_list(json.loads(placement)) if placement else None,
                exit_code, reason, instance, crashes, failures,
-               tuple(a for a in avoid.split(",") if a) if avoid else (), number, task, entry)
+               tuple(a for a in avoid.split(",") if a) if avoid else (), number, task, entry,
+               entry_tag)

@@ -1,0 +1,199 @@
+"""Lab members' jobs run as themselves, through their own launchers: real Unix
+users, each with their own ssh key on a real sshd host, and a lab server run
+by root (the operator here)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.integration.conftest import cluster_yaml
+from tests.integration.sshd import Keys, SshHost, WqServer, wait_for
+from tests.integration.users import UnixUser, unix_users
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory: pytest.TempPathFactory, keys: Keys
+            ) -> Iterator[tuple[dict[str, UnixUser], SshHost]]:
+    """alice and bob, each with a key authorized (as themselves only) on a host of
+    their own lab, which they know."""
+    user_keys = Path(tempfile.mkdtemp(prefix="wq-keys-", dir="/tmp"))   # sshd reads a
+    user_keys.chmod(0o755)                              # user's keys as that user
+    host = SshHost("lab1", "127.0.0.6", tmp_path_factory.mktemp("lab1"), keys,
+                   user_keys=user_keys)
+    with unix_users("alice", "bob") as made:
+        for user in made.values():
+            ssh = user.home / ".ssh"
+            ssh.mkdir(mode=0o700)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                            str(ssh / "id_ed25519")], check=True)
+            (user_keys / user.name).write_text((ssh / "id_ed25519.pub").read_text())
+            (ssh / "known_hosts").write_text(host.host_key_line + "\n")
+            for path in (ssh, *ssh.iterdir()):
+                os.chown(path, user.uid, user.gid)
+        host.start()
+        try:
+            yield made, host
+        finally:
+            host.stop()
+            shutil.rmtree(user_keys, ignore_errors=True)
+
+
+@pytest.fixture
+def lab(tmp_path: Path, keys: Keys, members: tuple[dict[str, UnixUser], SshHost]
+        ) -> Iterator[WqServer]:
+    users, host = members
+    base = Path(tempfile.mkdtemp(prefix="wq-lab-", dir="/tmp"))
+    base.chmod(0o755)
+    socket = base / "sock" / "lab.sock"
+    keys.known_hosts.write_text(keys.known_hosts.read_text() + host.host_key_line + "\n")
+    cluster = tmp_path / "cluster.yaml"
+    names = ", ".join(u.name for u in users.values())
+    cluster.write_text(cluster_yaml(keys, [host], cores=4, extra=(
+        f"lab:\n  socket: {socket}\n  users: [{names}]\n")))
+    server = WqServer(tmp_path / "srv", cluster)
+    try:
+        server.start()
+        for user in users.values():
+            config = user.home / ".config" / "wq"
+            config.mkdir(parents=True, exist_ok=True)
+            (config / "client.yaml").write_text(f"socket: {socket}\noperator: root\n")
+            for path in (config / "client.yaml", config, config.parent):
+                os.chown(path, user.uid, user.gid)
+        yield server
+    finally:
+        server.stop()
+        print("".join(server.log), file=sys.stderr)       # shown when a test fails
+        for user in users.values():
+            log = user.home / ".local" / "state" / "wq" / "launcher.log"
+            if log.exists():
+                print(f"--- {user.name}'s launcher:\n{log.read_text()}", file=sys.stderr)
+                log.unlink()
+            stop_launchers(user)
+            (user.home / ".config" / "wq" / "client.yaml").unlink(missing_ok=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def launchers(user: UnixUser) -> list[psutil.Process]:
+    """The user's running `wq launcher` processes."""
+    found = []
+    for proc in psutil.process_iter(["uids", "cmdline"]):
+        info = proc.info
+        if info["uids"] and info["uids"].real == user.uid and "launcher" in (
+                info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
+def stop_launchers(user: UnixUser) -> None:
+    for proc in launchers(user):
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+
+
+def ls(server: WqServer) -> dict[str, dict]:
+    return {r["id"]: r for r in json.loads(server.wq("ls", "-a", "--json").stdout)}
+
+
+def test_each_members_jobs_run_as_themselves(lab, members):
+    users, _ = members
+    alice, bob = users["alice"], users["bob"]
+    for user in (alice, bob):
+        result = user.wq("sub", "-c", "id -un; echo $WQ_HOST", cwd=user.home, timeout=30)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == [user.name, "lab1"]
+        assert len(launchers(user)) == 1                 # started by that first wq sub
+    assert lab.wq("sub", "-c", "id -un").stdout.strip() == "root"
+    rows = ls(lab)
+    assert sorted(r["user"] for r in rows.values()) == sorted([alice.name, bob.name, "root"])
+    assert all(r["state"] == "done" for r in rows.values())
+    mine = next(i for i, r in rows.items() if r["user"] == alice.name)
+    log = alice.wq("log", mine)
+    assert log.returncode == 0 and log.stdout.split() == [alice.name, "lab1"]
+
+
+def test_a_job_altered_in_the_servers_database_is_refused_by_its_launcher(lab, members):
+    users, _ = members
+    alice = users["alice"]
+    assert lab.wq("node", "offline", "lab1").returncode == 0
+    sub = alice.wq("sub", "-b", "-c", "echo honest > honest.txt", cwd=alice.home)
+    assert sub.returncode == 0, sub.stderr
+    job_id = sub.stdout.strip()
+    lab.stop()
+    db = sqlite3.connect(f"{lab.state}/wq.db")
+    (spec,) = db.execute("SELECT spec FROM jobs WHERE id=?", (int(job_id),)).fetchone()
+    altered = json.loads(spec)
+    altered["command"] = "echo pwned > pwned.txt"
+    db.execute("UPDATE jobs SET spec=? WHERE id=?", (json.dumps(altered), int(job_id)))
+    db.commit()
+    db.close()
+    lab.start()
+    assert lab.wq("node", "online", "lab1").returncode == 0
+    wait_for(lambda: ls(lab)[job_id]["state"] == "failed", 60, "the altered job to fail")
+    assert "not as" in ls(lab)[job_id]["reason"] and "signed" in ls(lab)[job_id]["reason"]
+    assert not (alice.home / "pwned.txt").exists()
+
+
+@pytest.mark.parametrize("when", ["dispatching", "running"])
+def test_a_launcher_killed_mid_run_loses_nothing_and_runs_nothing_twice(lab, members, when):
+    """Killed as the job is placed (its launch may or may not have reached the
+    node) or once it runs: either way the job runs once and ends done."""
+    users, _ = members
+    alice = users["alice"]
+    (alice.home / "runs.txt").unlink(missing_ok=True)
+    sub = alice.wq("sub", "-b", "-c", "echo run >> runs.txt; sleep 4", cwd=alice.home)
+    assert sub.returncode == 0, sub.stderr
+    job_id = sub.stdout.strip()
+    if when == "running":
+        wait_for(lambda: (alice.home / "runs.txt").exists(), 60, "the job to run on its node")
+    else:
+        wait_for(lambda: ls(lab)[job_id]["state"] == "running", 60, "the job to be placed")
+    for proc in launchers(alice):
+        os.kill(proc.pid, signal.SIGKILL)
+    wait_for(lambda: not launchers(alice), 20, "the launcher to die")
+    assert ls(lab)[job_id]["state"] == "running"             # the job never needed it
+    again = alice.wq("sub", "-b", "-c", "true", cwd=alice.home)   # starts a new launcher
+    assert again.returncode == 0, again.stderr
+    wait_for(lambda: ls(lab)[job_id]["state"] == "done", 60, "the job to end")
+    assert (alice.home / "runs.txt").read_text() == "run\n"
+    info = json.loads(alice.wq("info", "--json", job_id).stdout)
+    outcomes = [i["outcome"] for i in info["instances"]]
+    assert outcomes[-1] == "done" and set(outcomes[:-1]) <= {"notstarted"}
+    if when == "running":
+        assert outcomes == ["done"]
+
+
+def test_a_server_killed_with_members_jobs_running_finds_them_all(lab, members):
+    users, _ = members
+    alice, bob = users["alice"], users["bob"]
+    ids = {}
+    for user in (alice, bob):
+        (user.home / "started").unlink(missing_ok=True)
+        sub = user.wq("sub", "-b", "-c", "touch started; sleep 3; id -un > who.txt",
+                      cwd=user.home)
+        assert sub.returncode == 0, sub.stderr
+        ids[user.name] = sub.stdout.strip()
+    wait_for(lambda: all((u.home / "started").exists() for u in (alice, bob)), 60,
+             "both jobs to run on their node")
+    assert lab.proc is not None
+    os.kill(lab.proc.pid, signal.SIGKILL)
+    lab.proc.wait(10)
+    lab.start()                       # the launchers come back by themselves
+    wait_for(lambda: all(ls(lab)[i]["state"] == "done" for i in ids.values()), 90,
+             "both jobs to end")
+    for user in (alice, bob):
+        assert (user.home / "who.txt").read_text().strip() == user.name
+        info = json.loads(user.wq("info", "--json", ids[user.name]).stdout)
+        assert [i["outcome"] for i in info["instances"]] == ["done"]

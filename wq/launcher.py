@@ -1,0 +1,287 @@
+"""A lab member's launcher: runs that member's jobs on the nodes, as them.
+
+It connects to the lab's server (checked to be the operator's, as any client
+does) and offers itself; from then on the server sends it calls for its
+user's jobs (wq.protocol.launching) and it carries them out with its user's
+own ssh configuration, keys and agent, reporting back. It keeps no state:
+the jobs run detached on the nodes and a later launcher (or this one, after
+the server restarts) finds them there.
+
+What it runs it checks first: a job of its own user, whose spec carries the
+signature its user's client made (wq.signing), and for an array entry the
+entry's tag. Node directories and output files are worked out here, from
+the signed spec and checked ids, never taken from the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+from typing import Any
+
+from wq import signing
+from wq.client import Client
+from wq.errors import ExecutorError, HostUnreachable, ParseError, ProtocolError, WqError
+from wq.executor import wrapper
+from wq.executor.base import ShellExecutor
+from wq.executor.local import LocalExecutor
+from wq.executor.outcome import Started
+from wq.model import Host, Job
+from wq.protocol import framing
+from wq.protocol import messages as m
+from wq.protocol.launching import OPS, Call, Report, outcome_to_frame
+from wq.server import launches
+
+log = logging.getLogger("wq.launcher")
+
+SERVER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+INSTANCE = re.compile(r"[0-9]{1,19}(\.[0-9]{1,19})?\.[0-9]{1,19}")
+SIGNALS = ("TERM", "KILL", "HUP", "INT")
+RETRY = (0.2, 0.5, 1.0, 2.0, 5.0)       # seconds between tries to reach the server again
+GIVE_UP = 3600.0                        # seconds without a server after which it ends
+
+
+class Refused(WqError):
+    """A call this launcher will not carry out (not its user's, not signed)."""
+
+
+class AlreadyServing(WqError):
+    """Another launcher of this user's serves the server: nothing to do."""
+
+
+class Launcher:
+    def __init__(self, user: str, key: bytes, umask: int = 0o022) -> None:
+        from wq.executor.ssh import SshExecutor
+
+        self.user, self.key = user, key
+        self.local = LocalExecutor(umask)
+        self.ssh = SshExecutor(on_lost=lambda name, why: log.warning("%s: %s", name, why))
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def executor(self, host: Host) -> ShellExecutor:
+        return self.local if host.local else self.ssh
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Carry out the server's calls until it goes; the calls still running then
+        are dropped (their jobs run on, and the next server watches them)."""
+        lock = asyncio.Lock()
+
+        async def send(report: Report) -> None:
+            async with lock:
+                writer.write(framing.encode(report.to_frame()))
+                await writer.drain()
+        try:
+            while True:
+                frame = await _read_frame(reader)
+                if frame is None:
+                    return
+                try:
+                    call = Call.from_frame(frame)
+                except ProtocolError as exc:
+                    log.warning("a call wq cannot read: %s", exc)
+                    continue
+                task = asyncio.ensure_future(self.answer(call, send))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+        finally:
+            for task in list(self.tasks):
+                task.cancel()
+
+    async def answer(self, call: Call, send: Any) -> None:
+        try:
+            result = await self.do(call, send)
+            await send(Report(call.call, "done", result=result))
+        except Refused as exc:
+            log.warning("refused call %d (%s): %s", call.call, call.op, exc)
+            await send(Report(call.call, "failed", error=f"{self.user}'s launcher refused: "
+                                                        f"{exc}"))
+        except HostUnreachable as exc:
+            await send(Report(call.call, "failed", error=str(exc), unreachable=True))
+        except (ExecutorError, ParseError, ValueError) as exc:
+            await send(Report(call.call, "failed", error=str(exc)))
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as exc:            # a bug: say so, keep serving
+            log.exception("call %d (%s) failed", call.call, call.op)
+            await send(Report(call.call, "failed", error=f"internal launcher error: {exc}"))
+
+    async def do(self, call: Call, send: Any) -> Any:
+        if call.op not in OPS:
+            raise Refused(f"unknown call {call.op!r}")
+        if not SERVER_ID.fullmatch(call.server_id):
+            raise Refused("a server id that is not one")
+        host = call.host.host()
+        executor = self.executor(host)
+        match call.op:
+            case "launch":
+                job = self._job(call)
+                known = {h.name: h.host() for h in call.hosts}
+                assert job.placement is not None
+                if not set(job.placement.hosts) <= set(known):
+                    raise Refused("a placement on hosts the call does not describe")
+                launch = launches.launch_spec(job, known, call.server_id, call.grace)
+
+                def started(info: Started) -> None:
+                    asyncio.ensure_future(send(Report(call.call, "started", pid=info.pid)))
+                return outcome_to_frame(await executor.launch(host, launch, started))
+            case "watch":
+                job = self._job(call)
+
+                def running() -> None:
+                    asyncio.ensure_future(send(Report(call.call, "running")))
+                return outcome_to_frame(await executor.watch(
+                    host, launches.directory(call.server_id, job), running))
+            case "follow":
+                job = self._job(call)
+                words = launches.output_words(job)
+
+                async def emit(stream: str, data: bytes) -> None:
+                    await send(Report(call.call, "output", stream=stream,
+                                      data=data.decode("utf-8", "surrogateescape")))
+                await executor.follow(host, launches.directory(call.server_id, job), *words,
+                                      emit)
+                return None
+            case "cat":
+                job = self._job(call)
+                out_word, err_word = launches.output_words(job)
+                out, err = await executor.cat(host, launches.directory(call.server_id, job),
+                                              out_word, err_word,
+                                              max(1, min(call.max_bytes, 16 << 20)))
+                return [out.decode("utf-8", "surrogateescape"),
+                        err.decode("utf-8", "surrogateescape")]
+            case "kill":
+                _instances([call.name])
+                if call.first not in SIGNALS:
+                    raise Refused(f"signal {call.first!r}")
+                return await executor.kill(host, wrapper.job_dir(call.server_id, call.name),
+                                           max(0.0, min(call.grace, 3600.0)), call.first)
+            case "status":
+                return await executor.status(host, call.server_id, _instances(call.names))
+            case _:                                                  # remove
+                await executor.remove(host, call.server_id, _instances(call.names))
+                return None
+
+    def _job(self, call: Call) -> Job:
+        """The call's job, if it is this user's and signed by them."""
+        if call.job is None:
+            raise Refused(f"a {call.op} call without its job")
+        job = call.job.job()
+        if job.user != self.user:
+            raise Refused(f"job {job.label} is {job.user}'s, not {self.user}'s")
+        if not signing.verify(self.key, call.job.spec, self.user):
+            raise Refused(f"job {job.label}: its spec is not as {self.user} signed it")
+        if job.entry is not None and (job.entry_tag is None or job.task is None
+                                      or not signing.verify_entry(
+                                          self.key, job.spec.signature or "", job.task,
+                                          job.entry, job.entry_tag)):
+            raise Refused(f"job {job.label}: its entry is not as {self.user} gave it")
+        if job.placement is None or job.placement.first_host != call.host.name:
+            raise Refused(f"job {job.label}: placed elsewhere than the call's host")
+        return job
+
+    async def close(self) -> None:
+        await self.ssh.close()
+
+
+def _instances(names: list[str]) -> list[str]:
+    for name in names:
+        if not INSTANCE.fullmatch(name):
+            raise Refused(f"{name[:40]!r} is not an instance's name")
+    return names
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
+    try:
+        header = await reader.readexactly(4)
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial:
+            raise ProtocolError("connection closed in the middle of a frame") from None
+        return None
+    body = await reader.readexactly(framing.length(header))
+    return framing.decode(body)
+
+
+def offer(socket_path: str | None) -> Client:
+    """Connect to the lab's server (trusted as any client's) and offer this
+    user's launcher; raises WqError (one line) when the server will not."""
+    client = Client(socket_path)
+    try:
+        if not client.by_launcher:
+            raise WqError("this server runs your jobs itself: you need no launcher")
+        if client.launcher_up:
+            raise AlreadyServing(f"a launcher of {client.user}'s already serves the wq "
+                                 f"server at {client.path}")
+        client.request(m.Launcher())
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+async def run(socket_path: str | None, once: bool = False) -> None:
+    """Serve the lab's server; when it goes, wait for it to come back (up to
+    GIVE_UP seconds), unless `once`."""
+    key = signing.load_key()
+    umask = os.umask(0o077)
+    os.umask(umask)
+    launcher: Launcher | None = None
+    waited = 0.0
+    tries = 0
+    try:
+        while True:
+            try:
+                client = await asyncio.to_thread(offer, socket_path)
+            except AlreadyServing:
+                raise
+            except WqError:
+                if once or waited >= GIVE_UP:
+                    raise
+                delay = RETRY[min(tries, len(RETRY) - 1)]
+                tries += 1
+                waited += delay
+                await asyncio.sleep(delay)
+                continue
+            tries, waited = 0, 0.0
+            if launcher is None:
+                launcher = Launcher(client.user, key, umask)
+            log.info("serving %s's jobs for the wq server at %s", client.user, client.path)
+            sock = client.sock
+            sock.settimeout(None)
+            sock.setblocking(False)
+            reader, writer = await asyncio.open_unix_connection(sock=sock)
+            try:
+                await launcher.serve(reader, writer)
+            except (ConnectionError, ProtocolError, asyncio.IncompleteReadError) as exc:
+                log.warning("lost the server: %s", exc)
+            finally:
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+            if once:
+                return
+            log.info("the server went away; waiting for it to come back")
+    finally:
+        if launcher is not None:
+            await launcher.close()
+
+
+def detach(socket_path: str | None, log_path: str) -> int:
+    """Start a launcher in the background, in a session of its own (so it
+    outlives the terminal), logging to `log_path`; returns its pid."""
+    import subprocess
+    import sys
+
+    os.makedirs(os.path.dirname(log_path), mode=0o700, exist_ok=True)
+    args = [sys.executable, "-m", "wq", "launcher"]
+    if socket_path:
+        args += ["--socket", socket_path]
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
+                                start_new_session=True, close_fds=True)
+    finally:
+        os.close(fd)
+    return proc.pid

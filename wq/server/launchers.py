@@ -1,0 +1,234 @@
+"""Who carries out the node work of a job: the server itself, or its user's launcher.
+
+`Ops` is what the runner asks of a host for a job. `OwnOps` does it with the
+server's own executor (a server alone, and the operator's jobs in a lab);
+`LauncherOps` sends it to a lab member's launcher over that launcher's
+connection (`Link`) and waits for its reports. Every method takes both what
+the node scripts need (a launch, a directory) and the job it is for: the
+server's executor uses the first, a launcher only the second, since it
+rebuilds the rest from what its user signed (wq.protocol.launching).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from wq.errors import ExecutorError, HostUnreachable, ProtocolError
+from wq.executor import wrapper
+from wq.executor.base import Emit, ShellExecutor
+from wq.executor.outcome import Outcome, Started
+from wq.model import Host, Job
+from wq.protocol.launching import Call, HostRef, JobRef, Report, outcome_from_frame
+from wq.server.listener import Connection
+
+log = logging.getLogger(__name__)
+
+
+class LauncherAway(ExecutorError):
+    """The user's launcher is not connected (or went away during the call)."""
+
+
+class Ops(Protocol):
+    async def launch(self, job: Job, host: Host, launch: wrapper.Launch,
+                     hosts: list[Host], on_started: Callable[[Started], None]) -> Outcome: ...
+
+    async def watch(self, job: Job, host: Host, directory: str,
+                    on_running: Callable[[], None] = lambda: None) -> Outcome: ...
+
+    async def follow(self, job: Job, host: Host, directory: str, stdout: str, stderr: str,
+                     emit: Emit) -> None: ...
+
+    async def kill(self, host: Host, directory: str, grace: float,
+                   first: str = "TERM") -> str: ...
+
+    async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]: ...
+
+    async def remove(self, host: Host, server_id: str, names: list[str]) -> None: ...
+
+    async def cat(self, job: Job, host: Host, directory: str, stdout: str, stderr: str,
+                  max_bytes: int) -> tuple[bytes, bytes]: ...
+
+
+class OwnOps:
+    """The server's own executor (the job is the server's user's)."""
+
+    def __init__(self, executor: ShellExecutor) -> None:
+        self.executor = executor
+
+    async def launch(self, job: Job, host: Host, launch: wrapper.Launch,
+                     hosts: list[Host], on_started: Callable[[Started], None]) -> Outcome:
+        return await self.executor.launch(host, launch, on_started)
+
+    async def watch(self, job: Job, host: Host, directory: str,
+                    on_running: Callable[[], None] = lambda: None) -> Outcome:
+        return await self.executor.watch(host, directory, on_running)
+
+    async def follow(self, job: Job, host: Host, directory: str, stdout: str, stderr: str,
+                     emit: Emit) -> None:
+        await self.executor.follow(host, directory, stdout, stderr, emit)
+
+    async def kill(self, host: Host, directory: str, grace: float,
+                   first: str = "TERM") -> str:
+        return await self.executor.kill(host, directory, grace, first)
+
+    async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]:
+        return await self.executor.status(host, server_id, names)
+
+    async def remove(self, host: Host, server_id: str, names: list[str]) -> None:
+        await self.executor.remove(host, server_id, names)
+
+    async def cat(self, job: Job, host: Host, directory: str, stdout: str, stderr: str,
+                  max_bytes: int) -> tuple[bytes, bytes]:
+        return await self.executor.cat(host, directory, stdout, stderr, max_bytes)
+
+
+class Link:
+    """A member's launcher, connected: calls out, reports back, matched by number."""
+
+    def __init__(self, user: str, conn: Connection) -> None:
+        self.user, self.conn = user, conn
+        self._numbers = itertools.count(1)
+        self._calls: dict[int, tuple[asyncio.Future[Any], Callable[[Report], None]]] = {}
+        self.closed = False
+
+    async def call(self, call: Call, progress: Callable[[Report], None] = lambda r: None
+                   ) -> Any:
+        """Send a call; its `done` report's result, or the ExecutorError it failed with."""
+        if self.closed:
+            raise LauncherAway(f"{self.user}'s launcher went away")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._calls[call.call] = (future, progress)
+        try:
+            await self.conn.send(call.to_frame())
+            return await future
+        finally:
+            self._calls.pop(call.call, None)
+
+    def number(self) -> int:
+        return next(self._numbers)
+
+    async def serve(self) -> None:
+        """Route the launcher's reports to their calls until it goes; then every
+        call still open fails with LauncherAway."""
+        try:
+            while True:
+                frame = await self.conn.recv()
+                if frame is None:
+                    return
+                try:
+                    report = Report.from_frame(frame)
+                except ProtocolError as exc:
+                    log.warning("%s's launcher sent a bad report: %s", self.user, exc)
+                    continue
+                entry = self._calls.get(report.call)
+                if entry is None:
+                    continue                    # a call given up on (its task cancelled)
+                future, progress = entry
+                if future.done():
+                    continue
+                if report.kind == "done":
+                    future.set_result(report.result)
+                elif report.kind == "failed":
+                    kind = HostUnreachable if report.unreachable else ExecutorError
+                    future.set_exception(kind(report.error))
+                else:
+                    progress(report)
+        finally:
+            self.closed = True
+            for future, _ in list(self._calls.values()):
+                if not future.done():
+                    future.set_exception(LauncherAway(f"{self.user}'s launcher went away"))
+
+
+class LauncherOps:
+    """A member's job operations, by their launcher."""
+
+    def __init__(self, link: Link, server_id: str) -> None:
+        self.link, self.server_id = link, server_id
+
+    def _call(self, op: str, host: Host, **fields: Any) -> Call:
+        return Call(self.link.number(), op, self.server_id, HostRef.of(host), **fields)
+
+    async def launch(self, job: Job, host: Host, launch: wrapper.Launch,
+                     hosts: list[Host], on_started: Callable[[Started], None]) -> Outcome:
+        def progress(report: Report) -> None:
+            if report.kind == "started":
+                on_started(Started(report.pid, "", ""))
+        call = self._call("launch", host, job=JobRef.of(job),
+                          hosts=[HostRef.of(h) for h in hosts], grace=launch.grace)
+        try:
+            return _outcome(await self.link.call(call, progress))
+        except LauncherAway:
+            raise
+        except ExecutorError as exc:    # the member's own doing (keys, a refusal): their
+            return Outcome(error=str(exc), exit_code=-1)      # job's, never the host's
+
+    async def watch(self, job: Job, host: Host, directory: str,
+                    on_running: Callable[[], None] = lambda: None) -> Outcome:
+        def progress(report: Report) -> None:
+            if report.kind == "running":
+                on_running()
+        call = self._call("watch", host, job=JobRef.of(job))
+        try:
+            return _outcome(await self.link.call(call, progress))
+        except LauncherAway:
+            raise
+        except ExecutorError as exc:
+            return Outcome(lost=True, unreachable=True, error=str(exc))
+
+    async def follow(self, job: Job, host: Host, directory: str, stdout: str, stderr: str,
+                     emit: Emit) -> None:
+        queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+        def progress(report: Report) -> None:
+            if report.kind == "output":
+                queue.put_nowait((report.stream, report.data.encode("utf-8", "surrogateescape")))
+
+        async def pump() -> None:
+            while True:
+                stream, data = await queue.get()
+                await emit(stream, data)
+        pumping = asyncio.ensure_future(pump())
+        try:
+            await self.link.call(self._call("follow", host, job=JobRef.of(job)), progress)
+            while not queue.empty():
+                await emit(*queue.get_nowait())
+        finally:
+            pumping.cancel()
+
+    async def kill(self, host: Host, directory: str, grace: float,
+                   first: str = "TERM") -> str:
+        call = self._call("kill", host, name=os.path.basename(directory.rstrip("/")),
+                          grace=grace, first=first)
+        return str(await self.link.call(call))
+
+    async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]:
+        result = await self.link.call(self._call("status", host, names=names))
+        if not isinstance(result, dict):
+            raise ExecutorError(f"{self.link.user}'s launcher answered a status oddly")
+        return {str(k): str(v) for k, v in result.items()}
+
+    async def remove(self, host: Host, server_id: str, names: list[str]) -> None:
+        await self.link.call(self._call("remove", host, names=names))
+
+    async def cat(self, job: Job, host: Host, directory: str, stdout: str, stderr: str,
+                  max_bytes: int) -> tuple[bytes, bytes]:
+        result = await self.link.call(self._call("cat", host, job=JobRef.of(job),
+                                                 max_bytes=max_bytes))
+        if not (isinstance(result, list) and len(result) == 2
+                and all(isinstance(r, str) for r in result)):
+            raise ExecutorError(f"{self.link.user}'s launcher answered wq log oddly")
+        return (result[0].encode("utf-8", "surrogateescape"),
+                result[1].encode("utf-8", "surrogateescape"))
+
+
+def _outcome(result: Any) -> Outcome:
+    try:
+        return outcome_from_frame(result)
+    except (ValueError, ProtocolError) as exc:
+        raise ExecutorError(f"a launcher reported an outcome wq cannot read: {exc}") from None
