@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import os
 import pty
@@ -26,7 +27,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from wq.errors import WqError
 from wq.executor import contract
+from wq.model import Job, JobId, JobSpec, JobState
 from wq.protocol.events import Lease
 
 SHELLS = frozenset({"sh", "bash", "zsh", "ksh", "mksh", "dash", "ash", "tcsh", "csh", "fish",
@@ -284,6 +287,34 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno:
         return os.strerror(exc.errno)
     return str(exc) or type(exc).__name__
+
+
+def own_lease(lease: Lease, spec: JobSpec, label: str, user: str) -> Lease:
+    """A lab member's session, built from their own request: only where it runs
+    (the placement, the instance, the server's id) comes from the server, and the
+    connection uses the member's own ssh configuration."""
+    from wq import codec
+    from wq.executor import wrapper
+    from wq.executor.ssh import connect_options
+    from wq.protocol.launching import SERVER_ID, HostRef
+    from wq.protocol.messages import checked
+    from wq.server import launches
+
+    if not label.isdigit() or not SERVER_ID.fullmatch(lease.server_id):
+        raise WqError("the server's lease for the session is not one wq can use")
+    known = {h.name: h.host() for h in (checked(HostRef, frame, "lease host")
+                                         for frame in lease.hosts)}
+    job = Job(id=JobId(int(label)), user=user, spec=spec, state=JobState.RUNNING,
+              submitted=0.0, placement=codec.placement_from_list(lease.placement),
+              instance=lease.instance)
+    if job.placement is None or not set(job.placement.hosts) <= set(known):
+        raise WqError("the server's lease for the session names no host wq knows")
+    launch = launches.launch_spec(job, known, lease.server_id, lease.grace)
+    host = known[job.placement.first_host]
+    return dataclasses.replace(lease, host=host.name, local=host.local,
+                               setup=wrapper.session_setup_script(launch),
+                               command=wrapper.session_command(launch),
+                               connect=None if host.local else connect_options(host))
 
 
 def run(lease: Lease, *, use_pty: bool, x11: bool, agent: bool,

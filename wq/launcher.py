@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
-import re
 from typing import Any
 
 from wq import signing
@@ -32,13 +32,11 @@ from wq.executor.outcome import Started
 from wq.model import Host, Job
 from wq.protocol import framing
 from wq.protocol import messages as m
-from wq.protocol.launching import OPS, Call, Report, outcome_to_frame
+from wq.protocol.launching import INSTANCE, OPS, SERVER_ID, Call, Report
 from wq.server import launches
 
 log = logging.getLogger("wq.launcher")
 
-SERVER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-INSTANCE = re.compile(r"[0-9]{1,19}(\.[0-9]{1,19})?\.[0-9]{1,19}")
 SIGNALS = ("TERM", "KILL", "HUP", "INT")
 RETRY = (0.2, 0.5, 1.0, 2.0, 5.0)       # seconds between tries to reach the server again
 GIVE_UP = 3600.0                        # seconds without a server after which it ends
@@ -126,13 +124,13 @@ class Launcher:
 
                 def started(info: Started) -> None:
                     asyncio.ensure_future(send(Report(call.call, "started", pid=info.pid)))
-                return outcome_to_frame(await executor.launch(host, launch, started))
+                return dataclasses.asdict(await executor.launch(host, launch, started))
             case "watch":
                 job = self._job(call)
 
                 def running() -> None:
                     asyncio.ensure_future(send(Report(call.call, "running")))
-                return outcome_to_frame(await executor.watch(
+                return dataclasses.asdict(await executor.watch(
                     host, launches.directory(call.server_id, job), running))
             case "follow":
                 job = self._job(call)

@@ -197,3 +197,29 @@ def test_a_server_killed_with_members_jobs_running_finds_them_all(lab, members):
         assert (user.home / "who.txt").read_text().strip() == user.name
         info = json.loads(user.wq("info", "--json", ids[user.name]).stdout)
         assert [i["outcome"] for i in info["instances"]] == ["done"]
+
+
+def test_a_members_single_job_waits_for_one_job_end_behind_anothers_big_array(lab, members):
+    users, _ = members
+    alice, bob = users["alice"], users["bob"]
+    sub = alice.wq("sub", "-b", "--array", "1-1000", "-c", "sleep 0.5", cwd=alice.home)
+    assert sub.returncode == 0, sub.stderr
+    array = sub.stdout.strip()
+    wait_for(lambda: ls(lab)[array]["counts"].get("running") == 4, 60, "the host to fill")
+    theirs = bob.wq("sub", "-b", "-c", "true", cwd=bob.home)
+    assert theirs.returncode == 0, theirs.stderr
+    job_id = theirs.stdout.strip()
+    wait_for(lambda: ls(lab)[job_id]["state"] == "done", 60, "bob's job to run")
+    single = ls(lab)[job_id]
+    tasks = json.loads(lab.wq("ls", "-e", "--json", array).stdout)
+    jumped = [t["id"] for t in tasks
+              if t["started"] and single["submitted"] < t["started"] < single["started"]]
+    assert jumped == [], f"alice's tasks started before bob's job: {jumped}"
+    assert alice.wq("rm", array).returncode == 0
+
+
+def test_a_members_interactive_session_runs_as_them(lab, members):
+    users, _ = members
+    alice = users["alice"]
+    result = alice.wq("sub", "-i", "-c", "id -un; echo $WQ_HOST; exit 3", cwd=alice.home)
+    assert (result.returncode, result.stdout) == (3, f"{alice.name}\nlab1\n"), result.stderr

@@ -564,3 +564,15 @@ def test_in_a_lab_a_users_jobs_wait_for_their_launcher_and_hold_nobody_up():
     assert told.reason.startswith("waiting for bob's launcher")
     sim.engine.launchers = {"ann", "bob"}
     assert sim.schedule() == ["record 1 started", "launch 1.1 on a"]
+
+
+def test_in_a_lab_a_freed_core_goes_to_the_user_with_less_in_use():
+    sim = Sim(host("a", cores=2))
+    sim.engine.shares = {}
+    sim.submit(*(task(10, i, user="alice") for i in range(1, 6)))
+    assert sim.schedule() == ["record 10.1 started", "launch 10.1.1 on a",
+                              "record 10.2 started", "launch 10.2.1 on a"]
+    sim.submit(job(20, user="bob"))
+    assert sim.schedule() == []
+    sim.end(11, Outcome(exit_code=0))
+    assert sim.schedule() == ["record 20 started", "launch 20.1 on a"]

@@ -355,7 +355,8 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
         job_id = client.ask(m.Submit(spec=frame, attach=True), Accepted).id
         session = None
         if spec.interactive:
-            session = Interactive(client, job_id, agent=agent, x11=spec.requirements.x11)
+            session = Interactive(client, job_id, agent=agent, x11=spec.requirements.x11,
+                                  spec=spec)
         code = follow(client, job_id, obj["socket"], session)
     sys.exit(code)
 
@@ -363,8 +364,10 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
 class Interactive:
     """Runs the session when the lease comes, then tells the server how it ended."""
 
-    def __init__(self, client: Client, job_id: str, *, agent: bool, x11: bool) -> None:
+    def __init__(self, client: Client, job_id: str, *, agent: bool, x11: bool,
+                 spec: JobSpec) -> None:
         self.client, self.job_id, self.agent, self.x11 = client, job_id, agent, x11
+        self.spec = spec
         self.server_gone = False
         self.timed_out = False
 
@@ -390,6 +393,8 @@ class Interactive:
                     session.end(end.reason)
             return True
 
+        if self.client.by_launcher:       # a lab member runs only what they asked for
+            lease = interactive.own_lease(lease, self.spec, self.job_id, self.client.user)
         use_pty = sys.stdin.isatty()
         result = interactive.run(lease, use_pty=use_pty, x11=self.x11, agent=self.agent,
                                  server_fd=self.client.sock.fileno(), on_server=on_server)

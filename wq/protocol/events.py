@@ -78,13 +78,20 @@ class ArrayEnd:
 class Lease:
     """An interactive job's session, for its client to run: `setup` on the host,
     then `command` in a session (through `connect`, asyncssh's options; none for
-    a local host)."""
+    a local host). A lab member's client takes only the placement (`instance`,
+    `placement`, `hosts`, `server_id`, `grace`) and builds the rest itself from
+    its own request, so the server cannot choose what runs as them."""
     event: ClassVar[str] = "lease"
     host: str
     local: bool
     setup: str
     command: str
     connect: dict[str, Any] | None = None
+    instance: int = 0
+    placement: list[dict[str, Any]] | None = None
+    hosts: list[dict[str, Any]] = field(default_factory=list)    # launching.HostRef's
+    server_id: str = ""
+    grace: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,15 +15,17 @@ whoever runs the server can ask a launcher for its user's own jobs only.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from wq import codec
-from wq.executor.outcome import Outcome
 from wq.model import Host, Job, JobId, JobState, SshOptions
 from wq.protocol.messages import checked
 
 OPS = ("launch", "watch", "follow", "kill", "status", "remove", "cat")
+SERVER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")                  # what a server id may be
+INSTANCE = re.compile(r"[0-9]{1,19}(\.[0-9]{1,19})?\.[0-9]{1,19}")   # 12.1, 12.7.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +114,9 @@ class Call:
 @dataclass(frozen=True, slots=True)
 class Report:
     """A launcher's word on a call: `started` (pid), `running`, `output` (stream,
-    data), then `done` (result) or `failed` (error; `unreachable` when the host
-    could not be reached)."""
+    data), then `done` (result: an executor.outcome.Outcome's fields for a launch
+    or a watch) or `failed` (error; `unreachable` when the host could not be
+    reached)."""
     call: int
     kind: str
     pid: int = 0
@@ -131,17 +134,6 @@ class Report:
     def from_frame(cls, frame: dict[str, Any]) -> Report:
         report: Report = checked(cls, frame, "report")
         return report
-
-
-def outcome_to_frame(outcome: Outcome) -> dict[str, Any]:
-    return dataclasses.asdict(outcome)
-
-
-def outcome_from_frame(frame: Any) -> Outcome:
-    if not isinstance(frame, dict):
-        raise ValueError("an outcome is an object")
-    outcome: Outcome = checked(Outcome, frame, "outcome")
-    return outcome
 
 
 def _plain(value: Any) -> Any:

@@ -27,7 +27,7 @@ from wq.model import BLOCK_PRIORITY, Job, JobId, Limits, Mode, Placement, Requir
 from wq.scheduler import explain, filters
 from wq.scheduler.limits import Usage, over_limit
 from wq.scheduler.modes import PLACERS
-from wq.scheduler.order import queue_key
+from wq.scheduler.order import fair_key, queue_key
 from wq.scheduler.queue import Waiting
 from wq.scheduler.view import ClusterView, HostUse
 
@@ -75,67 +75,78 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
          limits: Mapping[str, Limits] | None = None,
          starve_after: float = DEFAULT_STARVE_AFTER,
          room: Mapping[int, int] | None = None,
-         ready: Container[str] | None = None) -> list[Start]:
+         ready: Container[str] | None = None,
+         shares: Mapping[str, float] | None = None) -> list[Start]:
     """The waiting jobs that start now, and where. `queue` is the server's Waiting
     index (or any jobs, in any order); `room` how many more tasks of a throttled
     array may start (by its number); `ready` the users whose jobs can be launched
-    now (None: everyone's; in a lab, those whose launcher is connected). `view`
+    now (None: everyone's; in a lab, those whose launcher is connected); `shares`
+    turns fair share on (a lab): users' weights, 1 for those not named. `view`
     is taken from as jobs are placed; pass a copy to keep it.
 
-    The classes of the queue are merged by the queue key of their heads. A class
-    whose head does not fit tells that no job with those requirements fits in this
+    The classes of the queue are merged by the queue key of their heads (with
+    fair share, the key of a head's user's share in use comes after its
+    priority, and is brought up to date as the pass places jobs). A class whose
+    head does not fit tells that no job with those requirements fits in this
     pass (the view only shrinks and the reservations only grow as it goes), so
     none of them is tried again; a user at a limit likewise for their class."""
     waiting = queue if isinstance(queue, Waiting) else _waiting(queue)
     usage = {u: Usage(x.jobs, x.cores) for u, x in (usage or {}).items()}
-    limits, room = limits or {}, room or {}
+    limits, room = limits or {}, dict(room or {})
     starts: list[Start] = []
     reserved: set[str] = set()
     unfit: set[Requirements] = set()
     held: set[tuple[str, Requirements]] = set()
     empty: ClusterView | None = None
-    heap = [(key, n, cls, 0) for n, (key, cls) in enumerate(waiting.heads())]
+
+    def key_of(job: Job) -> tuple[float, ...]:
+        if shares is None:
+            return queue_key(job)
+        return fair_key(job, usage.get(job.user), shares.get(job.user, 1.0))
+
+    heap = [(key if shares is None else key_of(cls[0]), n, cls, 0)
+            for n, (key, cls) in enumerate(waiting.heads())]
     heapq.heapify(heap)
     while heap:
-        _, n, cls, cursor = heapq.heappop(heap)
+        key, n, cls, cursor = heapq.heappop(heap)
         req = cls.requirements
         if req in unfit or (cls.user, req) in held:
             continue
-        if ready is not None and cls.user not in ready:
-            continue
-        left = len(cls) if cls.array is None else room.get(cls.array, len(cls))
-        while cursor < len(cls):
-            if view.free_cores == 0:
-                return starts
-            if left <= 0:
-                break
-            job = cls[cursor]
-            placed = _try(job, view, reserved, usage, limits)
-            if isinstance(placed, Start):
-                starts.append(placed)
-                cursor += 1
-                left -= 1
-                if cls.array is None:        # its next job takes its own turn
-                    if cursor < len(cls):
-                        heapq.heappush(heap, (queue_key(cls[cursor]), n, cls, cursor))
-                    break
+        job = cls[cursor]
+        if ready is not None and cls.user not in ready and not job.spec.interactive:
+            continue                    # (a session is run by its own client, not a launcher)
+        if shares is not None:
+            current = key_of(job)
+            if current != key:           # its user got more cores in this pass: later
+                heapq.heappush(heap, (current, n, cls, cursor))
                 continue
-            if placed == _HELD:
-                held.add((job.user, req))
-                break
-            if placed == _HELD_HERE:         # this placement only: the class goes on
-                if cls.array is None and cursor + 1 < len(cls):
-                    heapq.heappush(heap, (queue_key(cls[cursor + 1]), n, cls, cursor + 1))
-                break
-            unfit.add(req)
-            if req.priority >= BLOCK_PRIORITY:
-                return starts
-            if now - job.submitted >= starve_after:
-                empty = empty or view.empty_like()
-                if explain.never_fits(req, empty) is None:
-                    reserved.update(u.host.name for u in candidates(req, view, set())
-                                    if _could_hold(req, u))
-            break
+        if cls.array is not None and room.get(cls.array, 1) <= 0:
+            continue
+        if view.free_cores == 0:
+            return starts
+        placed = _try(job, view, reserved, usage, limits)
+        if isinstance(placed, Start):
+            starts.append(placed)
+            if cls.array in room:
+                room[cls.array] -= 1
+            if cursor + 1 < len(cls):       # its next job takes its own turn
+                heapq.heappush(heap, (key_of(cls[cursor + 1]), n, cls, cursor + 1))
+            continue
+        if placed == _HELD:
+            held.add((job.user, req))
+            continue
+        if placed == _HELD_HERE:             # this placement only: the class goes on
+            if cls.array is None and cursor + 1 < len(cls):
+                heapq.heappush(heap, (key_of(cls[cursor + 1]), n, cls, cursor + 1))
+            continue
+        unfit.add(req)
+        if req.priority >= BLOCK_PRIORITY:
+            return starts
+        if now - job.submitted >= starve_after:
+            empty = empty or view.empty_like()
+            if explain.never_fits(req, empty) is None:
+                reserved.update(u.host.name for u in candidates(req, view, set())
+                                if _could_hold(req, u))
     return starts
 
 
@@ -193,7 +204,7 @@ def waiting_reason(job: Job, view: ClusterView, *, usage: Mapping[str, Usage] | 
     never = explain.never_fits(req, view.empty_like())
     if never:
         return f"can no longer fit: {never}"
-    if ready is not None and job.user not in ready:
+    if ready is not None and job.user not in ready and not job.spec.interactive:
         return f"waiting for {job.user}'s launcher (started by {job.user}'s next wq command)"
     placement = place(req, view)
     if placement is not None:

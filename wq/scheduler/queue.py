@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from wq.model import Job, JobId, Requirements
 from wq.scheduler.order import queue_key
 
-ClassKey = tuple[Requirements, str] | int       # (requirements, user), or an array's number
+# (requirements, user, interactive), or an array's number
+ClassKey = tuple[Requirements, str, bool] | int
 
 
 def task_key(job: Job) -> tuple[int, int]:
@@ -123,7 +124,7 @@ class Waiting:
     def class_of(job: Job) -> ClassKey:
         if job.task is not None:
             return job.number
-        return (job.spec.requirements, job.user)
+        return (job.spec.requirements, job.user, job.spec.interactive)
 
     def add(self, job: Job) -> None:
         key = self.class_of(job)

@@ -320,6 +320,7 @@ class Lease:
     job_id: JobId
     host: Host
     launch: wrapper.Launch
+    job: Job | None = None          # (a lab member's client rebuilds the session from it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,8 @@ from wq.executor import wrapper
 from wq.executor.base import Emit, ShellExecutor
 from wq.executor.outcome import Outcome, Started
 from wq.model import Host, Job
-from wq.protocol.launching import Call, HostRef, JobRef, Report, outcome_from_frame
+from wq.protocol.launching import Call, HostRef, JobRef, Report
+from wq.protocol.messages import checked
 from wq.server.listener import Connection
 
 log = logging.getLogger(__name__)
@@ -229,6 +230,9 @@ class LauncherOps:
 
 def _outcome(result: Any) -> Outcome:
     try:
-        return outcome_from_frame(result)
+        if not isinstance(result, dict):
+            raise ValueError("not an object")
+        outcome: Outcome = checked(Outcome, result, "outcome")
+        return outcome
     except (ValueError, ProtocolError) as exc:
         raise ExecutorError(f"a launcher reported an outcome wq cannot read: {exc}") from None

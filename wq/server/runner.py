@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import dataclasses
 import contextlib
 import gc
 import logging
 import time
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
+from wq import codec
 from wq.errors import ExecutorError, HostUnreachable
 from wq.executor import wrapper
 from wq.executor.base import ShellExecutor
 from wq.executor.outcome import Outcome, Started
 from wq.executor.ssh import connect_options
 from wq.model import Host, HostState, Instance, Job, JobId, JobState
-from wq.protocol import events
+from wq.protocol import events, launching
 from wq.protocol.replies import RemoveRow
 from wq.server import effects as fx
 from wq.server.hosts import HostMonitor, HostStatus
@@ -220,7 +222,7 @@ class Runner:
                 case fx.PublishArray():
                     self.hub.publish_array(effect.number, effect.event, effect.last)
                 case fx.Lease():
-                    self.hub.publish(effect.job_id, _lease(effect))
+                    self.hub.publish(effect.job_id, _lease(effect, self.engine.known))
                 case fx.ArmTimer():
                     self.timers[effect.job_id] = asyncio.get_running_loop().call_later(
                         effect.delay, self._expired, effect.job_id, effect.instance)
@@ -535,9 +537,15 @@ def long_lived() -> None:
     gc.freeze()
 
 
-def _lease(effect: fx.Lease) -> events.Lease:
+def _lease(effect: fx.Lease, known: Mapping[str, Host]) -> events.Lease:
     """What an interactive client needs to run its session itself."""
-    host = effect.host
+    host, job = effect.host, effect.job
+    placement = job.placement if job is not None else None
+    hosts = [known[h] for h in placement.hosts if h in known] if placement else [host]
     return events.Lease(host.name, host.local, wrapper.session_setup_script(effect.launch),
                         wrapper.session_command(effect.launch),
-                        None if host.local else connect_options(host))
+                        None if host.local else connect_options(host),
+                        job.instance if job is not None else 0,
+                        codec.placement_to_list(placement),
+                        [dataclasses.asdict(launching.HostRef.of(h)) for h in hosts],
+                        effect.launch.server_id, effect.launch.grace)

@@ -54,6 +54,8 @@ class Engine:
         # for one user); in a lab, the operator's and those whose launcher is in
         self.launchers = launchers
         self.deferred: dict[str, list[fx.Kill]] = {}   # kills waiting for a launcher
+        # fair share between users (a lab): their weights; None: the plain queue order
+        self.shares = None if cluster.lab is None else dict(cluster.lab.weights)
         self.kill_grace = kill_grace
         self.starve_after = starve_after
         self.cluster = cluster
@@ -378,6 +380,8 @@ class Engine:
                 self.down.add(host.name)
         self.cluster = ev.cluster
         self.known.update({h.name: h for h in ev.cluster.hosts})
+        if ev.cluster.lab is not None:
+            self.shares = dict(ev.cluster.lab.weights)
         self._never_fits.clear()
         self._reschedule()
 
@@ -393,7 +397,7 @@ class Engine:
             starts = scheduler.plan(self.waiting, self.view(), now=self._now,
                                     usage=self.usage(), limits=self.limits,
                                     starve_after=self.starve_after, room=room,
-                                    ready=self.launchers)
+                                    ready=self.launchers, shares=self.shares)
             for start in starts:
                 self._start(self.jobs[start.job_id], start.placement)
         self._tell_waiting()
@@ -439,7 +443,7 @@ class Engine:
                 lost=True, error="the interactive client went away before the job started"))
         else:
             self._told.pop(job.id, None)
-            self._out.append(fx.Lease(job.id, host, launch))
+            self._out.append(fx.Lease(job.id, host, launch, job))
             limit = job.spec.requirements.time_limit
             if limit is not None:
                 self.timers.add(job.id)
