@@ -36,7 +36,8 @@ def lab(tmp_path: Path, users: dict[str, UnixUser]) -> Iterator[tuple[WqServer, 
     socket = str(base / "sock" / "lab.sock")
     cluster = tmp_path / "cluster.yaml"
     cluster.write_text(NOWHERE + f"lab:\n  socket: {socket}\n  users: [{users['alice'].name}]\n"
-                       f"  group: {users['carol'].name}\n  per_user: {{queued: 3}}\n")
+                       f"  group: {users['carol'].name}\n"
+                       "  per_user: {queued: 3, connections: 4, pending_mb: 2}\n")
     server = WqServer(tmp_path / "srv", cluster)
     try:
         server.start()
@@ -130,3 +131,89 @@ def test_a_member_may_queue_only_so_many_jobs(lab, users):
     assert "the lab allows 3 waiting jobs a user; you have 3 waiting and this adds 1" in line
     assert alice.wq("rm", "all").returncode == 0
     assert alice.wq("sub", "-b", "-c", "true").returncode == 0
+
+
+HOSTILE = r"""
+import json, random, socket, struct, sys
+from wq.protocol import framing, messages as m
+
+path, seed = sys.argv[1], int(sys.argv[2])
+rng = random.Random(seed)
+refused = 0
+
+
+def connect():
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    s.connect(path)
+    s.sendall(framing.encode(m.to_frame(m.Hello(m.PROTOCOL_VERSION))))
+    return s, framing.recv(s)
+
+
+held = []                                   # more connections than a member may hold
+for _ in range(8):
+    s, hello = connect()
+    if hello.get("ok"):
+        held.append(s)
+    else:
+        refused += 1
+        s.close()
+for s in held[1:]:
+    s.close()
+s = held[0]
+
+values = [None, True, -1, 0, 2**62, 1e308, "", "x" * 70000, [], {}, [1, "a"], {"a": [{}]},
+          "\u0000", "../../etc/passwd", "-1", "1-", "all", "last"]
+for _ in range(400):
+    kind = rng.choice(list(m.REQUESTS))
+    frame = {"type": kind}
+    for name in ("spec", "select", "id", "states", "jobs", "cores", "page", "array",
+                 "entries", "throttle", "hosts", "offline", "user", "older_than",
+                 "max_bytes", "instance", "attach"):
+        if rng.random() < 0.3:
+            frame[name] = rng.choice(values)
+    if kind == "submit" and rng.random() < 0.5:
+        frame["spec"] = {"command": "touch /tmp/wq-pwned", "cwd": "/tmp",
+                         "requirements": rng.choice([{}, {"n": 10**6}, {"mode": "x"}])}
+    if kind in ("hello", "launcher", "session_end"):
+        continue                            # (these take over the connection)
+    try:
+        s.sendall(framing.encode(frame))
+        reply = framing.recv(s)
+    except (OSError, ValueError):
+        s.close()
+        s, _ = connect()
+        continue
+    if reply is None:
+        s.close()
+        s, _ = connect()
+
+s.sendall(struct.pack(">I", 10 << 20) + b"{" * 65536)   # a frame over its budget, unfinished
+try:
+    big = framing.recv(s)
+except OSError:
+    big = None
+print(json.dumps({"refused": refused, "big": big}))
+"""
+
+
+def test_a_hostile_member_cannot_crash_crowd_or_impersonate(lab, users):
+    """A member sending every kind of bad request, too many connections and an
+    oversize frame: refused one by one; the server and the other members go on,
+    and nothing ran."""
+    server, socket = lab
+    mallory, carol = users["alice"], users["carol"]       # (alice, a member, misbehaving)
+    script = mallory.home / "hostile.py"
+    script.write_text(HOSTILE)
+    result = mallory.run(mallory.python, str(script), socket, "7", timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["refused"] >= 4                       # beyond 4 connections a member
+    assert report["big"] is None or "too much unfinished data from you" in report["big"]["error"]
+    assert server.proc is not None and server.proc.poll() is None
+    for who in (carol, None):
+        stat = (who.wq("stat") if who is not None else server.wq("stat"))
+        assert stat.returncode == 0, stat.stderr
+    assert carol.wq("sub", "-b", "-c", "true").returncode == 0
+    assert not os.path.exists("/tmp/wq-pwned")
+    mallory.wq("rm", "all")

@@ -28,10 +28,13 @@ from tests.integration.users import UnixUser, unix_users
 def members(tmp_path_factory: pytest.TempPathFactory, keys: Keys
             ) -> Iterator[tuple[dict[str, UnixUser], SshHost]]:
     """alice and bob, each with a key authorized (as themselves only) on a host of
-    their own lab, which they know."""
+    their own lab, which they know, and on the lab's head node (this machine,
+    reached over ssh as `labhead`, as from a workstation of theirs)."""
     user_keys = Path(tempfile.mkdtemp(prefix="wq-keys-", dir="/tmp"))   # sshd reads a
     user_keys.chmod(0o755)                              # user's keys as that user
     host = SshHost("lab1", "127.0.0.6", tmp_path_factory.mktemp("lab1"), keys,
+                   user_keys=user_keys)
+    head = SshHost("labhead", "127.0.0.7", tmp_path_factory.mktemp("labhead"), keys,
                    user_keys=user_keys)
     with unix_users("alice", "bob") as made:
         for user in made.values():
@@ -40,14 +43,19 @@ def members(tmp_path_factory: pytest.TempPathFactory, keys: Keys
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
                             str(ssh / "id_ed25519")], check=True)
             (user_keys / user.name).write_text((ssh / "id_ed25519.pub").read_text())
-            (ssh / "known_hosts").write_text(host.host_key_line + "\n")
+            (ssh / "known_hosts").write_text(host.host_key_line + "\n"
+                                             + head.host_key_line + "\n")
+            (ssh / "config").write_text(f"Host labhead\n  HostName {head.address}\n"
+                                        f"  Port {head.port}\n  BatchMode yes\n")
             for path in (ssh, *ssh.iterdir()):
                 os.chown(path, user.uid, user.gid)
         host.start()
+        head.start()
         try:
             yield made, host
         finally:
             host.stop()
+            head.stop()
             shutil.rmtree(user_keys, ignore_errors=True)
 
 
@@ -223,3 +231,17 @@ def test_a_members_interactive_session_runs_as_them(lab, members):
     alice = users["alice"]
     result = alice.wq("sub", "-i", "-c", "id -un; echo $WQ_HOST; exit 3", cwd=alice.home)
     assert (result.returncode, result.stdout) == (3, f"{alice.name}\nlab1\n"), result.stderr
+
+
+def test_a_member_on_another_machine_uses_the_lab_through_ssh(lab, members):
+    """WQ_SERVER=labhead: each command runs on the head node over the member's own
+    ssh login, with its output and exit code."""
+    users, _ = members
+    alice = users["alice"]
+    env = alice.env(WQ_SERVER="labhead", WQ_REMOTE_COMMAND=f"{alice.python} -m wq")
+    result = alice.wq("sub", "-c", "id -un; echo $WQ_HOST; exit 7", env=env, cwd=alice.home)
+    assert (result.returncode, result.stdout) == (7, f"{alice.name}\nlab1\n"), result.stderr
+    listed = alice.wq("ls", "-a", "--json", env=env)
+    assert listed.returncode == 0 and json.loads(listed.stdout)[-1]["user"] == alice.name
+    session = alice.wq("sub", "-i", "-c", "echo in-a-session; exit 4", env=env)
+    assert (session.returncode, session.stdout.strip()) == (4, "in-a-session"), session.stderr

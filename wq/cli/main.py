@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from wq import __version__
+from wq import __version__, remote
 from wq.errors import WqError, one_line
 
 VERBS = {
@@ -33,6 +33,17 @@ VERBS = {
     "limit": "Set your own limits on running jobs and cores.",
     "launcher": "Run your jobs for a lab's server, as you (started when needed).",
 }
+
+
+def _verb(args: list[str]) -> str | None:
+    """The verb of a command line (after the group's own options)."""
+    words = iter(args)
+    for word in words:
+        if word == "--socket":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 class LazyGroup(click.Group):
@@ -62,8 +73,16 @@ def cli(ctx: click.Context, socket_path: str | None) -> None:
     ctx.obj = {"socket": socket_path}
 
 
+#: verbs that always run where they are typed, whatever WQ_SERVER says
+LOCAL_VERBS = frozenset({"serve", "launcher"})
+
+
 def main(argv: list[str] | None = None) -> Any:
     try:
+        args = sys.argv[1:] if argv is None else argv
+        server = remote.destination()
+        if server is not None and _verb(args) not in LOCAL_VERBS:
+            remote.run(server, args)            # (does not return)
         cli.main(args=argv, prog_name="wq", standalone_mode=False)
     except WqError as exc:
         click.echo(f"wq: {one_line(str(exc), 2000)}", err=True)
