@@ -324,11 +324,13 @@ class Server:
         members.connected.add(user)
         log.info("%s's launcher connected", user)
         runner.feed(LauncherUp(user))
+        settling = runner.background(runner.settle_for(user), f"settling {user}'s jobs")
         try:
             await link.serve()
         except (ConnectionError, ProtocolError):
             pass
         finally:
+            settling.cancel()
             del runner.links[user]
             members.connected.discard(user)
             runner.feed(LauncherGone(user))

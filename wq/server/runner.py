@@ -101,14 +101,18 @@ class Runner:
     def host_lost(self, name: str, reason: str) -> None:
         self.feed(fx.HostLost(name, reason))
 
-    async def settle(self, host: Host) -> None:
-        """Find out what became of the instances lost with `host`, before it counts
-        as up; raises ExecutorError when the host cannot be asked (it stays down)."""
+    async def settle(self, host: Host, only: str | None = None) -> None:
+        """Find out what became of the instances lost with `host` (of user `only`,
+        if given), before it counts as up; raises ExecutorError when the host cannot
+        be asked (it stays down). A lab member's are asked of their launcher, and
+        left for its return when it is away."""
         lost = self.store.unsettled(host.name)
         if not lost:
             return
         owners = self.store.users_of([i.job_id for i in lost])
         for user in sorted(set(owners.values())):
+            if only is not None and user != only:
+                continue
             try:
                 ops = self.ops(host, user)
             except LauncherAway:
@@ -175,6 +179,17 @@ class Runner:
             self.feed(fx.Loaded((), left=0))
         self.loaded.set()
 
+    async def settle_for(self, user: str) -> None:
+        """A member's launcher is back: settle their instances lost with hosts
+        that came back up while it was away."""
+        for host in list(self.engine.known.values()):
+            if host.name in self.engine.down:
+                continue
+            try:
+                await self.settle(host, user)
+            except ExecutorError as exc:
+                log.warning("cannot settle %s's instances on %s: %s", user, host.name, exc)
+
     # -- scheduling -------------------------------------------------------------------
 
     def wake(self) -> None:
@@ -205,10 +220,10 @@ class Runner:
                 case fx.Follow():
                     self._start_follow(effect)
                 case fx.Kill():
-                    kills.append(self._background(self._kill(effect),
+                    kills.append(self.background(self._kill(effect),
                                                   f"killing job {effect.job_id}"))
                 case fx.KillStale():
-                    kills.append(self._background(self._kill_stale(effect), "",
+                    kills.append(self.background(self._kill_stale(effect), "",
                                                   quiet=True))
                 case fx.Abandon():
                     run = self.runs.get(effect.job_id)
@@ -268,7 +283,7 @@ class Runner:
         self.timers.pop(job_id, None)
         self.feed(fx.SessionExpired(job_id, instance))
 
-    def _background(self, coro: Coroutine[Any, Any, Any], what: str,
+    def background(self, coro: Coroutine[Any, Any, Any], what: str,
                     quiet: bool = False) -> asyncio.Task[Any]:
         """Run `coro` with a reference kept until it ends; an exception is logged
         with its traceback unless `quiet` (whoever awaits the task reports it)."""
@@ -364,7 +379,7 @@ class Runner:
 
     def _start_follow(self, effect: fx.Follow) -> None:
         self.follows.setdefault(effect.job_id, []).append(
-            self._background(self._follow(effect), f"following job {effect.job_id}"))
+            self.background(self._follow(effect), f"following job {effect.job_id}"))
 
     async def _follow(self, effect: fx.Follow) -> None:
         async def emit(stream: str, data: bytes) -> None:
