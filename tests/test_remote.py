@@ -1,5 +1,8 @@
 """WQ_SERVER: the command line that carries a wq command to the head node."""
 
+import shutil
+import subprocess
+
 import pytest
 
 from wq import remote
@@ -12,8 +15,14 @@ def test_the_command_runs_there_in_the_same_directory_with_its_words_intact(monk
     line = remote.argv("bob@head", ["sub", "-c", "echo $HOME; rm 'x y'"], "/home/bob/p q",
                        tty=False)
     assert line[:5] == ["ssh", "-q", "-T", "--", "bob@head"]
-    assert line[5] == ("cd '/home/bob/p q' 2>/dev/null; WQ_REMOTE_HOP=1 exec wq sub -c "
+    assert line[5] == ("exec env WQ_REMOTE_HOP=1 sh -c 'cd \"$1\" 2>/dev/null; shift; "
+                       "exec \"$@\"' sh '/home/bob/p q' wq sub -c "
                        "'echo $HOME; rm '\"'\"'x y'\"'\"''")
+    for shell in ("sh", "bash"):            # what the login shell there makes of it
+        if shutil.which(shell):
+            words = subprocess.run([shell, "-c", 'printf "%s\\n" ' + line[5].split(" ", 1)[1]],
+                                   capture_output=True, text=True).stdout.splitlines()
+            assert words[-4:] == ["wq", "sub", "-c", "echo $HOME; rm 'x y'"]
     assert remote.argv("head", ["ls"], "/", tty=True)[2] == "-t"
 
 

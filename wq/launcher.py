@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from wq import signing
@@ -40,6 +41,9 @@ log = logging.getLogger("wq.launcher")
 SIGNALS = ("TERM", "KILL", "HUP", "INT")
 RETRY = (0.2, 0.5, 1.0, 2.0, 5.0)       # seconds between tries to reach the server again
 GIVE_UP = 3600.0                        # seconds without a server after which it ends
+
+
+Send = Callable[[Report], Coroutine[Any, Any, None]]
 
 
 class Refused(WqError):
@@ -81,14 +85,18 @@ class Launcher:
                 except ProtocolError as exc:
                     log.warning("a call wq cannot read: %s", exc)
                     continue
-                task = asyncio.ensure_future(self.answer(call, send))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                self._spawn(self.answer(call, send))
         finally:
             for task in list(self.tasks):
                 task.cancel()
 
-    async def answer(self, call: Call, send: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro`, keeping a reference until it ends (cancelled with the server)."""
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def answer(self, call: Call, send: Send) -> None:
         try:
             result = await self.do(call, send)
             await send(Report(call.call, "done", result=result))
@@ -106,7 +114,7 @@ class Launcher:
             log.exception("call %d (%s) failed", call.call, call.op)
             await send(Report(call.call, "failed", error=f"internal launcher error: {exc}"))
 
-    async def do(self, call: Call, send: Any) -> Any:
+    async def do(self, call: Call, send: Send) -> Any:
         if call.op not in OPS:
             raise Refused(f"unknown call {call.op!r}")
         if not SERVER_ID.fullmatch(call.server_id):
@@ -123,13 +131,13 @@ class Launcher:
                 launch = launches.launch_spec(job, known, call.server_id, call.grace)
 
                 def started(info: Started) -> None:
-                    asyncio.ensure_future(send(Report(call.call, "started", pid=info.pid)))
+                    self._spawn(send(Report(call.call, "started", pid=info.pid)))
                 return dataclasses.asdict(await executor.launch(host, launch, started))
             case "watch":
                 job = self._job(call)
 
                 def running() -> None:
-                    asyncio.ensure_future(send(Report(call.call, "running")))
+                    self._spawn(send(Report(call.call, "running")))
                 return dataclasses.asdict(await executor.watch(
                     host, launches.directory(call.server_id, job), running))
             case "follow":

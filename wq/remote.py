@@ -36,9 +36,14 @@ def argv(server: str, args: list[str], cwd: str, tty: bool) -> list[str]:
     if server.startswith("-") or any(c.isspace() for c in server):
         raise ClientError(f"WQ_SERVER={server!r} is not an ssh destination")
     command = os.environ.get("WQ_REMOTE_COMMAND", "wq").strip() or "wq"
-    script = (f"cd {shlex.quote(cwd)} 2>/dev/null; {INSIDE}=1 exec {command} "
-              + " ".join(shlex.quote(a) for a in args))
+    # one plain command line, whatever the login shell there (sh, bash, zsh, fish,
+    # csh): env and sh do the rest
+    script = " ".join([f"exec env {INSIDE}=1 sh -c", shlex.quote(_HOP), "sh",
+                       shlex.quote(cwd), command, *(shlex.quote(a) for a in args)])
     return ["ssh", "-q", *(["-t"] if tty else ["-T"]), "--", server, script]
+
+
+_HOP = 'cd "$1" 2>/dev/null; shift; exec "$@"'     # in the same directory, if there
 
 
 def run(server: str, args: list[str]) -> None:
