@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 
 from tests.integration.conftest import cluster_yaml
 from tests.integration.sshd import Keys, SshHost, WqServer, wait_for
-from tests.integration.users import UnixUser, unix_users
+from tests.integration.users import UnixUser, give_ssh, unix_users
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +37,8 @@ def members(tmp_path_factory: pytest.TempPathFactory, keys: Keys
                    user_keys=user_keys)
     with unix_users("alice", "bob") as made:
         for user in made.values():
-            ssh = user.home / ".ssh"
-            ssh.mkdir(mode=0o700)
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                            str(ssh / "id_ed25519")], check=True)
-            (user_keys / user.name).write_text((ssh / "id_ed25519.pub").read_text())
-            (ssh / "known_hosts").write_text(host.host_key_line + "\n"
-                                             + head.host_key_line + "\n")
-            (ssh / "config").write_text(f"Host labhead\n  HostName {head.address}\n"
-                                        f"  Port {head.port}\n  BatchMode yes\n")
-            for path in (ssh, *ssh.iterdir()):
-                os.chown(path, user.uid, user.gid)
+            give_ssh(user, user_keys, [(h.name, h.address, h.port, h.host_key_line)
+                                       for h in (host, head)])
         host.start()
         head.start()
         try:
@@ -245,3 +235,28 @@ def test_a_member_on_another_machine_uses_the_lab_through_ssh(lab, members):
     assert listed.returncode == 0 and json.loads(listed.stdout)[-1]["user"] == alice.name
     session = alice.wq("sub", "-i", "-c", "echo in-a-session; exit 4", env=env)
     assert (session.returncode, session.stdout.strip()) == (4, "in-a-session"), session.stderr
+
+
+def test_a_job_lost_with_its_host_while_its_launcher_was_away_is_taken_back(lab, members):
+    """The host drops out while alice's launcher is away; it comes back, and so
+    does her launcher, which finds her job still running there: it is taken
+    back, not run again."""
+    users, host = members
+    alice = users["alice"]
+    (alice.home / "runs.txt").unlink(missing_ok=True)
+    sub = alice.wq("sub", "-b", "-c", "echo run >> runs.txt; sleep 8", cwd=alice.home)
+    assert sub.returncode == 0, sub.stderr
+    job_id = sub.stdout.strip()
+    wait_for(lambda: (alice.home / "runs.txt").exists(), 60, "the job to run on its node")
+    for proc in launchers(alice):
+        os.kill(proc.pid, signal.SIGKILL)
+    wait_for(lambda: not launchers(alice), 20, "the launcher to die")
+    host.kill_sshd()
+    wait_for(lambda: ls(lab)[job_id]["state"] == "waiting", 60, "the job to be lost")
+    host.start()
+    wait_for(lambda: "lab1" in lab.wq("stat").stdout and "down" not in lab.wq("stat").stdout,
+             60, "the host to be up")
+    assert ls(lab)[job_id]["state"] == "waiting"          # (its launcher is away)
+    assert alice.wq("launcher", "-d").returncode == 0
+    wait_for(lambda: ls(lab)[job_id]["state"] == "done", 60, "the job to be taken back")
+    assert (alice.home / "runs.txt").read_text() == "run\n"

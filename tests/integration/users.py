@@ -98,6 +98,23 @@ class UnixUser:
                 proc.wait(10)
 
 
+def give_ssh(user: UnixUser, user_keys: Path, hosts: list[tuple[str, str, int, str]]) -> None:
+    """An ssh key of the user's own, authorized for them alone in `user_keys` (an
+    sshd's `AuthorizedKeysFile .../%u`), and each host (alias, address, port,
+    known_hosts line) known and named in their ~/.ssh/config."""
+    ssh = user.home / ".ssh"
+    ssh.mkdir(mode=0o700, exist_ok=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                    str(ssh / "id_ed25519")], check=True)
+    (user_keys / user.name).write_text((ssh / "id_ed25519.pub").read_text())
+    (ssh / "known_hosts").write_text("".join(f"{line}\n" for *_, line in hosts))
+    (ssh / "config").write_text("".join(
+        f"Host {alias}\n  HostName {address}\n  Port {port}\n  BatchMode yes\n"
+        for alias, address, port, _ in hosts))
+    for path in (ssh, *ssh.iterdir()):
+        os.chown(path, user.uid, user.gid)
+
+
 @contextlib.contextmanager
 def unix_users(*roles: str) -> Iterator[dict[str, UnixUser]]:
     """Create one user per role (names wqt<pid><role>), a shared venv with wq in it,

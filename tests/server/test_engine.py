@@ -576,3 +576,20 @@ def test_in_a_lab_a_freed_core_goes_to_the_user_with_less_in_use():
     assert sim.schedule() == []
     sim.end(11, Outcome(exit_code=0))
     assert sim.schedule() == ["record 20 started", "launch 20.1 on a"]
+
+
+def test_a_returning_launcher_settles_before_its_users_jobs_start_and_kills_wait_for_it():
+    sim = Sim(host("a", cores=3), launchers={"ann", "bob"})
+    sim.submit(job(1, user="bob"), job(2, user="bob"))
+    sim.schedule()
+    assert sim.feed(fx.LauncherGone("bob")) == ["abandon 1.1", "abandon 2.1"]
+    assert sim.feed(fx.Remove((sim.engine.jobs[2],), "bob")) == ["removed 2: killed",
+                                                                "reschedule"]
+    # (its kill waits for the launcher; the job ends when it is watched again)
+    sim.submit(job(3, user="bob"))
+    assert sim.schedule() == []
+    assert sim.feed(fx.LauncherUp("bob")) == ["kill 2.1 TERM", "watch 1.1 on a",
+                                              "watch 2.1 on a"]
+    assert sim.schedule() == []                           # settling what was lost first
+    assert sim.feed(fx.LauncherSettled("bob")) == ["reschedule"]
+    assert sim.schedule() == ["record 3 started", "launch 3.1 on a"]

@@ -32,8 +32,8 @@ from wq.protocol import events
 from wq.protocol import messages as m
 from wq.protocol.replies import (Accepted, EventRow, HelloReply, InfoPage, InstanceRow,
                                  JobInfo, Listing, Refreshed, Row, UsersPage)
-from wq.server.effects import (ClientGone, LauncherGone, LauncherUp, Loaded, SessionEnded,
-                               SetCluster)
+from wq.server.effects import (ClientGone, LauncherGone, LauncherSettled, LauncherUp, Loaded,
+                               SessionEnded, SetCluster)
 from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
 from wq.server.lab import Members
@@ -324,7 +324,14 @@ class Server:
         members.connected.add(user)
         log.info("%s's launcher connected", user)
         runner.feed(LauncherUp(user))
-        settling = runner.background(runner.settle_for(user), f"settling {user}'s jobs")
+
+        async def settle() -> None:
+            try:
+                await runner.settle_for(user)
+            finally:
+                if runner.links.get(user) is link:
+                    runner.feed(LauncherSettled(user))
+        settling = runner.background(settle(), f"settling {user}'s jobs")
         try:
             await link.serve()
         except (ConnectionError, ProtocolError):

@@ -123,6 +123,13 @@ class LauncherUp:
 
 
 @dataclass(frozen=True, slots=True)
+class LauncherSettled:
+    """A returning launcher has settled its user's instances lost meanwhile: their
+    waiting jobs may start (before, one might have started a second copy)."""
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
 class LauncherGone:
     """A lab member's launcher went away: their jobs keep running on the nodes,
     unwatched, and their waiting jobs wait for it."""
@@ -192,7 +199,8 @@ class Schedule:
 
 Event = (Loaded | Submitted | Unwatched | ArrayUnwatched | Hold | ClientGone | Started | Ended | HostUp | HostDown
          | HostLost | Settle | StaleKilled | SessionEnded | SessionExpired | KillDone | Remove
-         | SetOffline | SetLimits | SetCluster | Schedule | LauncherUp | LauncherGone)
+         | SetOffline | SetLimits | SetCluster | Schedule | LauncherUp | LauncherSettled
+         | LauncherGone)
 
 # -- effects --------------------------------------------------------------------
 
@@ -277,6 +285,7 @@ class Kill:
     first: str = "TERM"
     report: bool = False
     user: str = ""                  # whose job: in a lab, their launcher does it
+    name: str = ""                  # the instance's name (12.1), for a launcher
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,7 +217,7 @@ class Handlers:
                 if kind not in reasons:
                     reasons[kind] = scheduler.waiting_reason(
                         job, view, usage=self.engine.usage(),
-                        limits=self.engine.limits, ready=self.engine.launchers)
+                        limits=self.engine.limits, ready=self.engine.ready())
                 more["reason"] = reasons[kind]
         if req.full:
             more.update(hosts=list(job.placement.hosts) if job.placement else [],

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -45,7 +44,7 @@ class Ops(Protocol):
                      emit: Emit) -> None: ...
 
     async def kill(self, host: Host, directory: str, grace: float,
-                   first: str = "TERM") -> str: ...
+                   first: str = "TERM", name: str = "") -> str: ...
 
     async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]: ...
 
@@ -74,7 +73,7 @@ class OwnOps:
         await self.executor.follow(host, directory, stdout, stderr, emit)
 
     async def kill(self, host: Host, directory: str, grace: float,
-                   first: str = "TERM") -> str:
+                   first: str = "TERM", name: str = "") -> str:
         return await self.executor.kill(host, directory, grace, first)
 
     async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]:
@@ -203,9 +202,8 @@ class LauncherOps:
             pumping.cancel()
 
     async def kill(self, host: Host, directory: str, grace: float,
-                   first: str = "TERM") -> str:
-        call = self._call("kill", host, name=os.path.basename(directory.rstrip("/")),
-                          grace=grace, first=first)
+                   first: str = "TERM", name: str = "") -> str:
+        call = self._call("kill", host, name=name, grace=grace, first=first)
         return str(await self.link.call(call))
 
     async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]:

@@ -397,7 +397,8 @@ class Runner:
     async def _kill(self, effect: fx.Kill) -> str:
         try:
             result = await self.ops(effect.host, effect.user).kill(
-                effect.host, effect.directory, self.engine.kill_grace, effect.first)
+                effect.host, effect.directory, self.engine.kill_grace, effect.first,
+                effect.name)
         except ExecutorError as exc:
             log.warning("job %s: could not kill instance %s: %s", effect.job_id,
                         effect.instance, exc)
@@ -410,7 +411,8 @@ class Runner:
         instance = effect.instance
         try:
             result = await self.ops(effect.host, effect.user).kill(
-                effect.host, effect.directory, self.engine.kill_grace)
+                effect.host, effect.directory, self.engine.kill_grace,
+                name=instance.name)
         except ExecutorError as exc:
             raise ExecutorError(f"cannot kill the stale copy of job {instance.job_label} "
                                 f"on {effect.host.name}: {exc}") from None

@@ -54,6 +54,7 @@ class Engine:
         # for one user); in a lab, the operator's and those whose launcher is in
         self.launchers = launchers
         self.deferred: dict[str, list[fx.Kill]] = {}   # kills waiting for a launcher
+        self.settling: set[str] = set()     # launchers back, settling what was lost
         # fair share between users (a lab): their weights; None: the plain queue order
         self.shares = None if cluster.lab is None else dict(cluster.lab.weights)
         self.kill_grace = kill_grace
@@ -397,7 +398,7 @@ class Engine:
             starts = scheduler.plan(self.waiting, self.view(), now=self._now,
                                     usage=self.usage(), limits=self.limits,
                                     starve_after=self.starve_after, room=room,
-                                    ready=self.launchers, shares=self.shares)
+                                    ready=self.ready(), shares=self.shares)
             for start in starts:
                 self._start(self.jobs[start.job_id], start.placement)
         self._tell_waiting()
@@ -413,7 +414,7 @@ class Engine:
             never = self.never_fits(job.spec.requirements)
             reason = (f"can no longer fit: {never}" if never else
                       scheduler.waiting_reason(job, view, usage=usage, limits=self.limits,
-                                               ready=self.launchers))
+                                               ready=self.ready()))
             if self._told.get(job.id) != reason:
                 self._told[job.id] = reason
                 self._publish(job.id, events.Waiting(reason))
@@ -464,19 +465,30 @@ class Engine:
         self._watch(job)
 
     def _launcher_up(self, ev: fx.LauncherUp) -> None:
+        """Its user's running jobs are watched again; their waiting ones start once
+        it has settled what was lost meanwhile (LauncherSettled)."""
         if self.launchers is None:
             return
         self.launchers.add(ev.user)
+        self.settling.add(ev.user)
         self._out.extend(self.deferred.pop(ev.user, ()))
         for job in self._batch_running(ev.user):
             self._watch(job)
+
+    def _launcher_settled(self, ev: fx.LauncherSettled) -> None:
+        self.settling.discard(ev.user)
         self._reschedule()
+
+    def ready(self) -> set[str] | None:
+        """Whose jobs can start now: None, everyone's (a server alone)."""
+        return None if self.launchers is None else self.launchers - self.settling
 
     def _launcher_gone(self, ev: fx.LauncherGone) -> None:
         """Its calls end with it: drop them without an outcome (the jobs run on)."""
         if self.launchers is None:
             return
         self.launchers.discard(ev.user)
+        self.settling.discard(ev.user)
         for job in self._batch_running(ev.user):
             self._out.append(fx.Abandon(job.id, job.instance))
 
@@ -504,7 +516,8 @@ class Engine:
     def _kill(self, job: Job, first: str = "TERM", report: bool = False) -> None:
         assert job.placement is not None
         kill = fx.Kill(job.id, job.instance, self.known[job.placement.first_host],
-                       launches.directory(self.server_id, job), first, report, job.user)
+                       launches.directory(self.server_id, job), first, report, job.user,
+                       launches.instance_name(job))
         if self.launchers is not None and job.user not in self.launchers \
                 and not job.spec.interactive:      # (a session's client does its own kill)
             self.deferred.setdefault(job.user, []).append(kill)    # done when it is back
@@ -710,5 +723,5 @@ _HANDLERS: dict[type, str] = {
     fx.HostLost: "_host_lost", fx.Settle: "_settle", fx.StaleKilled: "_stale_killed",
     fx.SetOffline: "_set_offline", fx.SetLimits: "_set_limits",
     fx.SetCluster: "_set_cluster", fx.Schedule: "_schedule", fx.LauncherUp: "_launcher_up",
-    fx.LauncherGone: "_launcher_gone",
+    fx.LauncherGone: "_launcher_gone", fx.LauncherSettled: "_launcher_settled",
 }
