@@ -38,7 +38,8 @@ def test_the_remote_end_never_goes_remote_again(monkeypatch):
     assert remote.destination() is None
 
 
-@pytest.mark.parametrize("args, verb", [(["sub", "-c", "x"], "sub"), (["--socket", "s", "ls"], "ls"),
+@pytest.mark.parametrize("args, verb", [(["sub", "-c", "x"], "sub"),
+                                        (["--socket", "s", "ls"], "ls"),
                                         (["-h"], None), (["serve", "c.yaml"], "serve")])
 def test_the_verb_is_found_after_the_groups_options(args, verb):
     assert _verb(args) == verb

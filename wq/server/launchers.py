@@ -28,6 +28,10 @@ from wq.server.listener import Connection
 
 log = logging.getLogger(__name__)
 
+#: seconds a launcher has to answer a short call (a kill, a status, a deletion,
+#: wq log): a member's launcher that hangs must not hold up the others' requests
+SHORT_CALL = 60.0
+
 
 class LauncherAway(ExecutorError):
     """The user's launcher is not connected (or went away during the call)."""
@@ -154,6 +158,15 @@ class LauncherOps:
     def _call(self, op: str, host: Host, **fields: Any) -> Call:
         return Call(self.link.number(), op, self.server_id, HostRef.of(host), **fields)
 
+    async def _short(self, call: Call, more: float = 0.0) -> Any:
+        """A short call's result, within SHORT_CALL seconds (and `more`)."""
+        limit = SHORT_CALL + more
+        try:
+            return await asyncio.wait_for(self.link.call(call), limit)
+        except TimeoutError:
+            raise ExecutorError(f"{self.link.user}'s launcher did not answer a {call.op} "
+                                f"in {limit:g} s") from None
+
     async def launch(self, job: Job, host: Host, launch: wrapper.Launch,
                      hosts: list[Host], on_started: Callable[[Started], None]) -> Outcome:
         def progress(report: Report) -> None:
@@ -204,21 +217,21 @@ class LauncherOps:
     async def kill(self, host: Host, directory: str, grace: float,
                    first: str = "TERM", name: str = "") -> str:
         call = self._call("kill", host, name=name, grace=grace, first=first)
-        return str(await self.link.call(call))
+        return str(await self._short(call, more=grace))
 
     async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]:
-        result = await self.link.call(self._call("status", host, names=names))
+        result = await self._short(self._call("status", host, names=names))
         if not isinstance(result, dict):
             raise ExecutorError(f"{self.link.user}'s launcher answered a status oddly")
         return {str(k): str(v) for k, v in result.items()}
 
     async def remove(self, host: Host, server_id: str, names: list[str]) -> None:
-        await self.link.call(self._call("remove", host, names=names))
+        await self._short(self._call("remove", host, names=names))
 
     async def cat(self, job: Job, host: Host, directory: str, stdout: str, stderr: str,
                   max_bytes: int) -> tuple[bytes, bytes]:
-        result = await self.link.call(self._call("cat", host, job=JobRef.of(job),
-                                                 max_bytes=max_bytes))
+        result = await self._short(self._call("cat", host, job=JobRef.of(job),
+                                              max_bytes=max_bytes))
         if not (isinstance(result, list) and len(result) == 2
                 and all(isinstance(r, str) for r in result)):
             raise ExecutorError(f"{self.link.user}'s launcher answered wq log oddly")
