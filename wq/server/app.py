@@ -36,9 +36,9 @@ from wq.server.effects import (ClientGone, LauncherGone, LauncherSettled, Launch
                                SessionEnded, SetCluster)
 from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
+from wq.server.hosts import HostMonitor
 from wq.server.lab import Members
 from wq.server.launchers import Link
-from wq.server.hosts import HostMonitor
 from wq.server.listener import Connection, Endpoint
 from wq.server.runner import Runner, pause
 from wq.server.state import Engine
