@@ -70,6 +70,30 @@ def test_job_file_with_overrides(server, tmp_path):
     assert job["name"] == "x:y"
 
 
+def test_a_script_runs_as_written_with_its_header_as_requirements(server, tmp_path):
+    (tmp_path / "run.sh").write_text("#!/bin/bash\n#WQ N: 2; mode: bycore1\n"
+                                     "echo \"$WQ_NCORES $OMP_NUM_THREADS $WQ_HOSTS\"\n"
+                                     "exit 6\n")
+    r = server.wq("sub", "run.sh", cwd=str(tmp_path))
+    assert r.returncode == 6, r.stderr
+    cores, threads, hosts = r.stdout.split()
+    assert (cores, threads, hosts.count(",")) == ("2", "2", 0)
+    (tmp_path / "py").write_text("#!/usr/bin/env python3\nimport os\n"
+                                 "print('python on', os.environ['WQ_HOST'])\n")
+    r = server.wq("sub", "py", cwd=str(tmp_path))
+    assert r.returncode == 0 and r.stdout.startswith("python on node"), r.stderr
+
+
+def test_cores_asks_for_cores_on_one_host(server, tmp_path):
+    r = server.wq("sub", "--cores", "2", "-c", "echo $WQ_NCORES $OMP_NUM_THREADS $WQ_HOSTS",
+                  cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    cores, threads, hosts = r.stdout.split()
+    assert (cores, threads, hosts.count(",")) == ("2", "2", 0)
+    r = server.wq("sub", "--cores", "2", "-r", "N: 3", "-c", "true", cwd=str(tmp_path))
+    assert r.returncode == 2 and "give one or the other" in r.stderr
+
+
 def test_missing_cwd_on_the_node_is_reported(server, tmp_path):
     gone = tmp_path / "gone"
     gone.mkdir()

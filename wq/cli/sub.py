@@ -16,9 +16,10 @@ from wq import codec
 from wq.cli import options
 from wq.client import Client
 from wq.errors import ClientError, ParseError, UsageError, WqError
-from wq.model import JobSpec
+from wq.model import JobSpec, Mode
 from wq.parsing.arrays import MAX_TASK_ID
 from wq.parsing.requirements import MAX_RETRIES
+from wq.parsing.units import MAX_COUNT as MAX_CORES
 from wq.protocol import events
 from wq.protocol import messages as m
 from wq.protocol.replies import Accepted, Removed
@@ -30,17 +31,18 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
                stdout: str | None, stderr: str | None, *, interactive_flag: bool = False,
                x11: bool = False, agent: bool = False, stdin: bool = False,
                batch: bool = False, retries: int | None = None,
-               time_limit: str | None = None) -> JobSpec:
+               time_limit: str | None = None, cores: int | None = None) -> JobSpec:
     from wq.parsing import jobfile as jobfiles
     from wq.parsing import requirements
 
     if (command is None) == (jobfile is None):
         raise UsageError("give either -c COMMAND or a JOBFILE")
     if jobfile is not None:
-        from wq.parsing import textfile
+        from wq.parsing import script, textfile
 
-        parsed = jobfiles.parse(textfile.read(jobfile, "job file"), jobfile,
-                                overrides=require)
+        text = textfile.read(jobfile, "job file")
+        reader = script.parse if script.is_script(text, jobfile) else jobfiles.parse
+        parsed = reader(text, jobfile, overrides=require)
         command, req = parsed.command, parsed.requirements
         stdout, stderr = stdout or parsed.stdout, stderr or parsed.stderr
     else:
@@ -57,6 +59,12 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
         req = dataclasses.replace(req, x11=True)
     if retries is not None:
         req = dataclasses.replace(req, retries=retries)
+    if cores is not None:
+        if (req.mode, req.n) != (Mode.BYCORE, 1) and (req.mode, req.n) != (Mode.BYCORE1, cores):
+            raise UsageError(f"--cores {cores} is {cores} cores on one host; the requirements "
+                             f"already ask for mode {req.mode.value}, N {req.n}: give one or "
+                             "the other")
+        req = dataclasses.replace(req, mode=Mode.BYCORE1, n=cores)
     if time_limit is not None:
         req = dataclasses.replace(req, time_limit=options.duration("-t/--time", time_limit))
     interactive = interactive_flag or req.x11 or agent or (
@@ -307,13 +315,19 @@ def _is_shell(command: str) -> bool:
                    "in WQ_ENTRY (strings as they are, others as JSON).")
 @click.option("--throttle", type=click.IntRange(min=1, max=MAX_TASK_ID), metavar="N",
               help="At most N tasks of the array running at once (as %N of --array).")
+@click.option("--cores", type=click.IntRange(min=1, max=MAX_CORES), metavar="N",
+              help="N cores on one host (a multi-threaded job: OMP_NUM_THREADS=N); "
+                   "the same as -r 'mode: bycore1; N: N'.")
 @click.pass_obj
 def command(obj: dict[str, str | None], jobfile: str | None, command: str | None,
             require: str | None, batch: bool, stdout: str | None, stderr: str | None,
             interactive_flag: bool, x11: bool, agent: bool, stdin: bool,
             time_limit: str | None, retries: int | None, array: str | None,
-            each_line: str | None, from_json: str | None, throttle: int | None) -> None:
-    """Submit a job: a -c command or a YAML JOBFILE.
+            each_line: str | None, from_json: str | None, throttle: int | None,
+            cores: int | None) -> None:
+    """Submit a job: a -c command, a YAML JOBFILE, or a script (a file starting
+    with #!, or any that is not YAML), run as it is with its #WQ header lines
+    as requirements (#WQ N: 4; mode: bycore1).
 
     By default it behaves like running the command here: it waits for a free
     core, streams the job's output, and exits with the job's exit code;
@@ -331,7 +345,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
         raise UsageError("an array's tasks run as batch jobs; drop -i, -X or -A")
     spec = build_spec(command, jobfile, require, stdout, stderr,
                       interactive_flag=interactive_flag, x11=x11, agent=agent, stdin=stdin,
-                      batch=batch or shape is not None, retries=retries,
+                      batch=batch or shape is not None, retries=retries, cores=cores,
                       time_limit=time_limit)
     frame = codec.spec_to_dict(spec)
     if shape is not None:

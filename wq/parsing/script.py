@@ -1,0 +1,89 @@
+"""Scripts as job files, as `sbatch` takes them: `wq sub run.sh`.
+
+A file is a script when it starts with `#!`, or when it is not a YAML mapping
+(a job file is one). The job runs the script itself, with the interpreter of
+its `#!` line (or sh without one). Requirements may be given in its header,
+the comment lines before its first command, as `#WQ` lines with job-file
+keys:
+
+    #!/bin/bash
+    #WQ N: 4; mode: bycore1
+    #WQ stdout: run-%j.out
+    ./simulate --threads 4
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+
+import yaml
+
+from wq.errors import ParseError
+from wq.parsing import requirements, yamlsrc
+from wq.parsing.jobfile import JobFile
+
+DIRECTIVE = "#WQ"
+_OWN_KEYS = ("stdout", "stderr")
+
+
+def is_script(text: str, source: str) -> bool:
+    if text.startswith("#!"):
+        return True
+    try:
+        node = yamlsrc.compose(text, source)
+    except ParseError:
+        return True
+    return not isinstance(node, yaml.MappingNode)
+
+
+def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
+    """A script's job: its `#WQ` header lines as requirements (`overrides`, a -r
+    string, wins), and a command that runs the script as written; the job is
+    named after the script unless its header names it (job_name)."""
+    if not text.strip():
+        raise ParseError("the script is empty", source=source)
+    if "\0" in text:
+        raise ParseError("the script contains a NUL byte", source=source)
+    raw: list[requirements.Raw] = []
+    own: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if number == 1 and stripped.startswith("#!"):
+            continue
+        if stripped and not stripped.startswith("#"):
+            break                                    # the header ends at the first command
+        if not stripped.startswith(DIRECTIVE):
+            continue
+        body = stripped[len(DIRECTIVE):]
+        if body and not body[0].isspace():
+            continue                                 # (#WQUIET is a comment)
+        for key, value in requirements.split_string(body.strip()):
+            if key in _OWN_KEYS:
+                own[key] = str(value)
+            else:
+                raw.append((key, value, number))
+    req = requirements.build(raw, source=source)
+    if overrides:
+        req = requirements.build(
+            ((k, v, None) for k, v in requirements.split_string(overrides)),
+            source="-r", base=req)
+    if req.job_name is None:                        # named after the script, as sbatch does
+        req = dataclasses.replace(req, job_name=os.path.basename(source) or None)
+    return JobFile(run_command(text), req, own.get("stdout"), own.get("stderr"))
+
+
+def run_command(text: str) -> str:
+    """sh that writes the script to a private temporary file on the node, runs it
+    (its `#!` line picks the interpreter), and exits with its status."""
+    marker = f"WQ_SCRIPT_{secrets.token_hex(8)}"
+    while marker in text:
+        marker = f"WQ_SCRIPT_{secrets.token_hex(8)}"
+    body = text if text.endswith("\n") else text + "\n"
+    return (f"wq_script=$(mktemp) || exit 1\n"
+            f"cat > \"$wq_script\" <<'{marker}'\n{body}{marker}\n"
+            f"chmod 700 \"$wq_script\"\n"
+            f"\"$wq_script\"; wq_rc=$?\n"
+            f"rm -f \"$wq_script\"\n"
+            f"exit $wq_rc\n")
