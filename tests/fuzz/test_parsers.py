@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wq.errors import WqError
-from wq.parsing import arrays, cluster, jobfile, requirements, selectors, units
+from wq.parsing import arrays, cluster, jobfile, requirements, script, selectors, units
 
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -72,6 +72,19 @@ def test_cluster_any_text(text):
 @given(st.dictionaries(st.sampled_from(KEYS), values, max_size=6))
 def test_job_file(data):
     one_line_error(jobfile.parse, dump(data), "job.yaml")
+
+
+@FUZZ
+@given(st.text(max_size=40), st.lists(st.tuples(st.sampled_from(KEYS) | st.text(max_size=6),
+                                                st.sampled_from(WORDS) | st.text(max_size=10)),
+                                      max_size=4), st.text(max_size=60))
+def test_scripts(shebang, directives, body):
+    """Any text: a script or a job file, and a script's header gives one-line errors."""
+    header = "".join(f"#WQ {k}: {v}\n" for k, v in directives)
+    text = f"#!{shebang}\n{header}{body}"
+    assert script.is_script(text, "run.sh")
+    one_line_error(script.parse, text, "run.sh")
+    script.is_script(body, "run.sh")
 
 
 @FUZZ
