@@ -16,9 +16,15 @@ from wq.parsing import script
     ("for i in 1 2; do echo [$i; done\n", True),      # not YAML at all
     ("command: ./run.sh\nN: 4\n", False),             # a job file
     ("- a\n- b\n", True),
+    ("command: x\nN: 2\nnotgroup: [a\n", False),      # a broken job file is not run
 ])
 def test_a_script_is_told_from_a_job_file(text, expected):
     assert script.is_script(text, "f") is expected
+
+
+def test_a_broken_file_named_yaml_is_a_job_file():
+    assert not script.is_script("for i in [1; do\n", "job.yaml")
+    assert script.is_script("for i in [1; do\n", "job.sh")
 
 
 def test_the_header_gives_requirements_and_outputs_until_the_first_command():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 
 import yaml
@@ -29,13 +30,29 @@ _OWN_KEYS = ("stdout", "stderr")
 
 
 def is_script(text: str, source: str) -> bool:
+    """A script starts with `#!`, or is not a YAML mapping; but a file named
+    .yaml/.yml, or whose first line reads `key: ...`, is a job file even when
+    broken (its error is shown; a broken job file must never run as a script)."""
     if text.startswith("#!"):
         return True
+    if source.endswith((".yaml", ".yml")):
+        return False
     try:
         node = yamlsrc.compose(text, source)
     except ParseError:
-        return True
+        return not _looks_like_keys(text)
     return not isinstance(node, yaml.MappingNode)
+
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*:(\s|$)")
+
+
+def _looks_like_keys(text: str) -> bool:
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return bool(_KEY.match(stripped))
+    return False
 
 
 def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
