@@ -179,9 +179,12 @@ LogLevel ERROR
         """The host's sshd and all its connections die; its jobs live on (a network
         outage, or an admin restarting sshd). start() brings sshd back."""
         import psutil
-        for process in reversed(self._sshd_processes()):
+        listener, *_ = self._sshd_processes()
+        listener.suspend()          # first: it forks no new connection while they die
+        for process in self._sshd_processes()[1:]:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
+        listener.kill()
         assert self.proc is not None
         self.proc.wait(10)
         self.proc = None
