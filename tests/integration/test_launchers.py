@@ -101,6 +101,20 @@ def stop_launchers(user: UnixUser) -> None:
             proc.kill()
 
 
+def submit_runs(user: UnixUser, seconds: int) -> str:
+    """A batch job of the user's that notes each run in ~/runs.txt, then sleeps."""
+    (user.home / "runs.txt").unlink(missing_ok=True)
+    sub = user.wq("sub", "-b", "-c", f"echo run >> runs.txt; sleep {seconds}", cwd=user.home)
+    assert sub.returncode == 0, sub.stderr
+    return sub.stdout.strip()
+
+
+def kill_launcher(user: UnixUser) -> None:
+    for proc in launchers(user):
+        os.kill(proc.pid, signal.SIGKILL)
+    wait_for(lambda: not launchers(user), 20, "the launcher to die")
+
+
 def ls(server: WqServer) -> dict[str, dict]:
     return {r["id"]: r for r in json.loads(server.wq("ls", "-a", "--json").stdout)}
 
@@ -150,17 +164,12 @@ def test_a_launcher_killed_mid_run_loses_nothing_and_runs_nothing_twice(lab, mem
     node) or once it runs: either way the job runs once and ends done."""
     users, _ = members
     alice = users["alice"]
-    (alice.home / "runs.txt").unlink(missing_ok=True)
-    sub = alice.wq("sub", "-b", "-c", "echo run >> runs.txt; sleep 4", cwd=alice.home)
-    assert sub.returncode == 0, sub.stderr
-    job_id = sub.stdout.strip()
+    job_id = submit_runs(alice, 4)
     if when == "running":
         wait_for(lambda: (alice.home / "runs.txt").exists(), 60, "the job to run on its node")
     else:
         wait_for(lambda: ls(lab)[job_id]["state"] == "running", 60, "the job to be placed")
-    for proc in launchers(alice):
-        os.kill(proc.pid, signal.SIGKILL)
-    wait_for(lambda: not launchers(alice), 20, "the launcher to die")
+    kill_launcher(alice)
     assert ls(lab)[job_id]["state"] == "running"             # the job never needed it
     again = alice.wq("sub", "-b", "-c", "true", cwd=alice.home)   # starts a new launcher
     assert again.returncode == 0, again.stderr
@@ -243,14 +252,9 @@ def test_a_job_lost_with_its_host_while_its_launcher_was_away_is_taken_back(lab,
     back, not run again."""
     users, host = members
     alice = users["alice"]
-    (alice.home / "runs.txt").unlink(missing_ok=True)
-    sub = alice.wq("sub", "-b", "-c", "echo run >> runs.txt; sleep 8", cwd=alice.home)
-    assert sub.returncode == 0, sub.stderr
-    job_id = sub.stdout.strip()
+    job_id = submit_runs(alice, 8)
     wait_for(lambda: (alice.home / "runs.txt").exists(), 60, "the job to run on its node")
-    for proc in launchers(alice):
-        os.kill(proc.pid, signal.SIGKILL)
-    wait_for(lambda: not launchers(alice), 20, "the launcher to die")
+    kill_launcher(alice)
     host.kill_sshd()
     wait_for(lambda: ls(lab)[job_id]["state"] == "waiting", 60, "the job to be lost")
     host.start()
