@@ -260,6 +260,7 @@ class Instance:
     boot_id: str = ""
     settled: bool = True
     label: str = field(default="", compare=False)   # its job's label (12, 12.7); "": the id
+    user: str = field(default="", compare=False)    # its job's user (in a lab: whose launcher)
 
     @property
     def job_label(self) -> str:

@@ -264,3 +264,15 @@ def test_a_job_lost_with_its_host_while_its_launcher_was_away_is_taken_back(lab,
     assert alice.wq("launcher", "-d").returncode == 0
     wait_for(lambda: ls(lab)[job_id]["state"] == "done", 60, "the job to be taken back")
     assert (alice.home / "runs.txt").read_text() == "run\n"
+
+
+def test_wq_clean_deletes_a_members_job_directories_through_their_launcher(lab, members):
+    users, _ = members
+    alice = users["alice"]
+    result = alice.wq("sub", "-c", "true", cwd=alice.home)
+    assert result.returncode == 0, result.stderr
+    dirs = list((alice.home / ".cache" / "wq").glob("*/*.1"))
+    assert dirs, "the job left no directory on its node"
+    cleaned = lab.wq("clean")
+    assert cleaned.returncode == 0 and "forgot" in cleaned.stdout, cleaned.stderr
+    assert not any(d.exists() for d in dirs)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import dataclasses
 import contextlib
+import dataclasses
 import gc
 import logging
 import time
@@ -56,7 +56,6 @@ class Runner:
                  ssh: ShellExecutor, monitor: HostMonitor, operator: str = "") -> None:
         self.engine = engine
         self.store = store
-        self.local, self.ssh = local, ssh
         self.own_local, self.own_ssh = OwnOps(local), OwnOps(ssh)
         self.operator = operator
         self.links: dict[str, Link] = {}           # lab members' launchers, connected
@@ -68,9 +67,6 @@ class Runner:
         self._side: set[asyncio.Task[Any]] = set()
         self._wake = asyncio.Event()
         self.loaded = asyncio.Event()     # the whole queue is in the engine
-
-    def executor(self, host: Host) -> ShellExecutor:
-        return self.local if host.local else self.ssh
 
     def ops(self, host: Host, user: str = "") -> Ops:
         """Who does the node work of `user`'s job on `host`: the server, or in a lab
@@ -109,15 +105,14 @@ class Runner:
         lost = self.store.unsettled(host.name)
         if not lost:
             return
-        owners = self.store.users_of([i.job_id for i in lost])
-        for user in sorted(set(owners.values())):
+        for user in sorted({i.user for i in lost}):
             if only is not None and user != only:
                 continue
             try:
                 ops = self.ops(host, user)
             except LauncherAway:
                 continue               # settled when their launcher is back
-            theirs = [i for i in lost if owners.get(i.job_id) == user]
+            theirs = [i for i in lost if i.user == user]
             try:
                 found = await ops.status(host, self.engine.server_id,
                                          [i.name for i in theirs])
@@ -443,11 +438,9 @@ class Runner:
         known = self.engine.known
         instances = [i for i in instances
                      if i.settled and i.host in known and i.placement is not None]
-        owners = self.store.users_of([i.job_id for i in instances]) \
-            if self.engine.launchers is not None else {}
         by_host: dict[tuple[str, str], list[str]] = {}
         for i in instances:
-            by_host.setdefault((i.host, owners.get(i.job_id, "")), []).append(i.name)
+            by_host.setdefault((i.host, i.user), []).append(i.name)
         down = self.monitor.down()
         skipped = {h for h, _ in by_host if h in down}
 

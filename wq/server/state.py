@@ -425,7 +425,7 @@ class Engine:
                                   placement=placement, instance=job.instance + 1, reason="")
         instance = Instance(job.id, job.instance, placement.hosts, placement, started=now,
                             boot_id=self.boot_ids.get(placement.first_host, ""),
-                            label=job.label)
+                            label=job.label, user=job.user)
         self._out.append(fx.Record(job, "started", ",".join(placement.hosts), instance))
         self._put(job)
         self.current[job.id] = instance
@@ -712,7 +712,7 @@ def _instance_of(job: Job) -> Instance:
     (a database from before instances were recorded)."""
     hosts = job.placement.hosts if job.placement else ()
     return Instance(job.id, job.instance, hosts, job.placement, started=job.started,
-                    label=job.label)
+                    label=job.label, user=job.user)
 
 
 _HANDLERS: dict[type, str] = {

@@ -27,9 +27,10 @@ _COLUMNS = ("id, user, state, spec, submitted, started, ended, placement, exit_c
             "instance, crashes, failures, avoid, number, task, entry, entry_tag")
 _INSTANCE_COLUMNS = ("job_id, number, placement, started, ended, outcome, exit_code, detail, "
                      "boot_id, settled")
-#: instances with their job's number and task, which name their node directories
+#: instances with their job's number and task, which name their node directories, and
+#: its user, whose they are on the nodes
 _INSTANCES = ("SELECT i.job_id, i.number, i.placement, i.started, i.ended, i.outcome, "
-              "i.exit_code, i.detail, i.boot_id, i.settled, j.number, j.task "
+              "i.exit_code, i.detail, i.boot_id, i.settled, j.number, j.task, j.user "
               "FROM instances i LEFT JOIN jobs j ON j.id = i.job_id")
 
 
@@ -284,16 +285,6 @@ class Store:
                               (job_id, number)).fetchone()
         return _instance(row) if row else None
 
-    def users_of(self, job_ids: Iterable[int]) -> dict[int, str]:
-        """The users of jobs, by id (those forgotten are left out)."""
-        ids = sorted(set(job_ids))
-        out: dict[int, str] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            out.update((int(i), str(u)) for i, u in self.db.execute(
-                f"SELECT id, user FROM jobs WHERE id IN ({','.join('?' * len(part))})", part))
-        return out
-
     def unsettled(self, host: str) -> list[Instance]:
         """Instances lost with `host` whose fate is not yet known."""
         return [_instance(r) for r in self.db.execute(
@@ -510,14 +501,14 @@ def _json(value: Any) -> str | None:
 
 def _instance(row: tuple[Any, ...]) -> Instance:
     (job_id, number, placement, started, ended, outcome, exit_code, detail, boot, settled,
-     job_number, task) = row
+     job_number, task, user) = row
     label = "" if job_number is None else (
         str(job_number) if task is None else f"{job_number}.{task}")
     where = codec.placement_from_list(json.loads(placement) if placement else None)
     return Instance(job_id=JobId(job_id), number=number,
                     hosts=where.hosts if where else (), placement=where, started=started,
                     ended=ended, outcome=outcome, exit_code=exit_code, detail=detail,
-                    boot_id=boot, settled=bool(settled), label=label)
+                    boot_id=boot, settled=bool(settled), label=label, user=user or "")
 
 
 _STATES = {s.value: s for s in JobState}
