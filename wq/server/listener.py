@@ -32,6 +32,7 @@ from wq import trust
 from wq.errors import FrameError, ProtocolError, WqError
 from wq.protocol import framing
 from wq.protocol import messages as m
+from wq.protocol.replies import HelloReply
 from wq.server.lab import Members
 
 log = logging.getLogger(__name__)
@@ -311,9 +312,9 @@ async def _session(conn: Connection, handle: Handler, members: Members) -> None:
                 f"protocol version mismatch: the server speaks {m.PROTOCOL_VERSION}, "
                 f"the client {hello.version}; use the same wq version for both")})
             return
-        await conn.send({"ok": True, "version": m.PROTOCOL_VERSION, "user": conn.user,
-                         "pid": os.getpid(), "launcher": members.by_launcher(conn.user),
-                         "launcher_up": conn.user in members.connected})
+        hello_reply = HelloReply(m.PROTOCOL_VERSION, conn.user, os.getpid(),
+                                 members.by_launcher(conn.user), conn.user in members.connected)
+        await conn.send({"ok": True, **hello_reply.to_frame()})
         while True:
             try:
                 frame = await conn.recv()
