@@ -10,15 +10,16 @@ from typing import Any
 
 from wq.errors import ParseError
 from wq.model import JobSpec, Placement, Slice
-from wq.parsing import requirements
+from wq.parsing import deps, requirements
 
 
 def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
     return {"command": spec.command, "cwd": spec.cwd, "env": dict(spec.env),
             "requirements": requirements.to_dict(spec.requirements),
             "stdout": spec.stdout, "stderr": spec.stderr, "interactive": spec.interactive,
-            "stdin": spec.stdin, **({} if spec.signature is None else
-                                    {"signature": spec.signature})}
+            "stdin": spec.stdin,
+            **({} if not spec.after else {"after": deps.to_strings(spec.after)}),
+            **({} if spec.signature is None else {"signature": spec.signature})}
 
 
 def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
@@ -54,9 +55,13 @@ def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
     if signature is not None and not _hex(signature, 64):
         raise ParseError("a signature is 64 hex digits", source=source, key="signature")
     req = requirements.from_dict(data.get("requirements", {}), source=source)
+    after = data.get("after", [])
+    if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+        raise ParseError("after must be a list of dependencies", source=source, key="after")
     return JobSpec(command=command, cwd=cwd, env=tuple(sorted(env.items())),
                    requirements=req, interactive=interactive, stdin=stdin,
-                   signature=signature, **outputs)
+                   signature=signature, after=deps.parse(",".join(after), source=source)
+                   if after else (), **outputs)
 
 
 def _hex(value: Any, length: int) -> bool:

@@ -163,6 +163,26 @@ class Requirements:
     crash_limit: int = 3                # requeues after its host was lost
 
 
+class DepKind(enum.Enum):
+    """When a job may start, relative to the end of another (Slurm's names)."""
+    AFTEROK = "afterok"        # the other ended done (every task of an array)
+    AFTERANY = "afterany"      # the other ended, however
+    AFTERNOTOK = "afternotok"  # the other ended, not done (any task of an array)
+    AFTERCORR = "aftercorr"    # task i of this array after task i of the other, done
+
+
+@dataclass(frozen=True, slots=True)
+class After:
+    """One dependency: on job (or array) `number`, or on one of its tasks."""
+    kind: DepKind
+    number: int
+    task: int | None = None
+
+    def __str__(self) -> str:
+        target = str(self.number) if self.task is None else f"{self.number}.{self.task}"
+        return f"{self.kind.value}:{target}"
+
+
 @dataclass(frozen=True, slots=True)
 class JobSpec:
     """What a user asked for: fixed at submission."""
@@ -176,6 +196,7 @@ class JobSpec:
     interactive: bool = False           # the client runs the session; the server leases
     stdin: str | None = None            # data for the job's stdin (--stdin), surrogateescaped
     signature: str | None = None        # its user's HMAC of the rest (wq.signing), in a lab
+    after: tuple[After, ...] = ()       # dependencies: it waits until they are met
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from wq import codec
 from wq.cli import options
 from wq.client import Client
 from wq.errors import ClientError, ParseError, UsageError, WqError
-from wq.model import JobSpec, Mode
+from wq.model import After, JobSpec, Mode
 from wq.parsing.arrays import MAX_TASK_ID
 from wq.parsing.requirements import MAX_RETRIES
 from wq.parsing.units import MAX_COUNT as MAX_CORES
@@ -31,7 +31,8 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
                stdout: str | None, stderr: str | None, *, interactive_flag: bool = False,
                x11: bool = False, agent: bool = False, stdin: bool = False,
                batch: bool = False, retries: int | None = None,
-               time_limit: str | None = None, cores: int | None = None) -> JobSpec:
+               time_limit: str | None = None, cores: int | None = None,
+               after: tuple[After, ...] = ()) -> JobSpec:
     from wq.parsing import jobfile as jobfiles
     from wq.parsing import requirements
 
@@ -45,6 +46,7 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
         parsed = reader(text, jobfile, overrides=require)
         command, req = parsed.command, parsed.requirements
         stdout, stderr = stdout or parsed.stdout, stderr or parsed.stderr
+        after = tuple(dict.fromkeys((*parsed.after, *after)))
     else:
         assert command is not None
         if not command.strip():
@@ -86,7 +88,15 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
         data = raw.decode("utf-8", "surrogateescape")
     return JobSpec(command=command, cwd=cwd, env=tuple(sorted(os.environ.items())),
                    requirements=req, stdout=stdout, stderr=stderr, interactive=interactive,
-                   stdin=data)
+                   stdin=data, after=after)
+
+
+def dependencies(dependency: str | None, after_ids: tuple[str, ...]) -> tuple[After, ...]:
+    """-d and --after together."""
+    from wq.parsing import deps
+
+    out = deps.parse(dependency, source="-d") if dependency is not None else ()
+    return tuple(dict.fromkeys((*out, *deps.parse_ids(after_ids))))
 
 
 def ensure_launcher(client: Client, socket_path: str | None) -> None:
@@ -318,13 +328,19 @@ def _is_shell(command: str) -> bool:
 @click.option("--cores", type=click.IntRange(min=1, max=MAX_CORES), metavar="N",
               help="N cores on one host (a multi-threaded job: OMP_NUM_THREADS=N); "
                    "the same as -r 'mode: bycore1; N: N'.")
+@click.option("-d", "--dependency", metavar="DEPS",
+              help="Start only once other jobs have ended: afterok:12[:13], afterany:12, "
+                   "afternotok:12, aftercorr:12 (task i after task i of array 12); "
+                   "several joined with ','.")
+@click.option("--after", "after_ids", metavar="IDS", multiple=True,
+              help="Start only once jobs IDS (12,13) have ended done (afterok).")
 @click.pass_obj
 def command(obj: dict[str, str | None], jobfile: str | None, command: str | None,
             require: str | None, batch: bool, stdout: str | None, stderr: str | None,
             interactive_flag: bool, x11: bool, agent: bool, stdin: bool,
             time_limit: str | None, retries: int | None, array: str | None,
             each_line: str | None, from_json: str | None, throttle: int | None,
-            cores: int | None) -> None:
+            cores: int | None, dependency: str | None, after_ids: tuple[str, ...]) -> None:
     """Submit a job: a -c command, a YAML JOBFILE, or a script (a file starting
     with #!, or any that is not YAML), run as it is with its #WQ header lines
     as requirements (#WQ N: 4; mode: bycore1).
@@ -346,7 +362,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
     spec = build_spec(command, jobfile, require, stdout, stderr,
                       interactive_flag=interactive_flag, x11=x11, agent=agent, stdin=stdin,
                       batch=batch or shape is not None, retries=retries, cores=cores,
-                      time_limit=time_limit)
+                      time_limit=time_limit, after=dependencies(dependency, after_ids))
     frame = codec.spec_to_dict(spec)
     if shape is not None:
         with Client(obj["socket"]) as client:

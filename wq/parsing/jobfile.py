@@ -1,7 +1,8 @@
 """Job files: YAML with `command` and any requirement keys.
 
 The original wq's files work as they are (`command: |` scripts, `N`, `group`,
-`notgroup`, `hostfile`, ...). wq adds `stdout` and `stderr` output patterns.
+`notgroup`, `hostfile`, ...). wq adds `stdout` and `stderr` output patterns,
+and `after` (dependencies: `after: 12`, `after: [12, 13]`, `after: afterany:12`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 import yaml
 
 from wq.errors import ParseError
-from wq.model import Requirements
-from wq.parsing import requirements, yamlsrc
+from wq.model import After, Requirements
+from wq.parsing import deps, requirements, yamlsrc
 
 _OWN_KEYS = ("command", "stdout", "stderr")
 
@@ -23,6 +24,7 @@ class JobFile:
     requirements: Requirements
     stdout: str | None = None
     stderr: str | None = None
+    after: tuple[After, ...] = ()
 
 
 def _unsexagesimal(item: yamlsrc.Item) -> object:
@@ -42,8 +44,11 @@ def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
     own: dict[str, str] = {}
     raw: list[requirements.Raw] = []
     command_line = None
+    after: tuple[After, ...] = ()
     for item in yamlsrc.items(node, source, ""):
-        if item.key in _OWN_KEYS:
+        if item.key == "after":
+            after = parse_after(item.value, source, item.line)
+        elif item.key in _OWN_KEYS:
             if not isinstance(item.value, (str, int, float)) or isinstance(item.value, bool):
                 raise ParseError("expected text", source=source, line=item.line, key=item.key)
             own[item.key] = str(item.value)
@@ -61,4 +66,17 @@ def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
         req = requirements.build(
             ((k, v, None) for k, v in requirements.split_string(overrides)),
             source="-r", base=req)
-    return JobFile(own["command"], req, own.get("stdout"), own.get("stderr"))
+    return JobFile(own["command"], req, own.get("stdout"), own.get("stderr"), after)
+
+
+def parse_after(value: object, source: str, line: int | None) -> tuple[After, ...]:
+    """A job file's `after:`: ids (afterok), a dependency string, or a list of them."""
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(i, (str, int)) and not isinstance(i, bool)
+                            for i in items):
+        raise ParseError("expected job ids or dependencies (after: 12, after: [12, 13], "
+                         "after: afterany:12)", source=source, line=line, key="after")
+    try:
+        return deps.parse_ids([str(i) for i in items], source=source)
+    except ParseError as exc:
+        raise ParseError(exc.detail, source=source, line=line, key="after") from None

@@ -23,7 +23,8 @@ import yaml
 
 from wq.errors import ParseError
 from wq.parsing import requirements, yamlsrc
-from wq.parsing.jobfile import JobFile
+from wq.model import After
+from wq.parsing.jobfile import JobFile, parse_after
 
 DIRECTIVE = "#WQ"
 _OWN_KEYS = ("stdout", "stderr")
@@ -65,6 +66,7 @@ def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
         raise ParseError("the script contains a NUL byte", source=source)
     raw: list[requirements.Raw] = []
     own: dict[str, str] = {}
+    after: tuple[After, ...] = ()
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if number == 1 and stripped.startswith("#!"):
@@ -77,7 +79,9 @@ def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
         if body and not body[0].isspace():
             continue                                 # (#WQUIET is a comment)
         for key, value in requirements.split_string(body.strip()):
-            if key in _OWN_KEYS:
+            if key == "after":
+                after += parse_after(value, source, number)
+            elif key in _OWN_KEYS:
                 own[key] = str(value)
             else:
                 raw.append((key, value, number))
@@ -88,7 +92,7 @@ def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
             source="-r", base=req)
     if req.job_name is None:                        # named after the script, as sbatch does
         req = dataclasses.replace(req, job_name=os.path.basename(source) or None)
-    return JobFile(run_command(text), req, own.get("stdout"), own.get("stderr"))
+    return JobFile(run_command(text), req, own.get("stdout"), own.get("stderr"), after)
 
 
 def run_command(text: str) -> str:

@@ -15,6 +15,7 @@ from wq.executor import wrapper
 from wq.executor.outcome import Outcome
 from wq.model import Cluster, Host, Instance, Job, JobId, JobState, Limits
 from wq.protocol import events
+from wq.scheduler.deps import Key, Tally
 
 # -- events ---------------------------------------------------------------------
 
@@ -28,6 +29,7 @@ class Loaded:
     instances: dict[JobId, Instance] = field(default_factory=dict)
     throttles: dict[int, int] = field(default_factory=dict)
     left: int = 0
+    tallies: dict[Key, Tally] = field(default_factory=dict)   # of their dependencies' targets
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class Submitted:
     throttle: int | None = None
     watched: bool = False          # an attached client follows it
     more: bool = False
+    tallies: dict[Key, Tally] = field(default_factory=dict)   # of their dependencies' targets
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,12 @@ from wq.model import (HostState, Job, JobId, JobSpec, JobState, Limits, Requirem
                       priority_name)
 from wq.parsing import selectors
 from wq.protocol import messages as m
+from wq.scheduler.deps import Key, Tally
 from wq.protocol.replies import (Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
                                  JobRow, LimitReply, Listing, LogReply, NodeReply, Refreshed,
                                  Removed, RemoveRow, StatReply, UserRow)
 from wq.server import effects as fx
-from wq.server import launches
+from wq.server import launches, targets
 from wq.server.lab import Members
 from wq.server.runner import Runner, long_lived, pause
 from wq.server.watchers import Watcher
@@ -74,9 +75,12 @@ class Handlers:
         never = self.engine.never_fits(spec.requirements)
         if never is not None:
             raise WqError(f"refused: this job can never fit the cluster: {never}")
+        if spec.after:
+            targets.check(self.store, spec.after,
+                          None if tasks is None else [t for t, _ in tasks], self.engine.tallies)
         bounds = self.members.bounds(user)
         if bounds is not None:
-            waiting = self.engine.waiting.of_user[user]
+            waiting = self.engine.waiting.of_user[user] + self.engine.blocked_of[user]
             adding = 1 if tasks is None else len(tasks)
             if waiting + adding > bounds.queued:
                 raise WqError(f"refused: the lab allows {bounds.queued} waiting jobs a user; "
@@ -102,7 +106,8 @@ class Handlers:
             job = self.store.add_job(user, spec, now)
             if watcher is not None:
                 self.runner.hub.watch(job.id, watcher)
-            self.runner.feed(fx.Submitted((job,), watched=watcher is not None))
+            self.runner.feed(fx.Submitted((job,), watched=watcher is not None,
+                                          tallies=self._tallies((job,))))
             return job, 1, watcher
         array = self.store.open_array(user, spec, now, len(tasks), req.throttle)
         try:
@@ -124,10 +129,16 @@ class Handlers:
             if start:
                 await pause()
             end = start + ACCEPT_CHUNK
-            self.runner.feed(fx.Submitted(tuple(jobs[start:end]), req.throttle,
+            chunk = tuple(jobs[start:end])
+            self.runner.feed(fx.Submitted(chunk, req.throttle,
                                           watched=watcher is not None and not start,
-                                          more=end < len(jobs)))
+                                          more=end < len(jobs), tallies=self._tallies(chunk)))
         return jobs[0], len(jobs), watcher
+
+    def _tallies(self, jobs: tuple[Job, ...]) -> dict[Key, Tally]:
+        if not jobs[0].spec.after:
+            return {}
+        return targets.tallies(self.store, jobs, self.engine.tallies)
 
     def unsubscribe(self, job: Job, watcher: Watcher) -> None:
         """An attached client is done with its job (or array)."""
@@ -210,8 +221,11 @@ class Handlers:
             more["interactive"] = True
         if job.state is JobState.WAITING:
             unfit = self.engine.never_fits(job.spec.requirements)
+            held = self.engine.blocked_reason(job)
             if unfit:
                 more.update(unfit=True, reason=f"can no longer fit: {unfit}")
+            elif held is not None:
+                more["reason"] = held
             elif view is not None:
                 kind = (job.spec.requirements, job.user)
                 if kind not in reasons:
@@ -234,9 +248,10 @@ class Handlers:
         for job in self.engine.running.values():
             if states is None or job.state in states:
                 running.setdefault(job.number or job.id, []).append(job)
-        queue = self.engine.queue if states is None or JobState.WAITING in states else {}
-        for number in sorted(running.keys() | queue.keys()):
-            group: Iterable[Job] = queue.get(number) or ()
+        queued = self.engine.queued_numbers() \
+            if states is None or JobState.WAITING in states else set()
+        for number in sorted(running.keys() | queued):
+            group: Iterable[Job] = self.engine.queued(number) if number in queued else ()
             first = next(iter(group), None)
             if first is not None and not expand and first.task is not None:
                 group = (first,)
@@ -255,7 +270,7 @@ class Handlers:
             if job.number not in arrays:
                 arrays[job.number] = (_row(job), {})
             counts = arrays[job.number][1]
-            queue = self.engine.queue.get(job.number, ())
+            queue = self.engine.queued(job.number)
             many = len(queue) if sampled and queue and queue[0] is job else 1
             counts[job.state.value] = counts.get(job.state.value, 0) + many
             if job.started and (job.number not in started or job.started < started[job.number]):
@@ -339,7 +354,7 @@ class Handlers:
             for number in numbers:
                 if number not in engine.active_in:
                     continue
-                queued = engine.queue.get(number, ())
+                queued = engine.queued(number)
                 group: Iterable[Job] = queued
                 if number in running:
                     group = heapq.merge(sorted(running[number], key=_order), queued,

@@ -34,6 +34,7 @@ from wq.model import Host, HostState, Instance, Job, JobId, JobState
 from wq.protocol import events, launching
 from wq.protocol.replies import RemoveRow
 from wq.server import effects as fx
+from wq.server import targets
 from wq.server.hosts import HostMonitor, HostStatus
 from wq.server.launchers import LauncherAway, LauncherOps, Link, Ops, OwnOps
 from wq.server.state import Engine, internal
@@ -168,7 +169,8 @@ class Runner:
                 left = max(0, left - len(jobs)) if jobs else 0
                 if jobs:
                     after = jobs[-1].id
-                self.feed(fx.Loaded(tuple(jobs), left=left))
+                self.feed(fx.Loaded(tuple(jobs), left=left, tallies=targets.tallies(
+                    self.store, jobs, self.engine.tallies)))
         except Exception:          # a bug: serve what is in rather than nothing
             log.exception("loading the queue failed after job %s", after)
             self.feed(fx.Loaded((), left=0))
@@ -422,7 +424,8 @@ class Runner:
         the hosts that could not be reached (their directories stay)."""
         count, instances = 0, []
         while True:
-            forgotten, gone = self.store.prune(ended_before, states, REMOVE_CHUNK)
+            forgotten, gone = self.store.prune(ended_before, states, REMOVE_CHUNK,
+                                               keep=self.engine.depended_on())
             count += forgotten
             instances += gone
             if forgotten < REMOVE_CHUNK:

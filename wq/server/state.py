@@ -26,16 +26,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Callable
+import heapq
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from wq import scheduler
 from wq.executor.outcome import Outcome
-from wq.model import (Cluster, Host, Instance, Job, JobId, JobState, Limits, Placement,
-                      Requirements)
+from wq.model import (After, Cluster, Host, Instance, Job, JobId, JobState, Limits,
+                      Placement, Requirements)
 from wq.protocol import events
-from wq.scheduler import ClusterView, Usage
-from wq.scheduler.queue import JobClass
+from wq.scheduler import ClusterView, Usage, deps
+from wq.scheduler.deps import Key, Tally
+from wq.scheduler.queue import JobClass, task_key
 from wq.server import effects as fx
 from wq.server import launches
 from wq.server.verdict import Verdict, judge
@@ -81,6 +83,14 @@ class Engine:
         self.watched: Counter[JobId] = Counter()        # attached clients per job
         self.watched_arrays: Counter[int] = Counter()   # ... per array
         self.held: Counter[int] = Counter()             # arrays none of whose tasks start
+        # waiting jobs held by dependencies: the ones not met yet; their jobs by number;
+        # the targets they wait on, with what is known of each
+        self.blocked: dict[JobId, list[After]] = {}
+        self.blocked_queue: dict[int, JobClass] = {}
+        self.blocked_of: Counter[str] = Counter()
+        self.dependents: dict[Key, set[JobId]] = {}
+        self.tallies: dict[Key, Tally] = {}
+        self._changed: list[Key] = []                   # targets whose tally changed
         self.cancelling: set[JobId] = set()
         self.timed_out: set[JobId] = set()              # interactive sessions out of time
         self.timers: set[JobId] = set()                 # sessions with a time limit armed
@@ -98,6 +108,7 @@ class Engine:
         self._wake = False
         handler: Callable[[fx.Event], None] = getattr(self, _HANDLERS[type(event)])
         handler(event)
+        self._resolve_changed()
         if self._wake:
             self._out.append(fx.Reschedule())
         out, self._out = self._out, []
@@ -129,8 +140,37 @@ class Engine:
         return self._never_fits[req]
 
     def waiting_count(self) -> int:
-        """Waiting jobs (those still being loaded at start included)."""
-        return len(self.waiting) + self.unloaded
+        """Waiting jobs (those still being loaded at start, and those held by
+        dependencies, included)."""
+        return len(self.waiting) + len(self.blocked) + self.unloaded
+
+    def queued(self, number: int) -> Sequence[Job] | JobClass:
+        """A job's (or an array's) waiting jobs, in task order, held or not."""
+        ready, held = self.queue.get(number), self.blocked_queue.get(number)
+        if held is None:
+            return ready or ()
+        if ready is None:
+            return held
+        return list(heapq.merge(held, ready, key=task_key))
+
+    def queued_numbers(self) -> set[int]:
+        return self.queue.keys() | self.blocked_queue.keys()
+
+    def depended_on(self) -> set[int]:
+        """The jobs (and arrays) a waiting job depends on, met or not: kept in the
+        history, so that the dependency still reads as met after a restart."""
+        specs = {id(j.spec): j.spec for j in self.jobs.values()
+                 if j.spec.after and j.state is JobState.WAITING}
+        return {a.number for spec in specs.values() for a in spec.after}
+
+    def blocked_reason(self, job: Job) -> str | None:
+        """Why a job held by dependencies waits (None: it is not)."""
+        left = self.blocked.get(job.id)
+        if not left:
+            return None
+        after = left[0]
+        key = deps.key_of(after, job)
+        return "waiting for " + deps.describe(after, key, self.tallies.get(key, Tally()))
 
     # -- events: jobs come and go --------------------------------------------------
 
@@ -141,6 +181,7 @@ class Engine:
         starts (it would jump the queue) and no array ends."""
         self.throttles.update(ev.throttles)
         self.unloaded = ev.left
+        never = self._block_all(ev.jobs, ev.tallies)
         for job in ev.jobs:
             self._put(job)
             if job.state is JobState.RUNNING:
@@ -154,6 +195,7 @@ class Engine:
                     lost=True, error="the server restarted during the interactive session"))
             else:
                 self._watch(job)
+        self._cancel_never(never)
         if not self.unloaded:
             for number, active in list(self.active_in.items()):
                 if active <= 0:
@@ -164,6 +206,7 @@ class Engine:
         first = ev.jobs[0]
         if ev.throttle and first.task is not None:
             self.throttles[first.number] = ev.throttle
+        never = self._block_all(ev.jobs, ev.tallies)
         for job in ev.jobs:
             self._put(job)
         if ev.more:
@@ -175,6 +218,7 @@ class Engine:
                 self.watched[first.id] += 1
             else:
                 self.watched_arrays[first.number] += 1
+        self._cancel_never(never)
         self._reschedule()
 
     def _unwatched(self, ev: fx.Unwatched) -> None:
@@ -241,7 +285,7 @@ class Engine:
 
     def _cancel_waiting(self, jobs: list[Job], reason: str) -> None:
         """Cancel waiting jobs (all of an array's, at no more cost than one pass)."""
-        self.waiting.remove_many(jobs)
+        self.waiting.remove_many(j for j in jobs if j.id not in self.blocked)
         for number in {j.number or j.id for j in jobs}:
             if number not in self.waiting.classes:
                 self.queue.pop(number, None)
@@ -412,7 +456,7 @@ class Engine:
         view, usage = self.view(), self.usage()
         for job in watched:
             never = self.never_fits(job.spec.requirements)
-            reason = (f"can no longer fit: {never}" if never else
+            reason = (f"can no longer fit: {never}" if never else self.blocked_reason(job) or
                       scheduler.waiting_reason(job, view, usage=usage, limits=self.limits,
                                                ready=self.ready()))
             if self._told.get(job.id) != reason:
@@ -609,16 +653,30 @@ class Engine:
             self.active_in[job.number or job.id] += 1
         self.jobs[job.id] = job
         number = job.number or job.id
-        if job.state is JobState.WAITING:
-            self.waiting.add(job)
-            self.queue[number] = [job] if job.task is None else self.waiting.classes[number]
-        else:
+        if job.state is not JobState.WAITING:
             self.running[job.id] = job
             self.running_in[number] += 1
+        elif job.id in self.blocked:
+            held = self.blocked_queue.get(number)
+            if held is None:
+                held = self.blocked_queue[number] = JobClass(number, None)
+            held.add(job)
+        else:
+            self._enqueue(job)
+
+    def _enqueue(self, job: Job) -> None:
+        number = job.number or job.id
+        self.waiting.add(job)
+        self.queue[number] = [job] if job.task is None else self.waiting.classes[number]
 
     def _unindex(self, job: Job) -> None:
         number = job.number or job.id
-        if job.state is JobState.WAITING:
+        if job.id in self.blocked:
+            held = self.blocked_queue[number]
+            held.remove(job)
+            if not held:
+                del self.blocked_queue[number]
+        elif job.state is JobState.WAITING:
             self.waiting.remove(job)
             if job.task is None or number not in self.waiting.classes:
                 del self.queue[number]
@@ -632,10 +690,14 @@ class Engine:
         its array's watchers, and when it was the array's last, that the array is
         over. queued=False: the caller has taken it out of the queue already."""
         old = self.jobs.pop(job.id)
-        if queued or old.state is not JobState.WAITING:
+        if old.id in self.blocked:
+            self._unindex(old)
+            self._unblock(old)
+        elif queued or old.state is not JobState.WAITING:
             self._unindex(old)
         number = job.number or job.id
         self.active_in[number] -= 1
+        self._tally(job, state)
         if job.task is None:
             return
         counts = self.array_counts.get(number)
@@ -660,6 +722,104 @@ class Engine:
             self._out.append(fx.PublishArray(number, events.ArrayEnd(number, dict(counts)),
                                              last=True))
 
+    # -- dependencies -----------------------------------------------------------------------
+
+    def _block_all(self, jobs: tuple[Job, ...], known: dict[Key, Tally]) -> list[tuple[Job, str]]:
+        """Hold the waiting jobs among `jobs` whose dependencies are not all met
+        (`known`: what the store knows of targets the engine does not follow yet);
+        the ones that can never be met, and why (cancelled once they are in)."""
+        never: list[tuple[Job, str]] = []
+        for job in jobs:
+            if not job.spec.after or job.state is not JobState.WAITING:
+                continue
+            left: list[After] = []
+            for after in job.spec.after:
+                key = deps.key_of(after, job)
+                tally = self.tallies.get(key) or known.get(key) or Tally()
+                status = deps.status(after, tally)
+                if status is deps.Status.NEVER:
+                    never.append((job, deps.describe(after, key, tally)))
+                    break
+                if status is deps.Status.PENDING:
+                    left.append(after)
+            else:
+                if left:
+                    self.blocked[job.id] = left
+                    self.blocked_of[job.user] += 1
+                    for after in left:
+                        key = deps.key_of(after, job)
+                        self.tallies.setdefault(key, known.get(key) or Tally())
+                        self.dependents.setdefault(key, set()).add(job.id)
+        return never
+
+    def _cancel_never(self, never: list[tuple[Job, str]]) -> None:
+        for job, why in never:
+            current = self.jobs.get(job.id)
+            if current is not None and current.state is JobState.WAITING:
+                self._cancel_waiting([current], f"dependency never met: {why}")
+
+    def _unblock(self, job: Job) -> None:
+        """A held job is released, or ended: its targets no longer wait for it."""
+        left = self.blocked.pop(job.id)
+        _decrement(self.blocked_of, job.user)
+        for after in left:
+            self._forget(deps.key_of(after, job), job.id)
+
+    def _forget(self, key: Key, job_id: JobId) -> None:
+        """`job_id` no longer waits on `key` (a target no one waits on is not followed)."""
+        waiting = self.dependents.get(key)
+        if waiting is not None:
+            waiting.discard(job_id)
+            if not waiting:
+                del self.dependents[key]
+                self.tallies.pop(key, None)
+
+    def _tally(self, job: Job, state: JobState) -> None:
+        """A job ended: count it in the tallies of the targets it is part of."""
+        number = job.number or job.id
+        for key in ((number, None),) if job.task is None else ((number, None), (number, job.task)):
+            tally = self.tallies.get(key)
+            if tally is not None:
+                tally.live -= 1
+                if state is JobState.DONE:
+                    tally.done += 1
+                else:
+                    tally.failed += 1
+                self._changed.append(key)
+
+    def _resolve_changed(self) -> None:
+        """Release the jobs whose dependencies are now all met; cancel those whose
+        can no longer be (which may end more targets: a chain goes as far as it goes)."""
+        while self._changed:
+            key = self._changed.pop()
+            tally = self.tallies.get(key)
+            if tally is None:
+                continue
+            for job_id in sorted(self.dependents.get(key, ())):
+                if job_id not in self.blocked:
+                    continue
+                job, left = self.jobs[job_id], self.blocked[job_id]
+                never = None
+                for after in [a for a in left if deps.key_of(a, job) == key]:
+                    status = deps.status(after, tally)
+                    if status is deps.Status.MET:
+                        left.remove(after)
+                        if all(deps.key_of(a, job) != key for a in left):
+                            self._forget(key, job_id)
+                    elif status is deps.Status.NEVER:
+                        never = deps.describe(after, key, tally)
+                        break
+                if never is not None:
+                    self._cancel_waiting([job], f"dependency never met: {never}")
+                elif not left:
+                    self._release(job)
+
+    def _release(self, job: Job) -> None:
+        self._unindex(job)
+        self._unblock(job)
+        self._enqueue(job)
+        self._reschedule()
+
     # -- telling ----------------------------------------------------------------------------
 
     def _publish(self, job_id: JobId, event: events.Event) -> None:
@@ -683,7 +843,7 @@ class Engine:
 REMOVED = "removed from the queue"
 
 
-def _decrement(counter: Counter[Any], key: int) -> None:
+def _decrement(counter: Counter[Any], key: Any) -> None:
     if counter[key] > 1:
         counter[key] -= 1
     else:

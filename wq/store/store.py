@@ -292,11 +292,11 @@ class Store:
             (host,))]
 
     def prune(self, ended_before: float, states: Iterable[JobState],
-              limit: int | None = None) -> tuple[int, list[Instance]]:
+              limit: int | None = None, keep: Iterable[int] = ()) -> tuple[int, list[Instance]]:
         """Forget finished jobs that ended before `ended_before` (at most `limit` of
-        them: call again while it returns `limit`), with their events and instances;
-        returns how many jobs, and their instances (whose directories on the nodes
-        can go)."""
+        them: call again while it returns `limit`), with their events and instances,
+        but not those of the numbers in `keep`; returns how many jobs, and their
+        instances (whose directories on the nodes can go)."""
         values = [s.value for s in states if s.final]
         if not values:
             return 0, []
@@ -304,8 +304,12 @@ class Store:
         with self._txn():
             self.db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
             self.db.execute("DELETE FROM doomed")
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS kept (number INTEGER PRIMARY KEY)")
+            self.db.execute("DELETE FROM kept")
+            self.db.executemany("INSERT INTO kept VALUES (?)", ((n,) for n in set(keep)))
             self.db.execute(f"INSERT INTO doomed SELECT id FROM jobs WHERE state IN ({marks}) "
-                            "AND ended < ? LIMIT ?", (*values, ended_before, limit or -1))
+                            "AND ended < ? AND number NOT IN (SELECT number FROM kept) LIMIT ?",
+                            (*values, ended_before, limit or -1))
             gone = [_instance(r) for r in self.db.execute(
                 f"{_INSTANCES} WHERE i.job_id IN (SELECT id FROM doomed)")]
             for table, column in (("instances", "job_id"), ("events", "job_id"),
@@ -370,6 +374,29 @@ class Store:
                 "LIMIT ?) GROUP BY number, state", [*args, *args, limit]):
             out.setdefault(int(number), {})[str(state)] = int(count)
         return out
+
+    def states_of(self, number: int, task: int | None = None) -> dict[str, int]:
+        """How many of job (or array) `number`'s jobs, or of its task `task`, are in
+        each state (what a dependency on it depends on)."""
+        sql, args = "SELECT state, count(*) FROM jobs WHERE number=?", [number]
+        if task is not None:
+            sql += " AND task=?"
+            args.append(task)
+        return {str(state): int(count)
+                for state, count in self.db.execute(sql + " GROUP BY state", args)}
+
+    def task_states(self, number: int, low: int, high: int) -> dict[int, str]:
+        """The state of each of array `number`'s tasks from `low` to `high`."""
+        return {int(task): str(state) for task, state in self.db.execute(
+            "SELECT task, state FROM jobs WHERE number=? AND task BETWEEN ? AND ?",
+            (number, low, high))}
+
+    def array_info(self, number: int) -> tuple[int, bool] | None:
+        """Array `number`'s task count, and whether all of them are in (None: no
+        such array)."""
+        row = self.db.execute("SELECT tasks, complete FROM arrays WHERE number=?",
+                              (number,)).fetchone()
+        return None if row is None else (int(row[0]), bool(row[1]))
 
     def jobs(self, states: Iterable[JobState] | None = None, user: str | None = None,
              limit: int | None = None, tasks: bool = True) -> list[Job]:

@@ -1,0 +1,79 @@
+"""What workflow tools lean on, on the sshd test hosts: dependencies (across a
+server restart too), waiting for jobs, and machine-friendly answers."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from tests.integration.conftest import info, jobs, wait_state
+from tests.integration.sshd import WqServer, wait_for
+
+
+def sub(server: WqServer, cwd: Path, command: str, *args: str) -> int:
+    result = server.wq("sub", "-b", *args, "-c", command, cwd=str(cwd))
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.strip())
+
+
+def test_dependencies_hold_jobs_until_met_survive_a_restart_and_cancel_the_unmeetable(
+        server, tmp_path):
+    gate = tmp_path / "gate"
+    first = sub(server, tmp_path, f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 3")
+    ok = sub(server, tmp_path, "echo ok > ok.out", "-d", f"afterok:{first}")
+    notok = sub(server, tmp_path, "echo notok > notok.out", "-d", f"afternotok:{first}")
+    chained = sub(server, tmp_path, "echo chained > chained.out", "--after", str(ok))
+    anyway = sub(server, tmp_path, "echo any > any.out", "-d", f"afterany:{chained}")
+    wait_state(server, first, ("running",))
+    listed = jobs(server, "-f")
+    assert listed[ok]["state"] == "waiting"
+    assert listed[ok]["reason"] == f"waiting for afterok:{first}: job {first} has not ended"
+
+    server.stop(signal.SIGKILL)               # the dependencies are in the store
+    server.start()
+    assert jobs(server, "-f")[chained]["reason"].startswith(f"waiting for afterok:{ok}")
+    gate.touch()
+    wait_state(server, anyway, ("done",))
+    assert wait_state(server, ok, ("cancelled",))["state"] == "cancelled"
+    assert "dependency never met: afterok:" in info(server, ok)["reason"]
+    assert wait_state(server, chained, ("cancelled",))
+    assert wait_state(server, notok, ("done",))
+    assert sorted(p.name for p in tmp_path.glob("*.out")) == ["any.out", "notok.out"]
+
+
+def test_dependencies_are_checked_at_submission(server, tmp_path):
+    done, old = sub(server, tmp_path, "true"), sub(server, tmp_path, "true")
+    wait_state(server, done, ("done",))
+    wait_state(server, old, ("done",))
+    for args, message in (
+            (("-d", "afterok:999"), "refused: afterok:999: there is no job 999"),
+            (("-d", f"afternotok:{done}"), f"can never be met: afternotok:{done}: job "
+                                           f"{done} ended done"),
+            (("-d", f"aftercorr:{done}"), "aftercorr is for arrays"),
+            (("-d", "afterok:x"), "-d: 'x' is not a job id")):
+        result = server.wq("sub", "-b", *args, "-c", "true", cwd=str(tmp_path))
+        assert result.returncode != 0 and result.stderr.strip() == f"wq: {message}" or \
+            message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    array = server.wq("sub", "-b", "--array", "1-3", "-c", "exit $((WQ_TASK_ID == 2))",
+                      cwd=str(tmp_path))
+    number = int(array.stdout)
+    corr = server.wq("sub", "-b", "--array", "1-3", "-d", f"aftercorr:{number}", "-c",
+                     "true", cwd=str(tmp_path))
+    corr_number = int(corr.stdout)
+    for task, state in ((1, "done"), (2, "cancelled"), (3, "done")):
+        wait_state(server, f"{corr_number}.{task}", (state,))
+    # a job a waiting one depends on stays in the history through wq clean
+    gate = tmp_path / "gate"
+    blocker = sub(server, tmp_path, f"while [ ! -e {gate} ]; do sleep 0.05; done")
+    held = sub(server, tmp_path, "true", "-d", f"afterok:{done},afterok:{blocker}")
+    ended = max(j["ended"] for i, j in jobs(server, "-a").items() if i in (done, old))
+    wait_for(lambda: time.time() > ended + 1.2, 5, "the first jobs to be over a second old")
+    assert server.wq("clean", "--older-than", "1s").returncode == 0
+    listed = jobs(server, "-a")
+    assert done in listed and old not in listed          # kept: a waiting job needs it
+    server.stop(signal.SIGKILL)
+    server.start()
+    gate.touch()
+    wait_state(server, held, ("done",))
