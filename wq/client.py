@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from wq import __version__, clientconfig, trust
-from wq.errors import ClientError, ServerError, ServerNotRunning
+from wq.errors import ClientError, ServerError, ServerLost, ServerNotRunning
 from wq.protocol import framing
 from wq.protocol import messages as m
 from wq.protocol.replies import HelloReply, Row
@@ -29,40 +31,91 @@ if TYPE_CHECKING:
 R = TypeVar("R", bound=Row)
 
 
+def reconnect_window() -> float:
+    """How long a client waits for a server that is restarting (WQ_RECONNECT
+    seconds, default 60)."""
+    try:
+        return max(0.0, float(os.environ.get("WQ_RECONNECT", DEFAULT_RECONNECT)))
+    except ValueError:
+        return DEFAULT_RECONNECT
+
+
+DEFAULT_RECONNECT = 60.0
+
+
 class Client:
-    def __init__(self, socket_path: str | None = None, timeout: float | None = 60.0) -> None:
+    def __init__(self, socket_path: str | None = None, timeout: float | None = 60.0,
+                 reconnect: float | None = None) -> None:
         """Connect to the server, having checked that it is who it must be (the
-        socket's directory, the socket and the peer's uid: see wq.trust)."""
+        socket's directory, the socket and the peer's uid: see wq.trust).
+
+        A socket that is there but refuses connections is a server that died or
+        is restarting: wait up to `reconnect` seconds (default: WQ_RECONNECT, 60)
+        for it, saying so once on stderr. No socket at all is no server: at once."""
         where = clientconfig.target(socket_path)
         self.path = next((p for p in where.candidates if _present(p)), where.candidates[0])
         owner = where.owner
         self.start_launcher = where.start_launcher
         trust.check_socket(self.path, owner)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        try:
-            self.sock.connect(self.path)
-            trust.check_peer(self.sock, self.path, owner)
-        except (FileNotFoundError, ConnectionRefusedError):
-            self.sock.close()
-            if owner != os.getuid():
-                raise ServerNotRunning(f"the lab's wq server at {self.path} is not running; "
-                                       f"ask {trust.user_name(owner)}, its operator, to "
-                                       "start it") from None
-            raise ServerNotRunning(f"no wq server is running on {self.path}; start one with "
-                                   "'wq serve [CLUSTER_FILE]'") from None
-        except OSError as exc:
-            self.sock.close()
-            raise ClientError(f"cannot connect to the wq server at {self.path}: "
-                              f"{exc.strerror or exc}") from None
-        except trust.Untrusted:
-            self.sock.close()
-            raise
-        hello = self.ask(m.Hello(m.PROTOCOL_VERSION, f"wq {__version__}"), HelloReply)
+        window = reconnect_window() if reconnect is None else reconnect
+        deadline = time.monotonic() + window
+        while True:
+            self._connect(owner, timeout, window, deadline)
+            try:
+                hello = self.ask(m.Hello(m.PROTOCOL_VERSION, f"wq {__version__}"), HelloReply)
+                break
+            except ServerLost:       # a server dying as we connected: wait for the next
+                self.sock.close()
+                if time.monotonic() + 0.1 > deadline:
+                    raise
+                time.sleep(0.1)
         self.user = hello.user
         self.server_pid = hello.pid
         self.by_launcher = hello.launcher   # a lab member: jobs are signed, run by a launcher
         self.launcher_up = hello.launcher_up
+
+    def _connect(self, owner: int, timeout: float | None, window: float,
+                 deadline: float) -> None:
+        pause, told = 0.05, False
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            try:
+                self.sock.connect(self.path)
+                trust.check_peer(self.sock, self.path, owner)
+                break
+            except ConnectionRefusedError:
+                self.sock.close()
+                if time.monotonic() + pause > deadline:
+                    raise ServerNotRunning(
+                        f"the wq server at {self.path} did not come back within {window:g}s "
+                        "(it stopped without cleaning up its socket: start it again with "
+                        "'wq serve')") from None
+                if not told:
+                    told = True
+                    sys.stderr.write(f"wq: the wq server at {self.path} is not answering "
+                                     f"(restarting?); waiting up to {window:g}s\n")
+                    sys.stderr.flush()
+                time.sleep(pause)
+                pause = min(0.5, pause * 2)
+            except FileNotFoundError:
+                self.sock.close()
+                if told and time.monotonic() + pause <= deadline:     # (it is binding anew)
+                    time.sleep(pause)
+                    continue
+                if owner != os.getuid():
+                    raise ServerNotRunning(
+                        f"the lab's wq server at {self.path} is not running; ask "
+                        f"{trust.user_name(owner)}, its operator, to start it") from None
+                raise ServerNotRunning(f"no wq server is running on {self.path}; start one "
+                                       "with 'wq serve [CLUSTER_FILE]'") from None
+            except OSError as exc:
+                self.sock.close()
+                raise ClientError(f"cannot connect to the wq server at {self.path}: "
+                                  f"{exc.strerror or exc}") from None
+            except BaseException:
+                self.sock.close()
+                raise
 
     def __enter__(self) -> Client:
         return self
@@ -77,7 +130,7 @@ class Client:
         try:
             self.sock.sendall(framing.encode(m.to_frame(request)))
         except OSError as exc:
-            raise ClientError(f"lost the connection to the wq server: {exc}") from None
+            raise ServerLost(f"lost the connection to the wq server: {exc}") from None
 
     def receive(self, timeout: float | None = 60.0) -> dict[str, Any]:
         self.sock.settimeout(timeout)
@@ -86,9 +139,9 @@ class Client:
         except TimeoutError:
             raise ClientError("the wq server did not answer in time") from None
         except OSError as exc:
-            raise ClientError(f"lost the connection to the wq server: {exc}") from None
+            raise ServerLost(f"lost the connection to the wq server: {exc}") from None
         if reply is None:
-            raise ClientError("the wq server closed the connection")
+            raise ServerLost("the wq server closed the connection")
         return reply
 
     def request(self, request: m.Request, timeout: float | None = 60.0) -> dict[str, Any]:

@@ -56,8 +56,16 @@ class ClientError(WqError):
     pass
 
 
+SERVER_LOST_EXIT = 69         # EX_UNAVAILABLE: no server, or it went away for good
+
+
 class ServerNotRunning(ClientError):
-    pass
+    exit_code = SERVER_LOST_EXIT
+
+
+class ServerLost(ClientError):
+    """The connection ended mid-request (the server stopped or died)."""
+    exit_code = SERVER_LOST_EXIT
 
 
 class ServerError(WqError):

@@ -77,3 +77,75 @@ def test_dependencies_are_checked_at_submission(server, tmp_path):
     server.start()
     gate.touch()
     wait_state(server, held, ("done",))
+
+
+def test_status_wait_and_parsable_answer_for_many_jobs_in_one_request(server, tmp_path):
+    parsable = server.wq("sub", "--parsable", "-c", "exit 3", cwd=str(tmp_path))
+    assert parsable.returncode == 0 and parsable.stdout.strip().isdigit(), parsable.stderr
+    failed = int(parsable.stdout)
+    done = sub(server, tmp_path, "true")
+    gate = tmp_path / "gate"
+    slow = sub(server, tmp_path, f"while [ ! -e {gate} ]; do sleep 0.05; done")
+    array = int(server.wq("sub", "-b", "--array", "1-3", "-c", "true",
+                          cwd=str(tmp_path)).stdout)
+    waited = server.wq("wait", str(done), str(failed), f"{array}")
+    assert waited.returncode == 3, waited.stderr                  # the first failure's
+    status = server.wq("status", str(done), str(failed), str(slow), str(array),
+                       f"{array}.2", "99999")
+    assert status.stdout.split() == ["success", "failed", "running", "success", "success",
+                                     "failed"]
+    assert "no job 99999" in status.stderr and status.returncode == 0
+    timed = server.wq("wait", "-t", "1s", str(slow))
+    assert timed.returncode == 75 and "have not ended yet" in timed.stderr
+    gate.touch()
+    assert server.wq("wait", str(slow)).returncode == 0
+    assert server.wq("wait", "--any", str(failed), str(done)).returncode == 3
+
+
+def test_a_killed_attached_sub_cancels_its_job_and_log_f_follows_one(server, tmp_path):
+    proc = server.popen("sub", "-c", "echo started; sleep 60", cwd=str(tmp_path))
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    job_id = max(i for i in jobs(server) if isinstance(i, int))
+    proc.kill()                                   # SIGKILL: the server sees it go
+    proc.wait(10)
+    ended = wait_state(server, job_id, ("cancelled",))
+    assert "attached wq sub went away" in info(server, job_id)["reason"], ended
+    followed = sub(server, tmp_path, "for i in 1 2 3; do echo out$i; sleep 0.2; done; "
+                                     "echo err >&2")
+    log = server.wq("log", "-f", str(followed))
+    assert log.returncode == 0 and log.stdout == "out1\nout2\nout3\n", log
+    assert log.stderr == "err\n"
+    again = server.wq("log", "-f", str(followed))            # ended: its log, as wq log
+    assert again.stdout == "out1\nout2\nout3\n"
+
+
+def test_an_attached_sub_rides_through_a_server_restart_with_its_exit_code(server, tmp_path):
+    gate = tmp_path / "gate"
+    proc = server.popen("sub", "-c", f"echo before; while [ ! -e {gate} ]; do sleep 0.05; "
+                                     "done; echo after; exit 7", cwd=str(tmp_path))
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "before\n"
+    server.stop(signal.SIGKILL)
+    server.start()
+    gate.touch()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 7, err
+    assert out == "after\n"                      # "before" was shown already, once
+    assert "following job" in err and "again" in err
+    submitted = server.popen("sub", "-b", "-c", "true", cwd=str(tmp_path))
+    assert submitted.wait(30) == 0
+
+
+def test_a_client_waits_for_a_restarting_server_and_gives_up_with_its_own_code(
+        server, tmp_path):
+    server.stop(signal.SIGKILL)                   # its socket stays: a restart is coming
+    waiting = server.popen("sub", "-b", "-c", "true", cwd=str(tmp_path))
+    assert waiting.stderr is not None
+    assert "not answering" in waiting.stderr.readline()
+    server.start()
+    assert waiting.wait(30) == 0
+    server.stop(signal.SIGKILL)
+    gone = server.wq("ls", env={"WQ_RECONNECT": "0.5"})
+    assert gone.returncode == 69 and "did not come back within 0.5s" in gone.stderr
+    server.start()

@@ -413,6 +413,32 @@ def test_an_interactive_client_gone_ends_its_session_or_its_wait():
         "kill 3.1 TERM", "record 3 lost", "tell 3 exit last", "reschedule"]
 
 
+def test_a_batch_job_whose_attached_client_went_away_is_cancelled_as_sruns_is():
+    sim = Sim(host("a", cores=1))
+    sim.submit(job(1), watched=True)
+    sim.submit(job(2), watched=True)
+    sim.schedule()
+    assert sim.feed(fx.ClientGone(2)) == [
+        "record 2 cancelled", "tell 2 exit last", "reschedule"]
+    assert sim.feed(fx.ClientGone(1)) == ["kill 1.1 TERM"]
+    sim.end(1, Outcome(exit_code=143))
+    assert sim.state(1) is JobState.CANCELLED
+    assert "attached wq sub went away" in sim.the(fx.Record).job.reason
+
+
+def test_an_array_whose_attached_client_went_away_has_its_live_tasks_cancelled():
+    sim = Sim(host("a", cores=2))
+    sim.submit(*(task(10, i) for i in range(1, 5)), watched=True)
+    sim.schedule()
+    sim.end(11, Outcome(exit_code=0))
+    effects = sim.feed(fx.ArrayClientGone(10))
+    assert effects[0] == "record 13,14 cancelled" and "kill 12.1 TERM" in effects
+    sim.end(12, Outcome(exit_code=143))
+    assert [sim.state(i) for i in (11, 12, 13, 14)] == [
+        JobState.DONE, JobState.CANCELLED, JobState.CANCELLED, JobState.CANCELLED]
+    assert 10 not in sim.engine.active_in
+
+
 def test_an_interactive_job_whose_client_left_before_it_started_does_not_run():
     sim = Sim(host("a"))
     sim.submit(interactive(job(1)), watched=True)

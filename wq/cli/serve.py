@@ -69,7 +69,7 @@ def start_background(cluster: str | None, socket_path: str | None, state: str,
 
     for path in paths.socket_candidates(socket_path):
         try:
-            with Client(path, timeout=5) as running:
+            with Client(path, timeout=5, reconnect=0) as running:
                 raise WqError(f"a wq server (pid {running.server_pid}) is already running on "
                               f"{running.path}")
         except (ServerNotRunning, Untrusted):       # not there, or not ours: no server of ours
@@ -97,7 +97,8 @@ def start_background(cluster: str | None, socket_path: str | None, state: str,
             raise WqError(lines[-1].removeprefix("wq: ") if lines else
                           f"the server exited with status {proc.returncode}")
         try:
-            with Client(socket_path or paths.socket_path(), timeout=5) as client:
+            with Client(socket_path or paths.socket_path(), timeout=5,
+                        reconnect=0) as client:
                 ours = client.server_pid == proc.pid
         except WqError:
             ours = False

@@ -15,14 +15,15 @@ import click
 from wq import codec
 from wq.cli import options
 from wq.client import Client
-from wq.errors import ClientError, ParseError, UsageError, WqError
+from wq.errors import (ClientError, ParseError, ServerError, ServerLost, UsageError,
+                       WqError)
 from wq.model import After, JobSpec, Mode
 from wq.parsing.arrays import MAX_TASK_ID
 from wq.parsing.requirements import MAX_RETRIES
 from wq.parsing.units import MAX_COUNT as MAX_CORES
 from wq.protocol import events
 from wq.protocol import messages as m
-from wq.protocol.replies import Accepted, Removed
+from wq.protocol.replies import Accepted, Attached, LogReply, Removed
 
 TIMEOUT_EXIT = 124        # as timeout(1)
 
@@ -191,6 +192,12 @@ def follow_array(client: Client, number: str, tasks: int, socket_path: str | Non
                 if isinstance(event, events.ArrayEnd):
                     return bar.finish()
         return 1
+    except ServerLost:
+        from wq.cli.wait import wait
+
+        click.echo(f"wq: lost the wq server; waiting for array {number} to end once it "
+                   "is back", err=True)
+        return 0 if wait(socket_path, [number]) == 0 else 1
     except ClientError as exc:
         raise ClientError(f"{exc}; array {number} itself is not affected: follow it with "
                           f"'wq ls {number}'") from None
@@ -295,6 +302,8 @@ def _is_shell(command: str) -> bool:
                    "they override the job file's.")
 @click.option("-b", "--batch", is_flag=True,
               help="Submit and print the job id; do not wait for the job.")
+@click.option("--parsable", is_flag=True,
+              help="Print only the job id (as sbatch --parsable); implies -b.")
 @click.option("-o", "--output", "stdout", metavar="PATTERN",
               help="The job's stdout file (%j job id, %i instance, %h host); relative "
                    "paths are to the current directory. Default: kept by wq, see wq log.")
@@ -340,7 +349,8 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
             interactive_flag: bool, x11: bool, agent: bool, stdin: bool,
             time_limit: str | None, retries: int | None, array: str | None,
             each_line: str | None, from_json: str | None, throttle: int | None,
-            cores: int | None, dependency: str | None, after_ids: tuple[str, ...]) -> None:
+            cores: int | None, dependency: str | None, after_ids: tuple[str, ...],
+            parsable: bool) -> None:
     """Submit a job: a -c command, a YAML JOBFILE, or a script (a file starting
     with #!, or any that is not YAML), run as it is with its #WQ header lines
     as requirements (#WQ N: 4; mode: bycore1).
@@ -356,6 +366,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
     tasks share the command and requirements, and `wq sub` shows their
     progress and exits non-zero when any task did not end done.
     """
+    batch = batch or parsable
     shape = array_shape(array, each_line, from_json, throttle)
     if shape is not None and (interactive_flag or x11 or agent):
         raise UsageError("an array's tasks run as batch jobs; drop -i, -X or -A")
@@ -444,27 +455,85 @@ class Interactive:
 def follow(client: Client, job_id: str, socket_path: str | None,
            session: Interactive | None = None) -> int:
     """Stream an attached job's output; return the exit code `wq sub` should exit with
-    (Ctrl-C: see Cancelling)."""
+    (Ctrl-C: see Cancelling). A batch job is followed again through a server
+    restart (the client waits for the server, then re-attaches)."""
     chatty = sys.stderr.isatty()
     if chatty:
         click.echo(f"wq: job {job_id} submitted", err=True)
+    output = Shown()
     try:
         with Cancelling(f"job {job_id}", job_id, socket_path) as cancel:
-            for event in client.events():
-                if isinstance(event, events.Lease) and session is not None:
-                    cancel.restore()                 # the session handles signals now
-                    return session.run(event)
-                code = _show(event, job_id, chatty or session is not None,
-                             cancel.cancelled.is_set())
-                if code is not None:
-                    return code
-        return 1
+            while True:
+                try:
+                    for event in client.events():
+                        if isinstance(event, events.Lease) and session is not None:
+                            cancel.restore()                 # the session handles signals now
+                            return session.run(event)
+                        if isinstance(event, events.Output):
+                            event = output.new(event)
+                        code = _show(event, job_id, chatty or session is not None,
+                                     cancel.cancelled.is_set())
+                        if code is not None:
+                            return code
+                    return 1
+                except ServerLost:
+                    if session is not None:
+                        raise
+                client.close()
+                client, attached = reattach(socket_path, job_id)
+                output.again()
+                if attached is not None:
+                    output.rest(client, job_id)
+                    return _show(events.Exit(attached.state, attached.exit, attached.reason),
+                                 job_id, True, cancel.cancelled.is_set()) or 0
     except ClientError as exc:
         raise ClientError(f"{exc}; job {job_id} itself is not affected: follow it with "
                           f"'wq ls' and 'wq log {job_id}'") from None
     except KeyboardInterrupt:
         click.echo(f"wq: not waiting any more; job {job_id} is being removed", err=True)
         return 130
+
+
+class Shown:
+    """The output shown so far, per stream: after a re-attach the job's output
+    comes again from its start, and what was shown already is skipped."""
+
+    def __init__(self) -> None:
+        self.shown = {"stdout": 0, "stderr": 0}
+        self.skip = {"stdout": 0, "stderr": 0}
+
+    def new(self, event: events.Output) -> events.Output:
+        data = event.data.encode("utf-8", "surrogateescape")
+        skip = min(self.skip[event.stream], len(data))
+        self.skip[event.stream] -= skip
+        self.shown[event.stream] += len(data) - skip
+        return events.Output(event.stream, data[skip:].decode("utf-8", "surrogateescape"))
+
+    def again(self) -> None:
+        self.skip = dict(self.shown)
+        self.shown = {"stdout": 0, "stderr": 0}
+
+    def rest(self, client: Client, job_id: str) -> None:
+        """A job that ended while the server was away: the output not shown yet."""
+        try:
+            log = client.ask(m.Log(id=job_id), LogReply, timeout=None)
+        except ServerError:
+            return                          # (it never started, or is interactive)
+        for stream, data in (("stdout", log.stdout), ("stderr", log.stderr)):
+            _show(self.new(events.Output(stream, data)), job_id, False, False)
+
+
+def reattach(socket_path: str | None, job_id: str, tie: bool = True
+             ) -> tuple[Client, Attached | None]:
+    """Attach again to a job after the server restarted: the new connection, and
+    the job's end if it ended meanwhile (None: its events follow)."""
+    click.echo(f"wq: lost the wq server; following job {job_id} again once it is back",
+               err=True)
+    client = Client(socket_path)
+    attached = client.ask(m.Attach(id=job_id, tie=tie), Attached)
+    if attached.state in ("waiting", "running"):
+        return client, None
+    return client, attached
 
 
 def _show(event: events.Event, job_id: str, chatty: bool, cancelled: bool) -> int | None:

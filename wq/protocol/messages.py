@@ -136,6 +136,25 @@ class Clean:
 
 
 @dataclass(frozen=True, slots=True)
+class Attach:
+    """Follow a job already submitted, as `wq sub` does: its output and events
+    until it ends (`wq log -f`, and an attached `wq sub` back after a server
+    restart). `tie`: the job is cancelled if this client goes away first."""
+
+    type: ClassVar[str] = "attach"
+    id: str
+    tie: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The state of each job named, in one request (`wq status`, `wq wait`)."""
+
+    type: ClassVar[str] = "status"
+    select: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Launcher:
     """A lab member's launcher offers itself: from then on the connection carries
     calls for that member's jobs and reports on them (launching.py)."""
@@ -144,7 +163,7 @@ class Launcher:
 
 
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
-           | Log | SessionEnd | Info | Clean | Launcher)
+           | Log | SessionEnd | Info | Clean | Launcher | Attach | Status)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

@@ -158,6 +158,30 @@ class Accepted(Row):
 
 
 @dataclass(frozen=True, slots=True)
+class Attached(Row):
+    """Attached to a job: its state now (if it has ended, nothing follows)."""
+    id: str
+    state: str
+    exit: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow(Row):
+    """A job's (or an array's) state: an array's is `running` while any task is
+    waiting or running, then `done` if all ended done, else `failed`; `unknown`
+    for an id that names no job."""
+    id: str
+    state: str
+    exit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReply(Row):
+    jobs: list[StatusRow]
+
+
+@dataclass(frozen=True, slots=True)
 class Listing(Row):
     """A page of `wq ls`."""
     now: float

@@ -32,7 +32,7 @@ from wq.protocol import events
 from wq.protocol import messages as m
 from wq.protocol.replies import (Accepted, EventRow, HelloReply, InfoPage, InstanceRow,
                                  JobInfo, Listing, Refreshed, Row, UsersPage)
-from wq.server.effects import (ClientGone, LauncherGone, LauncherSettled, LauncherUp, Loaded,
+from wq.server.effects import (ArrayClientGone, ClientGone, LauncherGone, LauncherSettled, LauncherUp, Loaded,
                                SessionEnded, SetCluster)
 from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
@@ -132,6 +132,7 @@ class Server:
         self.state_dir = state_dir
         self.kill_grace = kill_grace
         self.keep = keep
+        self.stopping = asyncio.Event()     # set once the server is shutting down
 
     def load_cluster(self) -> Cluster:
         if self.cluster_path is None:
@@ -186,7 +187,7 @@ class Server:
             except BaseException:
                 endpoint.close()
                 raise
-        stop = asyncio.Event()
+        stop = self.stopping
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
@@ -305,6 +306,13 @@ class Server:
                 await _pages(history, req.page, reply, _info_pages(info, now))
             case m.Clean():
                 await reply(await handlers.on_clean(req, user))
+            case m.Status():
+                await reply(handlers.on_status(req, user))
+            case m.Attach():
+                job, attached, watcher = handlers.attach(req, user)
+                await reply(attached)
+                if watcher is not None:
+                    return await self._stream(handlers, conn, job, watcher, tied=req.tie)
             case m.Hello():
                 await reply(HelloReply(m.PROTOCOL_VERSION))
             case m.Launcher():
@@ -345,11 +353,12 @@ class Server:
         return False
 
     async def _stream(self, handlers: Handlers, conn: Connection, job: Job,
-                      watcher: Watcher) -> bool:
+                      watcher: Watcher, tied: bool = True) -> bool:
         """Send a job's (or its whole array's) events to its attached client until it
         ends or the client leaves; an interactive client's SessionEnd arrives on the
-        same connection. Returns False: the connection is closed afterwards (a frame
-        may be half read)."""
+        same connection. A `tied` job is cancelled if its client leaves first.
+        Returns False: the connection is closed afterwards (a frame may be half
+        read)."""
         job_id, array = job.id, job.task is not None
         label = str(job.number) if array else job.label
         incoming = asyncio.ensure_future(conn.recv())
@@ -363,8 +372,8 @@ class Server:
                     frame = incoming.exception() is None and incoming.result()
                     if not frame:                       # the client went away
                         nxt.cancel()
-                        if not array:
-                            self.runner.feed(ClientGone(job_id))
+                        if tied:
+                            self._client_gone(job)
                         return False
                     request = m.from_frame(frame)
                     if isinstance(request, m.SessionEnd) and request.id == label:
@@ -384,12 +393,22 @@ class Server:
                 if isinstance(event, events.LAST):
                     return False
         except (ConnectionError, ProtocolError):
-            if not array:
-                self.runner.feed(ClientGone(job_id))
+            if tied:
+                self._client_gone(job)
             return False
         finally:
             incoming.cancel()
             handlers.unsubscribe(job, watcher)
+
+    def _client_gone(self, job: Job) -> None:
+        """An attached client left before its job (or array) ended: it is cancelled,
+        as srun's is; not when the server itself is stopping (its clients come back)."""
+        if self.stopping.is_set():
+            return
+        if job.task is None:
+            self.runner.feed(ClientGone(job.id))
+        else:
+            self.runner.feed(ArrayClientGone(job.number))
 
 
 async def _pages(rows: Iterator[R], page: int | None,

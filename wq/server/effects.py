@@ -45,6 +45,12 @@ class Submitted:
 
 
 @dataclass(frozen=True, slots=True)
+class Watched:
+    """A client attached to a job already submitted."""
+    job_id: JobId
+
+
+@dataclass(frozen=True, slots=True)
 class Unwatched:
     """An attached client stopped following a job (it left, or the job ended)."""
     job_id: JobId
@@ -68,6 +74,12 @@ class Hold:
 class ClientGone:
     """An attached client's connection ended before its job did."""
     job_id: JobId
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayClientGone:
+    """An attached client's connection ended before its array did."""
+    number: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +212,8 @@ class Schedule:
     """Run a scheduling pass (the runner coalesces Reschedule effects into one)."""
 
 
-Event = (Loaded | Submitted | Unwatched | ArrayUnwatched | Hold | ClientGone | Started | Ended | HostUp | HostDown
-         | HostLost | Settle | StaleKilled | SessionEnded | SessionExpired | KillDone | Remove
+Event = (Loaded | Submitted | Watched | Unwatched | ArrayUnwatched | Hold | ClientGone | ArrayClientGone
+         | Started | Ended | HostUp | HostDown | HostLost | Settle | StaleKilled | SessionEnded | SessionExpired | KillDone | Remove
          | SetOffline | SetLimits | SetCluster | Schedule | LauncherUp | LauncherSettled
          | LauncherGone)
 

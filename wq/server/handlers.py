@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import itertools
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -22,9 +23,10 @@ from wq.model import (HostState, Job, JobId, JobSpec, JobState, Limits, Requirem
 from wq.parsing import selectors
 from wq.protocol import messages as m
 from wq.scheduler.deps import Key, Tally
-from wq.protocol.replies import (Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
+from wq.protocol.replies import (Attached, Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
                                  JobRow, LimitReply, Listing, LogReply, NodeReply, Refreshed,
-                                 Removed, RemoveRow, StatReply, UserRow)
+                                 Removed, RemoveRow, StatReply, StatusReply, StatusRow,
+                                 UserRow)
 from wq.server import effects as fx
 from wq.server import launches, targets
 from wq.server.lab import Members
@@ -35,6 +37,8 @@ from wq.store import Store
 MAX_LISTED_FINISHED = 1000
 ACCEPT_CHUNK = 5_000        # an array's tasks written, and given to the engine, per step
 MAX_TASKS = 1_000_000
+MAX_STATUS = 100_000
+_STATUS_ID = re.compile(r"([0-9]{1,18})(?:[._]([0-9]{1,9}))?")     # 12, 12.3, 12_3
 
 
 class Handlers:
@@ -428,6 +432,45 @@ class Handlers:
             raise WqError(f"no interactive job {req.id} of yours is running")
         self.runner.feed(fx.SessionEnded(job.id, req.code, req.reason, req.lost))
         return Done()
+
+    def attach(self, req: m.Attach, user: str) -> tuple[Job, Attached, Watcher | None]:
+        """Follow a job already submitted: a watcher while it is live (and its
+        output from the start of the running instance), none once it has ended."""
+        job = self.one(req.id, user)
+        self._owner_only(job, user, "following it")
+        if job.spec.interactive:
+            raise WqError(f"job {job.label} is interactive: its output goes to its terminal")
+        live = self.engine.jobs.get(job.id)
+        if live is None:
+            return job, Attached(job.label, job.state.value, job.exit_code, job.reason), None
+        watcher = Watcher()
+        self.runner.hub.watch(live.id, watcher)
+        self.runner.feed(fx.Watched(live.id))
+        if live.state is JobState.RUNNING:
+            self.runner.follow_for(live, watcher)
+        return live, Attached(live.label, live.state.value), watcher
+
+    def on_status(self, req: m.Status, user: str) -> StatusReply:
+        if len(req.select) > MAX_STATUS:
+            raise WqError(f"ask for at most {MAX_STATUS} jobs at once")
+        return StatusReply([self._status(text) for text in req.select])
+
+    def _status(self, text: str) -> StatusRow:
+        match = _STATUS_ID.fullmatch(text.strip())
+        if match is None:
+            return StatusRow(text, "unknown")
+        number, task = int(match[1]), None if match[2] is None else int(match[2])
+        if task is None and self.store.array_info(number) is not None:
+            counts = self.store.states_of(number)
+            if counts.get("waiting", 0) + counts.get("running", 0):
+                return StatusRow(text, "running" if counts.get("running") else "waiting")
+            return StatusRow(text, "done" if set(counts) == {"done"} else "failed")
+        found = self.store.select(number, number, None if task is None else (task, task),
+                                  limit=1)
+        if not found:
+            return StatusRow(text, "unknown")
+        job = self.engine.jobs.get(found[0].id, found[0])
+        return StatusRow(text, job.state.value, job.exit_code)
 
     def one(self, text: str, user: str) -> Job:
         """The one job (or task) a selector names."""

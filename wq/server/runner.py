@@ -38,7 +38,7 @@ from wq.server import targets
 from wq.server.hosts import HostMonitor, HostStatus
 from wq.server.launchers import LauncherAway, LauncherOps, Link, Ops, OwnOps
 from wq.server.state import Engine, internal
-from wq.server.watchers import Hub
+from wq.server.watchers import Hub, Watcher
 from wq.store import Store
 
 log = logging.getLogger(__name__)
@@ -377,6 +377,27 @@ class Runner:
     def _start_follow(self, effect: fx.Follow) -> None:
         self.follows.setdefault(effect.job_id, []).append(
             self.background(self._follow(effect), f"following job {effect.job_id}"))
+
+    def follow_for(self, job: Job, watcher: Watcher) -> None:
+        """A client attached to a running job: its output from the start, to it
+        alone (the others have had it)."""
+        assert job.placement is not None
+        follow = self.engine.follow_of(job)
+        watcher.own_output = True
+
+        async def emit(stream: str, data: bytes) -> None:
+            watcher.put(events.Output(stream, data.decode("utf-8", "surrogateescape")))
+
+        async def run() -> None:
+            try:
+                await self.ops(follow.host, follow.user).follow(
+                    job, follow.host, follow.directory, follow.stdout, follow.stderr, emit)
+            except ExecutorError as exc:
+                log.warning("job %s: cannot follow its output: %s", job.label, exc)
+            finally:
+                watcher.own_output = False
+        self.follows.setdefault(job.id, []).append(
+            self.background(run(), f"following job {job.label}"))
 
     async def _follow(self, effect: fx.Follow) -> None:
         async def emit(stream: str, data: bytes) -> None:

@@ -91,7 +91,7 @@ class Engine:
         self.dependents: dict[Key, set[JobId]] = {}
         self.tallies: dict[Key, Tally] = {}
         self._changed: list[Key] = []                   # targets whose tally changed
-        self.cancelling: set[JobId] = set()
+        self.cancelling: dict[JobId, str] = {}          # being killed, and why
         self.timed_out: set[JobId] = set()              # interactive sessions out of time
         self.timers: set[JobId] = set()                 # sessions with a time limit armed
         self.start_failures: dict[str, int] = {}        # per host, in a row
@@ -221,6 +221,14 @@ class Engine:
         self._cancel_never(never)
         self._reschedule()
 
+    def _watched(self, ev: fx.Watched) -> None:
+        """A client attached to a job already submitted (wq log -f, a wq sub back
+        after a restart): it hears what its job does from now, and why it waits."""
+        if ev.job_id in self.jobs:
+            self.watched[ev.job_id] += 1
+            self._told.pop(ev.job_id, None)
+            self._reschedule()
+
     def _unwatched(self, ev: fx.Unwatched) -> None:
         _decrement(self.watched, ev.job_id)
 
@@ -239,9 +247,13 @@ class Engine:
             self._reschedule()
 
     def _client_gone(self, ev: fx.ClientGone) -> None:
-        """An attached client disconnected: an interactive job's lease ends with it."""
+        """An attached client disconnected: its job is cancelled (as srun's), and an
+        interactive job's lease ends with it."""
         job = self.jobs.get(ev.job_id)
-        if job is None or not job.spec.interactive:
+        if job is None:
+            return
+        if not job.spec.interactive:
+            self._cancel([job], CLIENT_GONE)
             return
         if job.state is JobState.WAITING:
             self._cancel_waiting([job], "its interactive client went away")
@@ -249,6 +261,22 @@ class Engine:
         self._kill(job, report=False)                 # no stray processes on the node
         self._finish(job.id, job.instance,
                      Outcome(lost=True, error="the interactive client went away"))
+
+    def _array_client_gone(self, ev: fx.ArrayClientGone) -> None:
+        """An attached client of an array disconnected: its tasks that have not
+        ended are cancelled."""
+        running = [j for j in self.running.values() if (j.number or j.id) == ev.number]
+        self._cancel([*self.queued(ev.number), *running], CLIENT_GONE)
+
+    def _cancel(self, jobs: list[Job], reason: str) -> None:
+        """Cancel live jobs: the waiting ones at once, the running ones killed."""
+        waiting = [j for j in jobs if j.state is JobState.WAITING]
+        if waiting:
+            self._cancel_waiting(waiting, reason)
+        for job in jobs:
+            if job.state is JobState.RUNNING and job.id not in self.cancelling:
+                self.cancelling[job.id] = reason
+                self._kill(job)
 
     def _remove(self, ev: fx.Remove) -> None:
         """wq rm: cancel waiting jobs, kill running ones."""
@@ -270,16 +298,16 @@ class Engine:
                 queued.append(job)
                 results.append((number, job.task, REMOVED, True))
             elif job.spec.interactive:
-                self.cancelling.add(job.id)
-                self._publish(job.id, events.End("removed with wq rm"))
+                self.cancelling[job.id] = REMOVED_BY_RM
+                self._publish(job.id, events.End(REMOVED_BY_RM))
                 self._kill(job, first="HUP", report=True)
                 results.append((number, job.task, "session ended", True))
             else:
-                self.cancelling.add(job.id)
+                self.cancelling[job.id] = REMOVED_BY_RM
                 self._kill(job)
                 results.append((number, job.task, "killed", True))
         if queued:
-            self._cancel_waiting(queued, "removed with wq rm")
+            self._cancel_waiting(queued, REMOVED_BY_RM)
         self._out.append(fx.Removed(tuple(results)))
         self._reschedule()
 
@@ -309,7 +337,7 @@ class Engine:
         if job.id in self.cancelling:
             self._kill(job)
         if self.watched[job.id]:
-            self._out.append(self._follow(job))
+            self._out.append(self.follow_of(job))
 
     def _ended(self, ev: fx.Ended) -> None:
         self._finish(ev.job_id, ev.instance, ev.outcome)
@@ -317,7 +345,7 @@ class Engine:
     def _kill_done(self, ev: fx.KillDone) -> None:
         """An interactive session was ended (wq rm, or out of time): its client
         closes it and reports; should it not have, the job ends here."""
-        self._finish(ev.job_id, ev.instance, Outcome(lost=True, error="removed with wq rm"))
+        self._finish(ev.job_id, ev.instance, Outcome(lost=True, error=REMOVED_BY_RM))
 
     def _session_ended(self, ev: fx.SessionEnded) -> None:
         job = self.jobs.get(ev.job_id)
@@ -548,10 +576,11 @@ class Engine:
                 and not job.spec.interactive:
             return
         host = self.known[job.placement.first_host]
-        follow = self._follow(job) if self.watched[job.id] else None
+        follow = self.follow_of(job) if self.watched[job.id] else None
         self._out.append(fx.Watch(job, host, launches.directory(self.server_id, job), follow))
 
-    def _follow(self, job: Job) -> fx.Follow:
+    def follow_of(self, job: Job) -> fx.Follow:
+        """How to follow a running job's output."""
         assert job.placement is not None
         out, err = launches.output_words(job)
         return fx.Follow(job.id, self.known[job.placement.first_host],
@@ -588,8 +617,9 @@ class Engine:
             self._out.append(fx.CancelTimer(job_id))
         host = current.placement.first_host if current.placement else ""
         verdict = judge(current, outcome, cancelled=job_id in self.cancelling,
+                        why=self.cancelling.get(job_id, REMOVED_BY_RM),
                         session_timed_out=job_id in self.timed_out, host=host)
-        self.cancelling.discard(job_id)
+        self.cancelling.pop(job_id, None)
         self.timed_out.discard(job_id)
         now = self._now
         ended = now      # or when the node says it ended, while the server was away
@@ -841,6 +871,8 @@ class Engine:
 
 
 REMOVED = "removed from the queue"
+REMOVED_BY_RM = "removed with wq rm"
+CLIENT_GONE = "its attached wq sub went away (killed, or its terminal closed)"
 
 
 def _decrement(counter: Counter[Any], key: Any) -> None:
@@ -877,7 +909,8 @@ def _instance_of(job: Job) -> Instance:
 
 _HANDLERS: dict[type, str] = {
     fx.Loaded: "_loaded", fx.Submitted: "_submitted", fx.Unwatched: "_unwatched",
-    fx.ArrayUnwatched: "_array_unwatched", fx.Hold: "_hold", fx.ClientGone: "_client_gone", fx.Remove: "_remove", fx.Started: "_started",
+    fx.ArrayUnwatched: "_array_unwatched", fx.Hold: "_hold", fx.ClientGone: "_client_gone",
+    fx.ArrayClientGone: "_array_client_gone", fx.Watched: "_watched", fx.Remove: "_remove", fx.Started: "_started",
     fx.Ended: "_ended", fx.KillDone: "_kill_done", fx.SessionEnded: "_session_ended",
     fx.SessionExpired: "_session_expired", fx.HostUp: "_host_up", fx.HostDown: "_host_down",
     fx.HostLost: "_host_lost", fx.Settle: "_settle", fx.StaleKilled: "_stale_killed",

@@ -46,11 +46,12 @@ class Verdict:
 
 
 def judge(job: Job, outcome: Outcome, *, cancelled: bool, session_timed_out: bool = False,
-          host: str = "") -> Verdict:
+          host: str = "", why: str = "removed with wq rm") -> Verdict:
+    """What an instance's outcome means; `why` a cancelled one was cancelled."""
     req = job.spec.requirements
     code = outcome.exit_code
     if cancelled:
-        return Verdict(JobState.CANCELLED, "removed with wq rm", code, "cancelled")
+        return Verdict(JobState.CANCELLED, why, code, "cancelled")
     if session_timed_out or outcome.timed_out:
         limit = format_duration(req.time_limit) if req.time_limit else "?"
         return Verdict(JobState.TIMEOUT, f"its time limit ({limit}) ran out", code, "timeout")

@@ -20,9 +20,12 @@ class Watcher:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(WATCH_QUEUE)
         self.overflowed = False
+        # it follows the running instance's output itself, from its start (it came
+        # after that instance started): the output others are sent is not for it
+        self.own_output = False
 
-    def put(self, event: Event) -> None:
-        if isinstance(event, Output) and self.overflowed:
+    def put(self, event: Event, shared: bool = False) -> None:
+        if isinstance(event, Output) and (self.overflowed or (shared and self.own_output)):
             return
         try:
             self.queue.put_nowait(event)
@@ -69,7 +72,7 @@ class Hub:
         held, self._held = self._held or [], None
         for watchers, event in held:
             for watcher in watchers:
-                watcher.put(event)
+                watcher.put(event, shared=True)
 
     def _tell(self, watchers: list[Watcher], event: Event) -> None:
         if not watchers:
@@ -78,4 +81,4 @@ class Hub:
             self._held.append((watchers, event))
             return
         for watcher in watchers:
-            watcher.put(event)
+            watcher.put(event, shared=True)
