@@ -19,6 +19,7 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
             "stdout": spec.stdout, "stderr": spec.stderr, "interactive": spec.interactive,
             "stdin": spec.stdin,
             **({} if not spec.after else {"after": deps.to_strings(spec.after)}),
+            **({} if not spec.slurm else {"slurm": True}),
             **({} if spec.signature is None else {"signature": spec.signature})}
 
 
@@ -58,8 +59,11 @@ def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
     after = data.get("after", [])
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
         raise ParseError("after must be a list of dependencies", source=source, key="after")
+    slurm = data.get("slurm", False)
+    if not isinstance(slurm, bool):
+        raise ParseError("slurm must be true or false", source=source, key="slurm")
     return JobSpec(command=command, cwd=cwd, env=tuple(sorted(env.items())),
-                   requirements=req, interactive=interactive, stdin=stdin,
+                   requirements=req, interactive=interactive, stdin=stdin, slurm=slurm,
                    signature=signature, after=deps.parse(",".join(after), source=source)
                    if after else (), **outputs)
 

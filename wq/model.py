@@ -197,6 +197,7 @@ class JobSpec:
     stdin: str | None = None            # data for the job's stdin (--stdin), surrogateescaped
     signature: str | None = None        # its user's HMAC of the rest (wq.signing), in a lab
     after: tuple[After, ...] = ()       # dependencies: it waits until they are met
+    slurm: bool = False                 # submitted by sbatch: it sees SLURM_* variables
 
 
 @dataclass(frozen=True, slots=True)

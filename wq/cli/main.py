@@ -34,6 +34,7 @@ VERBS = {
     "users": "List users with their jobs, cores and limits.",
     "limit": "Set your own limits on running jobs and cores.",
     "launcher": "Run your jobs for a lab's server, as you (started when needed).",
+    "slurm": "Install Slurm's sbatch, squeue, sacct and scancel, over wq.",
 }
 
 

@@ -18,6 +18,7 @@ import dataclasses
 import os
 import re
 import secrets
+import shlex
 
 import yaml
 
@@ -95,9 +96,9 @@ def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
     return JobFile(run_command(text), req, own.get("stdout"), own.get("stderr"), after)
 
 
-def run_command(text: str) -> str:
+def run_command(text: str, args: tuple[str, ...] = ()) -> str:
     """sh that writes the script to a private temporary file on the node, runs it
-    (its `#!` line picks the interpreter), and exits with its status."""
+    (its `#!` line picks the interpreter) with `args`, and exits with its status."""
     marker = f"WQ_SCRIPT_{secrets.token_hex(8)}"
     while marker in text:
         marker = f"WQ_SCRIPT_{secrets.token_hex(8)}"
@@ -105,6 +106,6 @@ def run_command(text: str) -> str:
     return (f"wq_script=$(mktemp) || exit 1\n"
             f"cat > \"$wq_script\" <<'{marker}'\n{body}{marker}\n"
             f"chmod 700 \"$wq_script\"\n"
-            f"\"$wq_script\"; wq_rc=$?\n"
+            f"\"$wq_script\"{''.join(' ' + shlex.quote(a) for a in args)}; wq_rc=$?\n"
             f"rm -f \"$wq_script\"\n"
             f"exit $wq_rc\n")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from wq.executor import wrapper
-from wq.model import Host, Instance, Job
+from wq.model import Host, Instance, Job, Mode
 
 
 def instance_name(job: Job) -> str:
@@ -39,6 +39,8 @@ def launch_spec(job: Job, known: Mapping[str, Host], server_id: str,
             env["WQ_ENTRY"] = job.entry
     if first.gpu_ids:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in first.gpu_ids)
+    if spec.slurm:
+        env.update(slurm_environment(job, placement.hosts))
     lines = tuple(known[s.host].address or s.host
                   for s in placement.slices for _ in range(s.cores))
     hostfile = None if req.hostfile in (None, "auto") else req.hostfile
@@ -48,6 +50,29 @@ def launch_spec(job: Job, known: Mapping[str, Host], server_id: str,
                           stdout, stderr, lines, hostfile, spec.stdin,
                           time_limit=None if spec.interactive else req.time_limit,
                           grace=kill_grace)
+
+
+def slurm_environment(job: Job, hosts: tuple[str, ...]) -> dict[str, str]:
+    """What a job submitted through sbatch sees of Slurm (only those: an MPI
+    library that saw SLURM_JOB_ID elsewhere would try to launch through srun)."""
+    req, placement = job.spec.requirements, job.placement
+    assert placement is not None
+    threads = req.mode is Mode.BYCORE1
+    slurm_id = job.label.replace(".", "_")
+    env = {"SLURM_JOB_ID": slurm_id, "SLURM_JOBID": slurm_id,
+           "SLURM_JOB_NAME": job.name, "SLURM_SUBMIT_DIR": job.spec.cwd,
+           "SLURM_JOB_NODELIST": ",".join(dict.fromkeys(hosts)),
+           "SLURM_JOB_NUM_NODES": str(len(set(hosts))),
+           "SLURM_NTASKS": "1" if threads else str(placement.cores),
+           "SLURM_CPUS_PER_TASK": str(placement.cores) if threads else "1",
+           "SLURM_CPUS_ON_NODE": str(placement.slices[0].cores),
+           "SLURM_NODEID": "0", "SLURM_PROCID": "0", "SLURM_LOCALID": "0",
+           "SLURM_JOB_USER": job.user, "SLURM_CLUSTER_NAME": "wq"}
+    if req.mem:
+        env["SLURM_MEM_PER_NODE"] = str(int(req.mem * 1024))
+    if job.task is not None:
+        env.update(SLURM_ARRAY_JOB_ID=str(job.number), SLURM_ARRAY_TASK_ID=str(job.task))
+    return env
 
 
 def output_paths(job: Job) -> tuple[str | None, str | None]:

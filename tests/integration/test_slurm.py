@@ -1,0 +1,83 @@
+"""Slurm's commands over wq, installed with `wq slurm install` and run as a
+workflow tool runs them, against the sshd test hosts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tests.integration.conftest import wait_state
+from tests.integration.sshd import WqServer
+
+SCRIPT = """#!/bin/bash
+#SBATCH -J sim
+#SBATCH -c 2
+#SBATCH --mem=500M
+#SBATCH -t 5
+echo "id=$SLURM_JOB_ID name=$SLURM_JOB_NAME cpus=$SLURM_CPUS_PER_TASK" \\
+     "mem=$SLURM_MEM_PER_NODE dir=$SLURM_SUBMIT_DIR args=$*"
+"""
+
+
+def shims(server: WqServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+    bin_dir = tmp_path / "slurm-bin"
+    installed = server.wq("slurm", "install", str(bin_dir))
+    assert installed.returncode == 0, installed.stderr
+    env = {**server.env, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(args), env=env, cwd=str(tmp_path), input=input,
+                              capture_output=True, text=True, timeout=60)
+    return run
+
+
+def test_sbatch_squeue_sacct_and_scancel_as_a_workflow_tool_uses_them(server, tmp_path):
+    run = shims(server, tmp_path)
+    (tmp_path / "job.sh").write_text(SCRIPT)
+    submitted = run("sbatch", "--parsable", "-A", "acct", "job.sh", "x", "y")
+    assert submitted.returncode == 0, submitted.stderr
+    assert "--account is ignored" in submitted.stderr
+    job = submitted.stdout.strip()
+    wait_state(server, int(job), ("done",))
+    out = (tmp_path / f"slurm-{job}.out").read_text()
+    assert out == f"id={job} name=sim cpus=2 mem=500 dir={tmp_path} args=x y\n"
+    acct = run("sacct", "-j", job, "-X", "-n", "-P", "-o", "JobIdRaw,State,ExitCode,AllocCPUS")
+    assert acct.stdout == f"{job}|COMPLETED|0:0|2\n", acct.stderr
+
+    gate = tmp_path / "gate"
+    held = run("sbatch", "--wrap", f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 3")
+    assert held.stdout.startswith("Submitted batch job "), held.stderr
+    blocker = held.stdout.split()[-1]
+    after = run("sbatch", "--parsable", "-d", f"afternotok:{blocker}", "-o", "after-%x.out",
+                "-J", "then", "--wrap", "echo ran")
+    array = run("sbatch", "--parsable", "--array", "1-3%1", "-o", "t-%A_%a.out",
+                "--wrap", "echo task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_JOB_ID")
+    wait_state(server, int(blocker), ("running",))
+    queue = run("squeue", "-h", "-o", "%i %t %j %R")
+    lines = queue.stdout.splitlines()
+    assert f"{blocker} R wrap" in " ".join(lines)
+    assert f"{after.stdout.strip()} PD then (Dependency)" in lines
+    gate.touch()
+    wait_state(server, int(after.stdout), ("done",))
+    assert (tmp_path / "after-then.out").read_text() == "ran\n"
+    number = array.stdout.strip()
+    for task in (1, 2, 3):
+        wait_state(server, f"{number}.{task}", ("done",))
+        assert (tmp_path / f"t-{number}_{task}.out").read_text() == \
+            f"task {task} of {number}\n"
+    states = run("sacct", "-X", "-n", "-P", "-o", "JobID,State,ExitCode", "-j",
+                 f"{blocker},{number}")
+    assert states.stdout.splitlines() == [f"{blocker}|FAILED|3:0", f"{number}_1|COMPLETED|0:0",
+                                          f"{number}_2|COMPLETED|0:0",
+                                          f"{number}_3|COMPLETED|0:0"]
+
+    long = run("sbatch", "--parsable", "-J", "long", "--wrap", "sleep 60").stdout.strip()
+    wait_state(server, int(long), ("running",))
+    cancelled = run("scancel", "-n", "long")
+    assert cancelled.returncode == 0, cancelled.stderr
+    wait_state(server, int(long), ("cancelled",))
+    assert run("squeue", "-h", "-t", "CA", "-o", "%i").stdout.split() == [long]
+    refused = run("sbatch", "--exclusive", "--wrap", "true")
+    assert refused.returncode == 1 and refused.stderr == \
+        "sbatch: error: --exclusive: whole nodes (--exclusive) is not supported by wq\n"

@@ -1,0 +1,334 @@
+"""sbatch's options and `#SBATCH` lines, as a wq job: pure parsing, no I/O.
+
+`parse(args, script_text)` reads the options (the command line wins over the
+script's `#SBATCH` header lines) into a `Batch`: the job's requirements, its
+output patterns, array, dependencies and what sbatch itself should do.
+Options that would change what the job means and that wq cannot honour are
+refused; harmless ones (accounts, mail, QOS, ...) are ignored with a warning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from wq.errors import ParseError
+from wq.model import After, Mode, Requirements
+from wq.parsing import deps
+from wq.parsing.units import MAX_COUNT, MAX_SECONDS
+
+SOURCE = ""                  # (errors print as "sbatch: error: ...")
+
+#: options taken, by long name: (short form, takes a value)
+TAKEN: dict[str, tuple[str | None, bool]] = {
+    "job-name": ("J", True), "output": ("o", True), "error": ("e", True),
+    "chdir": ("D", True), "ntasks": ("n", True), "cpus-per-task": ("c", True),
+    "nodes": ("N", True), "mem": (None, True), "mem-per-cpu": (None, True),
+    "time": ("t", True), "array": ("a", True), "dependency": ("d", True),
+    "gres": (None, True), "gpus": ("G", True), "partition": ("p", True),
+    "export": (None, True), "parsable": (None, False), "wait": ("W", False),
+    "test-only": (None, False), "wrap": (None, True), "nodelist": ("w", True),
+    "exclude": ("x", True), "constraint": ("C", True), "licenses": ("L", True),
+    "quiet": ("Q", False),
+}
+#: accepted and ignored, with a warning (they change nothing wq can act on)
+IGNORED: dict[str, tuple[str | None, bool]] = {
+    "account": ("A", True), "qos": ("q", True), "mail-type": (None, True),
+    "mail-user": (None, True), "comment": (None, True), "open-mode": (None, True),
+    "nice": (None, True), "requeue": (None, False), "no-requeue": (None, False),
+    "get-user-env": (None, False), "propagate": (None, True), "clusters": ("M", True),
+    "signal": (None, True), "time-min": (None, True), "reservation": (None, True),
+    "kill-on-invalid-dep": (None, True), "distribution": ("m", True),
+    "hint": (None, True), "threads-per-core": (None, True), "wckey": (None, True),
+    "verbose": ("v", False), "profile": (None, True), "acctg-freq": (None, True),
+    "mem-bind": (None, True), "cpu-freq": (None, True), "no-kill": ("k", False),
+    "oversubscribe": ("s", False), "uid": (None, True), "gid": (None, True),
+    "ntasks-per-core": (None, True), "sockets-per-node": (None, True),
+    "cores-per-socket": (None, True), "tmp": (None, True),
+}
+#: known to Slurm, meaning something wq does not do: refused
+REFUSED = {
+    "begin": "a start time", "hold": "a held job (-H)", "H": "a held job (-H)",
+    "ntasks-per-node": "tasks per node", "exclusive": "whole nodes (--exclusive)",
+    "deadline": "a deadline", "container": "containers", "het-job": "heterogeneous jobs",
+    "batch": "batch features", "gpus-per-task": "GPUs per task",
+    "gpus-per-node": "GPUs per node (use --gpus)", "mem-per-gpu": "memory per GPU",
+    "ntasks-per-gpu": "tasks per GPU", "switches": "network switches",
+}
+_SHORT = {short: name for table in (TAKEN, IGNORED) for name, (short, _) in table.items()
+          if short}
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What sbatch was asked for."""
+    requirements: Requirements
+    name: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    chdir: str | None = None
+    array: tuple[int, int, int] | None = None       # first, last, step
+    throttle: int | None = None
+    after: tuple[After, ...] = ()
+    export: str = "ALL"
+    parsable: bool = False
+    wait: bool = False
+    test_only: bool = False
+    quiet: bool = False
+    wrap: str | None = None
+    licenses: str | None = None
+    script_args: tuple[str, ...] = ()
+    script: str | None = None                       # its path, as given
+    warnings: tuple[str, ...] = field(default=())
+
+
+def directives(text: str) -> list[str]:
+    """The options of a script's `#SBATCH` lines: those before its first command."""
+    out: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if number == 1 and stripped.startswith("#!"):
+            continue
+        if stripped and not stripped.startswith("#"):
+            break
+        if stripped.startswith("#SBATCH") and (len(stripped) == 7 or stripped[7].isspace()):
+            body = stripped[7:].split(" #", 1)[0]
+            try:
+                out += shlex.split(body)
+            except ValueError as exc:
+                raise ParseError(f"#SBATCH line: {exc}", source=SOURCE, line=number) from None
+    return out
+
+
+def split(args: list[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """Options as (long name, value) in order, and the script with its arguments
+    (everything from the first word that is not an option on)."""
+    options: list[tuple[str, str | None]] = []
+    words = iter(enumerate(args))
+    for i, word in words:
+        if word == "--":
+            return options, args[i + 1:]
+        if not word.startswith("-") or word == "-":
+            return options, args[i:]
+        if word.startswith("--"):
+            name, eq, value = word[2:].partition("=")
+            takes = _takes(name)
+            if takes and not eq:
+                value = _next(words, word)
+            elif not takes and eq:
+                raise ParseError(f"--{name} takes no value", source=SOURCE)
+            options.append((name, value if takes else None))
+            continue
+        letter, rest = word[1:2], word[2:]
+        name = _SHORT.get(letter, letter)
+        takes = _takes(name)
+        if takes:
+            options.append((name, rest.removeprefix("=") if rest else _next(words, word)))
+        else:
+            options.append((name, None))
+            if rest:
+                raise ParseError(f"unknown option {word!r}", source=SOURCE)
+    return options, []
+
+
+def _takes(name: str) -> bool:
+    if name in TAKEN:
+        return TAKEN[name][1]
+    if name in IGNORED:
+        return IGNORED[name][1]
+    if name in REFUSED and name != "exclusive" and name != "H" and name != "hold":
+        return True
+    return False
+
+
+def _next(words: Iterator[tuple[int, str]], option: str) -> str:
+    value = next(words, None)
+    if value is None:
+        raise ParseError(f"{option} needs a value", source=SOURCE)
+    return value[1]
+
+
+def parse(args: list[str], script_text: str | None) -> Batch:
+    """sbatch's command line, with the `#SBATCH` lines of `script_text` first."""
+    given, rest = split(args)
+    header = split(directives(script_text))[0] if script_text is not None else []
+    values: dict[str, str | None] = {}
+    warnings: list[str] = []
+    for name, value in [*header, *given]:
+        if name in REFUSED:
+            raise ParseError(f"--{name}: {REFUSED[name]} is not supported by wq",
+                             source=SOURCE)
+        if name in IGNORED:
+            warnings.append(f"--{name} is ignored by wq")
+            continue
+        if name not in TAKEN:
+            raise ParseError(f"unknown option --{name}", source=SOURCE)
+        values[name] = value
+    return _batch(values, rest, tuple(dict.fromkeys(warnings)))
+
+
+def _batch(values: dict[str, str | None], rest: list[str], warnings: tuple[str, ...]) -> Batch:
+    req = Requirements()
+    ntasks = _count(values, "ntasks")
+    cpus = _count(values, "cpus-per-task")
+    nodes = _nodes(values.get("nodes"))
+    one_node = values.get("nodes") is not None and nodes == 1
+    if cpus > 1 and ntasks == 1 or one_node and ntasks * cpus > 1:
+        req = dataclasses.replace(req, mode=Mode.BYCORE1, n=ntasks * cpus,
+                                  threads=cpus if cpus > 1 else None)
+    else:
+        req = dataclasses.replace(req, mode=Mode.BYCORE, n=max(ntasks, nodes) * cpus)
+    if values.get("mem") is not None:
+        req = dataclasses.replace(req, mem=memory(str(values["mem"]), "--mem"))
+    elif values.get("mem-per-cpu") is not None:
+        per = memory(str(values["mem-per-cpu"]), "--mem-per-cpu")
+        req = dataclasses.replace(req, mem=per * (req.n if req.mode is Mode.BYCORE1 else cpus))
+    if values.get("time") is not None:
+        req = dataclasses.replace(req, time_limit=slurm_time(str(values["time"])))
+    gpus = _gpus(values)
+    if gpus:
+        req = dataclasses.replace(req, gpus=gpus)
+    groups: list[str] = []
+    if values.get("partition"):
+        groups += _names(str(values["partition"]), "--partition")
+    if values.get("constraint"):
+        groups += _names(str(values["constraint"]).replace("&", ","), "--constraint")
+    if groups:
+        req = dataclasses.replace(req, groups=tuple(dict.fromkeys(groups)))
+    if values.get("nodelist"):
+        req = dataclasses.replace(req, hosts=tuple(_names(str(values["nodelist"]),
+                                                          "--nodelist")))
+    if values.get("exclude"):
+        req = dataclasses.replace(req, not_hosts=tuple(_names(str(values["exclude"]),
+                                                              "--exclude")))
+    name = values.get("job-name")
+    if name is not None:
+        req = dataclasses.replace(req, job_name=name)
+    array, throttle = (None, None) if values.get("array") is None else \
+        array_range(str(values["array"]))
+    after = () if values.get("dependency") is None else \
+        deps.parse(str(values["dependency"]), source="--dependency")
+    export = values.get("export") or "ALL"
+    wrap = values.get("wrap")
+    if wrap is not None and rest:
+        raise ParseError("give a script or --wrap, not both", source=SOURCE)
+    return Batch(requirements=req, name=name, stdout=values.get("output"),
+                 stderr=values.get("error"), chdir=values.get("chdir"), array=array,
+                 throttle=throttle, after=after, export=export,
+                 parsable="parsable" in values, wait="wait" in values,
+                 test_only="test-only" in values, quiet="quiet" in values, wrap=wrap,
+                 licenses=values.get("licenses"),
+                 script=rest[0] if rest else None, script_args=tuple(rest[1:]),
+                 warnings=warnings)
+
+
+def _count(values: dict[str, str | None], name: str) -> int:
+    text = values.get(name)
+    if text is None:
+        return 1
+    if not re.fullmatch(r"[0-9]{1,7}", text) or not 1 <= int(text) <= MAX_COUNT:
+        raise ParseError(f"--{name}: expected a positive count, got {text!r}", source=SOURCE)
+    return int(text)
+
+
+def _nodes(text: str | None) -> int:
+    """-N MIN[-MAX]: wq takes the minimum (a job may share hosts)."""
+    if text is None:
+        return 1
+    match = re.fullmatch(r"([0-9]{1,6})(?:-[0-9]{1,6})?", text)
+    if match is None or int(match[1]) < 1:
+        raise ParseError(f"--nodes: expected a count (or MIN-MAX), got {text!r}",
+                         source=SOURCE)
+    return int(match[1])
+
+
+def _gpus(values: dict[str, str | None]) -> int:
+    count = 0
+    gres = values.get("gres")
+    if gres:
+        for item in gres.split(","):
+            parts = item.split(":")
+            if parts[0] != "gpu":
+                raise ParseError(f"--gres: only gpu is supported, got {item!r}",
+                                 source=SOURCE)
+            count += _gpu_count(parts[-1] if len(parts) > 1 else "1", "--gres")
+    if values.get("gpus"):
+        count = _gpu_count(str(values["gpus"]).split(":")[-1], "--gpus")
+    return count
+
+
+def _gpu_count(text: str, option: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,4}", text):
+        raise ParseError(f"{option}: expected a GPU count, got {text!r}", source=SOURCE)
+    return int(text)
+
+
+def _names(text: str, option: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names or not all(re.fullmatch(r"[A-Za-z0-9_.@+-]{1,255}", n) for n in names):
+        raise ParseError(f"{option}: expected names, got {text!r}", source=SOURCE)
+    return names
+
+
+def memory(text: str, option: str) -> float:
+    """Slurm's memory sizes, in GB: a number of megabytes, or with K, M, G, T."""
+    match = re.fullmatch(r"([0-9]{1,12}(?:\.[0-9]{1,6})?)([KMGT]?)B?", text.strip(),
+                         re.IGNORECASE)
+    if match is None:
+        raise ParseError(f"{option}: expected a size such as 4000, 500M or 16G, got {text!r}",
+                         source=SOURCE)
+    factor = {"k": 1 / 1024**2, "m": 1 / 1024, "": 1 / 1024, "g": 1.0, "t": 1024.0}
+    return float(match[1]) * factor[match[2].lower()]
+
+
+def slurm_time(text: str) -> float | None:
+    """Slurm's time forms, in seconds (None: no limit): M, M:S, H:M:S, D-H, D-H:M,
+    D-H:M:S; UNLIMITED, INFINITE or -1."""
+    text = text.strip()
+    if text.upper() in ("UNLIMITED", "INFINITE", "-1"):
+        return None
+    match = re.fullmatch(r"(?:([0-9]{1,5})-)?([0-9]{1,9})(?::([0-9]{1,9}))?(?::([0-9]{1,9}))?",
+                         text)
+    if match is None:
+        raise ParseError(f"--time: expected minutes, M:S, H:M:S, D-H, D-H:M or D-H:M:S, "
+                         f"got {text!r}", source=SOURCE)
+    days, a, b, c = match.groups()
+    if days is not None:                  # D-H, D-H:M, D-H:M:S
+        seconds = int(days) * 86400 + int(a) * 3600 + int(b or 0) * 60 + int(c or 0)
+    elif c is not None:
+        seconds = int(a) * 3600 + int(b) * 60 + int(c)
+    elif b is not None:
+        seconds = int(a) * 60 + int(b)
+    else:
+        seconds = int(a) * 60
+    if seconds <= 0:
+        return None                       # Slurm reads a zero limit as none
+    return float(min(seconds, MAX_SECONDS))
+
+
+def array_range(text: str) -> tuple[tuple[int, int, int], int | None]:
+    """--array FIRST-LAST[:STEP][%N] (or one index); Slurm's comma lists are refused."""
+    match = re.fullmatch(r"([0-9]{1,9})(?:-([0-9]{1,9})(?::([0-9]{1,9}))?)?(?:%([0-9]{1,9}))?",
+                         text.strip())
+    if match is None:
+        raise ParseError(f"--array: expected FIRST-LAST[:STEP][%N], got {text!r} (lists "
+                         "such as 1,3,5 are not supported)", source=SOURCE)
+    first = int(match[1])
+    last = int(match[2]) if match[2] is not None else first
+    step = int(match[3]) if match[3] is not None else 1
+    if last < first or step < 1:
+        raise ParseError(f"--array: {text!r} is an empty range", source=SOURCE)
+    throttle = int(match[4]) if match[4] is not None else None
+    if throttle is not None and throttle < 1:
+        raise ParseError("--array: %N must be at least 1", source=SOURCE)
+    return (first, last, step), throttle
+
+
+def output_pattern(pattern: str, name: str, user: str) -> str:
+    """Slurm's output patterns as wq's: %x (job name) and %u (user) now; %j, %A, %a
+    as wq has them; %N (node) as %h."""
+    table = {"x": name, "u": user, "N": "%h", "n": "0", "t": "0", "s": "batch"}
+    return re.sub(r"%(.)", lambda m: table.get(m.group(1), m.group(0)), pattern)
