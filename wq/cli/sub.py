@@ -199,8 +199,8 @@ def follow_array(client: Client, number: str, tasks: int, socket_path: str | Non
                    "is back", err=True)
         return 0 if wait(socket_path, [number]) == 0 else 1
     except ClientError as exc:
-        raise ClientError(f"{exc}; array {number} itself is not affected: follow it with "
-                          f"'wq ls {number}'") from None
+        raise type(exc)(f"{exc}; array {number} itself is not affected: follow it with "
+                        f"'wq ls {number}'") from None
     except KeyboardInterrupt:
         click.echo(f"wq: not waiting any more; array {number} is being removed", err=True)
         return 130
@@ -487,8 +487,8 @@ def follow(client: Client, job_id: str, socket_path: str | None,
                     return _show(events.Exit(attached.state, attached.exit, attached.reason),
                                  job_id, True, cancel.cancelled.is_set()) or 0
     except ClientError as exc:
-        raise ClientError(f"{exc}; job {job_id} itself is not affected: follow it with "
-                          f"'wq ls' and 'wq log {job_id}'") from None
+        raise type(exc)(f"{exc}; job {job_id} itself is not affected: follow it with "
+                        f"'wq ls' and 'wq log {job_id}'") from None
     except KeyboardInterrupt:
         click.echo(f"wq: not waiting any more; job {job_id} is being removed", err=True)
         return 130
@@ -527,10 +527,9 @@ def reattach(socket_path: str | None, job_id: str, tie: bool = True
              ) -> tuple[Client, Attached | None]:
     """Attach again to a job after the server restarted: the new connection, and
     the job's end if it ended meanwhile (None: its events follow)."""
-    click.echo(f"wq: lost the wq server; following job {job_id} again once it is back",
-               err=True)
     client = Client(socket_path)
     attached = client.ask(m.Attach(id=job_id, tie=tie), Attached)
+    click.echo(f"wq: the wq server is back; following job {job_id} again", err=True)
     if attached.state in ("waiting", "running"):
         return client, None
     return client, attached
