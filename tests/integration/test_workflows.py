@@ -149,3 +149,28 @@ def test_a_client_waits_for_a_restarting_server_and_gives_up_with_its_own_code(
     gone = server.wq("ls", env={"WQ_RECONNECT": "0.5"})
     assert gone.returncode == 69 and "did not come back within 0.5s" in gone.stderr
     server.start()
+
+
+def test_retry_runs_again_only_the_tasks_that_did_not_end_done(server, tmp_path):
+    fixed = tmp_path / "fixed"
+    array = server.wq("sub", "-b", "--array", "1-5", "-c",
+                      f"[ -e {fixed} ] || [ $((WQ_TASK_ID % 2)) = 1 ]; s=$?; "
+                      "echo $WQ_TASK_ID >> ran; exit $s", cwd=str(tmp_path))
+    number = int(array.stdout)
+    for task, state in ((1, "done"), (2, "failed"), (3, "done"), (4, "failed"), (5, "done")):
+        wait_state(server, f"{number}.{task}", (state,))
+    nothing = server.wq("retry", str(number), "--state", "lost")
+    assert nothing.returncode == 1 and "has nothing that ended lost" in nothing.stderr
+    fixed.touch()
+    again = server.wq("sub", "--rerun", str(number), cwd=str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert "2 task(s) of" in again.stderr
+    rerun = int(again.stderr.split("array ")[1].split(":")[0])
+    listed = jobs(server, "-a", "-e", str(rerun))
+    assert sorted(listed) == [f"{rerun}.2", f"{rerun}.4"]
+    assert sorted((tmp_path / "ran").read_text().split()) == ["1", "2", "2", "3", "4", "4", "5"]
+    single = sub(server, tmp_path, "exit 9")
+    wait_state(server, single, ("failed",))
+    copy = server.wq("retry", "-b", str(single))
+    assert copy.returncode == 0 and int(copy.stdout) > single
+    assert wait_state(server, int(copy.stdout), ("failed",))["exit"] == 9

@@ -26,6 +26,7 @@ VERBS = {
     "rm": "Remove jobs: dequeue waiting ones, kill running ones.",
     "log": "Show a job's output (-f: follow it until the job ends).",
     "status": "Print each job's state as one word (running, success, failed).",
+    "retry": "Submit again the tasks of an array (or a job) that did not end done.",
     "wait": "Wait until jobs end; exit with the first failure's code.",
     "info": "Show one job in full: where and how each of its instances ran.",
     "clean": "Forget finished jobs (and delete their files on the nodes).",

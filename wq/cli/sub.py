@@ -341,6 +341,9 @@ def _is_shell(command: str) -> bool:
               help="Start only once other jobs have ended: afterok:12[:13], afterany:12, "
                    "afternotok:12, aftercorr:12 (task i after task i of array 12); "
                    "several joined with ','.")
+@click.option("--rerun", metavar="JOB",
+              help="Submit again the tasks of array JOB (or job JOB) that ended failed, "
+                   "lost, timeout or cancelled (as wq retry JOB).")
 @click.option("--after", "after_ids", metavar="IDS", multiple=True,
               help="Start only once jobs IDS (12,13) have ended done (afterok).")
 @click.pass_obj
@@ -350,7 +353,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
             time_limit: str | None, retries: int | None, array: str | None,
             each_line: str | None, from_json: str | None, throttle: int | None,
             cores: int | None, dependency: str | None, after_ids: tuple[str, ...],
-            parsable: bool) -> None:
+            parsable: bool, rerun: str | None) -> None:
     """Submit a job: a -c command, a YAML JOBFILE, or a script (a file starting
     with #!, or any that is not YAML), run as it is with its #WQ header lines
     as requirements (#WQ N: 4; mode: bycore1).
@@ -367,6 +370,13 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
     progress and exits non-zero when any task did not end done.
     """
     batch = batch or parsable
+    if rerun is not None:
+        if command is not None or jobfile is not None:
+            raise UsageError("--rerun submits an earlier job again: give no command or file")
+        from wq.cli.retry import rerun as again
+
+        again(obj["socket"], rerun, (), batch)
+        return
     shape = array_shape(array, each_line, from_json, throttle)
     if shape is not None and (interactive_flag or x11 or agent):
         raise UsageError("an array's tasks run as batch jobs; drop -i, -X or -A")

@@ -147,6 +147,17 @@ class Attach:
 
 
 @dataclass(frozen=True, slots=True)
+class Rerun:
+    """Submit again what of a job or an array ended in `states` (default: failed,
+    lost, timeout, cancelled): a new job, or an array of those task numbers."""
+
+    type: ClassVar[str] = "rerun"
+    id: str
+    states: list[str] | None = None
+    attach: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     """The state of each job named, in one request (`wq status`, `wq wait`)."""
 
@@ -163,7 +174,7 @@ class Launcher:
 
 
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
-           | Log | SessionEnd | Info | Clean | Launcher | Attach | Status)
+           | Log | SessionEnd | Info | Clean | Launcher | Attach | Status | Rerun)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

@@ -269,8 +269,10 @@ class Server:
         if isinstance(req, (m.ListJobs, m.Remove, m.Users)):
             await handlers.runner.loaded.wait()     # they need the whole queue
         match req:
-            case m.Submit():
-                first, count, watcher = await handlers.submit(req, user)
+            case m.Submit() | m.Rerun():
+                submitted = handlers.submit(req, user) if isinstance(req, m.Submit) \
+                    else handlers.rerun(req, user)
+                first, count, watcher = await submitted
                 if first.task is None:
                     await reply(Accepted(first.label))
                 else:

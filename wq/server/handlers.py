@@ -38,6 +38,7 @@ MAX_LISTED_FINISHED = 1000
 ACCEPT_CHUNK = 5_000        # an array's tasks written, and given to the engine, per step
 MAX_TASKS = 1_000_000
 MAX_STATUS = 100_000
+RERUN_STATES = {JobState.FAILED, JobState.LOST, JobState.TIMEOUT, JobState.CANCELLED}
 _STATUS_ID = re.compile(r"([0-9]{1,18})(?:[._]([0-9]{1,9}))?")     # 12, 12.3, 12_3
 
 
@@ -71,7 +72,40 @@ class Handlers:
             spec = codec.spec_from_dict(req.spec)
         except ParseError as exc:
             raise WqError(f"bad job: {exc}") from None
-        tasks = _tasks(req)
+        return await self._submit(req, user, spec, _tasks(req))
+
+    async def rerun(self, req: m.Rerun, user: str) -> tuple[Job, int, Watcher | None]:
+        """Submit again what of a job (or of an array's tasks) ended in `states`
+        (default: failed, lost, timeout, cancelled): the same spec, the same task
+        numbers and entries, as a new job or array."""
+        states = _states(req.states) or RERUN_STATES
+        if any(not s.final for s in states):
+            raise WqError("--state: only the states of jobs that ended (failed, lost, timeout, "
+                          "cancelled, done)")
+        found = self.find([req.id], user)
+        if not found:
+            raise WqError(f"no job {req.id}")
+        if len({j.number or j.id for j in found}) > 1:
+            raise WqError(f"{req.id} names several jobs; rerun one job or array at a time")
+        self._owner_only(found[0], user, "running it again")
+        again = [j for j in found if j.state in states]
+        if not again:
+            words = ", ".join(sorted(s.value for s in states))
+            raise WqError(f"{req.id} has nothing that ended {words}")
+        spec, first = again[0].spec, again[0]
+        frame = codec.spec_to_dict(spec)
+        if first.task is None:
+            return await self._submit(m.Submit(spec=frame, attach=req.attach), user, spec, None)
+        entries = None if all(j.entry is None for j in again) else [j.entry or "" for j in again]
+        tags = None if entries is None or any(j.entry_tag is None for j in again) else \
+            [j.entry_tag or "" for j in again]
+        submit = m.Submit(spec=frame, attach=req.attach, entries=entries, entry_tags=tags,
+                          throttle=self.store.throttle_of(first.number))
+        return await self._submit(submit, user, spec, [(j.task or 0, j.entry) for j in again])
+
+    async def _submit(self, req: m.Submit, user: str, spec: JobSpec,
+                      tasks: list[tuple[int, str | None]] | None
+                      ) -> tuple[Job, int, Watcher | None]:
         if tasks is not None and spec.interactive:
             raise WqError("an interactive job cannot be an array")
         if self.members.by_launcher(user) and not spec.interactive:

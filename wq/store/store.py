@@ -391,6 +391,10 @@ class Store:
             "SELECT task, state FROM jobs WHERE number=? AND task BETWEEN ? AND ?",
             (number, low, high))}
 
+    def throttle_of(self, number: int) -> int | None:
+        row = self.db.execute("SELECT throttle FROM arrays WHERE number=?", (number,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def array_info(self, number: int) -> tuple[int, bool] | None:
         """Array `number`'s task count, and whether all of them are in (None: no
         such array)."""
