@@ -81,3 +81,28 @@ def test_sbatch_squeue_sacct_and_scancel_as_a_workflow_tool_uses_them(server, tm
     refused = run("sbatch", "--exclusive", "--wrap", "true")
     assert refused.returncode == 1 and refused.stderr == \
         "sbatch: error: --exclusive: whole nodes (--exclusive) is not supported by wq\n"
+
+
+def test_srun_scontrol_sinfo_and_accounts(server, tmp_path):
+    run = shims(server, tmp_path)
+    attached = run("srun", "-n1", "-c", "2", "--cpu-bind=q", "sh", "-c",
+                   "echo cpus=$SLURM_CPUS_PER_TASK; exit 4")
+    assert attached.returncode == 4 and attached.stdout == "cpus=2\n", attached.stderr
+    (tmp_path / "steps.sh").write_text(
+        "#!/bin/sh\nsrun -n2 sh -c 'echo step $SLURM_PROCID of $SLURM_JOB_ID' | sort\n"
+        "scontrol show hostnames \"n[1-2],m\"\n")
+    job = run("sbatch", "--parsable", "-o", "steps.out", "steps.sh").stdout.strip()
+    wait_state(server, int(job), ("done",))
+    assert (tmp_path / "steps.out").read_text() == \
+        f"step 0 of {job}\nstep 1 of {job}\nn1\nn2\nm\n"
+    shown = run("scontrol", "show", "job", job).stdout
+    assert f"JobId={job} " in shown and "JobState=COMPLETED" in shown and \
+        "ExitCode=0:0" in shown
+    config = run("scontrol", "show", "config").stdout
+    assert "MinJobAge               = 300 sec" in config
+    partitions = run("sinfo", "-h", "-o", "%P %D %t %C").stdout.split("\n")
+    assert partitions[0] == "wq* 3 idle 0/6/0/6", partitions
+    assert run("sinfo", "-h", "-o", "%P").stdout.split()[0] == "wq*"
+    assert run("sacctmgr", "-n", "-s", "list", "user", "me", "format=account%256"
+               ).stdout == "wq\n"
+    assert run("sshare", "-U", "--format", "Account%256", "--noheader").stdout == "wq\n"

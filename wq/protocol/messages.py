@@ -57,6 +57,7 @@ class ListJobs:
     full: bool = False
     expand: bool = False                # a row per task rather than one per array
     page: int | None = None             # rows per reply; replies then say `more`
+    since: float | None = None          # finished jobs: those that ended since (all of them)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from wq.server.watchers import Watcher
 from wq.store import Store
 
 MAX_LISTED_FINISHED = 1000
+MAX_SINCE = 1_000_000       # finished jobs listed with `since` (sacct over a workflow)
 ACCEPT_CHUNK = 5_000        # an array's tasks written, and given to the engine, per step
 MAX_TASKS = 1_000_000
 MAX_STATUS = 100_000
@@ -232,7 +233,9 @@ class Handlers:
         else:
             jobs = self._active(states, req.expand)
             if finished:
-                past = self.store.jobs(finished, user=req.user, limit=MAX_LISTED_FINISHED,
+                past = self.store.jobs(finished, user=req.user, ended_since=req.since,
+                                       limit=MAX_LISTED_FINISHED if req.since is None
+                                       else MAX_SINCE,
                                        tasks=req.expand)
                 jobs = heapq.merge(jobs, sorted(past, key=_order), key=_order)
         if req.user:

@@ -20,6 +20,7 @@ from wq.model import After, Mode, Requirements
 from wq.parsing import deps
 from wq.parsing.units import MAX_COUNT, MAX_SECONDS
 
+DEFAULT_PARTITION = "wq"     # every host (sinfo shows it); each host label is one too
 SOURCE = ""                  # (errors print as "sbatch: error: ...")
 
 #: options taken, by long name: (short form, takes a value)
@@ -58,14 +59,25 @@ REFUSED = {
     "gpus-per-node": "GPUs per node (use --gpus)", "mem-per-gpu": "memory per GPU",
     "ntasks-per-gpu": "tasks per GPU", "switches": "network switches",
 }
+#: srun's own options (beside sbatch's): how a step runs, which wq leaves to the
+#: command; accepted and ignored
+SRUN: dict[str, tuple[str | None, bool]] = {
+    "pty": (None, False), "label": ("l", False), "unbuffered": ("u", False),
+    "overlap": (None, False), "exact": (None, False), "cpu-bind": (None, True),
+    "mpi": (None, True), "jobid": (None, True), "kill-on-bad-exit": ("K", False),
+    "input": ("i", True), "het-group": (None, True), "multi-prog": (None, False),
+    "ntasks-per-node": (None, True), "whole": (None, False), "x11": (None, False),
+}
 _SHORT = {short: name for table in (TAKEN, IGNORED) for name, (short, _) in table.items()
           if short}
+_SRUN_SHORT = {**_SHORT, **{short: name for name, (short, _) in SRUN.items() if short}}
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
     """What sbatch was asked for."""
     requirements: Requirements
+    ntasks: int = 1                                 # -n (srun starts that many copies)
     name: str | None = None
     stdout: str | None = None
     stderr: str | None = None
@@ -103,9 +115,16 @@ def directives(text: str) -> list[str]:
     return out
 
 
-def split(args: list[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
+def split(args: list[str], srun: bool = False
+          ) -> tuple[list[tuple[str, str | None]], list[str]]:
     """Options as (long name, value) in order, and the script with its arguments
-    (everything from the first word that is not an option on)."""
+    (everything from the first word that is not an option on); `srun`: srun's
+    options are known too."""
+    shorts = _SRUN_SHORT if srun else _SHORT
+
+    def takes(name: str) -> bool:
+        return SRUN[name][1] if srun and name in SRUN else _takes(name)
+
     options: list[tuple[str, str | None]] = []
     words = iter(enumerate(args))
     for i, word in words:
@@ -115,17 +134,16 @@ def split(args: list[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
             return options, args[i:]
         if word.startswith("--"):
             name, eq, value = word[2:].partition("=")
-            takes = _takes(name)
-            if takes and not eq:
+            wants = takes(name)
+            if wants and not eq:
                 value = _next(words, word)
-            elif not takes and eq:
+            elif not wants and eq:
                 raise ParseError(f"--{name} takes no value", source=SOURCE)
-            options.append((name, value if takes else None))
+            options.append((name, value if wants else None))
             continue
         letter, rest = word[1:2], word[2:]
-        name = _SHORT.get(letter, letter)
-        takes = _takes(name)
-        if takes:
+        name = shorts.get(letter, letter)
+        if takes(name):
             options.append((name, rest.removeprefix("=") if rest else _next(words, word)))
         else:
             options.append((name, None))
@@ -155,9 +173,28 @@ def parse(args: list[str], script_text: str | None) -> Batch:
     """sbatch's command line, with the `#SBATCH` lines of `script_text` first."""
     given, rest = split(args)
     header = split(directives(script_text))[0] if script_text is not None else []
+    values, warnings = _values([*header, *given])
+    return _batch(values, rest, warnings)
+
+
+def parse_srun(args: list[str]) -> tuple[Batch, list[str], bool]:
+    """srun's command line: the job it asks for, its command, and whether it
+    wants a terminal (--pty)."""
+    given, command = split(args, srun=True)
+    if not command:
+        raise ParseError("no command given", source=SOURCE)
+    pty = any(name == "pty" for name, _ in given)
+    values, warnings = _values([(n, v) for n, v in given if n not in SRUN])
+    return _batch(values, [], warnings), command, pty
+
+
+def _values(options: list[tuple[str, str | None]]
+            ) -> tuple[dict[str, str | None], tuple[str, ...]]:
+    """The options wq takes, by name (later ones win), and the warnings about
+    those it ignores; refuses the others."""
     values: dict[str, str | None] = {}
     warnings: list[str] = []
-    for name, value in [*header, *given]:
+    for name, value in options:
         if name in REFUSED:
             raise ParseError(f"--{name}: {REFUSED[name]} is not supported by wq",
                              source=SOURCE)
@@ -167,7 +204,7 @@ def parse(args: list[str], script_text: str | None) -> Batch:
         if name not in TAKEN:
             raise ParseError(f"unknown option --{name}", source=SOURCE)
         values[name] = value
-    return _batch(values, rest, tuple(dict.fromkeys(warnings)))
+    return values, tuple(dict.fromkeys(warnings))
 
 
 def _batch(values: dict[str, str | None], rest: list[str], warnings: tuple[str, ...]) -> Batch:
@@ -192,8 +229,9 @@ def _batch(values: dict[str, str | None], rest: list[str], warnings: tuple[str, 
     if gpus:
         req = dataclasses.replace(req, gpus=gpus)
     groups: list[str] = []
-    if values.get("partition"):
-        groups += _names(str(values["partition"]), "--partition")
+    if values.get("partition"):          # (the default partition, every host: no label)
+        groups += [p for p in _names(str(values["partition"]), "--partition")
+                   if p != DEFAULT_PARTITION]
     if values.get("constraint"):
         groups += _names(str(values["constraint"]).replace("&", ","), "--constraint")
     if groups:
@@ -215,7 +253,7 @@ def _batch(values: dict[str, str | None], rest: list[str], warnings: tuple[str, 
     wrap = values.get("wrap")
     if wrap is not None and rest:
         raise ParseError("give a script or --wrap, not both", source=SOURCE)
-    return Batch(requirements=req, name=name, stdout=values.get("output"),
+    return Batch(requirements=req, ntasks=ntasks, name=name, stdout=values.get("output"),
                  stderr=values.get("error"), chdir=values.get("chdir"), array=array,
                  throttle=throttle, after=after, export=export,
                  parsable="parsable" in values, wait="wait" in values,

@@ -403,9 +403,14 @@ class Store:
         return None if row is None else (int(row[0]), bool(row[1]))
 
     def jobs(self, states: Iterable[JobState] | None = None, user: str | None = None,
-             limit: int | None = None, tasks: bool = True) -> list[Job]:
-        """Jobs in `states`; tasks=False leaves arrays' tasks out."""
+             limit: int | None = None, tasks: bool = True,
+             ended_since: float | None = None) -> list[Job]:
+        """Jobs in `states` (that ended at `ended_since` or later); tasks=False
+        leaves arrays' tasks out."""
         sql, args = f"SELECT {_COLUMNS} FROM jobs WHERE 1=1", list[Any]()
+        if ended_since is not None:
+            sql += " AND ended >= ?"
+            args.append(ended_since)
         if not tasks:
             sql += " AND task IS NULL"
         if states is not None:
