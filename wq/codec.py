@@ -6,6 +6,7 @@ Decoding validates: the input may come from a client or an old database.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from wq.errors import ParseError
@@ -20,6 +21,7 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
             "stdin": spec.stdin,
             **({} if not spec.after else {"after": deps.to_strings(spec.after)}),
             **({} if not spec.slurm else {"slurm": True}),
+            **({} if spec.session is None else {"session": spec.session}),
             **({} if spec.signature is None else {"signature": spec.signature})}
 
 
@@ -62,10 +64,18 @@ def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
     slurm = data.get("slurm", False)
     if not isinstance(slurm, bool):
         raise ParseError("slurm must be true or false", source=source, key="slurm")
+    session = data.get("session")
+    if session is not None and not (isinstance(session, str) and SESSION.fullmatch(session)):
+        raise ParseError("a session is 1 to 64 letters, digits, - or _", source=source,
+                         key="session")
     return JobSpec(command=command, cwd=cwd, env=tuple(sorted(env.items())),
                    requirements=req, interactive=interactive, stdin=stdin, slurm=slurm,
+                   session=session,
                    signature=signature, after=deps.parse(",".join(after), source=source)
                    if after else (), **outputs)
+
+
+SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _hex(value: Any, length: int) -> bool:

@@ -198,6 +198,8 @@ class JobSpec:
     signature: str | None = None        # its user's HMAC of the rest (wq.signing), in a lab
     after: tuple[After, ...] = ()       # dependencies: it waits until they are met
     slurm: bool = False                 # submitted by sbatch: it sees SLURM_* variables
+    session: str | None = None          # its workflow's session (wq session): cancelled
+                                        # with it when the session's connection ends
 
 
 @dataclass(frozen=True, slots=True)

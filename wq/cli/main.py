@@ -35,7 +35,9 @@ VERBS = {
     "users": "List users with their jobs, cores and limits.",
     "limit": "Set your own limits on running jobs and cores.",
     "launcher": "Run your jobs for a lab's server, as you (started when needed).",
-    "slurm": "Install Slurm's sbatch, squeue, sacct and scancel, over wq.",
+    "slurm": "Install Slurm's commands (sbatch, squeue, sacct, ...) over wq.",
+    "profile": "Write a workflow tool's profile for wq (Snakemake).",
+    "session": "Hold a workflow's session: its jobs are cancelled when it ends.",
 }
 
 

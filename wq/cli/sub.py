@@ -341,6 +341,9 @@ def _is_shell(command: str) -> bool:
               help="Start only once other jobs have ended: afterok:12[:13], afterany:12, "
                    "afternotok:12, aftercorr:12 (task i after task i of array 12); "
                    "several joined with ','.")
+@click.option("--session", envvar="WQ_SESSION", metavar="TOKEN",
+              help="Tie the job to a workflow's session (wq session): it is cancelled "
+                   "if the session ends first. Env WQ_SESSION.")
 @click.option("--rerun", metavar="JOB",
               help="Submit again the tasks of array JOB (or job JOB) that ended failed, "
                    "lost, timeout or cancelled (as wq retry JOB).")
@@ -353,7 +356,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
             time_limit: str | None, retries: int | None, array: str | None,
             each_line: str | None, from_json: str | None, throttle: int | None,
             cores: int | None, dependency: str | None, after_ids: tuple[str, ...],
-            parsable: bool, rerun: str | None) -> None:
+            parsable: bool, rerun: str | None, session: str | None) -> None:
     """Submit a job: a -c command, a YAML JOBFILE, or a script (a file starting
     with #!, or any that is not YAML), run as it is with its #WQ header lines
     as requirements (#WQ N: 4; mode: bycore1).
@@ -370,6 +373,9 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
     progress and exits non-zero when any task did not end done.
     """
     batch = batch or parsable
+    if parsable:      # (a driver's submission: finish it, so the driver knows the id)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
     if rerun is not None:
         if command is not None or jobfile is not None:
             raise UsageError("--rerun submits an earlier job again: give no command or file")
@@ -384,6 +390,8 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
                       interactive_flag=interactive_flag, x11=x11, agent=agent, stdin=stdin,
                       batch=batch or shape is not None, retries=retries, cores=cores,
                       time_limit=time_limit, after=dependencies(dependency, after_ids))
+    if session:
+        spec = dataclasses.replace(spec, session=session)
     frame = codec.spec_to_dict(spec)
     if shape is not None:
         with Client(obj["socket"]) as client:
@@ -404,11 +412,11 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
             click.echo(client.ask(m.Submit(spec=frame), Accepted).id)
             return
         job_id = client.ask(m.Submit(spec=frame, attach=True), Accepted).id
-        session = None
+        terminal = None
         if spec.interactive:
-            session = Interactive(client, job_id, agent=agent, x11=spec.requirements.x11,
-                                  spec=spec)
-        code = follow(client, job_id, obj["socket"], session)
+            terminal = Interactive(client, job_id, agent=agent, x11=spec.requirements.x11,
+                                   spec=spec)
+        code = follow(client, job_id, obj["socket"], terminal)
     sys.exit(code)
 
 

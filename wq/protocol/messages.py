@@ -148,6 +148,16 @@ class Attach:
 
 
 @dataclass(frozen=True, slots=True)
+class Session:
+    """A workflow's session (`wq session`, a driver's sidecar): the connection
+    stays open; when it ends, other than by the server stopping, the jobs
+    submitted with this session that have not ended are cancelled."""
+
+    type: ClassVar[str] = "session"
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rerun:
     """Submit again what of a job or an array ended in `states` (default: failed,
     lost, timeout, cancelled): a new job, or an array of those task numbers."""
@@ -175,7 +185,8 @@ class Launcher:
 
 
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
-           | Log | SessionEnd | Info | Clean | Launcher | Attach | Status | Rerun)
+           | Log | SessionEnd | Info | Clean | Launcher | Attach | Status | Rerun
+           | Session)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

@@ -19,9 +19,11 @@ import signal
 import socket
 import stat
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TextIO, TypeVar
 
+from wq import codec
 from wq.errors import ProtocolError, WqError
 from wq.executor.local import LocalExecutor
 from wq.executor.ssh import SshExecutor
@@ -30,10 +32,10 @@ from wq.parsing import cluster as cluster_file
 from wq.parsing.units import format_duration
 from wq.protocol import events
 from wq.protocol import messages as m
-from wq.protocol.replies import (Accepted, EventRow, HelloReply, InfoPage, InstanceRow,
-                                 JobInfo, Listing, Refreshed, Row, UsersPage)
-from wq.server.effects import (ArrayClientGone, ClientGone, LauncherGone, LauncherSettled, LauncherUp, Loaded,
-                               SessionEnded, SetCluster)
+from wq.protocol.replies import (Accepted, Done, EventRow, HelloReply, InfoPage,
+                                 InstanceRow, JobInfo, Listing, Refreshed, Row, UsersPage)
+from wq.server.effects import (ArrayClientGone, ClientGone, LauncherGone, LauncherSettled,
+                               LauncherUp, Loaded, SessionEnded, SetCluster, WorkflowGone)
 from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
 from wq.server.hosts import HostMonitor
@@ -133,6 +135,7 @@ class Server:
         self.kill_grace = kill_grace
         self.keep = keep
         self.stopping = asyncio.Event()     # set once the server is shutting down
+        self.workflows: Counter[tuple[str, str]] = Counter()   # sessions: connections
 
     def load_cluster(self) -> Cluster:
         if self.cluster_path is None:
@@ -319,7 +322,32 @@ class Server:
                 await reply(HelloReply(m.PROTOCOL_VERSION))
             case m.Launcher():
                 return await self._launcher(handlers, conn)
+            case m.Session():
+                if not codec.SESSION.fullmatch(req.token):
+                    raise WqError("a session is 1 to 64 letters, digits, - or _")
+                await reply(Done())
+                return await self._workflow(conn, req.token)
         return True
+
+    async def _workflow(self, conn: Connection, token: str) -> bool:
+        """Hold a workflow's session until its connection ends; then, unless the
+        server is stopping (its sidecar comes back after a restart), cancel what
+        of its jobs has not ended."""
+        key = (conn.user, token)
+        self.workflows[key] += 1
+        try:
+            while await conn.recv() is not None:
+                pass
+        except (ConnectionError, ProtocolError):
+            pass
+        finally:
+            self.workflows[key] -= 1
+            if not self.workflows[key]:
+                del self.workflows[key]
+                if not self.stopping.is_set():
+                    log.info("%s's workflow session %s ended: cancelling its jobs", *key)
+                    self.runner.feed(WorkflowGone(*key))
+        return False
 
     async def _launcher(self, handlers: Handlers, conn: Connection) -> bool:
         """A lab member's launcher: their jobs' node work goes to it until it leaves."""

@@ -77,6 +77,13 @@ class ClientGone:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkflowGone:
+    """A workflow session's connection ended (its driver died or stopped)."""
+    user: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
 class ArrayClientGone:
     """An attached client's connection ended before its array did."""
     number: int
@@ -212,7 +219,8 @@ class Schedule:
     """Run a scheduling pass (the runner coalesces Reschedule effects into one)."""
 
 
-Event = (Loaded | Submitted | Watched | Unwatched | ArrayUnwatched | Hold | ClientGone | ArrayClientGone
+Event = (Loaded | Submitted | Watched | Unwatched | ArrayUnwatched | Hold | ClientGone
+         | ArrayClientGone | WorkflowGone
          | Started | Ended | HostUp | HostDown | HostLost | Settle | StaleKilled | SessionEnded | SessionExpired | KillDone | Remove
          | SetOffline | SetLimits | SetCluster | Schedule | LauncherUp | LauncherSettled
          | LauncherGone)

@@ -268,6 +268,12 @@ class Engine:
         running = [j for j in self.running.values() if (j.number or j.id) == ev.number]
         self._cancel([*self.queued(ev.number), *running], CLIENT_GONE)
 
+    def _workflow_gone(self, ev: fx.WorkflowGone) -> None:
+        """A workflow's session ended: its user's jobs submitted with it that have
+        not ended are cancelled."""
+        self._cancel([j for j in self.jobs.values()
+                      if j.spec.session == ev.token and j.user == ev.user], WORKFLOW_GONE)
+
     def _cancel(self, jobs: list[Job], reason: str) -> None:
         """Cancel live jobs: the waiting ones at once, the running ones killed."""
         waiting = [j for j in jobs if j.state is JobState.WAITING]
@@ -873,6 +879,7 @@ class Engine:
 REMOVED = "removed from the queue"
 REMOVED_BY_RM = "removed with wq rm"
 CLIENT_GONE = "its attached wq sub went away (killed, or its terminal closed)"
+WORKFLOW_GONE = "its workflow's session ended (the driver stopped or was killed)"
 
 
 def _decrement(counter: Counter[Any], key: Any) -> None:
@@ -910,7 +917,8 @@ def _instance_of(job: Job) -> Instance:
 _HANDLERS: dict[type, str] = {
     fx.Loaded: "_loaded", fx.Submitted: "_submitted", fx.Unwatched: "_unwatched",
     fx.ArrayUnwatched: "_array_unwatched", fx.Hold: "_hold", fx.ClientGone: "_client_gone",
-    fx.ArrayClientGone: "_array_client_gone", fx.Watched: "_watched", fx.Remove: "_remove", fx.Started: "_started",
+    fx.ArrayClientGone: "_array_client_gone", fx.Watched: "_watched",
+    fx.WorkflowGone: "_workflow_gone", fx.Remove: "_remove", fx.Started: "_started",
     fx.Ended: "_ended", fx.KillDone: "_kill_done", fx.SessionEnded: "_session_ended",
     fx.SessionExpired: "_session_expired", fx.HostUp: "_host_up", fx.HostDown: "_host_down",
     fx.HostLost: "_host_lost", fx.Settle: "_settle", fx.StaleKilled: "_stale_killed",

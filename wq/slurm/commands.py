@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 from wq.errors import WqError, one_line
@@ -25,6 +26,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wq slurm: unknown command {name!r} (one of {', '.join(COMMANDS)})",
               file=sys.stderr)
         sys.exit(2)
+    if name != "srun":
+        # A driver's Ctrl-C (or TERM) reaches its whole process group, these short
+        # commands too: they finish (a submission is then reported, so the driver
+        # knows to cancel it) rather than die mid-request.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
     try:
         module = importlib.import_module(f"wq.slurm.{COMMANDS[name]}")
         code = getattr(module, name)(args[1:])

@@ -367,6 +367,6 @@ def array_range(text: str) -> tuple[tuple[int, int, int], int | None]:
 
 def output_pattern(pattern: str, name: str, user: str) -> str:
     """Slurm's output patterns as wq's: %x (job name) and %u (user) now; %j, %A, %a
-    as wq has them; %N (node) as %h."""
-    table = {"x": name, "u": user, "N": "%h", "n": "0", "t": "0", "s": "batch"}
+    as wq has them; %J (job.step) as %j, %N (node) as %h."""
+    table = {"x": name, "u": user, "N": "%h", "J": "%j", "n": "0", "t": "0", "s": "batch"}
     return re.sub(r"%(.)", lambda m: table.get(m.group(1), m.group(0)), pattern)
