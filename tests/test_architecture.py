@@ -33,6 +33,9 @@ FORBIDDEN = {
     "wq/launcher.py": {"sqlite3", "wq.store", "wq.server.state", "wq.server.runner",
                        "wq.server.app", "wq.server.handlers", "wq.scheduler"},
     "wq/signing.py": {"asyncio", "asyncssh", "sqlite3", "wq.server", "wq.store"},
+    # the Python API and the Slurm shims are clients like the CLI
+    "wq/api.py": {"asyncio", "asyncssh", "sqlite3", "wq.server", "wq.store", "wq.executor"},
+    "wq/slurm": {"asyncio", "asyncssh", "sqlite3", "wq.server", "wq.store", "wq.executor"},
 }
 
 

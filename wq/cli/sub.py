@@ -15,6 +15,7 @@ import click
 from wq import codec
 from wq.cli import options
 from wq.client import Client
+from wq.submission import ensure_launcher, signed
 from wq.errors import (ClientError, ParseError, ServerError, ServerLost, UsageError,
                        WqError)
 from wq.model import After, JobSpec, Mode
@@ -98,32 +99,6 @@ def dependencies(dependency: str | None, after_ids: tuple[str, ...]) -> tuple[Af
 
     out = deps.parse(dependency, source="-d") if dependency is not None else ()
     return tuple(dict.fromkeys((*out, *deps.parse_ids(after_ids))))
-
-
-def ensure_launcher(client: Client, socket_path: str | None) -> None:
-    """A lab member's jobs run through their launcher: start one in the
-    background when none serves the server yet."""
-    if client.launcher_up or not client.start_launcher:
-        return
-    from wq import launcher
-    from wq.cli.launcher import log_path
-
-    launcher.detach(socket_path, log_path())
-
-
-def signed(frame: dict[str, Any], shape: dict[str, Any], user: str
-           ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A lab member's job, signed (and each array entry tagged) with their key, so
-    that their launcher runs it (wq.signing)."""
-    from wq import signing
-
-    key = signing.load_key()
-    frame = {**frame, "signature": signing.sign(key, frame, user)}
-    entries = shape.get("entries")
-    if entries is not None:
-        shape = {**shape, "entry_tags": [signing.sign_entry(key, frame["signature"], i, e)
-                                         for i, e in enumerate(entries, start=1)]}
-    return frame, shape
 
 
 def array_shape(array: str | None, each_line: str | None, from_json: str | None,

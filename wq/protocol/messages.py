@@ -48,6 +48,15 @@ class Submit:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmitMany:
+    """Many separate jobs in one request (the Python API's submit_many): all
+    accepted, or none."""
+
+    type: ClassVar[str] = "submit_many"
+    specs: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class ListJobs:
     type: ClassVar[str] = "ls"
     user: str | None = None
@@ -186,7 +195,7 @@ class Launcher:
 
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
            | Log | SessionEnd | Info | Clean | Launcher | Attach | Status | Rerun
-           | Session)
+           | Session | SubmitMany)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

@@ -158,6 +158,12 @@ class Accepted(Row):
 
 
 @dataclass(frozen=True, slots=True)
+class AcceptedMany(Row):
+    """Many separate jobs taken: their ids, in the order given."""
+    ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Attached(Row):
     """Attached to a job: its state now (if it has ended, nothing follows)."""
     id: str

@@ -32,7 +32,7 @@ from wq.parsing import cluster as cluster_file
 from wq.parsing.units import format_duration
 from wq.protocol import events
 from wq.protocol import messages as m
-from wq.protocol.replies import (Accepted, Done, EventRow, HelloReply, InfoPage,
+from wq.protocol.replies import (Accepted, AcceptedMany, Done, EventRow, HelloReply, InfoPage,
                                  InstanceRow, JobInfo, Listing, Refreshed, Row, UsersPage)
 from wq.server.effects import (ArrayClientGone, ClientGone, LauncherGone, LauncherSettled,
                                LauncherUp, Loaded, SessionEnded, SetCluster, WorkflowGone)
@@ -313,6 +313,8 @@ class Server:
                 await reply(await handlers.on_clean(req, user))
             case m.Status():
                 await reply(handlers.on_status(req, user))
+            case m.SubmitMany():
+                await reply(AcceptedMany([j.label for j in handlers.submit_many(req, user)]))
             case m.Attach():
                 job, attached, watcher = handlers.attach(req, user)
                 await reply(attached)

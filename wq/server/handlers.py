@@ -39,6 +39,7 @@ MAX_SINCE = 1_000_000       # finished jobs listed with `since` (sacct over a wo
 ACCEPT_CHUNK = 5_000        # an array's tasks written, and given to the engine, per step
 MAX_TASKS = 1_000_000
 MAX_STATUS = 100_000
+MAX_MANY = 100_000           # separate jobs in one SubmitMany
 RERUN_STATES = {JobState.FAILED, JobState.LOST, JobState.TIMEOUT, JobState.CANCELLED}
 _STATUS_ID = re.compile(r"([0-9]{1,18})(?:[._]([0-9]{1,9}))?")     # 12, 12.3, 12_3
 
@@ -107,27 +108,8 @@ class Handlers:
     async def _submit(self, req: m.Submit, user: str, spec: JobSpec,
                       tasks: list[tuple[int, str | None]] | None
                       ) -> tuple[Job, int, Watcher | None]:
-        if tasks is not None and spec.interactive:
-            raise WqError("an interactive job cannot be an array")
-        if self.members.by_launcher(user) and not spec.interactive:
-            _check_signed(spec, tasks, req.entry_tags)
-        never = self.engine.never_fits(spec.requirements)
-        if never is not None:
-            raise WqError(f"refused: this job can never fit the cluster: {never}")
-        if spec.after:
-            targets.check(self.store, spec.after,
-                          None if tasks is None else [t for t, _ in tasks], self.engine.tallies)
-        bounds = self.members.bounds(user)
-        if bounds is not None:
-            waiting = self.engine.waiting.of_user[user] + self.engine.blocked_of[user]
-            adding = 1 if tasks is None else len(tasks)
-            if waiting + adding > bounds.queued:
-                raise WqError(f"refused: the lab allows {bounds.queued} waiting jobs a user; "
-                              f"you have {waiting} waiting and this adds {adding}")
-            if self.submitting[user] >= bounds.submitting:
-                raise WqError(f"refused: you have {self.submitting[user]} submissions being "
-                              f"accepted (the lab allows {bounds.submitting} at once); "
-                              "submit again when they are in")
+        self._admit(spec, tasks, req.entry_tags, user)
+        self._within_bounds(user, 1 if tasks is None else len(tasks))
         self.submitting[user] += 1
         try:
             return await self._accept(req, user, spec, tasks)
@@ -135,6 +117,55 @@ class Handlers:
             self.submitting[user] -= 1
             if not self.submitting[user]:
                 del self.submitting[user]
+
+    def submit_many(self, req: m.SubmitMany, user: str) -> list[Job]:
+        """Many separate jobs in one request: all checked, then all accepted in one
+        transaction (or none, with the first one's error, naming it)."""
+        if not req.specs:
+            raise WqError("no jobs given")
+        if len(req.specs) > MAX_MANY:
+            raise WqError(f"at most {MAX_MANY} jobs in one request ({len(req.specs)} given)")
+        specs: list[JobSpec] = []
+        for index, frame in enumerate(req.specs):
+            try:
+                spec = codec.spec_from_dict(frame)
+                if spec.interactive:
+                    raise WqError("an interactive job is submitted alone (wq sub)")
+                self._admit(spec, None, None, user)
+            except (ParseError, WqError) as exc:
+                raise WqError(f"job {index + 1} of {len(req.specs)}: {exc}") from None
+            specs.append(spec)
+        self._within_bounds(user, len(specs))
+        jobs = self.store.add_jobs(user, specs, time.time())
+        self.runner.feed(fx.Submitted(tuple(jobs), tallies=self._tallies(tuple(jobs))))
+        return jobs
+
+    def _admit(self, spec: JobSpec, tasks: list[tuple[int, str | None]] | None,
+               entry_tags: list[str] | None, user: str) -> None:
+        """Refuse, with the reason, a job that may not be accepted as it is."""
+        if tasks is not None and spec.interactive:
+            raise WqError("an interactive job cannot be an array")
+        if self.members.by_launcher(user) and not spec.interactive:
+            _check_signed(spec, tasks, entry_tags)
+        never = self.engine.never_fits(spec.requirements)
+        if never is not None:
+            raise WqError(f"refused: this job can never fit the cluster: {never}")
+        if spec.after:
+            targets.check(self.store, spec.after,
+                          None if tasks is None else [t for t, _ in tasks], self.engine.tallies)
+
+    def _within_bounds(self, user: str, adding: int) -> None:
+        """A lab's bounds on what one member may have waiting and being accepted."""
+        bounds = self.members.bounds(user)
+        if bounds is not None:
+            waiting = self.engine.waiting.of_user[user] + self.engine.blocked_of[user]
+            if waiting + adding > bounds.queued:
+                raise WqError(f"refused: the lab allows {bounds.queued} waiting jobs a user; "
+                              f"you have {waiting} waiting and this adds {adding}")
+            if self.submitting[user] >= bounds.submitting:
+                raise WqError(f"refused: you have {self.submitting[user]} submissions being "
+                              f"accepted (the lab allows {bounds.submitting} at once); "
+                              "submit again when they are in")
 
     async def _accept(self, req: m.Submit, user: str, spec: JobSpec,
                       tasks: list[tuple[int, str | None]] | None

@@ -13,7 +13,7 @@ from wq.slurm import common
 
 
 def sbatch(args: list[str]) -> int:
-    from wq.cli.sub import ensure_launcher, signed
+    from wq.submission import ensure_launcher, signed
     from wq.client import Client
     from wq.model import JobSpec
     from wq.parsing import script, textfile
@@ -128,7 +128,8 @@ def _attached(batch: Any, command: list[str], pty: bool) -> int:
     import shlex
 
     from wq import codec
-    from wq.cli.sub import Interactive, ensure_launcher, follow, signed
+    from wq.cli.sub import Interactive, follow
+    from wq.submission import ensure_launcher, signed
     from wq.client import Client
     from wq.model import JobSpec
     from wq.protocol import messages as m

@@ -135,6 +135,11 @@ class Store:
         return Job(id=job_id, user=user, spec=spec, state=JobState.WAITING, submitted=now,
                    number=number)
 
+    def add_jobs(self, user: str, specs: list[JobSpec], now: float) -> list[Job]:
+        """Many separate jobs, in one transaction."""
+        with self._txn():
+            return [self.add_job(user, spec, now) for spec in specs]
+
     def add_array(self, user: str, spec: JobSpec, now: float,
                   tasks: list[tuple[int, str | None]], throttle: int | None) -> list[Job]:
         """An array of tasks (index, entry) sharing one spec, in one transaction."""

@@ -1,0 +1,35 @@
+"""What every submitter does before it sends a job (wq sub, the Slurm shims,
+the Python API): in a lab, sign it with the member's key and make sure their
+launcher is running."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wq.client import Client
+
+
+def ensure_launcher(client: Client, socket_path: str | None) -> None:
+    """A lab member's jobs run through their launcher: start one in the
+    background when none serves the server yet."""
+    if client.launcher_up or not client.start_launcher:
+        return
+    from wq import launcher
+    from wq.cli.launcher import log_path
+
+    launcher.detach(socket_path, log_path())
+
+
+def signed(frame: dict[str, Any], shape: dict[str, Any], user: str
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A lab member's job, signed (and each array entry tagged) with their key, so
+    that their launcher runs it (wq.signing)."""
+    from wq import signing
+
+    key = signing.load_key()
+    frame = {**frame, "signature": signing.sign(key, frame, user)}
+    entries = shape.get("entries")
+    if entries is not None:
+        shape = {**shape, "entry_tags": [signing.sign_entry(key, frame["signature"], i, e)
+                                         for i, e in enumerate(entries, start=1)]}
+    return frame, shape
