@@ -57,13 +57,14 @@ class Client:
              time: str | float | None = None, name: str | None = None,
              after: str | Sequence[str | int] = (), stdout: str | None = None,
              stderr: str | None = None, retries: int | None = None,
-             session: str | None = None) -> JobSpec:
+             session: str | None = None, on_end: str | None = None) -> JobSpec:
         """The job that submit() would send (checked here: bad requirements raise
         ParseError). `command`: a shell command line, or an argv list (quoted for
         you). `env`: the job's environment (default: this process's).
         `requirements`: a -r string ("mode: bycore1; N: 4") or a mapping of
         job-file keys. `cores`: N cores on one host. `time`: a limit (90s, 2h,
-        HH:MM:SS, or seconds). `after`: dependencies ("afterok:12", [12, 13])."""
+        HH:MM:SS, or seconds). `after`: dependencies ("afterok:12", [12, 13]).
+        `on_end`: a shell command run as you once the job has ended."""
         if not isinstance(command, str):
             command = shlex.join(command)
         if not command.strip():
@@ -81,7 +82,7 @@ class Client:
         return JobSpec(command=command, cwd=os.path.abspath(cwd or os.getcwd()),
                        env=tuple(sorted((os.environ if env is None else env).items())),
                        requirements=req, stdout=stdout, stderr=stderr,
-                       after=_after(after), session=session)
+                       after=_after(after), session=session, on_end=on_end)
 
     def submit(self, command: str | Sequence[str], *, array: str | None = None,
                throttle: int | None = None, **options: Any) -> str:

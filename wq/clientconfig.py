@@ -10,6 +10,7 @@ own private server at the default places (wq.paths). A config file holds flat
     operator: alice               # who runs the lab's server
     launcher: manual              # I run my launcher myself (default: auto, started
                                   # by `wq sub` when none is connected)
+    on_end: notify-send "wq $WQ_JOB_ID $WQ_STATE"   # my jobs' default on_end command
 
 The client then trusts only a server run by that user (wq.trust).
 """
@@ -24,7 +25,7 @@ from wq import paths
 from wq.errors import ClientError
 
 SYSTEM_CONFIG = "/etc/wq/client.yaml"
-KEYS = ("socket", "operator", "launcher")
+KEYS = ("socket", "operator", "launcher", "on_end")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,15 @@ def target(explicit: str | None = None) -> Target:
                 return Target([config["socket"]], owner,
                               config.get("launcher", "auto") == "auto")
     return Target(paths.socket_candidates(), os.getuid())
+
+
+def default_on_end() -> str | None:
+    """The on_end command of jobs that name none (`on_end:` in the first config
+    file that exists)."""
+    for path in (user_config(), SYSTEM_CONFIG):
+        if os.path.exists(path):
+            return read(path).get("on_end")
+    return None
 
 
 def read(path: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
             **({} if not spec.after else {"after": deps.to_strings(spec.after)}),
             **({} if not spec.slurm else {"slurm": True}),
             **({} if spec.session is None else {"session": spec.session}),
+            **({} if spec.on_end is None else {"on_end": spec.on_end}),
             **({} if spec.signature is None else {"signature": spec.signature})}
 
 
@@ -68,9 +69,14 @@ def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
     if session is not None and not (isinstance(session, str) and SESSION.fullmatch(session)):
         raise ParseError("a session is 1 to 64 letters, digits, - or _", source=source,
                          key="session")
+    on_end = data.get("on_end")
+    if on_end is not None and (not isinstance(on_end, str) or not on_end.strip()
+                               or "\0" in on_end or len(on_end) > 65536):
+        raise ParseError("on_end must be a shell command (text, at most 64 KiB)",
+                         source=source, key="on_end")
     return JobSpec(command=command, cwd=cwd, env=tuple(sorted(env.items())),
                    requirements=req, interactive=interactive, stdin=stdin, slurm=slurm,
-                   session=session,
+                   session=session, on_end=on_end,
                    signature=signature, after=deps.parse(",".join(after), source=source)
                    if after else (), **outputs)
 

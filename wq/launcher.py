@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from wq import signing
+from wq import hooks, signing
 from wq.client import Client
 from wq.errors import ExecutorError, HostUnreachable, ParseError, ProtocolError, WqError
 from wq.executor import wrapper
@@ -166,12 +166,20 @@ class Launcher:
                                            max(0.0, min(call.grace, 3600.0)), call.first)
             case "status":
                 return await executor.status(host, call.server_id, _instances(call.names))
+            case "hook":
+                job = self._job(call, placed=False)
+                if not job.spec.on_end:
+                    raise Refused(f"job {job.label} has no on_end command")
+                code, said = await hooks.run(job.spec.on_end, job.spec.cwd,
+                                             hooks.environment(dict(job.spec.env), call.facts))
+                return [code, said]
             case _:                                                  # remove
                 await executor.remove(host, call.server_id, _instances(call.names))
                 return None
 
-    def _job(self, call: Call) -> Job:
-        """The call's job, if it is this user's and signed by them."""
+    def _job(self, call: Call, placed: bool = True) -> Job:
+        """The call's job, if it is this user's and signed by them (and, `placed`,
+        placed on the call's host)."""
         if call.job is None:
             raise Refused(f"a {call.op} call without its job")
         job = call.job.job()
@@ -184,7 +192,7 @@ class Launcher:
                                           self.key, job.spec.signature or "", job.task,
                                           job.entry, job.entry_tag)):
             raise Refused(f"job {job.label}: its entry is not as {self.user} gave it")
-        if job.placement is None or job.placement.first_host != call.host.name:
+        if placed and (job.placement is None or job.placement.first_host != call.host.name):
             raise Refused(f"job {job.label}: placed elsewhere than the call's host")
         return job
 

@@ -200,6 +200,7 @@ class JobSpec:
     slurm: bool = False                 # submitted by sbatch: it sees SLURM_* variables
     session: str | None = None          # its workflow's session (wq session): cancelled
                                         # with it when the session's connection ends
+    on_end: str | None = None           # a shell command run, as its user, once it ended
 
 
 @dataclass(frozen=True, slots=True)

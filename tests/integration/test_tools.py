@@ -6,11 +6,13 @@ restart; and dask-jobqueue's SLURMCluster."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,12 +46,23 @@ class Workflow:
         self.snakemake = str(tools / "snakemake")
         self.env = {**server.env, "PATH": f"{shims}:{tools}:{os.environ['PATH']}",
                     "WQT_SLEEP": "0"}
+        self.started: list[subprocess.Popen[str]] = []
 
     def start(self, *args: str, sleep: float = 0) -> subprocess.Popen[str]:
-        return subprocess.Popen([self.snakemake, *args], cwd=self.dir, text=True,
+        proc = subprocess.Popen([self.snakemake, *args], cwd=self.dir, text=True,
                                 env={**self.env, "WQT_SLEEP": str(sleep)},
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        self.started.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        """Whatever of Snakemake a failed test left running (its group: the sidecar too)."""
+        for proc in self.started:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
 
     def run(self, *args: str, timeout: float = 240) -> tuple[int, str]:
         proc = self.start(*args)
@@ -65,8 +78,12 @@ class Workflow:
 
 
 @pytest.fixture
-def workflow(server, tmp_path, tools) -> Workflow:
-    return Workflow(server, tmp_path, tools)
+def workflow(server, tmp_path, tools) -> Iterator[Workflow]:
+    flow = Workflow(server, tmp_path, tools)
+    try:
+        yield flow
+    finally:
+        flow.stop()
 
 
 def check_ran(flow: Workflow, code: int, out: str) -> None:

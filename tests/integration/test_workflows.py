@@ -3,6 +3,8 @@ server restart too), waiting for jobs, and machine-friendly answers."""
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -174,3 +176,90 @@ def test_retry_runs_again_only_the_tasks_that_did_not_end_done(server, tmp_path)
     copy = server.wq("retry", "-b", str(single))
     assert copy.returncode == 0 and int(copy.stdout) > single
     assert wait_state(server, int(copy.stdout), ("failed",))["exit"] == 9
+
+
+DOC = Path(__file__).parents[2] / "docs" / "json.md"
+
+
+def documented(section: str) -> str:
+    return next(p for p in DOC.read_text().split("\n## ") if p.startswith(section))
+
+
+def table_fields(section: str) -> set[str]:
+    """The fields of a section's table that are always there (not *optional*)."""
+    names: set[str] = set()
+    for line in documented(section).splitlines():
+        if line.startswith("| `") and "*optional*" not in line:
+            names |= set(re.findall(r"`([a-z0-9_]+)`", line.split("|")[1]))
+    return names
+
+
+def test_json_output_keeps_the_documented_schema(server, tmp_path):
+    """docs/json.md is the contract: every field it promises is there."""
+    done = sub(server, tmp_path, "true")
+    wait_state(server, done, ("done",))
+    row_fields = table_fields("wq ls --json")
+    assert {"id", "state", "exit", "requirements"} <= row_fields
+    row = jobs(server, "-a")[done]
+    assert row_fields <= set(row), row_fields - set(row)
+    info_doc = documented("wq info --json")
+    whole = info(server, done)
+    for name in ("command", "cwd", "hosts", "requirements", "interactive", "crashes",
+                 "failures", "stdout", "stderr", "instances", "events"):
+        assert f"`{name}`" in info_doc and name in whole, name
+    assert row_fields <= set(whole)
+    for name in ("number", "hosts", "started", "ended", "outcome", "exit", "detail",
+                 "settled"):
+        assert f"`{name}`" in info_doc and name in whole["instances"][0], name
+    for name in ("time", "kind", "detail"):
+        assert f"`{name}`" in info_doc and name in whole["events"][0], name
+    stat_doc, reply = documented("wq stat --json"), json.loads(server.wq("stat", "--json").stdout)
+    for name in ("hosts", "running", "waiting"):
+        assert f"`{name}`" in stat_doc and name in reply, name
+    for name in ("name", "cores", "used", "mem", "gpus", "labels", "state", "reason"):
+        assert f"`{name}`" in stat_doc and name in reply["hosts"][0], name
+    status_doc = documented("wq status --json")
+    item = json.loads(server.wq("status", "--json", str(done)).stdout)[0]
+    for name in ("id", "state", "word", "exit"):
+        assert f"`{name}`" in status_doc and name in item, name
+    users_doc = documented("wq users --json")
+    running = sub(server, tmp_path, "sleep 30")
+    wait_state(server, running, ("running",))
+    user = json.loads(server.wq("users", "--json").stdout)[0]
+    for name in ("user", "running", "cores", "waiting", "limits"):
+        assert f"`{name}`" in users_doc and name in user, name
+
+
+def test_ls_format_prints_the_columns_asked_for(server, tmp_path):
+    done = sub(server, tmp_path, "exit 4", "-r", "job_name: four")
+    wait_state(server, done, ("failed",))
+    listed = server.wq("ls", "-a", "-o", "id,state,exit,name", "--no-header", str(done))
+    assert listed.stdout.split() == [str(done), "failed", "4", "four"], listed.stderr
+    header = server.wq("ls", "-a", "-o", "ID,st", str(done)).stdout.splitlines()
+    assert header[0].split() == ["ID", "ST"] and header[1].split() == [str(done), "F"]
+    bad = server.wq("ls", "-o", "id,bogus")
+    assert bad.returncode == 2 and "unknown column bogus" in bad.stderr
+
+
+def test_on_end_hooks_run_once_with_how_the_job_ended(server, tmp_path):
+    hooks = tmp_path / "hooks.txt"
+    record = f'echo "$WQ_JOB_ID $WQ_STATE $WQ_EXIT $WQ_HOST $WQ_TASKS_DONE" >> {hooks}'
+    failed = sub(server, tmp_path, "exit 3", "--on-end", record)
+    array = server.wq("sub", "-b", "--array", "1-3", "--on-end", record, "-c", "true",
+                      cwd=str(tmp_path))
+    number = int(array.stdout)
+    broken = sub(server, tmp_path, "true", "--on-end", "echo oops >&2; exit 5")
+    (tmp_path / "job.yaml").write_text(f"command: 'true'\non_end: '{record}'\n")
+    from_file = server.wq("sub", "-b", "job.yaml", cwd=str(tmp_path))
+    filed = int(from_file.stdout)
+    expected = 4
+    wait_for(lambda: hooks.exists() and len(hooks.read_text().splitlines()) == expected, 30,
+             "the hooks to run")
+    lines = sorted(hooks.read_text().splitlines())
+    host = jobs(server, "-a")[failed]["host0"]
+    assert f"{failed} failed 3 {host} " in [line + " " for line in lines]
+    assert f"{number} done   3" in lines                      # an array's: once, at its end
+    assert any(line.startswith(f"{filed} done 0 node") for line in lines)
+    wait_for(lambda: f"job {broken}: on_end command exited 5: oops" in "".join(server.log),
+             30, "the failing hook to be logged")
+    wait_state(server, broken, ("done",))

@@ -62,6 +62,8 @@ def brief(effect: fx.Effect) -> str:
             return f"cancel timer {effect.job_id}"
         case fx.Reschedule():
             return "reschedule"
+        case fx.Hook():
+            return f"hook {effect.facts['WQ_JOB_ID']} {effect.facts['WQ_STATE']}"
         case fx.Removed():
             return "removed " + "; ".join(f"{n}{'' if t is None else f'.{t}'}: {r}"
                                           for n, t, r, _ in effect.results)
@@ -135,6 +137,19 @@ def test_a_job_runs_and_ends():
     assert sim.end(1, Outcome(exit_code=0)) == ["record 1 done", "tell 1 exit last",
                                                 "reschedule"]
     assert 1 not in sim.engine.jobs and sim.state(1) is JobState.DONE
+
+
+def test_a_job_or_array_with_on_end_asks_for_its_hook_once_it_has_ended():
+    sim = Sim(host("a", cores=4))
+    hooked = dataclasses.replace(job(1).spec, on_end="echo done")
+    sim.submit(with_(job(1), spec=hooked))
+    sim.submit(*(with_(task(10, i), spec=hooked) for i in (1, 2)))
+    sim.schedule()
+    assert sim.end(1, Outcome(exit_code=3)) == ["record 1 failed", "hook 1 failed",
+                                                "reschedule"]
+    assert sim.the(fx.Hook).facts["WQ_EXIT"] == "3"
+    assert "hook" not in " ".join(sim.end(11, Outcome(exit_code=0)))
+    assert sim.end(12, Outcome(exit_code=0))[1] == "hook 10 done"     # the array's, once
 
 
 def test_a_job_nobody_follows_is_told_to_nobody():

@@ -8,6 +8,7 @@ import click
 
 from wq.cli import render
 from wq.client import Client
+from wq.errors import UsageError
 from wq.protocol import messages as m
 from wq.protocol.replies import JobRow
 
@@ -23,10 +24,15 @@ STATES = ["waiting", "running", "done", "failed", "cancelled", "lost", "timeout"
               help="Only jobs in this state (repeatable); finished states list past jobs.")
 @click.option("-a", "--all", "all_", is_flag=True, help="Also finished jobs, with exit codes.")
 @click.option("-e", "--expand", is_flag=True, help="A row for each task of an array.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output (schema: docs/json.md).")
+@click.option("-o", "--format", "columns", metavar="COLUMNS",
+              help="These columns, comma separated: " + ",".join(render.COLUMNS) + ".")
+@click.option("--no-header", is_flag=True, help="With -o: no header line.")
 @click.pass_obj
 def command(obj: dict[str, str | None], select: tuple[str, ...], user: str | None, full: bool,
-            states: tuple[str, ...], all_: bool, expand: bool, as_json: bool) -> None:
+            states: tuple[str, ...], all_: bool, expand: bool, as_json: bool,
+            columns: str | None, no_header: bool) -> None:
     """List jobs: Id User St Pri Nc Nh Host0 Tq Trun Cmd.
 
     JOBS are selectors: 12 (a job, or all of array 12), 12.3 (a task),
@@ -38,9 +44,16 @@ def command(obj: dict[str, str | None], select: tuple[str, ...], user: str | Non
     C cancelled, L lost, T timeout. A requeued or retried job waits again
     (W); `wq info ID` shows each of its instances.
     """
+    chosen = None if columns is None else [c.strip().lower() for c in columns.split(",")
+                                           if c.strip()]
+    if chosen is not None:
+        unknown = [c for c in chosen if c not in render.COLUMNS]
+        if unknown or not chosen:
+            raise UsageError(f"-o: unknown column {', '.join(unknown) or '(none given)'}; "
+                             f"choose from {','.join(render.COLUMNS)}")
     request = m.ListJobs(user=user, states=list(states) or None, all=all_,
-                         full=full or as_json, expand=expand, select=list(select) or None,
-                         page=PAGE)
+                         full=full or as_json or chosen is not None, expand=expand,
+                         select=list(select) or None, page=PAGE)
     with Client(obj["socket"]) as client:
         pages = client.pages(request)
         first = next(pages)
@@ -52,6 +65,9 @@ def command(obj: dict[str, str | None], select: tuple[str, ...], user: str | Non
             click.echo()
             return
         rows = [JobRow.from_frame(r) for r in stream]
+    if chosen is not None:
+        click.echo(render.ls_columns(rows, now, chosen, header=not no_header))
+        return
     if full:
         click.echo(render.ls_full(rows, now))
         return

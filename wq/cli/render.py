@@ -7,9 +7,8 @@ every row has the same number of columns, names carry no whitespace.
 from __future__ import annotations
 
 import json
-
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from wq.protocol.replies import EventRow, HostRow, InstanceRow, JobInfo, JobRow, UserRow
@@ -87,6 +86,46 @@ def ls(rows: Sequence[JobRow], now: float, *, finished: bool = False) -> str:
     lines = _columns(table) if rows else []
     lines.append(f" Jobs: {len(rows)} Running: {running} Waiting: {waiting}")
     return "\n".join(lines)
+
+
+def _stamp(value: float | None) -> str:
+    return "-" if value is None else time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(value))
+
+
+#: wq ls -o's columns: a row's value as text (now: the listing's time)
+COLUMNS: dict[str, Callable[[JobRow, float], str]] = {
+    "id": lambda r, now: r.id,
+    "number": lambda r, now: str(r.number),
+    "task": lambda r, now: "-" if r.task is None else str(r.task),
+    "user": lambda r, now: r.user,
+    "state": lambda r, now: r.state,
+    "st": lambda r, now: state_letter(r),
+    "pri": lambda r, now: r.pri,
+    "nc": lambda r, now: "-" if r.nc is None else str(r.nc),
+    "nh": lambda r, now: "-" if r.nh is None else str(r.nh),
+    "host0": lambda r, now: r.host0 or "-",
+    "hosts": lambda r, now: ",".join(r.hosts or ()) or "-",
+    "tq": lambda r, now: duration((r.started or r.ended or now) - r.submitted),
+    "trun": lambda r, now: duration(None if r.started is None
+                                    else (r.ended or now) - r.started),
+    "exit": lambda r, now: "-" if r.exit is None else str(r.exit),
+    "name": lambda r, now: r.name,
+    "reason": lambda r, now: r.reason or "-",
+    "instance": lambda r, now: str(r.instance),
+    "submitted": lambda r, now: _stamp(r.submitted),
+    "started": lambda r, now: _stamp(r.started),
+    "ended": lambda r, now: _stamp(r.ended),
+    "cmd": lambda r, now: " ".join((r.command or "-").split()),
+    "cwd": lambda r, now: r.cwd or "-",
+}
+
+
+def ls_columns(rows: Sequence[JobRow], now: float, columns: Sequence[str],
+               header: bool = True) -> str:
+    """wq ls -o: the columns asked for, in that order."""
+    table = [[c.upper() for c in columns]] if header else []
+    table += [[COLUMNS[c](r, now) for c in columns] for r in rows]
+    return "\n".join(_columns(table)) if table else ""
 
 
 def _state_order(item: tuple[str, int]) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from wq import codec
+from wq import clientconfig, codec
 from wq.cli import options
 from wq.client import Client
 from wq.submission import ensure_launcher, signed
@@ -34,7 +34,7 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
                x11: bool = False, agent: bool = False, stdin: bool = False,
                batch: bool = False, retries: int | None = None,
                time_limit: str | None = None, cores: int | None = None,
-               after: tuple[After, ...] = ()) -> JobSpec:
+               after: tuple[After, ...] = (), on_end: str | None = None) -> JobSpec:
     from wq.parsing import jobfile as jobfiles
     from wq.parsing import requirements
 
@@ -49,6 +49,7 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
         command, req = parsed.command, parsed.requirements
         stdout, stderr = stdout or parsed.stdout, stderr or parsed.stderr
         after = tuple(dict.fromkeys((*parsed.after, *after)))
+        on_end = on_end or parsed.on_end
     else:
         assert command is not None
         if not command.strip():
@@ -90,7 +91,8 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
         data = raw.decode("utf-8", "surrogateescape")
     return JobSpec(command=command, cwd=cwd, env=tuple(sorted(os.environ.items())),
                    requirements=req, stdout=stdout, stderr=stderr, interactive=interactive,
-                   stdin=data, after=after)
+                   stdin=data, after=after,
+                   on_end=on_end or clientconfig.default_on_end() if not interactive else None)
 
 
 def dependencies(dependency: str | None, after_ids: tuple[str, ...]) -> tuple[After, ...]:
@@ -316,6 +318,9 @@ def _is_shell(command: str) -> bool:
               help="Start only once other jobs have ended: afterok:12[:13], afterany:12, "
                    "afternotok:12, aftercorr:12 (task i after task i of array 12); "
                    "several joined with ','.")
+@click.option("--on-end", "on_end", metavar="CMD",
+              help="Run CMD (a shell command, as you, on the server's machine) once the "
+                   "job has ended, with WQ_JOB_ID, WQ_STATE, WQ_EXIT and WQ_HOST set.")
 @click.option("--session", envvar="WQ_SESSION", metavar="TOKEN",
               help="Tie the job to a workflow's session (wq session): it is cancelled "
                    "if the session ends first. Env WQ_SESSION.")
@@ -331,7 +336,8 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
             time_limit: str | None, retries: int | None, array: str | None,
             each_line: str | None, from_json: str | None, throttle: int | None,
             cores: int | None, dependency: str | None, after_ids: tuple[str, ...],
-            parsable: bool, rerun: str | None, session: str | None) -> None:
+            parsable: bool, rerun: str | None, session: str | None,
+            on_end: str | None) -> None:
     """Submit a job: a -c command, a YAML JOBFILE, or a script (a file starting
     with #!, or any that is not YAML), run as it is with its #WQ header lines
     as requirements (#WQ N: 4; mode: bycore1).
@@ -364,7 +370,8 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
     spec = build_spec(command, jobfile, require, stdout, stderr,
                       interactive_flag=interactive_flag, x11=x11, agent=agent, stdin=stdin,
                       batch=batch or shape is not None, retries=retries, cores=cores,
-                      time_limit=time_limit, after=dependencies(dependency, after_ids))
+                      time_limit=time_limit, after=dependencies(dependency, after_ids),
+                      on_end=on_end)
     if session:
         spec = dataclasses.replace(spec, session=session)
     frame = codec.spec_to_dict(spec)

@@ -2,7 +2,8 @@
 
 The original wq's files work as they are (`command: |` scripts, `N`, `group`,
 `notgroup`, `hostfile`, ...). wq adds `stdout` and `stderr` output patterns,
-and `after` (dependencies: `after: 12`, `after: [12, 13]`, `after: afterany:12`).
+`after` (dependencies: `after: 12`, `after: [12, 13]`, `after: afterany:12`) and
+`on_end` (a command run on the submit host once the job has ended).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from wq.errors import ParseError
 from wq.model import After, Requirements
 from wq.parsing import deps, requirements, yamlsrc
 
-_OWN_KEYS = ("command", "stdout", "stderr")
+_OWN_KEYS = ("command", "stdout", "stderr", "on_end")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class JobFile:
     stdout: str | None = None
     stderr: str | None = None
     after: tuple[After, ...] = ()
+    on_end: str | None = None
 
 
 def _unsexagesimal(item: yamlsrc.Item) -> object:
@@ -66,7 +68,8 @@ def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
         req = requirements.build(
             ((k, v, None) for k, v in requirements.split_string(overrides)),
             source="-r", base=req)
-    return JobFile(own["command"], req, own.get("stdout"), own.get("stderr"), after)
+    return JobFile(own["command"], req, own.get("stdout"), own.get("stderr"), after,
+                   own.get("on_end"))
 
 
 def parse_after(value: object, source: str, line: int | None) -> tuple[After, ...]:

@@ -28,7 +28,7 @@ from wq.model import After
 from wq.parsing.jobfile import JobFile, parse_after
 
 DIRECTIVE = "#WQ"
-_OWN_KEYS = ("stdout", "stderr")
+_OWN_KEYS = ("stdout", "stderr", "on_end")
 
 
 def is_script(text: str, source: str) -> bool:
@@ -93,7 +93,8 @@ def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
             source="-r", base=req)
     if req.job_name is None:                        # named after the script, as sbatch does
         req = dataclasses.replace(req, job_name=os.path.basename(source) or None)
-    return JobFile(run_command(text), req, own.get("stdout"), own.get("stderr"), after)
+    return JobFile(run_command(text), req, own.get("stdout"), own.get("stderr"), after,
+                   own.get("on_end"))
 
 
 def run_command(text: str, args: tuple[str, ...] = ()) -> str:

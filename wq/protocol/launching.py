@@ -23,7 +23,7 @@ from wq import codec
 from wq.model import Host, Job, JobId, JobState, SshOptions
 from wq.protocol.messages import checked
 
-OPS = ("launch", "watch", "follow", "kill", "status", "remove", "cat")
+OPS = ("launch", "watch", "follow", "kill", "status", "remove", "cat", "hook")
 SERVER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")                  # what a server id may be
 INSTANCE = re.compile(r"[0-9]{1,19}(\.[0-9]{1,19})?\.[0-9]{1,19}")   # 12.1, 12.7.1
 
@@ -48,6 +48,11 @@ class HostRef:
         o = host.ssh
         return cls(host.name, host.address, host.port, host.local, o.keepalive,
                    o.keepalive_count, o.connect_timeout, o.max_sessions, o.helper)
+
+    @classmethod
+    def here(cls) -> HostRef:
+        """The launcher's own machine (a call that is not about a node: hook)."""
+        return cls("localhost", None, None, True, 10.0, 3, 15.0, 8, False)
 
     def host(self) -> Host:
         return Host(name=self.name, cores=1, address=self.address, port=self.port,
@@ -100,6 +105,7 @@ class Call:
     grace: float = 5.0                      # launch, kill
     first: str = "TERM"                     # kill
     max_bytes: int = 0                      # cat
+    facts: dict[str, str] = field(default_factory=dict)   # hook: how the job ended
 
     def to_frame(self) -> dict[str, Any]:
         return {"call": self.call, **{f.name: _plain(getattr(self, f.name))

@@ -298,6 +298,13 @@ class Follow:
 
 
 @dataclass(frozen=True, slots=True)
+class Hook:
+    """Run a job's on_end command, as its user, now that it (or its array) ended."""
+    job: Job
+    facts: dict[str, str]           # how it ended: WQ_JOB_ID, WQ_STATE, ... (wq.hooks)
+
+
+@dataclass(frozen=True, slots=True)
 class Kill:
     """Signal an instance's process group (`first`, then KILL after the grace);
     with `report`, KillDone follows whatever the result."""
@@ -386,4 +393,4 @@ class Removed:
 
 Effect = (Record | RecordMany | RecordSettled | RecordOffline | RecordLimits | Launch
           | Watch | Follow | Kill | Abandon | KillStale | Publish | PublishArray | Lease
-          | ArmTimer | CancelTimer | Reschedule | Removed)
+          | ArmTimer | CancelTimer | Reschedule | Removed | Hook)

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from wq import hooks
 from wq.errors import ExecutorError, HostUnreachable, ProtocolError
 from wq.executor import wrapper
 from wq.executor.base import Emit, ShellExecutor
@@ -166,6 +167,14 @@ class LauncherOps:
         except TimeoutError:
             raise ExecutorError(f"{self.link.user}'s launcher did not answer a {call.op} "
                                 f"in {limit:g} s") from None
+
+    async def hook(self, job: Job, facts: dict[str, str]) -> tuple[int | None, str]:
+        """Run the job's on_end command as its user, by their launcher (which takes
+        the command and environment from the spec its user signed)."""
+        call = Call(self.link.number(), "hook", self.server_id, HostRef.here(),
+                    job=JobRef.of(job), facts=facts)
+        result = await self._short(call, hooks.HOOK_TIMEOUT)
+        return result[0], str(result[1])
 
     async def launch(self, job: Job, host: Host, launch: wrapper.Launch,
                      hosts: list[Host], on_started: Callable[[Started], None]) -> Outcome:

@@ -75,6 +75,20 @@ def slurm_environment(job: Job, hosts: tuple[str, ...]) -> dict[str, str]:
     return env
 
 
+def hook_facts(job: Job, state: str, exit: int | None,
+               counts: Mapping[str, int] | None = None) -> dict[str, str]:
+    """How a job ended, for its on_end command (wq.hooks): WQ_JOB_ID (an array's
+    number, for an array), WQ_STATE, WQ_EXIT, WQ_HOST, WQ_JOB_NAME, and an
+    array's count of tasks in each state as WQ_TASKS_<STATE>."""
+    facts = {"WQ_JOB_ID": str(job.number) if counts is not None else job.label,
+             "WQ_STATE": state, "WQ_EXIT": "" if exit is None else str(exit),
+             "WQ_HOST": job.placement.first_host if job.placement else "",
+             "WQ_JOB_NAME": job.name}
+    for name, count in (counts or {}).items():
+        facts[f"WQ_TASKS_{name.upper()}"] = str(count)
+    return facts
+
+
 def output_paths(job: Job) -> tuple[str | None, str | None]:
     host = job.placement.first_host if job.placement else ""
     out, err = (None if p is None else wrapper.expand_pattern(p, label=job.label,

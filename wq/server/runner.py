@@ -33,8 +33,9 @@ from wq.executor.ssh import connect_options
 from wq.model import Host, HostState, Instance, Job, JobId, JobState
 from wq.protocol import events, launching
 from wq.protocol.replies import RemoveRow
+from wq import hooks
 from wq.server import effects as fx
-from wq.server import targets
+from wq.server import launches, targets
 from wq.server.hosts import HostMonitor, HostStatus
 from wq.server.launchers import LauncherAway, LauncherOps, Link, Ops, OwnOps
 from wq.server.state import Engine, internal
@@ -244,6 +245,8 @@ class Runner:
                         timer.cancel()
                 case fx.Reschedule():
                     self.wake()
+                case fx.Hook():
+                    self.background(self._hook(effect), f"job {effect.job.label}'s on_end")
                 case fx.Removed():
                     pass
         return kills
@@ -411,6 +414,35 @@ class Runner:
                 job, effect.host, effect.directory, effect.stdout, effect.stderr, emit)
         except ExecutorError as exc:
             log.warning("job %s: cannot follow its output: %s", effect.job_id, exc)
+
+    async def _hook(self, effect: fx.Hook) -> None:
+        """Run a job's on_end command: here for the server's own user, by their
+        launcher for a lab member (not at all, logged, while it is away)."""
+        job, facts = effect.job, dict(effect.facts)
+        if job.task is not None:           # an array: its tasks' states as the store has them
+            counts = self.store.states_of(job.number)
+            facts = launches.hook_facts(job, "done" if set(counts) <= {"done"} else "failed",
+                                        None, counts)
+        label, command = facts["WQ_JOB_ID"], job.spec.on_end or ""
+        if self.engine.launchers is None or job.user == self.operator:
+            code, said = await hooks.run(command, job.spec.cwd,
+                                         hooks.environment(dict(job.spec.env), facts))
+        else:
+            link = self.links.get(job.user)
+            if link is None:
+                log.warning("job %s: its on_end command did not run: %s's launcher is away",
+                            label, job.user)
+                return
+            try:
+                code, said = await LauncherOps(link, self.engine.server_id).hook(job, facts)
+            except (ExecutorError, LauncherAway) as exc:
+                code, said = None, str(exc)
+        if code == 0:
+            log.info("job %s: on_end command done", label)
+        else:
+            log.warning("job %s: on_end command %s%s", label,
+                        "failed" if code is None else f"exited {code}",
+                        f": {said}" if said else "")
 
     async def _kill(self, effect: fx.Kill) -> str:
         try:

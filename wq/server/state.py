@@ -83,6 +83,7 @@ class Engine:
         self.watched: Counter[JobId] = Counter()        # attached clients per job
         self.watched_arrays: Counter[int] = Counter()   # ... per array
         self.held: Counter[int] = Counter()             # arrays none of whose tasks start
+        self.hooked: dict[int, Job] = {}                # arrays with on_end: a task of each
         # waiting jobs held by dependencies: the ones not met yet; their jobs by number;
         # the targets they wait on, with what is known of each
         self.blocked: dict[JobId, list[After]] = {}
@@ -735,7 +736,12 @@ class Engine:
         self.active_in[number] -= 1
         self._tally(job, state)
         if job.task is None:
+            if job.spec.on_end:
+                self._out.append(fx.Hook(job, launches.hook_facts(
+                    job, state.value, None if state is JobState.CANCELLED else job.exit_code)))
             return
+        if job.spec.on_end:
+            self.hooked[number] = job                    # (its hook runs once, at its end)
         counts = self.array_counts.get(number)
         if counts is None:
             counts = self.array_counts[number] = Counter()
@@ -754,6 +760,10 @@ class Engine:
         del self.active_in[number]
         self.throttles.pop(number, None)
         counts = self.array_counts.pop(number, Counter())
+        last = self.hooked.pop(number, None)
+        if last is not None:
+            state = "done" if set(counts) <= {"done"} else "failed"
+            self._out.append(fx.Hook(last, launches.hook_facts(last, state, None, counts)))
         if self.watched_arrays.pop(number, 0):
             self._out.append(fx.PublishArray(number, events.ArrayEnd(number, dict(counts)),
                                              last=True))

@@ -15,6 +15,9 @@
 #              non-empty (`-s`), so one short write is enough
 # DIR/env      the job's environment, as sh export lines
 # DIR/script   the job's command, run by the user's login shell
+#              (these two, run, hostfile, stdin and the timer's files are
+#              deleted once the job has ended: a finished job keeps claim,
+#              pid, rc, error and its output)
 # DIR/timer    the time limit's watchdog (LIMIT seconds, then TERM, STEPS
 #              tenths of a second, KILL); DIR/timer.pid its process group
 #
@@ -33,6 +36,9 @@ timer=
 finish() {
     # its group; or, when setsid has not made one yet, the watchdog itself
     [ -n "$timer" ] && { kill -KILL "-$timer" 2>/dev/null || kill -KILL "$timer" 2>/dev/null; }
+    # keep what wq log and recovery read (claim, pid, rc, error, the output);
+    # the rest served the start, and env holds the job's environment
+    rm -f "$d/env" "$d/script" "$d/run" "$d/hostfile" "$d/stdin" "$d/timer" "$d/timer.pid"
     printf '%s\n' "$1" > "$d/rc"
     exit "$1"
 }
