@@ -277,3 +277,19 @@ def test_wq_clean_deletes_a_members_job_directories_through_their_launcher(lab, 
     cleaned = lab.wq("clean")
     assert cleaned.returncode == 0 and "forgot" in cleaned.stdout, cleaned.stderr
     assert not any(d.exists() for d in dirs)
+
+
+def test_a_members_on_end_command_runs_as_them_by_their_launcher(lab, members):
+    users, _ = members
+    alice = users["alice"]
+    hooked = alice.home / "hooked.txt"
+    hooked.unlink(missing_ok=True)
+    sub = alice.wq("sub", "-b", "--on-end",
+                   f'echo "$(id -un) $WQ_JOB_ID $WQ_STATE $WQ_EXIT" > {hooked}',
+                   "-c", "exit 6", cwd=alice.home, timeout=30)
+    assert sub.returncode == 0, sub.stderr
+    job = sub.stdout.strip()
+    wait_for(hooked.exists, 30, "alice's on_end command to run")
+    wait_for(lambda: hooked.read_text().strip() != "", 10, "it to write")
+    assert hooked.read_text().split() == [alice.name, job, "failed", "6"]
+    assert hooked.stat().st_uid == alice.uid

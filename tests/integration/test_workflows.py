@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.integration.conftest import info, jobs, wait_state
+from tests.integration.conftest import info, job_dir, jobs, wait_state
 from tests.integration.sshd import WqServer, wait_for
 
 
@@ -252,14 +252,26 @@ def test_on_end_hooks_run_once_with_how_the_job_ended(server, tmp_path):
     (tmp_path / "job.yaml").write_text(f"command: 'true'\non_end: '{record}'\n")
     from_file = server.wq("sub", "-b", "job.yaml", cwd=str(tmp_path))
     filed = int(from_file.stdout)
-    expected = 4
+    expected = 3                                         # (the broken one writes none)
     wait_for(lambda: hooks.exists() and len(hooks.read_text().splitlines()) == expected, 30,
              "the hooks to run")
     lines = sorted(hooks.read_text().splitlines())
     host = jobs(server, "-a")[failed]["host0"]
-    assert f"{failed} failed 3 {host} " in [line + " " for line in lines]
+    assert f"{failed} failed 3 {host} " in lines
     assert f"{number} done   3" in lines                      # an array's: once, at its end
     assert any(line.startswith(f"{filed} done 0 node") for line in lines)
     wait_for(lambda: f"job {broken}: on_end command exited 5: oops" in "".join(server.log),
              30, "the failing hook to be logged")
     wait_state(server, broken, ("done",))
+
+
+def test_a_finished_jobs_node_directory_keeps_only_what_log_and_recovery_read(
+        server, tmp_path):
+    done = sub(server, tmp_path, "echo out; echo err >&2", "-r", "hostfile: auto")
+    timed = sub(server, tmp_path, "sleep 30", "-t", "1s")
+    wait_state(server, done, ("done",))
+    wait_state(server, timed, ("timeout",))
+    for job_id, extra in ((done, []), (timed, ["timeout"])):     # (watch reads `timeout`)
+        kept = sorted(p.name for p in job_dir(server, job_id).iterdir())
+        assert kept == sorted(["claim", "pid", "rc", "stderr", "stdout", *extra]), kept
+    assert server.wq("log", str(done)).stdout == "out\n"

@@ -82,7 +82,7 @@ def hook_facts(job: Job, state: str, exit: int | None,
     array's count of tasks in each state as WQ_TASKS_<STATE>."""
     facts = {"WQ_JOB_ID": str(job.number) if counts is not None else job.label,
              "WQ_STATE": state, "WQ_EXIT": "" if exit is None else str(exit),
-             "WQ_HOST": job.placement.first_host if job.placement else "",
+             "WQ_HOST": job.placement.first_host if job.placement and counts is None else "",
              "WQ_JOB_NAME": job.name}
     for name, count in (counts or {}).items():
         facts[f"WQ_TASKS_{name.upper()}"] = str(count)
