@@ -55,3 +55,16 @@ def test_the_job_runs_the_script_as_written(tmp_path, text, out, code):
                                                           "PATH": "/usr/bin:/bin"})
     assert (result.stdout, result.returncode) == (out, code), result.stderr
     assert list(tmp_path.iterdir()) == []                   # its copy is gone
+
+
+def test_sbatch_lines_are_read_and_wq_lines_win():
+    text = ("#!/bin/bash\n#SBATCH -J sim -c 4 --mem=2G -t 30\n#SBATCH -o sim-%x-%j.out\n"
+            "#SBATCH -d afterok:7\n#WQ mem: 1G\n./run\n")
+    parsed = script.parse(text, "job.sh")
+    req = parsed.requirements
+    assert (req.job_name, req.mode.value, req.n, req.mem, req.time_limit) == \
+        ("sim", "bycore1", 4, 1.0, 1800.0)
+    assert parsed.stdout == "sim-sim-%j.out" and [str(a) for a in parsed.after] == \
+        ["afterok:7"]
+    with pytest.raises(ParseError, match=r"^job.sh: #SBATCH: --exclusive"):
+        script.parse("#!/bin/sh\n#SBATCH --exclusive\ntrue\n", "job.sh")

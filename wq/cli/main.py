@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from wq import __version__, remote
-from wq.errors import WqError, one_line
+from wq.errors import ServerLost, WqError, one_line
 
 VERBS = {
     "serve": "Run the server (in the foreground, or -d in the background).",
@@ -81,6 +81,9 @@ def cli(ctx: click.Context, socket_path: str | None) -> None:
 
 #: verbs that always run where they are typed, whatever WQ_SERVER says
 LOCAL_VERBS = frozenset({"serve", "launcher"})
+#: verbs that only ask: asked again when the server went away mid-answer (the
+#: client waits for it to be back); the others might have been carried out
+ASKING = frozenset({"ls", "stat", "info", "users", "status", "log"})
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -89,7 +92,14 @@ def main(argv: list[str] | None = None) -> Any:
         server = remote.destination()
         if server is not None and _verb(args) not in LOCAL_VERBS:
             remote.run(server, args)            # (does not return)
-        cli.main(args=argv, prog_name="wq", standalone_mode=False)
+        for attempt in range(3):
+            try:
+                cli.main(args=argv, prog_name="wq", standalone_mode=False)
+                break
+            except ServerLost:
+                if _verb(args) not in ASKING or attempt == 2:
+                    raise
+                click.echo("wq: lost the wq server; asking again once it is back", err=True)
     except WqError as exc:
         click.echo(f"wq: {one_line(str(exc), 2000)}", err=True)
         sys.exit(exc.exit_code)

@@ -1,7 +1,8 @@
 """Scripts as job files, as `sbatch` takes them: `wq sub run.sh`.
 
 A file is a script when it starts with `#!`, or when it is not a YAML mapping
-(a job file is one). The job runs the script itself, with the interpreter of
+(a job file is one). Its `#SBATCH` lines are read as sbatch reads them
+(wq.slurm.sbatch), then its `#WQ` lines, which win. The job runs the script itself, with the interpreter of
 its `#!` line (or sh without one). Requirements may be given in its header,
 the comment lines before its first command, as `#WQ` lines with job-file
 keys:
@@ -26,6 +27,7 @@ from wq.errors import ParseError
 from wq.parsing import requirements, yamlsrc
 from wq.model import After
 from wq.parsing.jobfile import JobFile, parse_after
+from wq.slurm import sbatch
 
 DIRECTIVE = "#WQ"
 _OWN_KEYS = ("stdout", "stderr", "on_end")
@@ -86,15 +88,33 @@ def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
                 own[key] = str(value)
             else:
                 raw.append((key, value, number))
-    req = requirements.build(raw, source=source)
+    slurm = _sbatch_lines(text, source)
+    req = requirements.build(raw, source=source, base=slurm.requirements)
     if overrides:
         req = requirements.build(
             ((k, v, None) for k, v in requirements.split_string(overrides)),
             source="-r", base=req)
     if req.job_name is None:                        # named after the script, as sbatch does
         req = dataclasses.replace(req, job_name=os.path.basename(source) or None)
-    return JobFile(run_command(text), req, own.get("stdout"), own.get("stderr"), after,
-                   own.get("on_end"))
+    name = req.job_name or "-"
+    stdout = own.get("stdout") or _pattern(slurm.stdout, name)
+    stderr = own.get("stderr") or _pattern(slurm.stderr, name)
+    return JobFile(run_command(text), req, stdout, stderr,
+                   tuple(dict.fromkeys((*slurm.after, *after))), own.get("on_end"))
+
+
+def _sbatch_lines(text: str, source: str) -> sbatch.Batch:
+    """A script's `#SBATCH` lines, as sbatch would read them (the `#WQ` lines win)."""
+    try:
+        return sbatch.parse([], text)
+    except ParseError as exc:
+        raise ParseError(f"#SBATCH: {exc.detail}", source=source, line=exc.line) from None
+
+
+def _pattern(pattern: str | None, name: str) -> str | None:
+    if pattern is None:
+        return None
+    return sbatch.output_pattern(pattern, name, os.environ.get("USER", "%u"))
 
 
 def run_command(text: str, args: tuple[str, ...] = ()) -> str:
