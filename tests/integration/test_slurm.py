@@ -37,7 +37,7 @@ def test_sbatch_squeue_sacct_and_scancel_as_a_workflow_tool_uses_them(server, tm
     (tmp_path / "job.sh").write_text(SCRIPT)
     submitted = run("sbatch", "--parsable", "-A", "acct", "job.sh", "x", "y")
     assert submitted.returncode == 0, submitted.stderr
-    assert "--account is ignored" in submitted.stderr
+    assert submitted.stderr == "sbatch: warning: ignored by wq: --account\n"
     job = submitted.stdout.strip()
     wait_state(server, int(job), ("done",))
     out = (tmp_path / f"slurm-{job}.out").read_text()

@@ -60,8 +60,7 @@ def test_the_rest_of_the_mapping():
 
 def test_harmless_options_warn_and_meaningful_ones_are_refused():
     batch = parse(["-A", "lab", "--mail-type=END", "--qos", "x", "--wrap", "t"], None)
-    assert batch.warnings == ("--account is ignored by wq", "--mail-type is ignored by wq",
-                              "--qos is ignored by wq")
+    assert batch.ignored == ("--account", "--mail-type", "--qos")
     for args, message in ((["--exclusive"], "whole nodes"), (["--begin", "now+1h"], "start"),
                           (["--bogus"], "unknown option --bogus"),
                           (["--time"], "needs a value"), (["-n", "x"], "positive count"),

@@ -1,11 +1,11 @@
 """Scripts as job files, as `sbatch` takes them: `wq sub run.sh`.
 
 A file is a script when it starts with `#!`, or when it is not a YAML mapping
-(a job file is one). Its `#SBATCH` lines are read as sbatch reads them
-(wq.slurm.sbatch), then its `#WQ` lines, which win. The job runs the script itself, with the interpreter of
+(a job file is one). The job runs the script itself, with the interpreter of
 its `#!` line (or sh without one). Requirements may be given in its header,
-the comment lines before its first command, as `#WQ` lines with job-file
-keys:
+the comment lines before its first command, as `#SBATCH` lines (read as
+sbatch reads them, wq.slurm.sbatch) and `#WQ` lines with job-file keys,
+which win:
 
     #!/bin/bash
     #WQ N: 4; mode: bycore1

@@ -220,8 +220,8 @@ class Schedule:
 
 
 Event = (Loaded | Submitted | Watched | Unwatched | ArrayUnwatched | Hold | ClientGone
-         | ArrayClientGone | WorkflowGone
-         | Started | Ended | HostUp | HostDown | HostLost | Settle | StaleKilled | SessionEnded | SessionExpired | KillDone | Remove
+         | ArrayClientGone | WorkflowGone | Started | Ended | HostUp | HostDown | HostLost
+         | Settle | StaleKilled | SessionEnded | SessionExpired | KillDone | Remove
          | SetOffline | SetLimits | SetCluster | Schedule | LauncherUp | LauncherSettled
          | LauncherGone)
 

@@ -94,7 +94,7 @@ class Batch:
     licenses: str | None = None
     script_args: tuple[str, ...] = ()
     script: str | None = None                       # its path, as given
-    warnings: tuple[str, ...] = field(default=())
+    ignored: tuple[str, ...] = field(default=())    # options wq takes but ignores
 
 
 def directives(text: str) -> list[str]:
@@ -173,8 +173,8 @@ def parse(args: list[str], script_text: str | None) -> Batch:
     """sbatch's command line, with the `#SBATCH` lines of `script_text` first."""
     given, rest = split(args)
     header = split(directives(script_text))[0] if script_text is not None else []
-    values, warnings = _values([*header, *given])
-    return _batch(values, rest, warnings)
+    values, ignored = _values([*header, *given])
+    return _batch(values, rest, ignored)
 
 
 def parse_srun(args: list[str]) -> tuple[Batch, list[str], bool]:
@@ -184,30 +184,30 @@ def parse_srun(args: list[str]) -> tuple[Batch, list[str], bool]:
     if not command:
         raise ParseError("no command given", source=SOURCE)
     pty = any(name == "pty" for name, _ in given)
-    values, warnings = _values([(n, v) for n, v in given if n not in SRUN])
-    return _batch(values, [], warnings), command, pty
+    values, ignored = _values([(n, v) for n, v in given if n not in SRUN])
+    return _batch(values, [], ignored), command, pty
 
 
 def _values(options: list[tuple[str, str | None]]
             ) -> tuple[dict[str, str | None], tuple[str, ...]]:
-    """The options wq takes, by name (later ones win), and the warnings about
-    those it ignores; refuses the others."""
+    """The options wq takes, by name (later ones win), and those it ignores;
+    refuses the others."""
     values: dict[str, str | None] = {}
-    warnings: list[str] = []
+    ignored: list[str] = []
     for name, value in options:
         if name in REFUSED:
             raise ParseError(f"--{name}: {REFUSED[name]} is not supported by wq",
                              source=SOURCE)
         if name in IGNORED:
-            warnings.append(f"--{name} is ignored by wq")
+            ignored.append(f"--{name}")
             continue
         if name not in TAKEN:
             raise ParseError(f"unknown option --{name}", source=SOURCE)
         values[name] = value
-    return values, tuple(dict.fromkeys(warnings))
+    return values, tuple(dict.fromkeys(ignored))
 
 
-def _batch(values: dict[str, str | None], rest: list[str], warnings: tuple[str, ...]) -> Batch:
+def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, ...]) -> Batch:
     req = Requirements()
     ntasks = _count(values, "ntasks")
     cpus = _count(values, "cpus-per-task")
@@ -260,7 +260,7 @@ def _batch(values: dict[str, str | None], rest: list[str], warnings: tuple[str, 
                  test_only="test-only" in values, quiet="quiet" in values, wrap=wrap,
                  licenses=values.get("licenses"),
                  script=rest[0] if rest else None, script_args=tuple(rest[1:]),
-                 warnings=warnings)
+                 ignored=ignored)
 
 
 def _count(values: dict[str, str | None], name: str) -> int:

@@ -36,12 +36,12 @@ def sbatch(args: list[str]) -> int:
         else:
             text = textfile.read(path, "script")
         if not text.startswith("#!"):
-            raise common.SlurmError("this does not look like a batch script: the first line must "
-                             "start with #! followed by the path to an interpreter")
+            raise common.SlurmError("this does not look like a batch script: the first line "
+                                    "must start with #! followed by the path to an "
+                                    "interpreter")
         batch = options.parse(args, text)
-    for warning in batch.warnings:
-        if not batch.quiet:
-            print(f"sbatch: warning: {warning}", file=sys.stderr)
+    if batch.ignored and not batch.quiet:
+        print(f"sbatch: warning: ignored by wq: {', '.join(batch.ignored)}", file=sys.stderr)
     user = getpass.getuser()
     name = batch.name or (os.path.basename(batch.script) if batch.script else "wrap")
     here = os.getcwd()
@@ -135,9 +135,8 @@ def _attached(batch: Any, command: list[str], pty: bool) -> int:
     from wq.protocol import messages as m
     from wq.protocol.replies import Accepted
 
-    for warning in batch.warnings:
-        if not batch.quiet:
-            print(f"srun: warning: {warning}", file=sys.stderr)
+    if batch.ignored and not batch.quiet:
+        print(f"srun: warning: ignored by wq: {', '.join(batch.ignored)}", file=sys.stderr)
     here = os.getcwd()
     cwd = os.path.abspath(os.path.join(here, batch.chdir)) if batch.chdir else here
     req = batch.requirements
