@@ -51,9 +51,18 @@ def test_a_job_within_its_limit_leaves_no_watchdog_behind(home):
     outcome = run(LocalExecutor().launch(HOST, launch(3, "exit 4", time_limit=60),
                                          lambda s: None))
     assert outcome == Outcome(exit_code=4)
-    timer = int((home / ".cache/wq/sid/3.1/timer.pid").read_text())
+    d = home / ".cache/wq/sid/3.1"
+    assert not (d / "timer.pid").exists()              # (a finished job keeps no timer files)
+
+    def watchdogs() -> list[psutil.Process]:
+        found = []
+        for proc in psutil.process_iter(["cmdline", "status"]):
+            if f"{d}/timer" in (proc.info["cmdline"] or []) and \
+                    proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        return found
     deadline = time.monotonic() + 5
-    while psutil.pid_exists(timer) and psutil.Process(timer).status() != "zombie":
+    while watchdogs():
         assert time.monotonic() < deadline, "the watchdog outlived its job"
         time.sleep(0.05)
 

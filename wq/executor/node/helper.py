@@ -219,6 +219,7 @@ class Launch:
         except OSError:
             write_file(os.path.join(d, "error"),
                        "cannot write the output files %s and %s\n" % (out, err))
+            spent(d)
             write_file(os.path.join(d, "rc"), "%d\n" % RC_NO_OUTPUT)
             return self.finish()
         shell = os.environ.get("SHELL") or "/bin/sh"
@@ -268,6 +269,15 @@ class Launch:
 
     def end(self):
         send({"id": self.id, "exit": 0})
+
+
+def spent(d):
+    """What only served the start goes once the job has ended (as the runner's finish)."""
+    for name in ("env", "script", "run", "hostfile", "stdin", "timer", "timer.pid"):
+        try:
+            os.unlink(os.path.join(d, name))
+        except OSError:
+            pass
 
 
 def rc_of(d):
