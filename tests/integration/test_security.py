@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import cluster_yaml, job_dir
+from tests.integration.conftest import cluster_yaml, job_dir, wait_state
 from tests.integration.sshd import WqServer, wait_for
 from tests.integration.users import UnixUser, unix_users
 
@@ -152,26 +152,38 @@ def test_another_user_reads_nothing_wq_keeps(users):
     try:
         started = victim.wq("serve", "-d", env=env)
         assert started.returncode == 0, started.stderr
-        done = victim.wq("sub", "-o", "out.txt", "--stdin", "-t", "1h", "-c",
-                         "cat; echo $AWS_SECRET_ACCESS_KEY", env=env)
-        assert done.returncode == 0, done.stderr
-        assert (victim.home / "out.txt").read_text().strip() == "wq-test-secret-1234"
-        assert mode(victim.home / "out.txt") == 0o644                  # umask 022 kept
-        assert victim.wq("sub", "-c", "echo default output", env=env).returncode == 0
+        gate = victim.home / "gate"
+        job = victim.wq("sub", "-b", "-o", "out.txt", "--stdin", "-t", "1h", "-c",
+                        f"cat; echo $AWS_SECRET_ACCESS_KEY; while [ ! -e {gate} ]; do "
+                        "sleep 0.05; done", env=env)
+        assert job.returncode == 0, job.stderr
+        out = victim.home / "out.txt"
+        wait_for(lambda: out.exists() and out.read_text().strip() == "wq-test-secret-1234",
+                 30, "the job to write its secret")
+        assert mode(out) == 0o644                                      # umask 022 kept
         cache = victim.home / ".cache" / "wq"
         [server_dir] = cache.iterdir()
+
+        def check_private(job_dirs: list[Path]) -> set[str]:
+            private = [state, state / "wq.db", state / "server.log", state / "server.pid",
+                       cache, server_dir, *job_dirs,
+                       *(f for d in job_dirs for f in d.iterdir())]
+            for path in private:
+                expected = 0o700 if path.is_dir() else 0o600
+                assert mode(path) == expected, f"{path} is {mode(path):04o}"
+                assert not mallory.can_read(path), f"{mallory.name} can read {path}"
+            return {f.name for d in job_dirs for f in d.iterdir()}
+        running = check_private(list(server_dir.iterdir()))          # while it runs
+        assert running >= {"env", "script", "run", "pid", "stdin", "timer", "stderr"}, \
+            running                                      # (its stdout is out.txt)
+        gate.touch()
+        assert victim.wq("wait", job.stdout.strip(), env=env).returncode == 0
+        assert victim.wq("sub", "-c", "echo default output", env=env).returncode == 0
         job_dirs = list(server_dir.iterdir())
         assert len(job_dirs) == 2
-        private = [state, state / "wq.db", state / "server.log", state / "server.pid",
-                   cache, server_dir, *job_dirs,
-                   *(f for d in job_dirs for f in d.iterdir())]
-        for path in private:
-            expected = 0o700 if path.is_dir() else 0o600
-            assert mode(path) == expected, f"{path} is {mode(path):04o}"
-            assert not mallory.can_read(path), f"{mallory.name} can read {path}"
+        ended = check_private(job_dirs)                  # the job's environment is gone
+        assert ended >= {"rc", "pid", "stdout", "stderr"} and "env" not in ended, ended
         assert victim.can_read(state / "wq.db")
-        assert {f.name for d in job_dirs for f in d.iterdir()} >= {
-            "env", "script", "run", "rc", "pid", "stdin", "timer", "stdout", "stderr"}
     finally:
         victim.kill_all()
 
@@ -240,17 +252,23 @@ def test_job_files_on_ssh_nodes_are_private(make_server, keys, hosts, tmp_path, 
     cache.mkdir(parents=True, exist_ok=True)
     cache.chmod(0o755)             # as an older wq left it: a host's probe makes it private
     server = make_server(text)
-    r = server.wq("sub", "--stdin", "-t", "1h", "-r", "N: 3; hostfile: hosts.txt", "-c",
-                  "cat > /dev/null; wc -l < hosts.txt", input="data\n", cwd=str(tmp_path))
-    assert r.returncode == 0 and r.stdout.strip() == "3", r.stderr
+    gate = tmp_path / "gate"
+    r = server.wq("sub", "-b", "--stdin", "-t", "1h", "-r", "N: 3; hostfile: hosts.txt", "-c",
+                  f"cat > /dev/null; wc -l < hosts.txt > lines; while [ ! -e {gate} ]; do "
+                  "sleep 0.05; done", input="data\n", cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    wait_for((tmp_path / "lines").exists, 30, "the job to run")
     directory = job_dir(server, 1)
     assert mode(cache) == 0o700 and mode(directory.parent) == 0o700
     assert mode(directory) == 0o700
-    files = {f.name: mode(f) for f in directory.iterdir()}
+    files = {f.name: mode(f) for f in directory.iterdir()}          # while it runs
     assert files and all(m == (0o700 if (directory / name).is_dir() else 0o600)
                          for name, m in files.items()), files
-    assert {"env", "script", "stdin", "hostfile", "rc", "pid"} <= set(files)
+    assert {"env", "script", "stdin", "hostfile", "pid"} <= set(files)
     assert mode(tmp_path / "hosts.txt") == 0o644
+    gate.touch()
+    wait_state(server, 1, ("done",))
+    assert (tmp_path / "lines").read_text().strip() == "3"
 
 
 def test_absurd_requests_are_refused_and_nothing_runs_without_a_process(make_server,
