@@ -99,7 +99,7 @@ def _mem(row: JobRow) -> str:
     return f"{int(float(mem) * 1024)}M" if isinstance(mem, (int, float, str)) and mem else "0"
 
 
-def _partition(row: JobRow) -> str:
+def partition(row: JobRow) -> str:
     groups = (row.requirements or {}).get("group")
     if isinstance(groups, list):
         return ",".join(str(g) for g in groups)
@@ -152,7 +152,7 @@ FIELDS: dict[str, tuple[Field, int]] = {
     "ncpus": (lambda r, n: _cpus(r), 8),
     "reqmem": (lambda r, n: _mem(r), 10),
     "minmemory": (lambda r, n: _mem(r), 10),
-    "partition": (lambda r, n: _partition(r), 10),
+    "partition": (lambda r, n: partition(r), 10),
     "reason": (lambda r, n: _reason(r).strip("()"), 20),
     "reasonlist": (lambda r, n: _reason(r), 20),
     "workdir": (lambda r, n: r.cwd or "", 30),

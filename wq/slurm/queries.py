@@ -42,7 +42,7 @@ def squeue(args: list[str]) -> int:
                        names)
     if ns.partition:
         wanted = set(ns.partition.split(","))
-        rows = (r for r in rows if set(formats._partition(r).split(",")) & wanted)
+        rows = (r for r in rows if set(formats.partition(r).split(",")) & wanted)
     now = time.time()
     if ns.Format:
         fields = common.fields(ns.Format)
