@@ -218,6 +218,10 @@ def test_json_output_keeps_the_documented_schema(server, tmp_path):
         assert f"`{name}`" in stat_doc and name in reply, name
     for name in ("name", "cores", "used", "mem", "gpus", "labels", "state", "reason"):
         assert f"`{name}`" in stat_doc and name in reply["hosts"][0], name
+    log_doc = documented("wq log --json")
+    got = json.loads(server.wq("log", "--json", str(done)).stdout)
+    for name in ("id", "host", "instance", "stdout", "stderr"):
+        assert f"`{name}`" in log_doc and name in got, name
     status_doc = documented("wq status --json")
     item = json.loads(server.wq("status", "--json", str(done)).stdout)[0]
     for name in ("id", "state", "word", "exit"):

@@ -7,6 +7,7 @@ import sys
 import click
 
 from wq.client import Client
+from wq.errors import UsageError
 from wq.protocol import messages as m
 from wq.protocol.replies import Attached, LogReply
 
@@ -20,20 +21,29 @@ from wq.protocol.replies import Attached, LogReply
               help="Of this instance (run) of the job; default the latest that started.")
 @click.option("-f", "--follow", is_flag=True,
               help="Follow a waiting or running job's output until it ends.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object: id, host, instance, stdout, stderr (docs/json.md).")
 @click.pass_obj
 def command(obj: dict[str, str | None], job_id: str, max_bytes: int,
-            instance: int | None, follow: bool) -> None:
+            instance: int | None, follow: bool, as_json: bool) -> None:
     """Show the output of a job (stdout, then stderr on stderr), from wherever it ran.
 
     A requeued or retried job keeps the output of each instance apart. With -f,
     a job that has not ended is followed (from the start of its output) until
     it does; removing it is for wq rm, Ctrl-C only stops following.
     """
+    if follow and as_json:
+        raise UsageError("give -f or --json, not both")
     if follow and instance is None and _followed(obj["socket"], job_id):
         return
     with Client(obj["socket"]) as client:
         reply = client.ask(m.Log(id=job_id, max_bytes=max_bytes, instance=instance),
                            LogReply, timeout=None)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(reply.to_frame()))
+        return
     sys.stdout.buffer.write(reply.stdout.encode("utf-8", "surrogateescape"))
     sys.stdout.flush()
     sys.stderr.buffer.write(reply.stderr.encode("utf-8", "surrogateescape"))
