@@ -11,6 +11,11 @@ Measured side by side, in this run, medians of --runs:
                   parallel); skipped when missing
   * hyperqueue    HyperQueue's LocalCluster (pip install hyperqueue): a server and K
                   workers x C cores on this machine, no ssh at all; skipped when missing
+  * embedded      wq's embedded default: `wq serve` without a cluster file (this
+                  machine, no ssh), as a new user first times it
+  * tsp           Task Spooler (apt-get install task-spooler), as many slots as this
+                  machine has cores, a `tsp` process per task; skipped when missing
+  * xargs         `xargs -P CORES true`: the physical floor on this machine
 --slow-bashrc gives the hosts' shells a ~/.bashrc that takes ~50 ms to source
 (sshd's bash reads it for every command), as conda or pyenv set-ups do.
 Needs root (each sshd runs in a mount namespace with its own ~/.bashrc) and sshd.
@@ -133,6 +138,40 @@ def run_hyperqueue(hosts: int, slots: int, tasks: int, root: Path) -> float:
     return took
 
 
+def run_embedded(root: Path, tasks: int) -> float:
+    """wq's embedded default: a server with no cluster file (this machine)."""
+    server = WqServer(root / f"embedded-{time.monotonic_ns()}", None)
+    server.start()
+    try:
+        return run_wq(server, tasks)
+    finally:
+        server.stop()
+
+
+def run_tsp(root: Path, tasks: int) -> float:
+    """Task Spooler: its own server (TS_SOCKET), one slot a core; from the first
+    submission until the last task ended."""
+    env = {**os.environ, "TS_SOCKET": str(root / f"tsp-{time.monotonic_ns()}.sock"),
+           "TS_MAXFINISHED": str(tasks + 10), "TS_SAVELIST": ""}
+    tsp = shutil.which("tsp") or "ts"
+    subprocess.run([tsp, "-S", str(os.cpu_count() or 1)], env=env, check=True)
+    try:
+        began = time.monotonic()
+        for _ in range(tasks):
+            subprocess.run([tsp, "-n", "true"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([tsp, "-w"], env=env, check=False)
+        return time.monotonic() - began
+    finally:
+        subprocess.run([tsp, "-K"], env=env, check=False)
+
+
+def run_xargs(tasks: int) -> float:
+    began = time.monotonic()
+    subprocess.run(["xargs", "-P", str(os.cpu_count() or 1), "-n", "1", "true"],
+                   input="\n".join("x" for _ in range(tasks)), text=True, check=True)
+    return time.monotonic() - began
+
+
 def median_rate(measure: Callable[[], float], tasks: int, runs: int) -> tuple[float, float]:
     seconds = statistics.median(measure() for _ in range(runs))
     return tasks / seconds, 1000 * seconds / tasks
@@ -146,7 +185,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--slow-bashrc", action="store_true")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
-    parser.add_argument("--only", default="wq,asyncssh,parallel,hyperqueue",
+    parser.add_argument("--only",
+                        default="wq,asyncssh,parallel,hyperqueue,embedded,tsp,xargs",
                         help="which systems to measure (comma-separated)")
     args = parser.parse_args()
     bashrc = SLOW_BASHRC if args.slow_bashrc else STOCK_BASHRC
@@ -163,6 +203,13 @@ def main() -> None:
             ("hyperqueue", "HyperQueue LocalCluster (no ssh)",
              (lambda: run_hyperqueue(args.hosts, args.slots, args.tasks, root))
              if _has("hyperqueue") else "skipped: pip install hyperqueue"),
+            ("embedded", "wq embedded default (this machine)",
+             lambda: run_embedded(root, args.tasks)),
+            ("tsp", "Task Spooler (this machine)",
+             (lambda: run_tsp(root, args.tasks))
+             if shutil.which("tsp") or shutil.which("ts")
+             else "skipped: apt-get install task-spooler"),
+            ("xargs", "xargs -P cores (this machine)", lambda: run_xargs(args.tasks)),
         ]
         chosen = args.only.split(",")
         for key, name, measure in systems:
