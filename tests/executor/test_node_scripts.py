@@ -116,3 +116,27 @@ def test_status_tells_what_became_of_lost_instances(home):
     assert (base / "10.1/claim").is_dir()
     run(executor.remove(HOST, "sid", ["6.1", "10.1"]))
     assert not (base / "6.1").exists() and (base / "7.1").exists()
+
+
+def test_a_kill_takes_the_whole_group_even_once_the_job_itself_ended(home):
+    """A driver in the job that ends its main process on TERM but keeps a step
+    running (Snakemake's graceful TERM): the step goes too, after the grace."""
+    executor = LocalExecutor()
+    marker = home / "straggler.pid"
+    job = launch(11, f"(trap '' TERM; echo $(sh -c 'echo $PPID') > {marker}; sleep 60) & "
+                     "wait")
+
+    async def scenario() -> tuple[str, int]:
+        ending = asyncio.ensure_future(executor.launch(HOST, job, lambda s: None))
+        while not marker.exists() or not marker.read_text().strip():
+            await asyncio.sleep(0.02)
+        result = await executor.kill(HOST, job.dir, 0.5)
+        await ending
+        return result, int(marker.read_text())
+
+    result, straggler = run(scenario())
+    assert result == "terminated"                   # the job's own shell ended on TERM
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(straggler) and psutil.Process(straggler).status() != "zombie":
+        assert time.monotonic() < deadline, "a process of the job's group outlived the kill"
+        time.sleep(0.05)
