@@ -6,6 +6,7 @@ import json
 
 import click
 
+from wq.cli import options
 from wq.client import Client
 from wq.protocol import messages as m
 from wq.protocol.replies import StatusReply, StatusRow
@@ -33,13 +34,7 @@ def command(obj: dict[str, str | None], jobs: tuple[str, ...], as_json: bool) ->
     or running), success (done) or failed (failed, cancelled, lost, timeout, or
     no such job). An array is running while any task is, then success if every
     task ended done. One request for any number of ids (12, 12.3, 12_3)."""
-    import signal
-
-    # A driver's Ctrl-C (or TERM) reaches its whole process group, this query too:
-    # it finishes (a fraction of a second) and lets the driver cancel its jobs
-    # rather than see a status command killed mid-answer.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_IGN)
+    options.finish_when_interrupted()
     ids = [part for job in jobs for part in job.replace(",", " ").split()]
     rows = ask(obj["socket"], ids)
     if as_json:

@@ -354,9 +354,8 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
     progress and exits non-zero when any task did not end done.
     """
     batch = batch or parsable
-    if parsable:      # (a driver's submission: finish it, so the driver knows the id)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
+    if parsable:                                     # (a driver's submission)
+        options.finish_when_interrupted()
     if rerun is not None:
         if command is not None or jobfile is not None:
             raise UsageError("--rerun submits an earlier job again: give no command or file")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
 import sys
 
+from wq.cli import options
 from wq.errors import WqError, one_line
 
 #: each command, and the module that has it
@@ -27,11 +27,7 @@ def main(argv: list[str] | None = None) -> None:
               file=sys.stderr)
         sys.exit(2)
     if name != "srun":
-        # A driver's Ctrl-C (or TERM) reaches its whole process group, these short
-        # commands too: they finish (a submission is then reported, so the driver
-        # knows to cancel it) rather than die mid-request.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
+        options.finish_when_interrupted()
     try:
         module = importlib.import_module(f"wq.slurm.{COMMANDS[name]}")
         code = getattr(module, name)(args[1:])
