@@ -238,3 +238,34 @@ def test_a_lab_members_signature_and_entry_tags_are_kept(tmp_path):
     s = Store(path)
     assert [(j.entry, j.entry_tag, j.spec.signature) for j in s.select(1, 1)] == \
         [("x", "1" * 32, "ab" * 32), ("y", "2" * 32, "ab" * 32)]
+
+
+def test_a_syncer_reports_every_commit_durable_in_order(tmp_path):
+    import threading
+    synced: list[int] = []
+    seen = threading.Event()
+    s = Store(str(tmp_path / "wq.db"))
+    before = s.generation
+
+    def on_synced(generation: int) -> None:
+        synced.append(generation)
+        if generation >= before + 20:
+            seen.set()
+    s.sync_in_background(on_synced)
+    assert s.syncing
+    assert s.db.execute("PRAGMA synchronous").fetchone()[0] == 1      # NORMAL
+    for i in range(20):
+        s.add_job("ann", spec(str(i)), now=float(i))
+    assert s.generation == before + 20
+    assert seen.wait(30)
+    assert synced == sorted(synced) and synced[-1] == before + 20
+    s.close()
+
+
+def test_without_a_syncer_commits_are_not_waited_for(tmp_path):
+    s = Store(str(tmp_path / "wq.db"))
+    assert s.db.execute("PRAGMA synchronous").fetchone()[0] == 2      # FULL
+    s.sync_in_background(None)
+    assert not s.syncing
+    assert s.db.execute("PRAGMA synchronous").fetchone()[0] == 1
+    s.close()

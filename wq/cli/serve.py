@@ -30,10 +30,15 @@ from wq.errors import ServerNotRunning, WqError
 @click.option("--allow-network-fs", is_flag=True,
               help="Use a state directory on NFS (or another network filesystem) anyway; "
                    "only safe if no other server ever uses it.")
+@click.option("--durability", type=click.Choice(["machine", "process"]), default="machine",
+              show_default=True,
+              help="machine: what anyone is told survives a power loss (the log is "
+                   "fsynced, from a thread, before); process: survives a crash of the "
+                   "server, but a power loss may cost the last second of changes.")
 @click.pass_obj
 def command(obj: dict[str, str | None], cluster: str | None, state_dir: str | None,
             kill_grace: float, keep: str, daemon: bool, verbose: bool,
-            allow_network_fs: bool) -> None:
+            allow_network_fs: bool, durability: str) -> None:
     """Run the server on CLUSTER (a cluster file), in the foreground unless -d.
 
     Without CLUSTER, it serves this machine, all its cores, with no ssh.
@@ -46,12 +51,13 @@ def command(obj: dict[str, str | None], cluster: str | None, state_dir: str | No
     if daemon:
         start_background(cluster, explicit, state,
                          ["--kill-grace", str(kill_grace), "--keep", keep,
+                          "--durability", durability,
                           *(["--allow-network-fs"] if allow_network_fs else [])], verbose)
         return
     from wq.server.app import serve
 
     serve(cluster, sockets, state, kill_grace=kill_grace, keep=keep_seconds,
-          verbose=verbose, allow_network_fs=allow_network_fs)
+          verbose=verbose, allow_network_fs=allow_network_fs, durability=durability)
 
 
 def _keep(text: str) -> float | None:

@@ -126,7 +126,9 @@ def lock_state(state_dir: str) -> TextIO:
 class Server:
     def __init__(self, cluster_path: str | None, sockets: list[str], state_dir: str,
                  kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP,
-                 job_umask: int = 0o022, allow_network_fs: bool = False) -> None:
+                 job_umask: int = 0o022, allow_network_fs: bool = False,
+                 durability: str = "machine") -> None:
+        self.durability = durability        # "machine" (power loss) or "process"
         self.job_umask = job_umask          # the user's own, for jobs on local hosts
         self.allow_network_fs = allow_network_fs
         self.cluster_path = cluster_path
@@ -169,6 +171,11 @@ class Server:
                         operator=members.operator)
         monitor.listener = runner
         self.runner = runner
+        loop = asyncio.get_running_loop()
+
+        def synced(generation: int) -> None:        # from the syncer's thread
+            loop.call_soon_threadsafe(runner.on_synced, generation)
+        store.sync_in_background(synced if self.durability == "machine" else None)
         handlers = Handlers(store, runner, self._reloader(runner, members), members)
         for number in store.forget_incomplete():
             log.warning("forgot array %d: the server stopped while accepting it, before "
@@ -191,7 +198,6 @@ class Server:
                 endpoint.close()
                 raise
         stop = self.stopping
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         log.info("wq server %s listening on %s; %d host(s) from %s; state in %s",
@@ -268,6 +274,7 @@ class Server:
 
         async def reply(message: Row) -> None:
             handlers.runner.commit()          # nothing is said before it is durable
+            await handlers.runner.durable()
             await conn.send({"ok": True, **message.to_frame()})
         if isinstance(req, (m.ListJobs, m.Remove, m.Users)):
             await handlers.runner.loaded.wait()     # they need the whole queue
@@ -486,7 +493,8 @@ def _raise_file_limit() -> None:
 
 def serve(cluster_path: str | None, sockets: list[str], state_dir: str,
           kill_grace: float = 5.0, keep: float | None = DEFAULT_KEEP,
-          verbose: bool = False, allow_network_fs: bool = False) -> None:
+          verbose: bool = False, allow_network_fs: bool = False,
+          durability: str = "machine") -> None:
     # Everything the server creates is private; jobs on local hosts get the
     # user's own umask back.
     job_umask = os.umask(0o077)
@@ -495,4 +503,4 @@ def serve(cluster_path: str | None, sockets: list[str], state_dir: str,
                         format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
     asyncio.run(Server(cluster_path, sockets, state_dir, kill_grace, keep,
-                       job_umask, allow_network_fs).run())
+                       job_umask, allow_network_fs, durability).run())

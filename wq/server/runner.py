@@ -6,10 +6,11 @@ scheduling wake-up. Every task is referenced until it ends, and its result,
 or its exception, goes back to the engine as an event.
 
 Ordering: the store writes of one turn of the event loop share one
-transaction, committed at the start of the next turn (or before any reply);
-events for watchers are held until then, and a Launch's task first runs
-after that commit, so nobody learns of a job, and no node runs one, before
-it is durable.
+transaction, committed at the start of the next turn (or before any reply).
+The commit is durable once the store's syncer has fsynced it, off the event
+loop (`durable`); events for watchers are held until then, and so is a
+Launch's task, so nobody learns of a job, and no node runs one, before it
+would survive a power loss.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import dataclasses
 import gc
 import logging
 import time
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
 from wq import codec
@@ -69,6 +71,8 @@ class Runner:
         self._side: set[asyncio.Task[Any]] = set()
         self._wake = asyncio.Event()
         self.loaded = asyncio.Event()     # the whole queue is in the engine
+        self.synced = store.generation    # the commits known to be on disk
+        self._after_sync: deque[tuple[int, Callable[[], None]]] = deque()
 
     def ops(self, host: Host, user: str = "") -> Ops:
         """Who does the node work of `user`'s job on `host`: the server, or in a lab
@@ -274,10 +278,38 @@ class Runner:
                 self.store.set_limits(effect.user, effect.limits, now)
 
     def commit(self) -> None:
-        """Commit what this turn recorded, then tell the watchers (also before any
-        reply to a client)."""
+        """Commit what this turn recorded (also before any reply to a client); the
+        watchers are told once it is durable."""
         self.store.commit()
-        self.hub.release()
+        if self.hub.seal():
+            self.after_durable(self.hub.deliver)
+
+    def after_durable(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once every commit made so far is on disk (at once when
+        the store does not wait for the disk)."""
+        generation = self.store.generation
+        if generation <= self.synced or not self.store.syncing:
+            callback()
+        else:
+            self._after_sync.append((generation, callback))
+
+    async def durable(self) -> None:
+        """Until every commit made so far is on disk."""
+        if self.store.generation <= self.synced or not self.store.syncing:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def ready() -> None:
+            if not done.done():
+                done.set_result(None)
+        self.after_durable(ready)
+        await done
+
+    def on_synced(self, generation: int) -> None:
+        """The store's syncer has put every commit up to `generation` on disk."""
+        self.synced = max(self.synced, generation)
+        while self._after_sync and self._after_sync[0][0] <= self.synced:
+            self._after_sync.popleft()[1]()
 
     def _expired(self, job_id: JobId, instance: int) -> None:
         self.timers.pop(job_id, None)
@@ -333,6 +365,7 @@ class Runner:
                 outcome = await ops.watch(job, host, directory, on_running)
             else:
                 directory = effect.launch.dir
+                await self.durable()
                 hosts = [self.engine.known[h] for h in job.placement.hosts] \
                     if job.placement else [host]
                 outcome = await ops.launch(job, host, effect.launch, hosts, on_started)

@@ -1,12 +1,15 @@
 """Attached clients' event queues, and the hub that routes events to them.
 
 Events about a job wait while the store has uncommitted writes (`hold`), and
-go out on `release`, after the commit: nobody hears of what is not durable.
+go out once that commit is on disk (`seal`, then `deliver`): nobody hears of
+what is not durable. Events published meanwhile queue behind them, so every
+watcher hears of a job in the order its events were published.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 from wq.model import JobId
 from wq.protocol.events import Event, Output
@@ -40,7 +43,10 @@ class Hub:
     def __init__(self) -> None:
         self.jobs: dict[JobId, set[Watcher]] = {}
         self.arrays: dict[int, set[Watcher]] = {}
-        self._held: list[tuple[list[Watcher], Event]] | None = None
+        # batches of (watchers, event) waiting for their commit to be durable;
+        # the last one is open (joined by hold()) until seal()
+        self._held: deque[list[tuple[list[Watcher], Event]]] = deque()
+        self._open = False
 
     def watch(self, job_id: JobId, watcher: Watcher) -> None:
         self.jobs.setdefault(job_id, set()).add(watcher)
@@ -64,21 +70,29 @@ class Hub:
         self._tell(list(watchers), event)
 
     def hold(self) -> None:
-        """Keep what is published from now until release()."""
-        if self._held is None:
-            self._held = []
+        """Keep what is published from now until the commit under way is durable."""
+        if not self._open:
+            self._held.append([])
+            self._open = True
 
-    def release(self) -> None:
-        held, self._held = self._held or [], None
-        for watchers, event in held:
-            for watcher in watchers:
-                watcher.put(event, shared=True)
+    def seal(self) -> bool:
+        """The commit was made: what was held for it goes out at the next deliver();
+        False when nothing was held."""
+        sealed, self._open = self._open, False
+        return sealed
+
+    def deliver(self) -> None:
+        """The oldest sealed commit is durable: tell what waited for it."""
+        if self._held and not (self._open and len(self._held) == 1):
+            for watchers, event in self._held.popleft():
+                for watcher in watchers:
+                    watcher.put(event, shared=True)
 
     def _tell(self, watchers: list[Watcher], event: Event) -> None:
         if not watchers:
             return
-        if self._held is not None:
-            self._held.append((watchers, event))
+        if self._held:
+            self._held[-1].append((watchers, event))
             return
         for watcher in watchers:
             watcher.put(event, shared=True)

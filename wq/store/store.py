@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from wq import codec
@@ -19,6 +19,7 @@ from wq.errors import WqError
 from wq.model import Instance, Job, JobId, JobSpec, JobState, Limits
 from wq.store.checkpointer import Checkpointer
 from wq.store.schema import MIGRATIONS
+from wq.store.syncer import Syncer
 
 #: row changes after which the WAL is checkpointed (by manual_checkpoints' thread)
 CHECKPOINT_CHANGES = 20_000
@@ -40,7 +41,9 @@ class Store:
         self._depth = 0          # open transactions: 0 none, 1 begin(), more nested
         self._array_specs: dict[int, JobSpec] = {}
         self._checkpointer: Checkpointer | None = None
+        self._syncer: Syncer | None = None
         self._changes = 0
+        self.generation = 0      # commits so far (what a Syncer counts)
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -75,6 +78,8 @@ class Store:
             self._committed()
 
     def _committed(self) -> None:
+        self.generation = self._syncer.wrote() if self._syncer is not None \
+            else self.generation + 1
         if self._checkpointer is not None \
                 and self.db.total_changes - self._changes >= CHECKPOINT_CHANGES:
             self._changes = self.db.total_changes
@@ -87,6 +92,20 @@ class Store:
         self._checkpointer = Checkpointer(self.path)
         self._changes = self.db.total_changes
 
+    def sync_in_background(self, on_synced: Callable[[int], None] | None) -> None:
+        """Commit without an fsync (synchronous=NORMAL) from now on. With
+        `on_synced`, a thread of its own fsyncs after commits (a group commit) and
+        calls it with the generation that is then on disk; without, nothing
+        waits for the disk and a power loss may cost the last commits."""
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        if on_synced is not None:
+            self._syncer = Syncer(self.path, on_synced, self.generation)
+
+    @property
+    def syncing(self) -> bool:
+        """Commits become durable later, from the syncer's thread."""
+        return self._syncer is not None
+
     def checkpoint(self) -> None:
         """Fold the WAL into the database and truncate it (after a big removal, the
         WAL would otherwise keep its size on disk). Outside any transaction."""
@@ -98,6 +117,8 @@ class Store:
         return self._depth > 0
 
     def close(self) -> None:
+        if self._syncer is not None:
+            self._syncer.stop()
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self.db.close()
