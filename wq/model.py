@@ -161,6 +161,7 @@ class Requirements:
     retries: int = 0                    # re-runs after a non-zero exit
     time_limit: float | None = None     # seconds of wall time, then TERM, grace, KILL
     crash_limit: int = 3                # requeues after its host was lost
+    shell: str = "sh"                   # what runs the command: sh, login or a path
 
 
 class DepKind(enum.Enum):

@@ -1,6 +1,6 @@
 """The two launch paths keep one contract: the same launch through the plain sh
-wrapper (LocalExecutor) and through the per-host helper (over a local pipe)
-gives the same outcome, the same lines, the same files with the same modes."""
+wrapper and through the per-host helper (LocalExecutor, with `helper: false`
+and without) gives the same outcome, the same files with the same modes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.executor.helper_pipe import PipeHelperExecutor
 from wq.executor import contract, wrapper
 from wq.executor import helper as helpers
 from wq.executor.outcome import Outcome, Started
@@ -19,6 +18,7 @@ from wq.executor.local import LocalExecutor
 from wq.model import Host
 
 HOST = Host("here", 1, local=True)
+PLAIN = dataclasses.replace(HOST, ssh=dataclasses.replace(HOST.ssh, helper=False))
 
 
 @pytest.fixture(autouse=True)
@@ -37,18 +37,17 @@ def files(directory: Path) -> dict[str, tuple[int, bytes | None]]:
 
 
 async def both(make) -> tuple[tuple[Outcome, list[Started]], tuple[Outcome, list[Started]]]:
-    helper = PipeHelperExecutor()
-    hello = await helper.start()
-    assert hello["ready"] == 1
+    executor = LocalExecutor()
     try:
         results = []
-        for name, executor in (("1.1", LocalExecutor()), ("2.1", helper)):
+        for name, host in (("1.1", PLAIN), ("2.1", HOST)):
             started: list[Started] = []
-            outcome = await executor.launch(HOST, make(name), started.append)
+            outcome = await executor.launch(host, make(name), started.append)
             results.append((outcome, started))
+        assert executor.helpers.links[HOST.name].alive
         return results[0], results[1]
     finally:
-        await helper.close()
+        await executor.close()
 
 
 CASES = {
@@ -105,5 +104,5 @@ def test_the_contract_is_filled_into_every_node_script():
         filled = contract.substitute(text)
         for name in contract.VALUES:
             assert f"@{name}@" not in filled, (path.name, name)
-    assert b"@STARTED@" not in helpers.source()
+    assert b"@RC_NO_CWD@" not in helpers.source() and b"@SCRIPTS@" not in helpers.source()
     assert all(contract.VALUES.values())

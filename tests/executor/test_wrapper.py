@@ -1,5 +1,6 @@
 import subprocess
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,3 +47,26 @@ def test_a_launch_script_is_valid_sh():
                  wrapper.follow_script('"$HOME/x"', '"$d/stdout"', '"$d/stderr"'),
                  wrapper.cat_script('"$HOME/x"', '"$d/stdout"', "'/a b'", 100)):
         assert subprocess.run(["sh", "-n"], input=text.encode()).returncode == 0
+
+
+@pytest.mark.parametrize("command,words", [
+    ("true", ["true"]),
+    ("  ./simulate --steps=100 -o out.txt ", ["./simulate", "--steps=100", "-o", "out.txt"]),
+    ("python3 run.py a:b,c@d+e%f", ["python3", "run.py", "a:b,c@d+e%f"]),
+    ("echo $HOME", None),                  # expansion
+    ("echo 'a b'", None),                  # quoting
+    ("a; b", None), ("a && b", None), ("a | b", None), ("a > f", None),
+    ("a\nb", None),                        # two commands
+    ("ls *.txt", None), ("ls ~/x", None),  # globbing, tilde
+    ("A=1 cmd", None),                     # an assignment
+    ("cd /tmp", None), ("exit 3", None), ("export A", None), (". ./env", None),
+    ("for", None),
+])
+def test_only_a_command_of_plain_words_is_execd_without_a_shell(command, words):
+    job = wrapper.Launch("sid", "1.1", command, "/tmp", {})
+    assert wrapper.runner_command(job) == (("exec", words) if words else ("sh", []))
+
+
+def test_a_chosen_shell_always_runs_the_command():
+    job = wrapper.Launch("sid", "1.1", "true", "/tmp", {}, shell="login")
+    assert wrapper.runner_command(job) == ("login", [])

@@ -162,11 +162,12 @@ def test_another_user_reads_nothing_wq_keeps(users):
                  30, "the job to write its secret")
         assert mode(out) == 0o644                                      # umask 022 kept
         cache = victim.home / ".cache" / "wq"
-        [server_dir] = cache.iterdir()
+        [server_dir] = [d for d in cache.iterdir() if d.name != "bin"]
+        scripts = cache / "bin"                 # the runner and the timer, shared
 
         def check_private(job_dirs: list[Path]) -> set[str]:
             private = [state, state / "wq.db", state / "server.log", state / "server.pid",
-                       cache, server_dir, *job_dirs,
+                       cache, server_dir, *job_dirs, scripts, *scripts.iterdir(),
                        *(f for d in job_dirs for f in d.iterdir())]
             for path in private:
                 expected = 0o700 if path.is_dir() else 0o600
@@ -174,8 +175,9 @@ def test_another_user_reads_nothing_wq_keeps(users):
                 assert not mallory.can_read(path), f"{mallory.name} can read {path}"
             return {f.name for d in job_dirs for f in d.iterdir()}
         running = check_private(list(server_dir.iterdir()))          # while it runs
-        assert running >= {"env", "script", "run", "pid", "stdin", "timer", "stderr"}, \
+        assert running >= {"script", "pid", "stdin", "timer.pid", "stderr"}, \
             running                                      # (its stdout is out.txt)
+        assert "env" not in running                      # the helper passes it directly
         gate.touch()
         assert victim.wq("wait", job.stdout.strip(), env=env).returncode == 0
         assert victim.wq("sub", "-c", "echo default output", env=env).returncode == 0
@@ -264,7 +266,7 @@ def test_job_files_on_ssh_nodes_are_private(make_server, keys, hosts, tmp_path, 
     files = {f.name: mode(f) for f in directory.iterdir()}          # while it runs
     assert files and all(m == (0o700 if (directory / name).is_dir() else 0o600)
                          for name, m in files.items()), files
-    assert {"env", "script", "stdin", "hostfile", "pid"} <= set(files)
+    assert {"script", "stdin", "pid"} <= set(files)
     assert mode(tmp_path / "hosts.txt") == 0o644
     gate.touch()
     wait_state(server, 1, ("done",))

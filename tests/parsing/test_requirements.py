@@ -29,6 +29,8 @@ def parse(text: str) -> Requirements:
     ("mem: 512M", Requirements(mem=0.5)),
     ("X: 1; threads: 4", Requirements(x11=True, threads=4)),
     ("mode: bygroup; group: gpu", Requirements(mode=Mode.BYGROUP, groups=("gpu",))),
+    ("shell: login", Requirements(shell="login")),
+    ("shell: /bin/bash ", Requirements(shell="/bin/bash")),
     ("", Requirements()),
 ])
 def test_requirement_strings(text, expected):
@@ -47,6 +49,8 @@ def test_requirement_strings(text, expected):
     ("N 4", "expected 'key: value'"),
     ("group: a; notgroup: a", "both wanted and excluded"),
     ("group: 'a b'", "not a valid name"),
+    ("shell: bash", "unknown shell 'bash' (sh, login, or an absolute path"),
+    ("shell: /bin/bash -l", "unknown shell"),
 ])
 def test_bad_requirement_strings(text, message):
     with pytest.raises(ParseError) as err:
@@ -59,6 +63,7 @@ def test_bad_requirement_strings(text, message):
                  n=st.integers(1, 99), priority=st.integers(-5, 50),
                  groups=st.lists(st.sampled_from(["a", "b"]), unique=True).map(tuple),
                  mem=st.sampled_from([0.0, 1.5, 64.0]), x11=st.booleans(),
+                 shell=st.sampled_from(["sh", "login", "/bin/bash"]),
                  job_name=st.one_of(st.none(), st.text("abc:; ", min_size=1).filter(str.strip))))
 def test_dict_round_trip(req):
     assert requirements.from_dict(requirements.to_dict(req)) == req

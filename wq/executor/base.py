@@ -45,11 +45,6 @@ class ShellExecutor:
     def _run(self, host: Host, script: str) -> contextlib.AbstractAsyncContextManager[Proc]:
         raise NotImplementedError
 
-    def _launch(self, host: Host, job: wrapper.Launch
-                ) -> contextlib.AbstractAsyncContextManager[Proc]:
-        """Start one job instance: the launch script through `_run` by default."""
-        return self._run(host, wrapper.launch_script(job))
-
     async def probe(self, host: Host) -> str:
         """Reach the host and return its boot id; raises ExecutorError if unreachable."""
         async with self._run(host, wrapper.probe_script()) as proc:
@@ -60,7 +55,12 @@ class ShellExecutor:
     async def launch(self, host: Host, job: wrapper.Launch,
                      on_started: Callable[[Started], None]) -> Outcome:
         """Run one job instance; returns when it ends (or its channel is lost)."""
-        async with self._launch(host, job) as proc:
+        return await self.launch_plain(host, job, on_started)
+
+    async def launch_plain(self, host: Host, job: wrapper.Launch,
+                           on_started: Callable[[Started], None]) -> Outcome:
+        """Launch through the launch script (`sh -s`), reading what it prints."""
+        async with self._run(host, wrapper.launch_script(job)) as proc:
             errors = asyncio.ensure_future(proc.stderr.read())
             exit_code: int | None = None
             error: str | None = None

@@ -17,19 +17,24 @@ import functools
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any
 
 from wq.errors import ExecutorError, HostUnreachable
-from wq.executor import contract
+from wq.executor import contract, wrapper
 from wq.executor.base import Reader
+from wq.executor.outcome import Outcome, Started
+from wq.model import Host
 
 log = logging.getLogger(__name__)
 
 #: how long a helper may take to answer its first line (python3's start-up
 #: plus the login shell's)
 HANDSHAKE_TIMEOUT = 30.0
+#: after a helper failed to start on a host, use plain channels there this long
+HELPER_RETRY = 600.0
 
 
 class HelperUnavailable(ExecutorError):
@@ -40,16 +45,24 @@ class HelperUnavailable(ExecutorError):
 def source() -> bytes:
     """The helper's text as shipped: node/helper.py with the launch contract filled in."""
     text = resources.files("wq.executor").joinpath("node", "helper.py").read_text()
-    return contract.substitute(text).encode()
+    scripts = {"run": wrapper.wrapper_text(),
+               "timer": wrapper.node_script("timer.sh", "killgroup.sh")}
+    # a JSON string is a Python string literal too (ASCII, the same escapes)
+    literal = json.dumps(json.dumps(scripts))[1:-1]
+    return contract.substitute(text).replace("@SCRIPTS@", literal).encode()
+
+
+def bootstrap_code(length: int) -> str:
+    """Stage one: read exactly `length` bytes of stdin, then run them."""
+    loop = f"while len(b)<{length}:b+=os.read(0,{length}-len(b)) or sys.exit(3)"
+    return f"import os,sys;b=b'';exec('{loop}');exec(compile(b,'wq-helper','exec'))"
 
 
 def bootstrap_command(length: int) -> str:
-    """Stage one: read exactly `length` bytes of stdin, then run them. One line
-    in double quotes without `$`, `!` or backquotes, so sh, bash, zsh, csh and
-    fish all pass it through untouched; -E -S: no PYTHON* variables, no site."""
-    loop = f"while len(b)<{length}:b+=os.read(0,{length}-len(b)) or sys.exit(3)"
-    return (f"python3 -E -S -c \"import os,sys;b=b'';exec('{loop}');"
-            "exec(compile(b,'wq-helper','exec'))\"")
+    """Stage one as a command line: in double quotes without `$`, `!` or
+    backquotes, so sh, bash, zsh, csh and fish all pass it through untouched;
+    -E -S: no PYTHON* variables, no site."""
+    return f'python3 -E -S -c "{bootstrap_code(length)}"'
 
 
 class HelperProc:
@@ -92,6 +105,41 @@ class HelperProc:
             self._exit.set_result(code)
 
 
+class HelperLaunch:
+    """One job instance started by the helper: its replies are structured (see
+    node/helper.py), so a launch reads no lines; `outcome` resolves once it ended."""
+
+    def __init__(self, link: HelperLink, rid: int, on_started: Callable[[Started], None]
+                 ) -> None:
+        self._link, self.id, self._on_started = link, rid, on_started
+        self.outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+
+    def _reply(self, message: dict[str, Any]) -> None:
+        started = message.get("started")
+        if isinstance(started, list) and len(started) == 3:
+            pid, start, boot = started
+            self._on_started(Started(int(pid), str(start), str(boot)))
+        if "exited" in message and not self.outcome.done():
+            self.outcome.set_result(_outcome(self._link.name, message))
+
+    def _end(self, code: int | None) -> None:
+        """The helper (or its connection) went away: the node tells the rest."""
+        if not self.outcome.done():
+            self.outcome.set_result(Outcome(lost=True))
+
+
+def _outcome(host: str, message: dict[str, Any]) -> Outcome:
+    code = message.get("exited")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    error = message.get("error")
+    if isinstance(error, str):
+        return Outcome(exit_code=code, error=error)
+    if code is None:
+        return Outcome(error=f"the launch on {host} failed: the wrapper ended without "
+                             "an exit status")
+    return Outcome(exit_code=code, timed_out=message.get("timeout") is True)
+
+
 class HelperLink:
     """A running helper: sends requests, routes replies to their operations.
     When it goes, every operation still open ends as lost (wait() is None)."""
@@ -100,8 +148,9 @@ class HelperLink:
                  stderr: Reader, close: Callable[[], None]) -> None:
         self.name = name
         self._write, self._stdout, self._stderr, self._close = write, stdout, stderr, close
-        self._ops: dict[int, HelperProc] = {}
+        self._ops: dict[int, HelperProc | HelperLaunch] = {}
         self._ids = itertools.count(1)
+        self._outbox: list[bytes] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.alive = False
         self.closed = asyncio.Event()
@@ -144,6 +193,21 @@ class HelperLink:
         self.send({**request, "id": proc.id})
         return proc
 
+    async def launch(self, request: dict[str, Any], on_started: Callable[[Started], None]
+                     ) -> Outcome:
+        """Start a job instance (wrapper.helper_request) and wait until it ended,
+        or the helper went (lost: the node then tells what became of it)."""
+        op = HelperLaunch(self, next(self._ids), on_started)
+        if not self.alive:
+            return Outcome(lost=True)
+        self._ops[op.id] = op
+        self.send({**request, "id": op.id})
+        try:
+            return await asyncio.shield(op.outcome)
+        finally:
+            if not op.outcome.done():          # cancelled: the job runs on regardless
+                self._ops.pop(op.id, None)
+
     @contextlib.asynccontextmanager
     async def running(self, script: str) -> AsyncIterator[HelperProc]:
         """`sh -s` with `script` on the node, stopped (TERM) once the caller is done."""
@@ -154,12 +218,22 @@ class HelperLink:
             proc.terminate()
 
     def send(self, request: dict[str, Any]) -> None:
-        """Write a request; a channel found closed ends the link (every open
+        """Queue a request; the requests of one turn of the event loop go out in
+        one write (one ssh packet for a burst of launches)."""
+        if not self.alive:
+            return
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append(json.dumps(request, separators=(",", ":")).encode())
+
+    def _flush(self) -> None:
+        """Write what was queued; a channel found closed ends the link (every open
         operation then reads as lost, and is checked on the node)."""
+        data, self._outbox = b"\n".join(self._outbox) + b"\n", []
         if not self.alive:
             return
         try:
-            self._write(json.dumps(request, separators=(",", ":")).encode() + b"\n")
+            self._write(data)
         except OSError:                 # the connection went before the pump noticed
             self._gone()
 
@@ -177,7 +251,7 @@ class HelperLink:
                     continue
                 if proc is not None:
                     proc._reply(message)
-                    if "exit" in message:
+                    if "exit" in message or "exited" in message:
                         del self._ops[proc.id]
         finally:
             self._gone()
@@ -206,3 +280,44 @@ class HelperLink:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._gone()
+
+
+class Helpers:
+    """Each host's running helper, started by `start` when first needed; where
+    it cannot start, None (plain channels) for HELPER_RETRY."""
+
+    def __init__(self, start: Callable[[Host], Awaitable[HelperLink]]) -> None:
+        self._start = start
+        self.links: dict[str, HelperLink] = {}
+        self._failed: dict[str, float] = {}           # host -> when its helper failed
+        self._starting: dict[str, asyncio.Lock] = {}
+
+    async def get(self, host: Host) -> HelperLink | None:
+        link = self.links.get(host.name)
+        if link is not None and link.alive:
+            return link
+        if not host.ssh.helper:
+            return None
+        failed = self._failed.get(host.name)
+        if failed is not None and time.monotonic() - failed < HELPER_RETRY:
+            return None
+        async with self._starting.setdefault(host.name, asyncio.Lock()):
+            link = self.links.get(host.name)
+            if link is not None and link.alive:
+                return link
+            try:
+                link = await self._start(host)
+            except HelperUnavailable as exc:
+                log.warning("%s; using a channel per job there", exc)
+                self._failed[host.name] = time.monotonic()
+                return None
+            self._failed.pop(host.name, None)
+            self.links[host.name] = link
+            return link
+
+    def allow_retry(self, host: Host) -> None:
+        self._failed.pop(host.name, None)
+
+    async def close(self) -> None:
+        for link in list(self.links.values()):
+            await link.close()

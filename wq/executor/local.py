@@ -1,15 +1,24 @@
-"""LocalExecutor: the node-side scripts run by a local /bin/sh (hosts with `local: true`)."""
+"""LocalExecutor: jobs on this machine (hosts with `local: true`, and so the
+embedded default), through the same per-host helper as over ssh, spoken to
+over a pipe; `sh -s` per operation where it cannot run (`helper: false`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 
+from wq.executor import helper as helpers
+from wq.executor import wrapper
 from wq.executor.base import Proc, Reader, ShellExecutor
+from wq.executor.outcome import Outcome, Started
 from wq.model import Host
+
+log = logging.getLogger(__name__)
 
 
 class _LocalProc:
@@ -38,10 +47,55 @@ class _LocalProc:
 class LocalExecutor(ShellExecutor):
     def __init__(self, umask: int = 0o022) -> None:
         self.umask = umask        # the user's, as a login over ssh would give the scripts
+        self.helpers = helpers.Helpers(self._start_helper)
+        self._procs: list[asyncio.subprocess.Process] = []
+
+    async def _start_helper(self, host: Host) -> helpers.HelperLink:
+        """This server's own python runs the helper (it needs nothing else), in a
+        session of its own: the server's terminal never reaches it or its jobs.
+        Closing its stdin ends it; the jobs it started run on."""
+        text = helpers.source()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-E", "-S", "-c", helpers.bootstrap_code(len(text)),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True,
+                cwd=os.path.expanduser("~"), umask=self.umask)
+        except OSError as exc:
+            raise helpers.HelperUnavailable(f"{host.name}: {exc}") from None
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        self._procs = [p for p in self._procs if p.returncode is None] + [proc]
+        stdin = proc.stdin
+
+        def close() -> None:
+            if not stdin.is_closing():
+                stdin.close()
+        link = helpers.HelperLink(host.name, stdin.write, proc.stdout, proc.stderr, close)
+        hello = await link.start()
+        log.info("%s: local helper running (pid %s)", host.name, hello.get("pid"))
+        return link
 
     @contextlib.asynccontextmanager
     async def _run(self, host: Host, script: str) -> AsyncIterator[Proc]:
-        # A new session: the server's terminal (Ctrl-C) must never reach jobs.
+        link = await self.helpers.get(host)
+        if link is None:
+            async with self._shell(script) as plain:
+                yield plain
+            return
+        async with link.running(script) as proc:
+            yield proc
+
+    async def launch(self, host: Host, job: wrapper.Launch,
+                     on_started: Callable[[Started], None]) -> Outcome:
+        link = await self.helpers.get(host)
+        if link is None:
+            return await self.launch_plain(host, job, on_started)
+        return await link.launch(wrapper.helper_request(job), on_started)
+
+    @contextlib.asynccontextmanager
+    async def _shell(self, script: str) -> AsyncIterator[Proc]:
+        """The plain path: `sh -s` with the script, in a new session (the
+        server's Ctrl-C must never reach jobs)."""
         proc = await asyncio.create_subprocess_exec(
             "/bin/sh", "-s", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, start_new_session=True,
@@ -57,3 +111,12 @@ class LocalExecutor(ShellExecutor):
                 local.terminate()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(proc.wait(), 5)
+
+    def allow_retry(self, host: Host) -> None:
+        self.helpers.allow_retry(host)
+
+    async def close(self) -> None:
+        await self.helpers.close()
+        for proc in self._procs:         # its stdin closed: it ends at once
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(proc.communicate(), 5)

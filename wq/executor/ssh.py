@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ from wq.errors import ExecutorError, HostUnreachable
 from wq.executor import helper as helpers
 from wq.executor import wrapper
 from wq.executor.base import Proc, Reader, ShellExecutor
+from wq.executor.outcome import Outcome, Started
 from wq.executor.pool import HostPool
 from wq.model import Host
 
@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 _USER_CONFIG = "~/.ssh/config"
 _SYSTEM_CONFIG = "/etc/ssh/ssh_config"
 _KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
-#: after a helper failed to start on a host, use plain channels there this long
-HELPER_RETRY = 600.0
 
 
 def describe(host: Host) -> str:
@@ -154,9 +152,7 @@ class SshExecutor(ShellExecutor):
     def __init__(self, on_lost: Callable[[str, str], None] = lambda name, reason: None) -> None:
         self.pools: dict[str, HostPool] = {}
         self.on_lost = on_lost
-        self.helpers: dict[str, helpers.HelperLink] = {}
-        self._no_helper: dict[str, float] = {}          # host -> when its helper failed
-        self._starting: dict[str, asyncio.Lock] = {}
+        self.helpers = helpers.Helpers(self._start_helper)
 
     def pool(self, host: Host) -> HostPool:
         pool = self.pools.get(host.name)
@@ -176,27 +172,7 @@ class SshExecutor(ShellExecutor):
 
     async def helper(self, host: Host) -> helpers.HelperLink | None:
         """The host's running helper, started when needed; None where it cannot run."""
-        link = self.helpers.get(host.name)
-        if link is not None and link.alive:
-            return link
-        if not host.ssh.helper:
-            return None
-        failed = self._no_helper.get(host.name)
-        if failed is not None and time.monotonic() - failed < HELPER_RETRY:
-            return None
-        async with self._starting.setdefault(host.name, asyncio.Lock()):
-            link = self.helpers.get(host.name)
-            if link is not None and link.alive:
-                return link
-            try:
-                link = await self._start_helper(host)
-            except helpers.HelperUnavailable as exc:
-                log.warning("%s; using a channel per job there", exc)
-                self._no_helper[host.name] = time.monotonic()
-                return None
-            self._no_helper.pop(host.name, None)
-            self.helpers[host.name] = link
-            return link
+        return await self.helpers.get(host)
 
     async def _start_helper(self, host: Host) -> helpers.HelperLink:
         conn, release = await self.pool(host).lease()
@@ -229,14 +205,12 @@ class SshExecutor(ShellExecutor):
         async with link.running(script) as proc:
             yield proc
 
-    @contextlib.asynccontextmanager
-    async def _launch(self, host: Host, job: wrapper.Launch) -> AsyncIterator[Proc]:
+    async def launch(self, host: Host, job: wrapper.Launch,
+                     on_started: Callable[[Started], None]) -> Outcome:
         link = await self.helper(host)
         if link is None:
-            async with self._channel(host, wrapper.launch_script(job)) as plain:
-                yield plain
-            return
-        yield link.open(wrapper.helper_request(job))
+            return await self.launch_plain(host, job, on_started)
+        return await link.launch(wrapper.helper_request(job), on_started)
 
     @contextlib.asynccontextmanager
     async def _channel(self, host: Host, script: str) -> AsyncIterator[Proc]:
@@ -259,10 +233,9 @@ class SshExecutor(ShellExecutor):
     def allow_retry(self, host: Host) -> None:
         if host.name in self.pools:
             self.pools[host.name].forget_auth_failure()
-        self._no_helper.pop(host.name, None)
+        self.helpers.allow_retry(host)
 
     async def close(self) -> None:
-        for link in list(self.helpers.values()):
-            await link.close()
+        await self.helpers.close()
         for pool in self.pools.values():
             await pool.close()

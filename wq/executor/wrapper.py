@@ -122,6 +122,7 @@ class Launch:
     stdin: str | None = None           # the job's stdin data (surrogateescaped), or None
     time_limit: float | None = None    # seconds, enforced on the node
     grace: float = 5.0                 # between TERM and KILL
+    shell: str = "sh"                  # what runs the command (node/wrapper.sh)
 
     @property
     def dir(self) -> str:
@@ -135,43 +136,74 @@ def output_word(path: str | None, default: str, cwd: str) -> str:
 
 
 def _fail(message: str, code: int) -> str:
-    """sh that reports a launch failing before the job runs (message in double quotes)."""
-    return f'{{ echo "{ERROR} {message}"; echo "{EXITED} {code}"; exit {code}; }}\n'
+    """sh that reports a launch failing before the job runs (message in double
+    quotes), leaving nothing of the start behind."""
+    return f'{{ echo "{ERROR} {message}"; echo "{EXITED} {code}"; {SPENT.strip()}; exit {code}; }}\n'
 
 
 def _env_lines(job: Launch) -> str:
     env_lines = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(job.env.items()))
-    if job.hostfile_lines:     # expanded by the wrapper, where $d is the job directory
-        target = output_word(job.hostfile_path, "hostfile", job.cwd)
+    if job.hostfile_lines:     # $HOME expands where the lines are sourced, on the node
+        target = (output_word(job.hostfile_path, "hostfile", job.cwd) if job.hostfile_path
+                  else job.dir[:-1] + '/hostfile"')
         env_lines += f"export WQ_HOSTFILE={target}\n"
     return env_lines
 
 
+#: a word sh would take as it is: no quoting, expansion, globbing or operator
+_PLAIN_WORD = r"[A-Za-z0-9_./:,+@%=-]+"
+_PLAIN_COMMAND = re.compile(rf"[ \t]*{_PLAIN_WORD}([ \t]+{_PLAIN_WORD})*[ \t]*")
+#: first words sh does not look up on PATH: builtins and reserved words
+_SH_WORDS = frozenset(
+    ". : break cd command continue eval exec exit export getopts hash jobs fg bg "
+    "local read readonly return set shift source times trap type ulimit umask unalias "
+    "unset wait alias case do done elif else esac fi for if in then until while".split())
+
+
+def runner_command(job: Launch) -> tuple[str, list[str]]:
+    """How the runner runs the command: (`exec`, its words) for a command that is
+    nothing but plain words (`./simulate --steps 100`), exec'd with no shell at
+    all; else (the job's shell, [])."""
+    if job.shell == "sh" and _PLAIN_COMMAND.fullmatch(job.command):
+        words = job.command.split()
+        if "=" not in words[0] and words[0] not in _SH_WORDS:
+            return "exec", words
+    return job.shell, []
+
+
 def helper_request(job: Launch) -> dict[str, object]:
-    """A launch for the per-host helper (node/helper.py): the files the plain
-    launch script would write, and what the wrapper's first half would check."""
-    files = {"script": _as_lines(job.command), "env": _env_lines(job), "run": wrapper_text()}
+    """A launch for the per-host helper (node/helper.py): the job's command,
+    environment and input, and what the wrapper's first half would check."""
     request: dict[str, object] = {
-        "op": "launch", "server": job.server_id, "name": job.name,
-        "cwd": job.cwd, "stdout": job.stdout, "stderr": job.stderr, "files": files,
-        "hostfile": job.hostfile_path if job.hostfile_lines else None}
+        "op": "launch", "server": job.server_id, "name": job.name, "cwd": job.cwd,
+        "stdout": job.stdout, "stderr": job.stderr, "command": _as_lines(job.command),
+        "env": job.env}
+    shell, words = runner_command(job)
+    if shell != "sh":
+        request["shell"] = shell
+    if words:
+        request["argv"] = words
     if job.time_limit is not None:
-        files["timer"] = node_script("timer.sh", "killgroup.sh")
         request["limit"] = str(math.ceil(job.time_limit))
         request["steps"] = _steps(job.grace)
     if job.stdin is not None:
-        files["stdin"] = job.stdin
+        request["stdin"] = job.stdin
     if job.hostfile_lines:
-        files["hostfile"] = "\n".join(job.hostfile_lines) + "\n"
+        request["hostfile"] = "\n".join(job.hostfile_lines) + "\n"
+        request["hostfile_path"] = job.hostfile_path
     return request
 
 
 #: node scripts create wq's files private; a job gets the login's umask back
 PRIVATE = "umask 077\n"
+#: sh deleting what only served a job's start from its directory $d, once it ended
+SPENT = ('rm -f "$d/env" "$d/script" "$d/run" "$d/timer" "$d/timer.pid" "$d/hostfile" '
+         '"$d/stdin"\n')
 
 
 def launch_script(job: Launch) -> str:
     env_lines = _env_lines(job)
+    shell, words = runner_command(job)
     parts = [
         "wq_umask=$(umask)\n" + PRIVATE,
         f"d={job.dir}\n",
@@ -182,10 +214,10 @@ def launch_script(job: Launch) -> str:
         _heredoc('"$d/env"', env_lines),
         _heredoc('"$d/run"', wrapper_text()),
     ]
-    limit_args = ""
+    limit_args = "'' '' ''"
     if job.time_limit is not None:
         parts.append(_heredoc('"$d/timer"', node_script("timer.sh", "killgroup.sh")))
-        limit_args = f" {math.ceil(job.time_limit)} {_steps(job.grace)}"
+        limit_args = f'{math.ceil(job.time_limit)} {_steps(job.grace)} "$d/timer"'
     if job.stdin is not None:
         parts.append(_exact_file('"$d/stdin"', job.stdin))
     if job.hostfile_lines:
@@ -199,19 +231,17 @@ def launch_script(job: Launch) -> str:
         f"[ -d {quote(job.cwd)} ] || "
         + _fail(f'the working directory "{quote(job.cwd)}" does not exist on this host',
                 RC_NO_CWD) +
-        'wq_shell=${SHELL:-/bin/sh}\n'
-        '[ -x "$wq_shell" ] || wq_shell=/bin/sh\n'
         f'setsid -w /bin/sh "$d/run" "$d" {quote(job.cwd)} '
         f'{output_word(job.stdout, "stdout", job.cwd)} '
-        f'{output_word(job.stderr, "stderr", job.cwd)} "$wq_shell" "$wq_umask"{limit_args} '
-        '</dev/null\n'
+        f'{output_word(job.stderr, "stderr", job.cwd)} {quote(shell)} "$wq_umask" '
+        f"{limit_args} ''{''.join(' ' + quote(w) for w in words)} </dev/null\n"
         # a wrapper killed by `wq rm` leaves rc to the killer, a moment later
         'i=0; while [ ! -s "$d/rc" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done\n'
         f'[ -f "$d/timeout" ] && echo "{TIMED_OUT}"\n'
         f'if [ -s "$d/rc" ]; then echo "{EXITED} $(cat "$d/rc")"; '
         f'else echo "{EXITED} none"; fi\n'
         f'[ -f "$d/error" ] && echo "{ERROR} $(cat "$d/error")"\n'
-        'exit 0\n')
+        + SPENT + 'exit 0\n')
     return "".join(parts)
 
 

@@ -42,6 +42,18 @@ def _priority(value: Any) -> int:
                          f"or a number from -{MAX_PRIORITY} to {MAX_PRIORITY})") from None
 
 
+def _shell(value: Any) -> str:
+    """What runs the command on the node: sh (the default: /bin/sh, no start-up
+    files), login (the user's login shell, `$SHELL -l`, with its start-up files)
+    or an interpreter's absolute path (`/bin/bash`)."""
+    out = units.text(value).strip()
+    if out in ("sh", "login") or (out.startswith("/") and "\0" not in out
+                                  and not any(c.isspace() for c in out)):
+        return out
+    raise ValueError(f"unknown shell {units.shown(value)} (sh, login, or an absolute path "
+                     "such as /bin/bash)")
+
+
 def _hostfile(value: Any) -> str:
     out = units.text(value).strip()
     return "auto" if out in ("auto", "%hostfile%") else out
@@ -67,13 +79,15 @@ FIELDS = FieldTable([
     Field("time", units.duration, ("time_limit", "walltime", "timelimit")),
     Field("crash_limit", units.bounded(units.non_negative_int, MAX_RETRIES),
           ("crashlimit", "max_crashes")),
+    Field("shell", _shell),
 ])
 
 _ATTR = {"mode": "mode", "N": "n", "group": "groups", "notgroup": "not_groups",
          "host": "hosts", "nothost": "not_hosts", "min_cores": "min_cores",
          "min_mem": "min_mem", "mem": "mem", "gpus": "gpus", "priority": "priority",
          "job_name": "job_name", "hostfile": "hostfile", "threads": "threads", "X": "x11",
-         "retries": "retries", "time": "time_limit", "crash_limit": "crash_limit"}
+         "retries": "retries", "time": "time_limit", "crash_limit": "crash_limit",
+         "shell": "shell"}
 
 Raw = tuple[str, Any, int | None]   # key, value, line
 

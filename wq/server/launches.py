@@ -49,7 +49,7 @@ def launch_spec(job: Job, known: Mapping[str, Host], server_id: str,
     return wrapper.Launch(server_id, instance_name(job), command, spec.cwd, env,
                           stdout, stderr, lines, hostfile, spec.stdin,
                           time_limit=None if spec.interactive else req.time_limit,
-                          grace=kill_grace)
+                          grace=kill_grace, shell=req.shell)
 
 
 def slurm_environment(job: Job, hosts: tuple[str, ...]) -> dict[str, str]:

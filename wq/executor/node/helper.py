@@ -8,10 +8,13 @@
 #   {"op": "stop", "id": N}                     end run N (TERM to its group); a
 #                                               launched job lives on regardless
 #
-# Replies: {"id": N, "out": DATA}, {"id": N, "err": DATA} (bytes as latin-1
-# text) and finally {"id": N, "exit": CODE}. A launch answers with the very
-# lines of the plain launch script (WQ-STARTED, WQ-EXIT, ...), so the server
-# reads both paths alike. Replies are written once per turn of the loop.
+# Replies to a run: {"id": N, "out": DATA}, {"id": N, "err": DATA} (bytes as
+# latin-1 text) and finally {"id": N, "exit": CODE}. A launch answers with
+# {"id": N, "started": [PID, START, BOOT]} once its runner runs, and
+# {"id": N, "exited": STATUS, "timeout": true, "error": WHY} once it ended
+# (STATUS null when no status was recorded; the last two only when so): what
+# the plain launch script prints as WQ-STARTED, WQ-EXIT, ... Replies are
+# written once per turn of the loop, all in one write.
 #
 # A job never depends on this helper: its runner (the wrapper's `run`) lives in
 # a session of its own and records the exit status itself, so when the helper
@@ -20,6 +23,7 @@
 # >= 3.8; an older python3 leaves the host to the plain path.
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import selectors
@@ -27,8 +31,10 @@ import signal
 import sys
 import time
 
-# the launch contract (wq/executor/contract.py), filled in as this text is shipped
-STARTED, EXITED, ERROR, TIMED_OUT = "@STARTED@", "@EXITED@", "@ERROR@", "@TIMED_OUT@"
+# the launch contract (wq/executor/contract.py), and the runner and the time
+# limit's watchdog (node/wrapper.sh, node/timer.sh), filled in as this text is
+# shipped
+SCRIPTS = json.loads("@SCRIPTS@")
 RC_NO_HOSTFILE, RC_NO_JOB_DIR = int("@RC_NO_HOSTFILE@"), int("@RC_NO_JOB_DIR@")
 RC_NO_CWD, RC_NO_OUTPUT = int("@RC_NO_CWD@"), int("@RC_NO_OUTPUT@")
 RC_WAIT = 2.0            # a runner killed by `wq rm` leaves its status to the killer
@@ -175,36 +181,49 @@ class Run:
 
 class Launch:
     """One job instance: the helper does what the wrapper's first half does in
-    sh (claim, files, pid, checks), then execs the runner in a new session."""
+    sh (claim, files, pid, checks), then starts the runner in a new session, in
+    the job's environment. Replies {"id", "started": [pid, start, boot]} and,
+    once it ended, {"id", "exited": STATUS or None, "timeout": bool, "error": why}."""
 
     def __init__(self, helper, rid, req):
         self.helper, self.id = helper, rid
         self.dir = d = os.path.join(HOME, ".cache", "wq", req["server"], req["name"])
         self.deadline = None
+        self.spent = []
         cwd = req["cwd"]
-
-        def fail(message, code):
-            self.say("%s %s" % (ERROR, message), "%s %d" % (EXITED, code))
-            self.end()
         try:
-            os.makedirs(d, mode=0o700, exist_ok=True)
-            os.chmod(d, 0o700)
-            for name in ("rc", "pid", "error", "stdin"):
-                if os.path.lexists(os.path.join(d, name)):
-                    os.unlink(os.path.join(d, name))
-            for name, text in req["files"].items():
-                write_file(os.path.join(d, name), text)
-        except OSError:
-            return fail("cannot create the job directory %s" % d, RC_NO_JOB_DIR)
-        if req.get("hostfile"):              # where the job wants its hostfile
-            where = os.path.join(cwd, req["hostfile"])
             try:
-                write_file(where, req["files"]["hostfile"], private=False)
+                os.mkdir(d, 0o700)
+            except FileNotFoundError:
+                os.makedirs(d, mode=0o700)
+            except FileExistsError:          # launched before: start afresh
+                os.chmod(d, 0o700)
+                for name in ("rc", "pid", "error", "stdin"):
+                    if os.path.lexists(os.path.join(d, name)):
+                        os.unlink(os.path.join(d, name))
+            if not req.get("argv"):          # the runner execs plain words itself
+                write_file(os.path.join(d, "script"), req["command"])
+                self.spent.append("script")
+            if req.get("stdin") is not None:
+                write_file(os.path.join(d, "stdin"), req["stdin"])
+                self.spent.append("stdin")
+        except OSError:
+            return self.fail("cannot create the job directory %s" % d, RC_NO_JOB_DIR)
+        env = dict(os.environ)
+        env.update(req["env"])
+        if req.get("hostfile") is not None:
+            where = req.get("hostfile_path")
+            where = os.path.join(cwd, where) if where else os.path.join(d, "hostfile")
+            try:
+                write_file(where, req["hostfile"], private=where.startswith(d + "/"))
             except OSError:
-                return fail("cannot write the hostfile %s" % where, RC_NO_HOSTFILE)
+                return self.fail("cannot write the hostfile %s" % where, RC_NO_HOSTFILE)
+            env["WQ_HOSTFILE"] = where
+            if where.startswith(d + "/"):
+                self.spent.append("hostfile")
         if not os.path.isdir(cwd):
-            return fail("the working directory %s does not exist on this host" % cwd,
-                        RC_NO_CWD)
+            return self.fail("the working directory %s does not exist on this host" % cwd,
+                             RC_NO_CWD)
         try:
             os.mkdir(os.path.join(d, "claim"))
         except OSError:                      # someone else decided about this instance
@@ -219,23 +238,39 @@ class Launch:
         except OSError:
             write_file(os.path.join(d, "error"),
                        "cannot write the output files %s and %s\n" % (out, err))
-            spent(d)
+            self.clean()
             write_file(os.path.join(d, "rc"), "%d\n" % RC_NO_OUTPUT)
             return self.finish()
-        shell = os.environ.get("SHELL") or "/bin/sh"
-        if not os.access(shell, os.X_OK):
-            shell = "/bin/sh"
-        argv = ["/bin/sh", os.path.join(d, "run"), d, cwd, out, err, shell, "%04o" % UMASK,
-                req.get("limit") or "", str(req.get("steps") or 50), "prepared"]
-        self.pid = spawn(argv, None)
+        limit = req.get("limit") or ""
+        if limit:
+            self.spent.append("timer.pid")
+        argv = ["/bin/sh", helper.script("run"), d, cwd, out, err, req.get("shell") or "sh",
+                "%04o" % UMASK, limit, str(req.get("steps") or 50),
+                helper.script("timer") if limit else "", "prepared", *req.get("argv", ())]
+        go_r, go_w = os.pipe()
+        try:
+            self.pid = spawn(argv, go_r, env)
+        finally:
+            os.close(go_r)
         # the runner waits for this before it starts the job (and writes it
-        # itself should this helper die first)
-        start = start_time(self.pid)
-        pidfile = os.path.join(d, "pid")
-        write_file(pidfile + ".helper", "%d %s %s\n" % (self.pid, start, BOOT))
-        os.rename(pidfile + ".helper", pidfile)
-        self.say("%s %d %s %s" % (STARTED, self.pid, start, BOOT))
+        # itself should this helper die first: its stdin then ends)
+        try:
+            start = start_time(self.pid)
+            pidfile = os.path.join(d, "pid")
+            write_file(pidfile + ".helper", "%d %s %s\n" % (self.pid, start, BOOT))
+            os.rename(pidfile + ".helper", pidfile)
+            try:
+                os.write(go_w, b"go\n")
+            except OSError:                  # it is gone already: its status tells
+                pass
+        finally:
+            os.close(go_w)
+        send({"id": self.id, "started": [self.pid, start, BOOT]})
         helper.children[self.pid] = self
+
+    def fail(self, message, code):
+        send({"id": self.id, "exited": code, "error": message})
+        self.clean()
 
     def reaped(self, status):
         self.deadline = time.monotonic() + RC_WAIT
@@ -251,57 +286,53 @@ class Launch:
 
     def finish(self):
         d = self.dir
-        lines = []
+        reply = {"id": self.id, "exited": rc_of(d)}
         if os.path.exists(os.path.join(d, "timeout")):
-            lines.append(TIMED_OUT)
-        rc = rc_of(d)
-        lines.append("%s %s" % (EXITED, "none" if rc is None else rc))
+            reply["timeout"] = True
         try:
             with open(os.path.join(d, "error")) as f:
-                lines.append("%s %s" % (ERROR, f.read().strip()))
+                reply["error"] = f.read().strip()
         except OSError:
             pass
-        self.say(*lines)
-        self.end()
+        send(reply)
+        self.clean()
 
-    def say(self, *lines):
-        send({"id": self.id, "out": "".join(line + "\n" for line in lines)})
-
-    def end(self):
-        send({"id": self.id, "exit": 0})
-
-
-def spent(d):
-    """What only served the start goes once the job has ended (as the runner's finish)."""
-    for name in ("env", "script", "run", "hostfile", "stdin", "timer", "timer.pid"):
-        try:
-            os.unlink(os.path.join(d, name))
-        except OSError:
-            pass
+    def clean(self):
+        """What only served the start goes once the job has ended."""
+        for name in self.spent:
+            try:
+                os.unlink(os.path.join(self.dir, name))
+            except OSError:
+                pass
 
 
 def rc_of(d):
+    """The status in DIR/rc, or None."""
     try:
         with open(os.path.join(d, "rc")) as f:
             text = f.read().strip()
     except OSError:
         return None
-    return text or None
+    return int(text) if text.lstrip("-").isdigit() else None
 
 
-def spawn(argv, fds):
-    """Start argv in a new session, its stdin, stdout and stderr `fds` (or /dev/null)."""
-    if fds is None:
-        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
-                   (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)]
+def spawn(argv, fds, env=None):
+    """Start argv in a new session; its stdin, stdout and stderr `fds`, or (an
+    int) stdin that fd and the others /dev/null."""
+    if isinstance(fds, int):
+        actions = [(os.POSIX_SPAWN_DUP2, fds, 0),
+                   (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_RDWR, 0),
+                   (os.POSIX_SPAWN_DUP2, 1, 2)]
     else:
         actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
-    return os.posix_spawn(argv[0], argv, os.environ, file_actions=actions, setsid=True,
+    return os.posix_spawn(argv[0], argv, os.environ if env is None else env,
+                          file_actions=actions, setsid=True,
                           setsigdef=(signal.SIGPIPE, signal.SIGCHLD))
 
 
 class Helper:
     def __init__(self):
+        self.scripts = {}        # name -> its file, written once per text
         self.sel = selectors.DefaultSelector()
         self.runs = {}           # id -> Run
         self.children = {}       # pid -> Run or Launch
@@ -316,6 +347,21 @@ class Helper:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.sel.register(wake_r, selectors.EVENT_READ, (self.drain, None))
+
+    def script(self, name):
+        """The file of SCRIPTS[name]: ~/.cache/wq/bin/NAME-DIGEST, shared by every
+        job (a runner reads it as it starts, so it is never changed in place)."""
+        path = self.scripts.get(name)
+        if path is None:
+            text = SCRIPTS[name]
+            path = os.path.join(HOME, ".cache", "wq", "bin", "%s-%s" % (
+                name, hashlib.sha256(text.encode()).hexdigest()[:16]))
+            self.scripts[name] = path
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            write_file("%s.%d" % (path, os.getpid()), SCRIPTS[name])
+            os.rename("%s.%d" % (path, os.getpid()), path)
+        return path
 
     def serve(self):
         send({"ready": 1, "boot": BOOT, "pid": os.getpid(),
