@@ -422,14 +422,19 @@ class Server:
                 if nxt not in done:
                     nxt.cancel()
                     continue
-                event = nxt.result()
+                # what has queued up meanwhile goes too, in one write
+                batch = [nxt.result()]
+                while not watcher.queue.empty() and not isinstance(batch[-1], events.LAST):
+                    batch.append(watcher.queue.get_nowait())
+                frames = []
                 if watcher.overflowed and not noticed:
                     noticed = True
-                    await conn.send(events.to_frame(events.Notice(
+                    frames.append(events.to_frame(events.Notice(
                         f"output comes faster than it can be shown; the rest is in "
                         f"wq log {label}")))
-                await conn.send(events.to_frame(event))
-                if isinstance(event, events.LAST):
+                frames.extend(events.to_frame(event) for event in batch)
+                await conn.send(*frames)
+                if isinstance(batch[-1], events.LAST):
                     return False
         except (ConnectionError, ProtocolError):
             if tied:

@@ -79,8 +79,9 @@ class Connection:
         self.limits = limits or Limits()
         self.budget = budget or Budget(self.limits.pending_bytes)
 
-    async def send(self, message: dict[str, Any]) -> None:
-        self.writer.write(framing.encode(message))
+    async def send(self, *messages: dict[str, Any]) -> None:
+        """Frames, in one write."""
+        self.writer.write(b"".join(framing.encode(m) for m in messages))
         await self.writer.drain()
 
     async def recv(self, first: bool = False) -> dict[str, Any] | None:

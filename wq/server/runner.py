@@ -9,8 +9,8 @@ Ordering: the store writes of one turn of the event loop share one
 transaction, committed at the start of the next turn (or before any reply).
 The commit is durable once the store's syncer has fsynced it, off the event
 loop (`durable`); events for watchers are held until then, and so is a
-Launch's task, so nobody learns of a job, and no node runs one, before it
-would survive a power loss.
+Launch's task, so nobody learns of a job, and no other machine runs one,
+before it would survive a power loss.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import dataclasses
 import gc
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -53,6 +53,7 @@ BIG_REMOVAL = 10_000      # jobs removed at once after which the WAL is truncate
 PAUSE = 0.002             # seconds of the event loop other work gets between two steps
 LOAD_PAGE = 5_000         # waiting jobs loaded per step at start
 LONG_LIVED = 5_000        # jobs taken in at once after which long_lived() is called
+SUMMARY = 5.0             # seconds between the log's lines of jobs started and ended
 
 
 class Runner:
@@ -72,6 +73,7 @@ class Runner:
         self._wake = asyncio.Event()
         self.loaded = asyncio.Event()     # the whole queue is in the engine
         self.synced = store.generation    # the commits known to be on disk
+        self._summary: asyncio.TimerHandle | None = None
         self._after_sync: deque[tuple[int, Callable[[], None]]] = deque()
 
     def ops(self, host: Host, user: str = "") -> Ops:
@@ -90,6 +92,8 @@ class Runner:
         """Hand one event to the engine and carry out its effects; returns the tasks
         of the kills it started (wq rm waits for them)."""
         tasks = self.apply(self.engine.handle(event, time.time()))
+        if self.engine.activity and self._summary is None:
+            self._summary = asyncio.get_running_loop().call_later(SUMMARY, self._summarize)
         if isinstance(event, (fx.Submitted, fx.Loaded)) and len(event.jobs) >= LONG_LIVED:
             long_lived()
         return tasks
@@ -311,6 +315,15 @@ class Runner:
         while self._after_sync and self._after_sync[0][0] <= self.synced:
             self._after_sync.popleft()[1]()
 
+    def _summarize(self) -> None:
+        """One log line for the jobs started and ended in the last SUMMARY seconds."""
+        self._summary = None
+        counts, self.engine.activity = self.engine.activity, Counter()
+        started = counts.pop("started", 0)
+        ended = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        log.info("jobs in the last %g s: %d started%s", SUMMARY, started,
+                 f", {ended}" if ended else "")
+
     def _expired(self, job_id: JobId, instance: int) -> None:
         self.timers.pop(job_id, None)
         self.feed(fx.SessionExpired(job_id, instance))
@@ -365,7 +378,10 @@ class Runner:
                 outcome = await ops.watch(job, host, directory, on_running)
             else:
                 directory = effect.launch.dir
-                await self.durable()
+                if not host.local:
+                    # a power loss here takes a local job down with the record of
+                    # its start; a node elsewhere would run on, unrecorded
+                    await self.durable()
                 hosts = [self.engine.known[h] for h in job.placement.hosts] \
                     if job.placement else [host]
                 outcome = await ops.launch(job, host, effect.launch, hosts, on_started)
@@ -555,6 +571,9 @@ class Runner:
             self.commit()
         for timer in self.timers.values():
             timer.cancel()
+        if self._summary is not None:
+            self._summary.cancel()
+            self._summarize()
         tasks = [t for _, t in self.runs.values()] + list(self._side)
         for task in tasks:
             task.cancel()

@@ -83,6 +83,9 @@ class Engine:
         self.watched: Counter[JobId] = Counter()        # attached clients per job
         self.watched_arrays: Counter[int] = Counter()   # ... per array
         self.held: Counter[int] = Counter()             # arrays none of whose tasks start
+        # jobs started and ended since the runner last logged a summary line
+        # (one line a second, not two a job: a job's own lines are debug)
+        self.activity: Counter[str] = Counter()
         self.hooked: dict[int, Job] = {}                # arrays with on_end: a task of each
         # waiting jobs held by dependencies: the ones not met yet; their jobs by number;
         # the targets they wait on, with what is known of each
@@ -508,7 +511,8 @@ class Engine:
         self._out.append(fx.Record(job, "started", ",".join(placement.hosts), instance))
         self._put(job)
         self.current[job.id] = instance
-        log.info("job %s started on %s", job.label, ",".join(placement.hosts))
+        self.activity["started"] += 1
+        log.debug("job %s started on %s", job.label, ",".join(placement.hosts))
         try:
             launch = launches.launch_spec(job, self.known, self.server_id, self.kill_grace)
         except Exception as exc:                 # a bug: the job ends, it never hangs in R
@@ -647,8 +651,10 @@ class Engine:
         self._out.append(fx.Record(done, verdict.state.value,
                                    verdict.reason or f"exit {verdict.exit_code}", instance))
         self._drop(done, done.state)
-        log.info("job %s %s%s", done.label, verdict.state.value,
-                 f": {verdict.reason}" if verdict.reason else "")
+        self.activity[verdict.state.value] += 1
+        log.log(logging.DEBUG if verdict.state is JobState.DONE else logging.INFO,
+                "job %s %s%s", done.label, verdict.state.value,
+                f": {verdict.reason}" if verdict.reason else "")
         self._exit(job_id, events.Exit(verdict.state.value, verdict.exit_code, verdict.reason))
         self._reschedule()
 

@@ -7,6 +7,7 @@ one transaction writing the job row and an event row.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass
 import sqlite3
@@ -16,7 +17,7 @@ from typing import Any
 
 from wq import codec
 from wq.errors import WqError
-from wq.model import Instance, Job, JobId, JobSpec, JobState, Limits
+from wq.model import Instance, Job, JobId, JobSpec, JobState, Limits, Placement
 from wq.store.checkpointer import Checkpointer
 from wq.store.schema import MIGRATIONS
 from wq.store.syncer import Syncer
@@ -256,7 +257,7 @@ class Store:
                 "reason=?, instance=?, crashes=?, failures=?, avoid=? WHERE id=? AND state IN "
                 f"({','.join('?' * len(allowed))})",
                 (job.state.value, job.started, job.ended,
-                 _json(codec.placement_to_list(job.placement)), job.exit_code, job.reason,
+                 _placement_json(job.placement), job.exit_code, job.reason,
                  job.instance, job.crashes, job.failures, ",".join(job.avoid), job.id,
                  *allowed))
             if done.rowcount != 1:              # nothing was written: nothing to undo
@@ -293,7 +294,7 @@ class Store:
         self.db.execute(
             f"INSERT OR REPLACE INTO instances (host, {_INSTANCE_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (i.host, i.job_id, i.number, _json(codec.placement_to_list(i.placement)),
+            (i.host, i.job_id, i.number, _placement_json(i.placement),
              i.started, i.ended, i.outcome, i.exit_code, i.detail, i.boot_id, int(i.settled)))
 
     def settle(self, instance: Instance, now: float, event: str, detail: str) -> None:
@@ -559,6 +560,13 @@ class _Transaction:
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _placement_json(placement: Placement | None) -> str | None:
+    """A placement as stored; the same few recur (one per free slot), and each is
+    written twice per job (its row and its instance's)."""
+    return _json(codec.placement_to_list(placement))
 
 
 def _instance(row: tuple[Any, ...]) -> Instance:
