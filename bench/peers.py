@@ -1,10 +1,15 @@
 """wq against its peers on the same loopback hosts: N `true` tasks, K hosts x C slots.
 
-    python3 bench/peers.py [--tasks 2000] [--hosts 4] [--slots 4] [--runs 3]
-                           [--slow-bashrc] [--out FILE] [--only wq,asyncssh,...]
+    python3 bench/peers.py [--tasks 2000] [--hosts 4] [--slots 4] [--runs 5]
+                           [--out FILE] [--only wq,wq-slow,asyncssh,...]
 
-Measured side by side, in this run, medians of --runs:
-  * wq            a wq server on the K sshd hosts; N jobs submitted, until all ended
+Measured side by side, runs interleaved (one run of every system, then the
+next round), and reported as the median rate with its spread (min-max):
+  * wq            a wq server on the K sshd hosts; N jobs submitted, until all ended;
+                  with the server's own CPU time per task (user + system)
+  * wq-slow       the same on K more sshd hosts whose ~/.bashrc takes ~50 ms to
+                  source (sshd's bash reads it for every command), as conda or
+                  pyenv set-ups do
   * asyncssh      one connection per host, one channel per task, C at a time per
                   host: the floor for anything agentless that opens a channel per task
   * parallel      GNU parallel --sshloginfile, ssh with ControlMaster (apt-get install
@@ -16,8 +21,6 @@ Measured side by side, in this run, medians of --runs:
   * tsp           Task Spooler (apt-get install task-spooler), as many slots as this
                   machine has cores, a `tsp` process per task; skipped when missing
   * xargs         `xargs -P CORES true`: the physical floor on this machine
---slow-bashrc gives the hosts' shells a ~/.bashrc that takes ~50 ms to source
-(sshd's bash reads it for every command), as conda or pyenv set-ups do.
 Needs root (each sshd runs in a mount namespace with its own ~/.bashrc) and sshd.
 Numbers are wall-clock on this machine; run it on an idle machine.
 """
@@ -34,7 +37,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
@@ -47,10 +53,18 @@ from wq.protocol import messages as m  # noqa: E402
 SLOW_BASHRC = STOCK_BASHRC + "sleep 0.05   # like a conda or pyenv set-up\n"
 
 
-def run_wq(server: WqServer, tasks: int) -> float:
+class Measured(NamedTuple):
+    seconds: float
+    server_cpu: float | None = None     # the wq server's CPU seconds over the run
+
+
+def run_wq(server: WqServer, tasks: int) -> Measured:
     """One array of `tasks` tasks (one request), attached until its last task ended."""
     spec = {"command": "true", "cwd": "/tmp", "env": {"PATH": "/usr/bin:/bin"}}
+    assert server.proc is not None
+    cpu = psutil.Process(server.proc.pid)
     with Client(server.socket) as client:
+        before = cpu.cpu_times()
         began = time.monotonic()
         client.request(m.Submit(spec=spec, array=[1, tasks, 1], attach=True))
         counts: dict[str, int] = {}
@@ -58,9 +72,10 @@ def run_wq(server: WqServer, tasks: int) -> float:
             if isinstance(event, (events.Task, events.ArrayEnd)):
                 counts = event.counts
         took = time.monotonic() - began
+        after = cpu.cpu_times()
     if counts.get("done") != tasks:
         raise SystemExit(f"wq: not every task ended done: {counts}")
-    return took
+    return Measured(took, after.user - before.user + after.system - before.system)
 
 
 def run_asyncssh(hosts: list[SshHost], keys: Keys, tasks: int, slots: int) -> float:
@@ -138,8 +153,9 @@ def run_hyperqueue(hosts: int, slots: int, tasks: int, root: Path) -> float:
     return took
 
 
-def run_embedded(root: Path, tasks: int) -> float:
-    """wq's embedded default: a server with no cluster file (this machine)."""
+def run_embedded(root: Path, tasks: int) -> Measured:
+    """wq's embedded default: a server with no cluster file (this machine), started
+    afresh for each run."""
     server = WqServer(root / f"embedded-{time.monotonic_ns()}", None)
     server.start()
     try:
@@ -172,9 +188,31 @@ def run_xargs(tasks: int) -> float:
     return time.monotonic() - began
 
 
-def median_rate(measure: Callable[[], float], tasks: int, runs: int) -> tuple[float, float]:
-    seconds = statistics.median(measure() for _ in range(runs))
-    return tasks / seconds, 1000 * seconds / tasks
+def timed(measure: Callable[[], float]) -> Callable[[], Measured]:
+    return lambda: Measured(measure())
+
+
+class Series:
+    """One system's runs."""
+
+    def __init__(self, name: str, tasks: int) -> None:
+        self.name, self.tasks = name, tasks
+        self.runs: list[Measured] = []
+
+    def rates(self) -> list[float]:
+        return [self.tasks / r.seconds for r in self.runs]
+
+    def median(self) -> float:
+        return statistics.median(self.rates())
+
+    def row(self) -> str:
+        rates = self.rates()
+        text = (f"{self.median():8.1f} tasks/s ({min(rates):.0f}-{max(rates):.0f}) "
+                f"{1000 / self.median():6.2f} ms/task")
+        cpu = [r.server_cpu for r in self.runs if r.server_cpu is not None]
+        if cpu:
+            text += f", server CPU {1000 * statistics.median(cpu) / self.tasks:.3f} ms/task"
+        return text
 
 
 def main() -> None:
@@ -182,48 +220,56 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--hosts", type=int, default=4)
     parser.add_argument("--slots", type=int, default=4)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--slow-bashrc", action="store_true")
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     parser.add_argument("--only",
-                        default="wq,asyncssh,parallel,hyperqueue,embedded,tsp,xargs",
+                        default="wq,wq-slow,asyncssh,parallel,hyperqueue,embedded,tsp,xargs",
                         help="which systems to measure (comma-separated)")
     args = parser.parse_args()
-    bashrc = SLOW_BASHRC if args.slow_bashrc else STOCK_BASHRC
-    rows: list[tuple[str, str]] = []
-    with loopback("peers", args.hosts, args.slots, 20, bashrc) as bench:
-        hosts, keys, root, server = bench.hosts, bench.keys, bench.root, bench.server
-        systems: list[tuple[str, str, Callable[[], float] | str]] = [
-            ("wq", "wq", lambda: run_wq(server, args.tasks)),
+    chosen = args.only.split(",")
+    with contextlib.ExitStack() as stack:
+        bench = stack.enter_context(loopback("peers", args.hosts, args.slots, 20))
+        slow = stack.enter_context(loopback("peers-slow", args.hosts, args.slots, 30,
+                                            SLOW_BASHRC)) if "wq-slow" in chosen else None
+        hosts, keys, root = bench.hosts, bench.keys, bench.root
+        systems: list[tuple[str, str, Callable[[], Measured] | str]] = [
+            ("wq", "wq", lambda: run_wq(bench.server, args.tasks)),
+            ("wq-slow", "wq, a ~50 ms ~/.bashrc on the hosts",
+             (lambda: run_wq(slow.server, args.tasks)) if slow else "not chosen"),
             ("asyncssh", "asyncssh, a channel per task",
-             lambda: run_asyncssh(hosts, keys, args.tasks, args.slots)),
+             timed(lambda: run_asyncssh(hosts, keys, args.tasks, args.slots))),
             ("parallel", "GNU parallel + ControlMaster",
-             (lambda: run_parallel(hosts, keys, args.tasks, args.slots, root))
+             timed(lambda: run_parallel(hosts, keys, args.tasks, args.slots, root))
              if shutil.which("parallel") else "skipped: apt-get install parallel"),
             ("hyperqueue", "HyperQueue LocalCluster (no ssh)",
-             (lambda: run_hyperqueue(args.hosts, args.slots, args.tasks, root))
+             timed(lambda: run_hyperqueue(args.hosts, args.slots, args.tasks, root))
              if _has("hyperqueue") else "skipped: pip install hyperqueue"),
             ("embedded", "wq embedded default (this machine)",
              lambda: run_embedded(root, args.tasks)),
             ("tsp", "Task Spooler (this machine)",
-             (lambda: run_tsp(root, args.tasks))
+             timed(lambda: run_tsp(root, args.tasks))
              if shutil.which("tsp") or shutil.which("ts")
              else "skipped: apt-get install task-spooler"),
-            ("xargs", "xargs -P cores (this machine)", lambda: run_xargs(args.tasks)),
+            ("xargs", "xargs -P cores (this machine)", timed(lambda: run_xargs(args.tasks))),
         ]
-        chosen = args.only.split(",")
-        for key, name, measure in systems:
-            if key not in chosen:
-                continue
-            if isinstance(measure, str):
-                rows.append((name, measure))
-                continue
-            rate, per_task = median_rate(measure, args.tasks, args.runs)
-            rows.append((name, f"{rate:8.1f} tasks/s {per_task:7.2f} ms/task"))
-            print(f"{name:34} {rows[-1][1]}", file=sys.stderr)
-    shell = "a ~50 ms ~/.bashrc" if args.slow_bashrc else "a stock ~/.bashrc"
+        series = {key: Series(name, args.tasks) for key, name, measure in systems
+                  if key in chosen and not isinstance(measure, str)}
+        for round_ in range(1, args.runs + 1):
+            for key, name, measure in systems:
+                if key in series and not isinstance(measure, str):
+                    series[key].runs.append(measure())
+                    print(f"round {round_}: {name:38} "
+                          f"{args.tasks / series[key].runs[-1].seconds:8.1f} tasks/s",
+                          file=sys.stderr)
+    rows = [(name, series[key].row() if key in series else str(measure))
+            for key, name, measure in systems if key in chosen]
+    for a, b, what in (("wq", "hyperqueue", "wq / HyperQueue"),
+                       ("embedded", "tsp", "embedded / Task Spooler"),
+                       ("wq-slow", "wq", "slow ~/.bashrc / stock")):
+        if a in series and b in series:
+            rows.append((what, f"{series[a].median() / series[b].median():8.2f}"))
     head = (f"{args.tasks} `true` tasks, {args.hosts} loopback sshd hosts x {args.slots} "
-            f"slots, {shell}, median of {args.runs} runs")
+            f"slots, {os.cpu_count()} cores, median (min-max) of {args.runs} interleaved runs")
     write_table(head, rows, args.out)
 
 
