@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -29,8 +31,11 @@ class Bench:
 def loopback(name: str, count: int, cores: int, first_address: int,
              bashrc: str = STOCK_BASHRC) -> Iterator[Bench]:
     """`count` sshd hosts on 127.0.0.(first_address+1)..., `cores` each, and a wq
-    server on them with every host up; all stopped afterwards."""
+    server on them with every host up; all stopped, and their files deleted,
+    afterwards."""
     root = Path(tempfile.mkdtemp(prefix=f"wq-{name}-"))
+    cache = Path.home() / ".cache" / "wq"          # the hosts' logins are ours: job dirs
+    before = set(os.listdir(cache)) if cache.is_dir() else set()
     keys = Keys(root / "keys")
     hosts = [SshHost(f"node{i}", f"127.0.0.{first_address + i}", root / f"node{i}", keys,
                      bashrc=bashrc) for i in range(1, count + 1)]
@@ -50,6 +55,9 @@ def loopback(name: str, count: int, cores: int, first_address: int,
             server.stop()
         for h in hosts:
             h.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        for made in (set(os.listdir(cache)) if cache.is_dir() else set()) - before - {"bin"}:
+            shutil.rmtree(cache / made, ignore_errors=True)
 
 
 def _all_up(server: WqServer) -> bool:

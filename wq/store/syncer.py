@@ -15,9 +15,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
+#: seconds between two fsyncs at most: under load, the commits of this long
+#: share one (an fsync and the wake-ups around it cost ~0.3 ms of CPU here)
+GATHER = 0.002
 
 
 class Syncer:
@@ -53,13 +58,18 @@ class Syncer:
             self._fd = None
 
     def _run(self) -> None:
+        last = 0.0
         while True:
             with self._cond:
                 while self.written == self.synced and not self._stop:
                     self._cond.wait()
                 if self.written == self.synced:
                     return
+            if not self._stop:
+                time.sleep(max(0.0, last + GATHER - time.monotonic()))
+            with self._cond:
                 upto = self.written
+            last = time.monotonic()
             self._sync()
             with self._cond:
                 self.synced = upto
