@@ -5,8 +5,9 @@ instances, following output, kills, timers, the store's group commit and the
 scheduling wake-up. Every task is referenced until it ends, and its result,
 or its exception, goes back to the engine as an event.
 
-Ordering: the store writes of one turn of the event loop share one
-transaction, committed at the start of the next turn (or before any reply).
+Ordering: the store writes share a transaction, committed two turns of the
+event loop after the first (or before any reply): a job's end and the start
+its scheduling pass gives its slot share one.
 The commit is durable once the store's syncer has fsynced it, off the event
 loop (`durable`); events for watchers are held until then, and so is a
 Launch's task, so nobody learns of a job, and no other machine runs one,
@@ -75,6 +76,7 @@ class Runner:
         self.synced = store.generation    # the commits known to be on disk
         self._summary: asyncio.TimerHandle | None = None
         self._after_sync: deque[tuple[int, Callable[[], None]]] = deque()
+        self._commit_waiters: list[asyncio.Future[None]] = []
 
     def ops(self, host: Host, user: str = "") -> Ops:
         """Who does the node work of `user`'s job on `host`: the server, or in a lab
@@ -159,8 +161,9 @@ class Runner:
         finally:
             if many:
                 self.feed(fx.Hold(arrays, False))
-        if len(jobs) >= BIG_REMOVAL:     # once committed, give the WAL's space back
-            asyncio.get_running_loop().call_soon(self.store.checkpoint)
+        if len(jobs) >= BIG_REMOVAL:     # give the WAL's space back
+            self.commit()
+            self.store.checkpoint()
         for outcome in await asyncio.gather(*kills, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 log.warning("kill failed: %s", outcome)
@@ -260,12 +263,15 @@ class Runner:
         return kills
 
     def _write(self, effect: fx.Effect) -> None:
-        """Join this turn's transaction (opened at its first write, committed in the
-        next turn, before any launch it holds reaches a node)."""
+        """Join the open transaction (opened at its first write, committed two turns
+        of the loop later: the scheduling pass that jobs ending in this turn woke
+        joins it, so a job's end and its successor's start share a commit). No
+        launch reaches a node before its commit (`committed`)."""
         if not self.store.in_batch:
             self.store.begin()
             self.hub.hold()
-            asyncio.get_running_loop().call_soon(self.commit)
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.call_soon, self.commit)
         now = time.time()
         match effect:
             case fx.Record():
@@ -282,11 +288,22 @@ class Runner:
                 self.store.set_limits(effect.user, effect.limits, now)
 
     def commit(self) -> None:
-        """Commit what this turn recorded (also before any reply to a client); the
+        """Commit what was recorded (also before any reply to a client); the
         watchers are told once it is durable."""
         self.store.commit()
         if self.hub.seal():
             self.after_durable(self.hub.deliver)
+        waiting, self._commit_waiters = self._commit_waiters, []
+        for done in waiting:
+            if not done.done():
+                done.set_result(None)
+
+    async def committed(self) -> None:
+        """Until what was recorded so far is committed."""
+        if self.store.in_batch:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._commit_waiters.append(done)
+            await done
 
     def after_durable(self, callback: Callable[[], None]) -> None:
         """Call `callback` once every commit made so far is on disk (at once when
@@ -298,7 +315,8 @@ class Runner:
             self._after_sync.append((generation, callback))
 
     async def durable(self) -> None:
-        """Until every commit made so far is on disk."""
+        """Until everything recorded so far is committed and on disk."""
+        await self.committed()
         if self.store.generation <= self.synced or not self.store.syncing:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -378,9 +396,11 @@ class Runner:
                 outcome = await ops.watch(job, host, directory, on_running)
             else:
                 directory = effect.launch.dir
-                if not host.local:
-                    # a power loss here takes a local job down with the record of
-                    # its start; a node elsewhere would run on, unrecorded
+                if host.local:
+                    # a power loss takes a local job down with the record of its
+                    # start; a node elsewhere would run on, unrecorded
+                    await self.committed()
+                else:
                     await self.durable()
                 hosts = [self.engine.known[h] for h in job.placement.hosts] \
                     if job.placement else [host]
@@ -467,6 +487,7 @@ class Runner:
     async def _hook(self, effect: fx.Hook) -> None:
         """Run a job's on_end command: here for the server's own user, by their
         launcher for a lab member (not at all, logged, while it is away)."""
+        await self.durable()               # the end it tells of is on disk first
         job, facts = effect.job, dict(effect.facts)
         if job.task is not None:           # an array: its tasks' states as the store has them
             counts = self.store.states_of(job.number)
