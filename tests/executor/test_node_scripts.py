@@ -9,6 +9,7 @@ import psutil
 import pytest
 
 from wq.executor import wrapper
+from wq.executor.contract import RC_NO_OUTPUT
 from wq.executor.outcome import Outcome
 from wq.executor.local import LocalExecutor
 from wq.model import Host
@@ -196,3 +197,16 @@ def test_a_command_sees_its_own_pid_and_plain_words_run_without_a_shell(home, ho
     assert plain == Outcome(exit_code=0) and missing == Outcome(exit_code=127)
     assert (home / ".cache/wq/sid/31.1/stdout").read_text() == "plain words\n"
     assert "no-such-command-wq" in (home / ".cache/wq/sid/32.1/stderr").read_text()
+
+
+def test_helper_false_is_obeyed_while_the_hosts_helper_runs(home):
+    """`helper: false` (after a `wq refresh`, say) takes the plain path at once."""
+    async def scenario(executor: LocalExecutor) -> Outcome:
+        await executor.launch(HELPED, launch(40, "true"), lambda s: None)
+        return await executor.launch(PLAIN, launch(41, "true", stdout="/proc/forbidden/out"),
+                                     lambda s: None)
+
+    outcome = run(scenario)
+    assert outcome.exit_code == RC_NO_OUTPUT
+    # only the plain runner records its pid before it finds the output unwritable
+    assert (home / ".cache/wq/sid/41.1/pid").exists()

@@ -293,11 +293,11 @@ class Helpers:
         self._starting: dict[str, asyncio.Lock] = {}
 
     async def get(self, host: Host) -> HelperLink | None:
+        if not host.ssh.helper:
+            return None
         link = self.links.get(host.name)
         if link is not None and link.alive:
             return link
-        if not host.ssh.helper:
-            return None
         failed = self._failed.get(host.name)
         if failed is not None and time.monotonic() - failed < HELPER_RETRY:
             return None
