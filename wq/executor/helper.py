@@ -24,7 +24,7 @@ from typing import Any
 
 from wq.errors import ExecutorError, HostUnreachable
 from wq.executor import contract, wrapper
-from wq.executor.base import Reader
+from wq.executor.base import Proc, Reader, ShellExecutor
 from wq.executor.outcome import Outcome, Started
 from wq.model import Host
 
@@ -321,3 +321,33 @@ class Helpers:
     async def close(self) -> None:
         for link in list(self.links.values()):
             await link.close()
+
+
+class HelperExecutor(ShellExecutor):
+    """Each host's operations through its helper where it runs, else through
+    `_plain` (`sh -s` by a transport of the subclass's)."""
+
+    helpers: Helpers
+
+    def _plain(self, host: Host, script: str) -> contextlib.AbstractAsyncContextManager[Proc]:
+        raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def _run(self, host: Host, script: str) -> AsyncIterator[Proc]:
+        link = await self.helpers.get(host)
+        if link is None:
+            async with self._plain(host, script) as plain:
+                yield plain
+            return
+        async with link.running(script) as proc:
+            yield proc
+
+    async def launch(self, host: Host, job: wrapper.Launch,
+                     on_started: Callable[[Started], None]) -> Outcome:
+        link = await self.helpers.get(host)
+        if link is None:
+            return await self.launch_plain(host, job, on_started)
+        return await link.launch(wrapper.helper_request(job), on_started)
+
+    def allow_retry(self, host: Host) -> None:
+        self.helpers.allow_retry(host)

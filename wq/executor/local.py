@@ -10,12 +10,10 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from wq.executor import helper as helpers
-from wq.executor import wrapper
-from wq.executor.base import Proc, Reader, ShellExecutor
-from wq.executor.outcome import Outcome, Started
+from wq.executor.base import Proc, Reader
 from wq.model import Host
 
 log = logging.getLogger(__name__)
@@ -44,7 +42,7 @@ class _LocalProc:
                 os.killpg(self._proc.pid, signal.SIGTERM)
 
 
-class LocalExecutor(ShellExecutor):
+class LocalExecutor(helpers.HelperExecutor):
     def __init__(self, umask: int = 0o022) -> None:
         self.umask = umask        # the user's, as a login over ssh would give the scripts
         self.helpers = helpers.Helpers(self._start_helper)
@@ -76,24 +74,7 @@ class LocalExecutor(ShellExecutor):
         return link
 
     @contextlib.asynccontextmanager
-    async def _run(self, host: Host, script: str) -> AsyncIterator[Proc]:
-        link = await self.helpers.get(host)
-        if link is None:
-            async with self._shell(script) as plain:
-                yield plain
-            return
-        async with link.running(script) as proc:
-            yield proc
-
-    async def launch(self, host: Host, job: wrapper.Launch,
-                     on_started: Callable[[Started], None]) -> Outcome:
-        link = await self.helpers.get(host)
-        if link is None:
-            return await self.launch_plain(host, job, on_started)
-        return await link.launch(wrapper.helper_request(job), on_started)
-
-    @contextlib.asynccontextmanager
-    async def _shell(self, script: str) -> AsyncIterator[Proc]:
+    async def _plain(self, host: Host, script: str) -> AsyncIterator[Proc]:
         """The plain path: `sh -s` with the script, in a new session (the
         server's Ctrl-C must never reach jobs)."""
         proc = await asyncio.create_subprocess_exec(
@@ -111,9 +92,6 @@ class LocalExecutor(ShellExecutor):
                 local.terminate()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(proc.wait(), 5)
-
-    def allow_retry(self, host: Host) -> None:
-        self.helpers.allow_retry(host)
 
     async def close(self) -> None:
         await self.helpers.close()

@@ -19,9 +19,7 @@ import asyncssh
 
 from wq.errors import ExecutorError, HostUnreachable
 from wq.executor import helper as helpers
-from wq.executor import wrapper
-from wq.executor.base import Proc, Reader, ShellExecutor
-from wq.executor.outcome import Outcome, Started
+from wq.executor.base import Proc, Reader
 from wq.executor.pool import HostPool
 from wq.model import Host
 
@@ -145,7 +143,7 @@ class _SshProc:
             self._proc.close()
 
 
-class SshExecutor(ShellExecutor):
+class SshExecutor(helpers.HelperExecutor):
     """Each host's operations go through its helper when it has one (python3 on
     the node), else through a channel per operation running `sh -s`."""
 
@@ -170,10 +168,6 @@ class SshExecutor(ShellExecutor):
             self.pools[host.name] = pool
         return pool
 
-    async def helper(self, host: Host) -> helpers.HelperLink | None:
-        """The host's running helper, started when needed; None where it cannot run."""
-        return await self.helpers.get(host)
-
     async def _start_helper(self, host: Host) -> helpers.HelperLink:
         conn, release = await self.pool(host).lease()
         text = helpers.source()
@@ -196,24 +190,7 @@ class SshExecutor(ShellExecutor):
         return link
 
     @contextlib.asynccontextmanager
-    async def _run(self, host: Host, script: str) -> AsyncIterator[Proc]:
-        link = await self.helper(host)
-        if link is None:
-            async with self._channel(host, script) as plain:
-                yield plain
-            return
-        async with link.running(script) as proc:
-            yield proc
-
-    async def launch(self, host: Host, job: wrapper.Launch,
-                     on_started: Callable[[Started], None]) -> Outcome:
-        link = await self.helper(host)
-        if link is None:
-            return await self.launch_plain(host, job, on_started)
-        return await link.launch(wrapper.helper_request(job), on_started)
-
-    @contextlib.asynccontextmanager
-    async def _channel(self, host: Host, script: str) -> AsyncIterator[Proc]:
+    async def _plain(self, host: Host, script: str) -> AsyncIterator[Proc]:
         """The plain path: a channel of its own running `sh -s` with the script."""
         async with self.pool(host).session() as conn:
             try:
@@ -233,7 +210,7 @@ class SshExecutor(ShellExecutor):
     def allow_retry(self, host: Host) -> None:
         if host.name in self.pools:
             self.pools[host.name].forget_auth_failure()
-        self.helpers.allow_retry(host)
+        super().allow_retry(host)
 
     async def close(self) -> None:
         await self.helpers.close()
