@@ -20,7 +20,7 @@ def test_job_environment_drops_host_specific_variables():
     env = wrapper.job_environment({
         "PATH": "/bin", "MY_VAR": "1", "DISPLAY": ":0", "SSH_AUTH_SOCK": "/x", "TMPDIR": "/t",
         "HOME": "/h", "WQ_JOB_ID": "3", "BASH_FUNC_f%%": "() {}", "bad-name": "x",
-        "OMP_NUM_THREADS": "9", "CUDA_VISIBLE_DEVICES": "0"})
+        "OMP_NUM_THREADS": "9", "CUDA_VISIBLE_DEVICES": "0", "wq_d": "/elsewhere"})
     assert env == {"PATH": "/bin", "MY_VAR": "1"}
 
 

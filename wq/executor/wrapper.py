@@ -31,7 +31,7 @@ HOST_SPECIFIC = frozenset({
     "XDG_SEAT", "XDG_VTNR", "DBUS_SESSION_BUS_ADDRESS", "KRB5CCNAME", "GPG_AGENT_INFO",
     "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "PS1", "PROMPT_COMMAND",
 })
-HOST_SPECIFIC_PREFIXES = ("SSH_", "WQ_", "BASH_FUNC_")
+HOST_SPECIFIC_PREFIXES = ("SSH_", "WQ_", "BASH_FUNC_", "wq_")   # wq_: the runner's own
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

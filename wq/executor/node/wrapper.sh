@@ -19,10 +19,10 @@
 #              non-empty (`-s`), so one short write is enough
 # DIR/env      the job's environment, as sh export lines (not `prepared`: the
 #              helper starts this runner in the job's environment instead)
-# DIR/script   the job's command
-#              (env and script are emptied once the job has ended, and
-#              deleted by whoever reads the status: a finished job keeps
-#              claim, pid, rc, error and its output)
+# DIR/script   the job's command (none for `exec`)
+#              (this runner empties env and DIR/stdin once the job has ended;
+#              whoever reads the status deletes what only served the start:
+#              a finished job keeps claim, pid, rc, error and its output)
 # TIMER        the time limit's watchdog (LIMIT seconds, then TERM, STEPS
 #              tenths of a second, KILL); DIR/timer.pid its process group
 #
