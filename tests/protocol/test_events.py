@@ -3,6 +3,7 @@ status comes from the Exit event's state and code, never from its text."""
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 
 import pytest
@@ -29,6 +30,8 @@ def test_every_kind_of_event_has_a_sample():
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.event)
 def test_an_event_comes_back_as_it_went(event):
     assert events.from_frame(events.to_frame(event)) == event
+    # the shallow frame is what asdict gave: no event holds a dataclass
+    assert events.to_frame(event) == {"event": event.event, **dataclasses.asdict(event)}
 
 
 @pytest.mark.parametrize("frame", [

@@ -114,8 +114,14 @@ EVENTS: dict[str, type[Any]] = {c.event: c for c in typing.get_args(Event)}
 LAST = (Exit, ArrayEnd)
 
 
+_FIELDS = {kind: tuple(f.name for f in dataclasses.fields(kind)) for kind in EVENTS.values()}
+
+
 def to_frame(event: Event) -> dict[str, Any]:
-    return {"event": event.event, **dataclasses.asdict(event)}
+    """Shallow (every field holds plain JSON values, never a dataclass): a task's
+    event goes to each attached client, so asdict's deep copy was a cost."""
+    return {"event": event.event, **{name: getattr(event, name)
+                                     for name in _FIELDS[type(event)]}}
 
 
 def from_frame(frame: dict[str, Any]) -> Event:
