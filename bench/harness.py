@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import sys
 import tempfile
@@ -34,8 +33,6 @@ def loopback(name: str, count: int, cores: int, first_address: int,
     server on them with every host up; all stopped, and their files deleted,
     afterwards."""
     root = Path(tempfile.mkdtemp(prefix=f"wq-{name}-"))
-    cache = Path.home() / ".cache" / "wq"          # the hosts' logins are ours: job dirs
-    before = set(os.listdir(cache)) if cache.is_dir() else set()
     keys = Keys(root / "keys")
     hosts = [SshHost(f"node{i}", f"127.0.0.{first_address + i}", root / f"node{i}", keys,
                      bashrc=bashrc) for i in range(1, count + 1)]
@@ -53,11 +50,10 @@ def loopback(name: str, count: int, cores: int, first_address: int,
     finally:
         if server is not None:
             server.stop()
+            server.forget_node_dirs()
         for h in hosts:
             h.stop()
         shutil.rmtree(root, ignore_errors=True)
-        for made in (set(os.listdir(cache)) if cache.is_dir() else set()) - before - {"bin"}:
-            shutil.rmtree(cache / made, ignore_errors=True)
 
 
 def _all_up(server: WqServer) -> bool:

@@ -162,6 +162,7 @@ def run_embedded(root: Path, tasks: int) -> Measured:
         return run_wq(server, tasks)
     finally:
         server.stop()
+        server.forget_node_dirs()
 
 
 def run_tsp(root: Path, tasks: int) -> float:

@@ -93,6 +93,7 @@ def make_server(tmp_path: Path, keys: Keys, hosts: list[SshHost]) -> Iterator:
             if server.proc is not None:       # jobs outlive servers by design: end them
                 server.wq("rm", "all", timeout=60)
             server.stop()
+            server.forget_node_dirs()
 
 
 @pytest.fixture

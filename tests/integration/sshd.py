@@ -19,6 +19,7 @@ import queue
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -303,6 +304,18 @@ class WqServer:
             code = self.proc.wait(10)
         self.proc = None
         return code
+
+    def forget_node_dirs(self) -> None:
+        """Delete the job directories this server made in this user's
+        ~/.cache/wq (the loopback hosts' logins are ours): once its test is over,
+        nothing reads them, and a run of the suite would leave ~75 MB of them."""
+        db = Path(self.state) / "wq.db"
+        if not db.exists():
+            return
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key='server_id'").fetchone()
+        if row and str(row[0]).isalnum():
+            shutil.rmtree(Path.home() / ".cache" / "wq" / str(row[0]), ignore_errors=True)
 
     def wq(self, *args: str, input: str | None = None, timeout: float = 60,
            cwd: str | None = None, env: dict[str, str] | None = None
