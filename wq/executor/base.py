@@ -54,12 +54,8 @@ class ShellExecutor:
 
     async def launch(self, host: Host, job: wrapper.Launch,
                      on_started: Callable[[Started], None]) -> Outcome:
-        """Run one job instance; returns when it ends (or its channel is lost)."""
-        return await self.launch_plain(host, job, on_started)
-
-    async def launch_plain(self, host: Host, job: wrapper.Launch,
-                           on_started: Callable[[Started], None]) -> Outcome:
-        """Launch through the launch script (`sh -s`), reading what it prints."""
+        """Run one job instance through the launch script (`sh -s`), reading what
+        it prints; returns when it ends (or its channel is lost)."""
         async with self._run(host, wrapper.launch_script(job)) as proc:
             errors = asyncio.ensure_future(proc.stderr.read())
             exit_code: int | None = None

@@ -346,7 +346,7 @@ class HelperExecutor(ShellExecutor):
                      on_started: Callable[[Started], None]) -> Outcome:
         link = await self.helpers.get(host)
         if link is None:
-            return await self.launch_plain(host, job, on_started)
+            return await super().launch(host, job, on_started)
         return await link.launch(wrapper.helper_request(job), on_started)
 
     def allow_retry(self, host: Host) -> None:

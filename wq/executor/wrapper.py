@@ -145,7 +145,7 @@ def _env_lines(job: Launch) -> str:
     env_lines = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(job.env.items()))
     if job.hostfile_lines:     # $HOME expands where the lines are sourced, on the node
         target = (output_word(job.hostfile_path, "hostfile", job.cwd) if job.hostfile_path
-                  else job.dir[:-1] + '/hostfile"')
+                  else job_dir(job.server_id, f"{job.name}/hostfile"))
         env_lines += f"export WQ_HOSTFILE={target}\n"
     return env_lines
 
@@ -312,7 +312,8 @@ def watch_script(directory: str) -> str:
     WQ-ENDED with the time its exit status was written, when `date -r` can) or
     WQ-LOST; WQ-NOTSTARTED when the launch never got as far as the wrapper,
     which is then barred from starting late (DIR/claim)."""
-    return PRIVATE + node_script("watch.sh", "identity.sh").replace("@DIR@", directory)
+    return PRIVATE + (node_script("watch.sh", "identity.sh").replace("@DIR@", directory)
+                      .replace("@SPENT@", SPENT.strip()))
 
 
 def status_script(server_id: str, names: list[str]) -> str:

@@ -20,6 +20,7 @@ import asyncio
 import bisect
 import contextlib
 import dataclasses
+import functools
 import gc
 import logging
 import time
@@ -295,8 +296,7 @@ class Runner:
             self.after_durable(self.hub.deliver)
         waiting, self._commit_waiters = self._commit_waiters, []
         for done in waiting:
-            if not done.done():
-                done.set_result(None)
+            _settle(done)
 
     async def committed(self) -> None:
         """Until what was recorded so far is committed."""
@@ -305,27 +305,24 @@ class Runner:
             self._commit_waiters.append(done)
             await done
 
+    def _on_disk(self) -> bool:
+        """Every commit made so far is on disk (or the store does not wait for it)."""
+        return self.store.generation <= self.synced or not self.store.syncing
+
     def after_durable(self, callback: Callable[[], None]) -> None:
-        """Call `callback` once every commit made so far is on disk (at once when
-        the store does not wait for the disk)."""
-        generation = self.store.generation
-        if generation <= self.synced or not self.store.syncing:
+        """Call `callback` once every commit made so far is on disk."""
+        if self._on_disk():
             callback()
         else:
-            self._after_sync.append((generation, callback))
+            self._after_sync.append((self.store.generation, callback))
 
     async def durable(self) -> None:
         """Until everything recorded so far is committed and on disk."""
         await self.committed()
-        if self.store.generation <= self.synced or not self.store.syncing:
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def ready() -> None:
-            if not done.done():
-                done.set_result(None)
-        self.after_durable(ready)
-        await done
+        if not self._on_disk():
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.after_durable(functools.partial(_settle, done))
+            await done
 
     def on_synced(self, generation: int) -> None:
         """The store's syncer has put every commit up to `generation` on disk."""
@@ -601,6 +598,12 @@ class Runner:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+def _settle(done: asyncio.Future[None]) -> None:
+    """Wake whoever awaits `done`, unless it gave up (was cancelled)."""
+    if not done.done():
+        done.set_result(None)
 
 
 def _numbers(jobs: Sequence[Job]) -> frozenset[int]:

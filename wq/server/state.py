@@ -84,7 +84,7 @@ class Engine:
         self.watched_arrays: Counter[int] = Counter()   # ... per array
         self.held: Counter[int] = Counter()             # arrays none of whose tasks start
         # jobs started and ended since the runner last logged a summary line
-        # (one line a second, not two a job: a job's own lines are debug)
+        # (one line every few seconds, not two a job: a job's own lines are debug)
         self.activity: Counter[str] = Counter()
         self.hooked: dict[int, Job] = {}                # arrays with on_end: a task of each
         # waiting jobs held by dependencies: the ones not met yet; their jobs by number;

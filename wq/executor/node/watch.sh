@@ -9,7 +9,7 @@ while :; do
         echo "@ENDED@ $(date -r "$d/rc" +%s.%N 2>/dev/null)"
         echo "@EXITED@ $(cat "$d/rc")"
         # what only served the start (its runner emptied env and stdin)
-        rm -f "$d/env" "$d/script" "$d/run" "$d/timer" "$d/timer.pid" "$d/hostfile" "$d/stdin"
+        @SPENT@
         exit 0 ;;
     notstarted)
         echo "@NOT_STARTED@"
