@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncssh
+from asyncssh.encryption import get_default_encryption_algs
 
 from wq.errors import ExecutorError, HostUnreachable
 from wq.executor import helper as helpers
@@ -28,6 +29,13 @@ log = logging.getLogger(__name__)
 _USER_CONFIG = "~/.ssh/config"
 _SYSTEM_CONFIG = "/etc/ssh/ssh_config"
 _KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
+
+#: the ciphers offered when ssh_config names none: OpenSSH's defaults, AES-GCM
+#: first. asyncssh runs chacha20-poly1305 (OpenSSH's first choice) around
+#: per-packet cipher objects in Python, 12 µs a packet on the test machine
+#: against 2.4 µs for AES-GCM, and the helper's channel carries packets per job
+FAST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
+                "chacha20-poly1305@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr")
 
 
 def describe(host: Host) -> str:
@@ -67,6 +75,14 @@ def connect_options(host: Host) -> dict[str, Any]:
     else:
         opts["known_hosts"] = [p for p in (os.path.expanduser(k) for k in _KNOWN_HOSTS)
                                if os.path.exists(p)]
+    return opts
+
+
+async def _with_ciphers(opts: dict[str, Any]) -> dict[str, Any]:
+    """`opts` offering FAST_CIPHERS, unless ssh_config chose ciphers for the host."""
+    chosen = await asyncssh.SSHClientConnectionOptions.construct(**opts)
+    if list(chosen.encryption_algs) == get_default_encryption_algs():
+        return {**opts, "encryption_algs": list(FAST_CIPHERS)}
     return opts
 
 
@@ -158,7 +174,7 @@ class SshExecutor(helpers.HelperExecutor):
             async def connect(lost: Callable[[Exception | None], None]) -> Any:
                 try:
                     conn, _ = await asyncssh.create_connection(
-                        lambda: _Client(lost), **connect_options(host))
+                        lambda: _Client(lost), **await _with_ciphers(connect_options(host)))
                     return conn
                 except asyncio.CancelledError:
                     raise
