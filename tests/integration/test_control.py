@@ -138,3 +138,22 @@ def test_refresh_rereads_the_cluster_file_and_unfit_jobs_say_so(make_server, tmp
     assert jobs(server)[job_id]["state"] == "running"     # still watched on removed node3
     server.wq("rm", str(job_id))
     wait_state(server, job_id, ("cancelled",))
+
+
+def test_stop_ends_the_server_cleanly_and_its_jobs_run_on(server, tmp_path):
+    job_id = int(server.wq("sub", "-b", "-c", "echo $$ > pid; sleep 3; echo done",
+                           cwd=str(tmp_path)).stdout)
+    wait_state(server, job_id, ("running",))
+    wait_for(lambda: (tmp_path / "pid").exists(), 15, "the job's pid")
+    proc = server.proc
+    r = server.wq("stop")
+    assert r.returncode == 0, r.stderr
+    assert f"wq server (pid {proc.pid}) stopped; its 1 running job keeps running" in r.stdout
+    assert proc.poll() == 0                      # gone when wq stop says so, exit 0
+    assert "stopping: asked by wq stop" in "".join(server.log)
+    assert alive(int((tmp_path / "pid").read_text()))      # the job runs on
+    r = server.wq("stop")
+    assert r.returncode == 0 and "no wq server is running" in r.stdout
+    server.start()
+    wait_state(server, job_id, ("done",))
+    assert server.wq("log", str(job_id)).stdout == "done\n"

@@ -109,6 +109,9 @@ def test_sharing_rules_between_members_and_the_operator(lab, users):
     assert "wq node is for the lab's admins (root)" in one_line(alice.wq("node", "offline",
                                                                           "nowhere"))
     assert "wq refresh is for the lab's admins" in one_line(alice.wq("refresh"))
+    stop = alice.wq("stop")
+    assert stop.returncode == 1 and "wq stop is for root, who runs this server, alone" \
+        in one_line(stop)
 
     assert server.wq("limit", "-u", alice.name, "run: 3").returncode == 0
     assert "you may only lower your own limits (run: 3)" in one_line(alice.wq("limit",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -13,28 +14,52 @@ from tests.integration.conftest import wait_state
 README = Path(__file__).parents[2] / "README.md"
 
 
-def quick_start_command() -> str:
+def quick_start() -> list[str]:
+    """The commands of the README's quick start, in order."""
     text = README.read_text()
-    [line] = [l.strip() for l in text.splitlines() if "wq serve -d" in l and "pip install" in l]
-    return line
+    section = text[text.index("## Quick start"):]
+    section = section[:section.index("\n## ", 1)]
+    return [line.strip() for line in section.splitlines() if line.startswith("    ")]
 
 
-def test_readme_quick_start_runs_a_first_job(tmp_path):
-    command = quick_start_command()
-    # the install step is what .ci/run just did; run the rest as written
-    rest = re.sub(r"^pip install [^&]*&& ", "", command)
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_readme_quick_start_runs_a_first_job_and_stops_the_server(tmp_path):
+    first, test, stop = quick_start()
+    # the install step is what the test command just did; run the rest as written
+    rest = re.sub(r"^pip install [^&]*&& ", "", first)
     assert rest.startswith("wq serve -d && wq sub")
+    assert stop == "wq stop"
     env = {**os.environ, "HOME": str(tmp_path), "WQ_SOCKET": str(tmp_path / "s" / "wq.sock")}
     env.pop("WQ_STATE", None)
+    pid_file = tmp_path / ".local" / "state" / "wq" / "server.pid"
     try:
         r = subprocess.run(["bash", "-c", rest], env=env, capture_output=True, text=True,
                            timeout=60, cwd=str(tmp_path))
         assert r.returncode == 0, r.stderr
         assert re.search(r"^hello from \S+$", r.stdout, re.M), r.stdout
+        pid = int(pid_file.read_text())
+        r = subprocess.run(["bash", "-c", stop], env=env, capture_output=True, text=True,
+                           timeout=90, cwd=str(tmp_path))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == f"wq server (pid {pid}) stopped\n"
+        assert not alive(pid)
     finally:
-        pid_file = tmp_path / ".local" / "state" / "wq" / "server.pid"
         if pid_file.exists() and pid_file.read_text().strip():
-            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+
+
+def test_ci_runs_the_readmes_test_command():
+    _, test, _ = quick_start()
+    ci = (README.parent / ".ci" / "run").read_text().splitlines()
+    assert f"exec {test}" in ci
 
 
 def test_running_jobs_survive_a_server_restart(make_server, tmp_path):

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from wq.cli import render
+from wq.cli import complete, render
 from wq.client import Client
 from wq.errors import ProtocolError
 from wq.protocol import messages as m
@@ -16,7 +16,7 @@ PAGE = 1000             # instances and events per reply
 
 
 @click.command("info")
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete.job_ids)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def command(obj: dict[str, str | None], job_id: str, as_json: bool) -> None:

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from wq.cli import complete
+
 from wq.client import Client
 from wq.errors import UsageError
 from wq.protocol import messages as m
@@ -13,7 +15,7 @@ from wq.protocol.replies import Attached, LogReply
 
 
 @click.command("log")
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete.job_ids)
 @click.option("--bytes", "max_bytes", default=4 << 20, show_default=True,
               type=click.IntRange(min=1, max=1 << 30),
               help="Show at most the last this many bytes of each stream.")

@@ -6,7 +6,7 @@ import itertools
 
 import click
 
-from wq.cli import render
+from wq.cli import complete, render
 from wq.client import Client
 from wq.errors import UsageError
 from wq.protocol import messages as m
@@ -17,7 +17,8 @@ STATES = ["waiting", "running", "done", "failed", "cancelled", "lost", "timeout"
 
 
 @click.command("ls")
-@click.argument("select", nargs=-1, metavar="[JOBS]...")
+@click.argument("select", nargs=-1, metavar="[JOBS]...",
+                shell_complete=complete.job_ids)
 @click.option("-u", "--user", help="Only this user's jobs.")
 @click.option("-f", "--full", is_flag=True, help="Every detail of each job, and why it waits.")
 @click.option("--state", "states", multiple=True, type=click.Choice(STATES),

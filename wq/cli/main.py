@@ -20,6 +20,7 @@ from wq.errors import ServerLost, WqError, one_line
 
 VERBS = {
     "serve": "Run the server (in the foreground, or -d in the background).",
+    "stop": "Stop the server cleanly (running jobs keep running).",
     "sub": "Submit a job (runs attached, like a local command, unless -b).",
     "ls": "List jobs.",
     "stat": "Show the cluster: usage per host and in total.",
@@ -38,6 +39,7 @@ VERBS = {
     "slurm": "Install Slurm's commands (sbatch, squeue, sacct, ...) over wq.",
     "profile": "Write a workflow tool's profile for wq (Snakemake).",
     "session": "Hold a workflow's session: its jobs are cancelled when it ends.",
+    "completion": "Print the shell completion script (bash, zsh or fish).",
 }
 
 
@@ -80,7 +82,7 @@ def cli(ctx: click.Context, socket_path: str | None) -> None:
 
 
 #: verbs that always run where they are typed, whatever WQ_SERVER says
-LOCAL_VERBS = frozenset({"serve", "launcher"})
+LOCAL_VERBS = frozenset({"serve", "launcher", "completion"})
 #: verbs that only ask: asked again when the server went away mid-answer (the
 #: client waits for it to be back); the others might have been carried out
 ASKING = frozenset({"ls", "stat", "info", "users", "status", "log"})
@@ -90,7 +92,8 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         args = sys.argv[1:] if argv is None else argv
         server = remote.destination()
-        if server is not None and _verb(args) not in LOCAL_VERBS:
+        completing = "_WQ_COMPLETE" in os.environ      # a shell asks: answer it here
+        if server is not None and _verb(args) not in LOCAL_VERBS and not completing:
             remote.run(server, args)            # (does not return)
         for attempt in range(3):
             try:

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from wq.cli import complete
+
 from wq.client import Client
 from wq.protocol import messages as m
 from wq.protocol.replies import Accepted
@@ -31,7 +33,7 @@ def rerun(socket_path: str | None, job: str, states: tuple[str, ...], batch: boo
 
 
 @click.command("retry")
-@click.argument("job")
+@click.argument("job", shell_complete=complete.job_ids)
 @click.option("--state", "states", multiple=True, metavar="STATE",
               help="Rerun what ended in STATE (repeatable; default failed, lost, timeout "
                    "and cancelled; done too if you ask).")

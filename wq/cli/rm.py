@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from wq.cli import complete
+
 from wq.client import Client
 from wq.errors import UsageError
 from wq.protocol import messages as m
@@ -26,7 +28,7 @@ def parse_selectors(words: tuple[str, ...]) -> tuple[list[str], bool]:
 
 
 @click.command("rm")
-@click.argument("jobs", nargs=-1)
+@click.argument("jobs", nargs=-1, shell_complete=complete.job_ids)
 @click.pass_obj
 def command(obj: dict[str, str | None], jobs: tuple[str, ...]) -> None:
     """Remove jobs: waiting ones leave the queue; running ones get TERM, then KILL.

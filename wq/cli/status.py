@@ -6,7 +6,7 @@ import json
 
 import click
 
-from wq.cli import options
+from wq.cli import complete, options
 from wq.client import Client
 from wq.protocol import messages as m
 from wq.protocol.replies import StatusReply, StatusRow
@@ -25,7 +25,7 @@ def ask(socket_path: str | None, ids: list[str]) -> list[StatusRow]:
 
 
 @click.command("status")
-@click.argument("jobs", nargs=-1, required=True)
+@click.argument("jobs", nargs=-1, required=True, shell_complete=complete.job_ids)
 @click.option("--json", "as_json", is_flag=True,
               help="A JSON list: id, state (wq's), word, exit.")
 @click.pass_obj

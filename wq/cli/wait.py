@@ -7,7 +7,7 @@ import time
 
 import click
 
-from wq.cli import options
+from wq.cli import complete, options
 from wq.client import Client
 from wq.errors import ServerLost, UsageError
 from wq.protocol import messages as m
@@ -48,7 +48,7 @@ def _poll(socket_path: str | None, ids: list[str]) -> list[StatusRow]:
 
 
 @click.command("wait")
-@click.argument("jobs", nargs=-1)
+@click.argument("jobs", nargs=-1, shell_complete=complete.job_ids)
 @click.option("--any", "any_", is_flag=True, help="Return once any one of them has ended.")
 @click.option("-t", "--timeout", metavar="DURATION",
               help="Give up after this long (exit code 75).")

@@ -193,9 +193,17 @@ class Launcher:
     type: ClassVar[str] = "launcher"
 
 
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Ask the server to exit cleanly (`wq stop`; its operator's alone). Running
+    jobs keep running and are watched again at its next start."""
+
+    type: ClassVar[str] = "stop"
+
+
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
            | Log | SessionEnd | Info | Clean | Launcher | Attach | Status | Rerun
-           | Session | SubmitMany)
+           | Session | SubmitMany | Stop)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

@@ -233,6 +233,15 @@ class Refreshed(Row):
 
 
 @dataclass(frozen=True, slots=True)
+class Stopping(Row):
+    """`wq stop`: the server exits once this is sent. `lock` is its state lock
+    (server.pid): free once the process is gone."""
+    pid: int
+    running: int
+    lock: str
+
+
+@dataclass(frozen=True, slots=True)
 class NodeReply(Row):
     hosts: list[str]
     offline: bool

@@ -33,7 +33,8 @@ from wq.parsing.units import format_duration
 from wq.protocol import events
 from wq.protocol import messages as m
 from wq.protocol.replies import (Accepted, AcceptedMany, Done, EventRow, HelloReply, InfoPage,
-                                 InstanceRow, JobInfo, Listing, Refreshed, Row, UsersPage)
+                                 InstanceRow, JobInfo, Listing, Refreshed, Row, Stopping,
+                                 UsersPage)
 from wq.server.effects import (ArrayClientGone, ClientGone, LauncherGone, LauncherSettled,
                                LauncherUp, Loaded, SessionEnded, SetCluster, WorkflowGone)
 from wq.server.filesystems import network_filesystem
@@ -329,6 +330,15 @@ class Server:
                     return await self._stream(handlers, conn, job, watcher, tied=req.tie)
             case m.Hello():
                 await reply(HelloReply(m.PROTOCOL_VERSION))
+            case m.Stop():
+                operator = handlers.members.operator
+                if user != operator:
+                    raise WqError(f"wq stop is for {operator}, who runs this server, alone")
+                await reply(Stopping(os.getpid(), len(handlers.runner.engine.running),
+                                     os.path.join(self.state_dir, "server.pid")))
+                log.info("stopping: asked by wq stop")
+                self.stopping.set()
+                return False
             case m.Launcher():
                 return await self._launcher(handlers, conn)
             case m.Session():
