@@ -139,6 +139,7 @@ class Cluster:
     hosts: tuple[Host, ...]
     source: str = ""
     lab: Lab | None = None
+    resources: tuple[tuple[str, int], ...] = ()     # global counts (licences), by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,7 @@ class Requirements:
     time_limit: float | None = None     # seconds of wall time, then TERM, grace, KILL
     crash_limit: int = 3                # requeues after its host was lost
     shell: str = "sh"                   # what runs the command: sh, login or a path
+    licenses: tuple[tuple[str, int], ...] = ()  # of the cluster's resources, by name
 
 
 class DepKind(enum.Enum):

@@ -68,11 +68,25 @@ def test_hosts_as_a_mapping():
     ("a 4 8 x y z\n", "c.yaml:1: expected 'hostname ncores [mem [labels]]'"),
     ("a eight\n", "c.yaml:1: cores: expected a positive integer, got 'eight'"),
     ("# nothing\n", "lists no hosts"),
+    ("resources: {matlab: -1}\nhosts:\n  - {name: a, cores: 2}\n",
+     "c.yaml:1: resources: expected a count of matlab, got -1"),
+    ("resources: 3\nhosts:\n  - {name: a, cores: 2}\n",
+     "c.yaml:1: resources: expected names with their counts (resources: {matlab: 4, genus: 3})"),
+    ("licenses: {a: 1}\nresources: {b: 1}\nhosts:\n  - {name: a, cores: 2}\n",
+     "c.yaml:2: resources: resources given twice"),
 ])
 def test_bad_cluster_files(text, message):
     with pytest.raises(ParseError) as err:
         cluster.parse(text, "c.yaml")
     assert message in str(err.value)
+
+
+def test_resources_are_global_counts_by_name():
+    c = cluster.parse("resources: {matlab: 4, genus: 3, spare: 0}\n"
+                      "hosts:\n  - {name: a, cores: 2}\n", "c.yaml")
+    assert c.resources == (("genus", 3), ("matlab", 4), ("spare", 0))
+    assert cluster.parse("licenses: {matlab: 1}\nhosts:\n  - {name: a, cores: 2}\n",
+                         "c.yaml").resources == (("matlab", 1),)
 
 
 def test_missing_file_is_one_line():

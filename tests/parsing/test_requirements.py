@@ -31,6 +31,9 @@ def parse(text: str) -> Requirements:
     ("mode: bygroup; group: gpu", Requirements(mode=Mode.BYGROUP, groups=("gpu",))),
     ("shell: login", Requirements(shell="login")),
     ("shell: /bin/bash ", Requirements(shell="/bin/bash")),
+    ("licenses: matlab=2, genus", Requirements(licenses=(("genus", 1), ("matlab", 2)))),
+    ("licence: matlab:2,genus@flex:3", Requirements(licenses=(("genus@flex", 3), ("matlab", 2)))),
+    ("licenses: [matlab, {genus: 2}]", Requirements(licenses=(("genus", 2), ("matlab", 1)))),
     ("", Requirements()),
 ])
 def test_requirement_strings(text, expected):
@@ -51,6 +54,10 @@ def test_requirement_strings(text, expected):
     ("group: 'a b'", "not a valid name"),
     ("shell: bash", "unknown shell 'bash' (sh, login, or an absolute path"),
     ("shell: /bin/bash -l", "unknown shell"),
+    ("licenses: matlab=0", "licenses: expected a count of matlab (1 or more), got 0"),
+    ("licenses: matlab, matlab=2", "licenses: 'matlab' is named twice"),
+    ("licenses: matlab=two", "expected a count of matlab (1 or more), got 'two'"),
+    ("licenses: 'a b'", "not a valid name"),
 ])
 def test_bad_requirement_strings(text, message):
     with pytest.raises(ParseError) as err:
@@ -64,6 +71,8 @@ def test_bad_requirement_strings(text, message):
                  groups=st.lists(st.sampled_from(["a", "b"]), unique=True).map(tuple),
                  mem=st.sampled_from([0.0, 1.5, 64.0]), x11=st.booleans(),
                  shell=st.sampled_from(["sh", "login", "/bin/bash"]),
+                 licenses=st.dictionaries(st.sampled_from(["matlab", "genus"]),
+                                          st.integers(1, 5)).map(lambda d: tuple(sorted(d.items()))),
                  job_name=st.one_of(st.none(), st.text("abc:; ", min_size=1).filter(str.strip))))
 def test_dict_round_trip(req):
     assert requirements.from_dict(requirements.to_dict(req)) == req

@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from wq.protocol.replies import EventRow, HostRow, InstanceRow, JobInfo, JobRow, UserRow
+from wq.protocol.replies import (EventRow, HostRow, InstanceRow, JobInfo, JobRow, LicenseRow,
+                                 UserRow)
 
 STATE_LETTERS = {"waiting": "W", "running": "R", "done": "D", "failed": "F",
                  "cancelled": "C", "lost": "L", "timeout": "T"}
@@ -221,7 +222,7 @@ def info(job: JobInfo, instances: Sequence[InstanceRow], events: Sequence[EventR
     return "\n".join(lines)
 
 
-def stat(hosts: Sequence[HostRow]) -> str:
+def stat(hosts: Sequence[HostRow], licenses: Sequence[LicenseRow] = ()) -> str:
     table = [["Usage", "Host", "Mem", "Groups"]]
     notes = {}
     used = avail = active = offline = down = 0
@@ -257,6 +258,9 @@ def stat(hosts: Sequence[HostRow]) -> str:
     tail = ", ".join([f"{load:.1f}% load", *extra])
     lines.append("")
     lines.append(f" Used/avail/active cores: {used}/{avail}/{active} ({tail})")
+    if licenses:
+        lines.append(" Licences used/total: " + ", ".join(
+            f"{r.name} {r.used}/{r.total}" for r in licenses))
     return "\n".join(lines)
 
 

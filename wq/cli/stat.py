@@ -22,4 +22,4 @@ def command(obj: dict[str, str | None], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(reply.to_frame(), indent=1))
     else:
-        click.echo(render.stat(reply.hosts))
+        click.echo(render.stat(reply.hosts, reply.licenses))

@@ -34,7 +34,8 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
                x11: bool = False, agent: bool = False, stdin: bool = False,
                batch: bool = False, retries: int | None = None,
                time_limit: str | None = None, cores: int | None = None,
-               after: tuple[After, ...] = (), on_end: str | None = None) -> JobSpec:
+               after: tuple[After, ...] = (), on_end: str | None = None,
+               licenses: tuple[str, ...] = ()) -> JobSpec:
     from wq.parsing import jobfile as jobfiles
     from wq.parsing import requirements
 
@@ -72,6 +73,13 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
         req = dataclasses.replace(req, mode=Mode.BYCORE1, n=cores)
     if time_limit is not None:
         req = dataclasses.replace(req, time_limit=options.duration("-t/--time", time_limit))
+    if licenses:
+        from wq.parsing import units
+        try:
+            req = dataclasses.replace(req, licenses=units.counts(
+                [*(f"{name}={n}" for name, n in req.licenses), *licenses]))
+        except ValueError as exc:
+            raise UsageError(f"--license: {exc}") from None
     interactive = interactive_flag or req.x11 or agent or (
         sys.stdin.isatty() and _is_shell(command))
     if interactive:
@@ -314,6 +322,9 @@ def _is_shell(command: str) -> bool:
 @click.option("--cores", type=click.IntRange(min=1, max=MAX_CORES), metavar="N",
               help="N cores on one host (a multi-threaded job: OMP_NUM_THREADS=N); "
                    "the same as -r 'mode: bycore1; N: N'.")
+@click.option("--license", "licenses", metavar="NAME[=N]", multiple=True,
+              help="N (default 1) of the cluster's licence NAME (its resources), held "
+                   "while the job runs; repeatable, or matlab=2,genus.")
 @click.option("-d", "--dependency", metavar="DEPS",
               help="Start only once other jobs have ended: afterok:12[:13], afterany:12, "
                    "afternotok:12, aftercorr:12 (task i after task i of array 12); "
@@ -337,7 +348,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
             each_line: str | None, from_json: str | None, throttle: int | None,
             cores: int | None, dependency: str | None, after_ids: tuple[str, ...],
             parsable: bool, rerun: str | None, session: str | None,
-            on_end: str | None) -> None:
+            on_end: str | None, licenses: tuple[str, ...]) -> None:
     """Submit a job: a -c command, a YAML JOBFILE, or a script (a file starting
     with #!, or any that is not YAML), run as it is with its #WQ header lines
     as requirements (#WQ N: 4; mode: bycore1).
@@ -370,7 +381,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
                       interactive_flag=interactive_flag, x11=x11, agent=agent, stdin=stdin,
                       batch=batch or shape is not None, retries=retries, cores=cores,
                       time_limit=time_limit, after=dependencies(dependency, after_ids),
-                      on_end=on_end)
+                      on_end=on_end, licenses=licenses)
     if session:
         spec = dataclasses.replace(spec, session=session)
     frame = codec.spec_to_dict(spec)

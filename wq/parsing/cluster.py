@@ -73,7 +73,8 @@ HOST_FIELDS = FieldTable([
 ])
 
 _TOP = FieldTable([Field("hosts", lambda v: v), Field("defaults", lambda v: v),
-                   Field("lab", lambda v: v)])
+                   Field("lab", lambda v: v),
+                   Field("resources", lambda v: v, ("licenses", "licences"))])
 _SSH_KEYS = {"known_hosts": "known_hosts", "identity": "identity", "ssh_config": "config",
              "keepalive": "keepalive", "keepalive_count": "keepalive_count",
              "connect_timeout": "connect_timeout", "max_sessions": "max_sessions",
@@ -134,6 +135,19 @@ def parse(text: str, source: str) -> Cluster:
     cluster = _checked(hosts, source, [e[2] for e in entries])
     if "lab" in top:
         cluster = dataclasses.replace(cluster, lab=lab.parse(top["lab"].node, source))
+    resources = [i for k, i in top.items() if _TOP.lookup(k).name == "resources"]
+    if len(resources) > 1:
+        raise ParseError("resources given twice (resources and licenses are one key)",
+                         source=source, line=resources[1].line, key=resources[1].key)
+    for item in resources:
+        try:
+            if not isinstance(item.value, dict):
+                raise ValueError(f"expected names with their counts ({item.key}: "
+                                 f"{{matlab: 4, genus: 3}}), got {units.shown(item.value)}")
+            counts = units.counts(item.value, minimum=0)
+        except ValueError as exc:
+            raise ParseError(str(exc), source=source, line=item.line, key=item.key) from None
+        cluster = dataclasses.replace(cluster, resources=counts)
     return cluster
 
 

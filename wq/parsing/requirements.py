@@ -80,6 +80,7 @@ FIELDS = FieldTable([
     Field("crash_limit", units.bounded(units.non_negative_int, MAX_RETRIES),
           ("crashlimit", "max_crashes")),
     Field("shell", _shell),
+    Field("licenses", units.counts, ("license", "licences", "licence")),
 ])
 
 _ATTR = {"mode": "mode", "N": "n", "group": "groups", "notgroup": "not_groups",
@@ -87,7 +88,7 @@ _ATTR = {"mode": "mode", "N": "n", "group": "groups", "notgroup": "not_groups",
          "min_mem": "min_mem", "mem": "mem", "gpus": "gpus", "priority": "priority",
          "job_name": "job_name", "hostfile": "hostfile", "threads": "threads", "X": "x11",
          "retries": "retries", "time": "time_limit", "crash_limit": "crash_limit",
-         "shell": "shell"}
+         "shell": "shell", "licenses": "licenses"}
 
 Raw = tuple[str, Any, int | None]   # key, value, line
 
@@ -162,6 +163,8 @@ def to_dict(req: Requirements) -> dict[str, Any]:
             value = value.value
         elif name == "time":
             value = units.format_duration(value)
+        elif name == "licenses":
+            value = dict(value)
         elif isinstance(value, tuple):
             value = list(value)
         out[name] = value

@@ -186,6 +186,44 @@ def names(value: Any) -> tuple[str, ...]:
     return out
 
 
+def counts(value: Any, minimum: int = 1) -> tuple[tuple[str, int], ...]:
+    """Named counts, by name: `{matlab: 2, genus: 1}`, or a list or a comma
+    separated string of `name`, `name=N` or `name:N` (Slurm's form); a name
+    alone counts 1; {} or [] is none."""
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, dict):
+                pairs += list(item.items())
+            else:
+                pairs += [_count_pair(part) for part in _parts(item)]
+    elif isinstance(value, (str, int)) and not isinstance(value, bool):
+        pairs = [_count_pair(part) for part in _parts(value)]
+    else:
+        raise ValueError(f"expected names with counts (matlab=2, genus), got {shown(value)}")
+    out: dict[str, int] = {}
+    for key, number in pairs:
+        label = name(key)
+        if label in out:
+            raise ValueError(f"{shown(label)} is named twice")
+        out[label] = integer(number, minimum=minimum, maximum=MAX_COUNT,
+                             what=f"a count of {label}" + (" (1 or more)" if minimum else ""))
+    return tuple(sorted(out.items()))
+
+
+def _parts(value: Any) -> list[str]:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"expected name=N, got {shown(value)}")
+    return [p.strip() for p in str(value).split(",") if p.strip()]
+
+
+def _count_pair(part: str) -> tuple[str, Any]:
+    key, sep, number = part.replace(":", "=", 1).partition("=")
+    return key.strip(), number.strip() if sep else 1
+
+
 def name(value: Any) -> str:
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise ValueError(f"expected a name, got {shown(value)}")

@@ -196,10 +196,19 @@ class Listing(Row):
 
 
 @dataclass(frozen=True, slots=True)
+class LicenseRow(Row):
+    """One of the cluster's resources in `wq stat`: its count and how many are held."""
+    name: str
+    total: int
+    used: int
+
+
+@dataclass(frozen=True, slots=True)
 class StatReply(Row):
     hosts: list[HostRow]
     running: int
     waiting: int
+    licenses: list[LicenseRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,10 @@ Rules, in order:
   * a job retried or requeued after failing on some hosts (`Job.avoid`) goes
     elsewhere when it can, and back to those hosts only when nothing else fits;
   * an array's waiting tasks are tried as one group, in task order, until one
-    does not fit or its throttle (`room`) is used up.
+    does not fit or its throttle (`room`) is used up;
+  * licences (the cluster's `resources`) are never handed out beyond their
+    counts; a starved job that waits for licences alone reserves those
+    licences (no job behind it takes them) rather than hosts.
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
     limits, room = limits or {}, dict(room or {})
     starts: list[Start] = []
     reserved: set[str] = set()
+    reserved_licenses: set[str] = set()
     unfit: set[Requirements] = set()
     held: set[tuple[str, Requirements]] = set()
     empty: ClusterView | None = None
@@ -124,7 +128,7 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
             continue
         if view.free_cores == 0:
             return starts
-        placed = _try(job, view, reserved, usage, limits)
+        placed = _try(job, view, reserved, reserved_licenses, usage, limits)
         if isinstance(placed, Start):
             starts.append(placed)
             if cls.array in room:
@@ -145,8 +149,10 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
         if now - job.submitted >= starve_after:
             empty = empty or view.empty_like()
             if explain.never_fits(req, empty) is None:
-                reserved.update(u.host.name for u in candidates(req, view, set())
-                                if _could_hold(req, u))
+                reserved_licenses.update(name for name, _ in req.licenses)
+                if placed != _NO_LICENSES:
+                    reserved.update(u.host.name for u in candidates(req, view, set())
+                                    if _could_hold(req, u))
     return starts
 
 
@@ -157,18 +163,22 @@ def _waiting(jobs: Iterable[Job]) -> Waiting:
     return out
 
 
-_UNFIT, _HELD, _HELD_HERE = "unfit", "held", "held-here"
+_UNFIT, _NO_LICENSES, _HELD, _HELD_HERE = "unfit", "no-licenses", "held", "held-here"
 
 
-def _try(job: Job, view: ClusterView, reserved: set[str], usage: dict[str, Usage],
-         limits: Mapping[str, Limits]) -> Start | str:
+def _try(job: Job, view: ClusterView, reserved: set[str], reserved_licenses: set[str],
+         usage: dict[str, Usage], limits: Mapping[str, Limits]) -> Start | str:
     """Place one job: a Start (view and usage are taken from), _HELD when its
     user is at a limit for any job like it, _HELD_HERE when the placement found
-    would put them over (either reserves nothing), _UNFIT when it does not fit."""
+    would put them over (either reserves nothing), _NO_LICENSES when its
+    licences are not free (or reserved), _UNFIT when it does not fit."""
     req = job.spec.requirements
     used = usage.setdefault(job.user, Usage())
     if over_limit(limits.get(job.user), used, _least_cores(req)) is not None:
         return _HELD
+    if req.licenses and (not view.has_licenses(req.licenses)
+                         or any(name in reserved_licenses for name, _ in req.licenses)):
+        return _NO_LICENSES
     placement = None
     if job.avoid:
         placement = place(req, view, reserved | set(job.avoid))
@@ -179,6 +189,7 @@ def _try(job: Job, view: ClusterView, reserved: set[str], usage: dict[str, Usage
     if over_limit(limits.get(job.user), used, placement.cores) is not None:
         return _HELD_HERE
     view.take(placement)
+    view.take_licenses(req.licenses)
     used.jobs += 1
     used.cores += placement.cores
     return Start(job.id, placement)
@@ -206,6 +217,8 @@ def waiting_reason(job: Job, view: ClusterView, *, usage: Mapping[str, Usage] | 
         return f"can no longer fit: {never}"
     if ready is not None and job.user not in ready and not job.spec.interactive:
         return f"waiting for {job.user}'s launcher (started by {job.user}'s next wq command)"
+    if not view.has_licenses(req.licenses):
+        return explain.why_no_licenses(req, view)
     placement = place(req, view)
     if placement is not None:
         used = (usage or {}).get(job.user, Usage())

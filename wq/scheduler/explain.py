@@ -20,6 +20,12 @@ def _no_host(req: Requirements) -> str:
 
 def never_fits(req: Requirements, view: ClusterView) -> str | None:
     """Why `req` cannot fit even on the whole cluster, empty and online; None if it can."""
+    for name, n in req.licenses:
+        if name not in view.licenses:
+            known = ", ".join(sorted(view.licenses)) or "none"
+            return f"no licence named {name!r} in the cluster's resources (it has: {known})"
+        if view.licenses[name] < n:
+            return f"needs {_licences(name, n)}; the cluster has {view.licenses[name]}"
     hosts = _eligible(req, view)
     if req.mode is Mode.BYHOST and not any(u.host.name == req.hosts[0] for u in view.hosts()):
         return f"no host named {req.hosts[0]!r} in the cluster"
@@ -64,6 +70,18 @@ def why_waiting(req: Requirements, view: ClusterView, hosts: Sequence[HostUse]) 
         return f"waiting for {req.n} free core(s){among} ({sum(free)} free now)"
     return (f"waiting for {req.n} free core(s) on one host{among} "
             f"(at most {max(free)} free on one now)")
+
+
+def why_no_licenses(req: Requirements, view: ClusterView) -> str:
+    """Why `req` waits for licences (some of them are not free now)."""
+    short = [f"{_licences(name, n)} ({view.free_licenses(name)} of "
+             f"{view.licenses.get(name, 0)} free)"
+             for name, n in req.licenses if view.free_licenses(name) < n]
+    return "waiting for " + ", ".join(short)
+
+
+def _licences(name: str, n: int) -> str:
+    return f"{n} {name} licence{'s' if n != 1 else ''}"
 
 
 def _state(use: HostUse) -> str:

@@ -7,7 +7,8 @@ works on a copy and takes from it as it places jobs.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from wq.model import Cluster, Host, Placement
@@ -47,23 +48,41 @@ class HostUse:
 
 
 class ClusterView:
-    def __init__(self, uses: Iterable[HostUse]) -> None:
+    def __init__(self, uses: Iterable[HostUse],
+                 licenses: Mapping[str, int] | None = None) -> None:
         self.uses: dict[str, HostUse] = {u.host.name: u for u in uses}
         self._free = sum(u.free_cores for u in self.uses.values() if u.usable)
+        self.licenses: dict[str, int] = dict(licenses or {})   # the cluster's counts
+        self.licenses_used: Counter[str] = Counter()
 
     @classmethod
     def build(cls, cluster: Cluster, placements: Iterable[Placement] = (),
-              offline: Iterable[str] = (), down: Iterable[str] = ()) -> ClusterView:
+              offline: Iterable[str] = (), down: Iterable[str] = (),
+              licenses_used: Iterable[tuple[str, int]] = ()) -> ClusterView:
+        """`licenses_used`: what running jobs hold of the cluster's resources (they
+        may hold more than there is, after a `wq refresh` lowered a count)."""
         offline_set, down_set = set(offline), set(down)
-        view = cls(HostUse(h, online=h.name not in offline_set, up=h.name not in down_set)
-                   for h in cluster.hosts)
+        view = cls((HostUse(h, online=h.name not in offline_set, up=h.name not in down_set)
+                    for h in cluster.hosts), dict(cluster.resources))
         for p in placements:
             view.take(p)
+        view.take_licenses(licenses_used)
         return view
 
     def empty_like(self) -> ClusterView:
-        """The same hosts, every one online, up and free: what could ever fit."""
-        return ClusterView(HostUse(u.host) for u in self.uses.values())
+        """The same hosts, every one online, up and free, and every licence free:
+        what could ever fit."""
+        return ClusterView((HostUse(u.host) for u in self.uses.values()), self.licenses)
+
+    def free_licenses(self, name: str) -> int:
+        return max(self.licenses.get(name, 0) - self.licenses_used[name], 0)
+
+    def has_licenses(self, wanted: Iterable[tuple[str, int]]) -> bool:
+        return all(self.free_licenses(name) >= n for name, n in wanted)
+
+    def take_licenses(self, wanted: Iterable[tuple[str, int]]) -> None:
+        for name, n in wanted:
+            self.licenses_used[name] += n
 
     def copy(self) -> ClusterView:
         return copy.deepcopy(self)

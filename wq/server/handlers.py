@@ -24,7 +24,7 @@ from wq.parsing import selectors
 from wq.protocol import messages as m
 from wq.scheduler.deps import Key, Tally
 from wq.protocol.replies import (Attached, Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
-                                 JobRow, LimitReply, Listing, LogReply, NodeReply, Refreshed,
+                                 JobRow, LicenseRow, LimitReply, Listing, LogReply, NodeReply, Refreshed,
                                  Removed, RemoveRow, StatReply, StatusReply, StatusRow,
                                  UserRow)
 from wq.server import effects as fx
@@ -379,7 +379,10 @@ class Handlers:
             hosts.append(HostRow(use.host.name, use.host.cores,
                                  use.host.cores - use.free_cores, use.host.mem,
                                  use.host.gpus, list(use.host.labels), state, reason))
-        return StatReply(hosts, len(self.engine.running), self.engine.waiting_count())
+        licenses = [LicenseRow(name, view.licenses.get(name, 0), view.licenses_used[name])
+                    for name in sorted(view.licenses.keys() | +view.licenses_used)]
+        return StatReply(hosts, len(self.engine.running), self.engine.waiting_count(),
+                         licenses)
 
     async def on_rm(self, req: m.Remove, user: str) -> Removed:
         missing: list[RemoveRow] = []

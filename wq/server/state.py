@@ -122,7 +122,12 @@ class Engine:
 
     def view(self) -> ClusterView:
         return ClusterView.build(self.cluster, self.placements(), offline=self.offline,
-                                 down=self.down)
+                                 down=self.down, licenses_used=self.licenses_used())
+
+    def licenses_used(self) -> list[tuple[str, int]]:
+        """The licences running jobs hold (their requirements say which)."""
+        return [held for j in self.running.values() if j.placement is not None
+                for held in j.spec.requirements.licenses]
 
     def placements(self) -> list[Placement]:
         return [j.placement for j in self.running.values() if j.placement is not None]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from wq.errors import ParseError
 from wq.model import After, Mode, Requirements
 from wq.parsing import deps
-from wq.parsing.units import MAX_COUNT, MAX_SECONDS
+from wq.parsing.units import MAX_COUNT, MAX_SECONDS, counts
 
 DEFAULT_PARTITION = "wq"     # every host (sinfo shows it); each host label is one too
 SOURCE = ""                  # (errors print as "sbatch: error: ...")
@@ -91,7 +91,6 @@ class Batch:
     test_only: bool = False
     quiet: bool = False
     wrap: str | None = None
-    licenses: str | None = None
     script_args: tuple[str, ...] = ()
     script: str | None = None                       # its path, as given
     ignored: tuple[str, ...] = field(default=())    # options wq takes but ignores
@@ -242,6 +241,11 @@ def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, .
     if values.get("exclude"):
         req = dataclasses.replace(req, not_hosts=tuple(_names(str(values["exclude"]),
                                                               "--exclude")))
+    if values.get("licenses"):           # Slurm's matlab:2,genus
+        try:
+            req = dataclasses.replace(req, licenses=counts(str(values["licenses"])))
+        except ValueError as exc:
+            raise ParseError(f"--licenses: {exc}", source=SOURCE) from None
     name = values.get("job-name")
     if name is not None:
         req = dataclasses.replace(req, job_name=name)
@@ -258,7 +262,6 @@ def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, .
                  throttle=throttle, after=after, export=export,
                  parsable="parsable" in values, wait="wait" in values,
                  test_only="test-only" in values, quiet="quiet" in values, wrap=wrap,
-                 licenses=values.get("licenses"),
                  script=rest[0] if rest else None, script_args=tuple(rest[1:]),
                  ignored=ignored)
 
