@@ -28,6 +28,15 @@ def test_two_jobs_needing_the_only_licence_run_one_after_the_other(make_server, 
         return jobs(server)[second]["reason"]
     wait_for(lambda: reason() == "waiting for 1 matlab licence (0 of 1 free)", 10,
              "the waiting reason")
+    why = json.loads(server.wq("why", "--json", str(second)).stdout)
+    assert why["summary"] == "waiting for 1 matlab licence (0 of 1 free)"
+    assert {h["host"]: h["rule"] for h in why["hosts"]} == \
+        {h.name: "licences" for h in hosts}
+    text = server.wq("why", str(second)).stdout.splitlines()
+    assert text[0] == f"job {second} (waiting): waiting for 1 matlab licence (0 of 1 free)"
+    assert text[2].split() == ["Host", "Rule", "Why", "To", "change"]
+    assert server.wq("why", str(first)).stdout.startswith(
+        f"job {first} (running): it is running, on ")
     stat = json.loads(server.wq("stat", "--json").stdout)
     assert stat["licenses"] == [{"name": "genus", "total": 2, "used": 0},
                                 {"name": "matlab", "total": 1, "used": 1}]

@@ -30,6 +30,7 @@ VERBS = {
     "retry": "Submit again the tasks of an array (or a job) that did not end done.",
     "wait": "Wait until jobs end; exit with the first failure's code.",
     "info": "Show one job in full: where and how each of its instances ran.",
+    "why": "Explain why a job waits: for each host, the rule that keeps it off.",
     "clean": "Forget finished jobs (and delete their files on the nodes).",
     "refresh": "Re-read the cluster file and probe down hosts now.",
     "node": "Take hosts offline (drain) or bring them back online.",
@@ -85,7 +86,7 @@ def cli(ctx: click.Context, socket_path: str | None) -> None:
 LOCAL_VERBS = frozenset({"serve", "launcher", "completion"})
 #: verbs that only ask: asked again when the server went away mid-answer (the
 #: client waits for it to be back); the others might have been carried out
-ASKING = frozenset({"ls", "stat", "info", "users", "status", "log"})
+ASKING = frozenset({"ls", "stat", "info", "users", "status", "log", "why"})
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from wq.protocol.replies import (EventRow, HostRow, InstanceRow, JobInfo, JobRow, LicenseRow,
-                                 UserRow)
+                                 UserRow, WhyReply)
 
 STATE_LETTERS = {"waiting": "W", "running": "R", "done": "D", "failed": "F",
                  "cancelled": "C", "lost": "L", "timeout": "T"}
@@ -261,6 +261,16 @@ def stat(hosts: Sequence[HostRow], licenses: Sequence[LicenseRow] = ()) -> str:
     if licenses:
         lines.append(" Licences used/total: " + ", ".join(
             f"{r.name} {r.used}/{r.total}" for r in licenses))
+    return "\n".join(lines)
+
+
+def why(reply: WhyReply) -> str:
+    """`wq why`: the job's reason, then a row per host."""
+    lines = [f"job {reply.job} ({reply.state}): {reply.summary}"]
+    if reply.hosts:
+        table = [["Host", "Rule", "Why", "To change"]]
+        table += [[h.host, h.rule or "-", h.detail, h.change or "-"] for h in reply.hosts]
+        lines += [""] + _columns(table)
     return "\n".join(lines)
 
 

@@ -194,6 +194,14 @@ class Launcher:
 
 
 @dataclass(frozen=True, slots=True)
+class Why:
+    """Why a job waits: for each host, the first rule that keeps it off."""
+
+    type: ClassVar[str] = "why"
+    select: str
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Ask the server to exit cleanly (`wq stop`; its operator's alone). Running
     jobs keep running and are watched again at its next start."""
@@ -203,7 +211,7 @@ class Stop:
 
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
            | Log | SessionEnd | Info | Clean | Launcher | Attach | Status | Rerun
-           | Session | SubmitMany | Stop)
+           | Session | SubmitMany | Stop | Why)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

@@ -242,6 +242,24 @@ class Refreshed(Row):
 
 
 @dataclass(frozen=True, slots=True)
+class WhyHost(Row):
+    """A host in `wq why`: the first rule keeping the job off it (None: none does)."""
+    host: str
+    rule: str | None
+    detail: str
+    change: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WhyReply(Row):
+    """`wq why`: the job's state, its one-line reason, and every host."""
+    job: str
+    state: str
+    summary: str
+    hosts: list[WhyHost] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class Stopping(Row):
     """`wq stop`: the server exits once this is sent. `lock` is its state lock
     (server.pid): free once the process is gone."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Container, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wq.model import BLOCK_PRIORITY, Job, JobId, Limits, Mode, Placement, Requirements
 from wq.scheduler import explain, filters
@@ -34,8 +34,8 @@ from wq.scheduler.order import fair_key, queue_key
 from wq.scheduler.queue import Waiting
 from wq.scheduler.view import ClusterView, HostUse
 
-__all__ = ["Start", "Refuse", "plan", "admit", "waiting_reason", "ClusterView", "Usage",
-           "Waiting"]
+__all__ = ["Start", "Refuse", "Reservations", "plan", "admit", "waiting_reason",
+           "ClusterView", "Usage", "Waiting"]
 
 DEFAULT_STARVE_AFTER = 300.0
 
@@ -49,6 +49,20 @@ class Start:
 @dataclass(frozen=True, slots=True)
 class Refuse:
     reason: str
+
+
+@dataclass(slots=True)
+class Reservations:
+    """What starved jobs reserved in a pass (the first to reserve each), by host
+    and by licence name."""
+    hosts: dict[str, Job] = field(default_factory=dict)
+    licenses: dict[str, Job] = field(default_factory=dict)
+
+    def add(self, job: Job, hosts: Iterable[str], licenses: Iterable[str]) -> None:
+        for name in hosts:
+            self.hosts.setdefault(name, job)
+        for name in licenses:
+            self.licenses.setdefault(name, job)
 
 
 def candidates(req: Requirements, view: ClusterView, excluded: set[str]) -> list[HostUse]:
@@ -79,7 +93,8 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
          starve_after: float = DEFAULT_STARVE_AFTER,
          room: Mapping[int, int] | None = None,
          ready: Container[str] | None = None,
-         shares: Mapping[str, float] | None = None) -> list[Start]:
+         shares: Mapping[str, float] | None = None,
+         reservations: Reservations | None = None) -> list[Start]:
     """The waiting jobs that start now, and where. `queue` is the server's Waiting
     index (or any jobs, in any order); `room` how many more tasks of a throttled
     array may start (by its number); `ready` the users whose jobs can be launched
@@ -92,7 +107,8 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
     priority, and is brought up to date as the pass places jobs). A class whose
     head does not fit tells that no job with those requirements fits in this
     pass (the view only shrinks and the reservations only grow as it goes), so
-    none of them is tried again; a user at a limit likewise for their class."""
+    none of them is tried again; a user at a limit likewise for their class.
+    `reservations`, when given, is told which starved job reserved what."""
     waiting = queue if isinstance(queue, Waiting) else _waiting(queue)
     usage = {u: Usage(x.jobs, x.cores) for u, x in (usage or {}).items()}
     limits, room = limits or {}, dict(room or {})
@@ -149,10 +165,13 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
         if now - job.submitted >= starve_after:
             empty = empty or view.empty_like()
             if explain.never_fits(req, empty) is None:
-                reserved_licenses.update(name for name, _ in req.licenses)
-                if placed != _NO_LICENSES:
-                    reserved.update(u.host.name for u in candidates(req, view, set())
-                                    if _could_hold(req, u))
+                names = {name for name, _ in req.licenses}
+                hosts = set() if placed == _NO_LICENSES else {
+                    u.host.name for u in candidates(req, view, set()) if _could_hold(req, u)}
+                reserved_licenses.update(names)
+                reserved.update(hosts)
+                if reservations is not None:
+                    reservations.add(job, hosts, names)
     return starts
 
 

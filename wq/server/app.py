@@ -321,6 +321,9 @@ class Server:
                 await reply(await handlers.on_clean(req, user))
             case m.Status():
                 await reply(handlers.on_status(req, user))
+            case m.Why():
+                await handlers.runner.loaded.wait()      # (it plans over the whole queue)
+                await reply(handlers.on_why(req, user))
             case m.SubmitMany():
                 await reply(AcceptedMany([j.label for j in handlers.submit_many(req, user)]))
             case m.Attach():

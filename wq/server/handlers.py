@@ -24,9 +24,9 @@ from wq.parsing import selectors
 from wq.protocol import messages as m
 from wq.scheduler.deps import Key, Tally
 from wq.protocol.replies import (Attached, Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
-                                 JobRow, LicenseRow, LimitReply, Listing, LogReply, NodeReply, Refreshed,
-                                 Removed, RemoveRow, StatReply, StatusReply, StatusRow,
-                                 UserRow)
+                                 JobRow, LicenseRow, LimitReply, Listing, LogReply, NodeReply,
+                                 Refreshed, Removed, RemoveRow, StatReply, StatusReply, StatusRow,
+                                 UserRow, WhyHost, WhyReply)
 from wq.server import effects as fx
 from wq.server import launches, targets
 from wq.server.lab import Members
@@ -520,6 +520,22 @@ class Handlers:
         if live.state is JobState.RUNNING:
             self.runner.follow_for(live, watcher)
         return live, Attached(live.label, live.state.value), watcher
+
+    def on_why(self, req: m.Why, user: str) -> WhyReply:
+        job = self.one(req.select, user)
+        job = self.engine.jobs.get(job.id, job)
+        if job.state is JobState.RUNNING and job.placement is not None:
+            summary = f"it is running, on {','.join(job.placement.hosts)}"
+        elif job.state is not JobState.WAITING:
+            summary = f"it has ended: {job.state.value}" + (
+                f" ({job.reason})" if job.reason else "")
+        else:
+            down = {name: st.reason for name, st in self.runner.monitor.status.items()
+                    if st.reason}
+            summary, hosts = self.engine.why(job, time.time(), down)
+            return WhyReply(job.label, job.state.value, summary,
+                            [WhyHost(h.host, h.rule, h.detail, h.change) for h in hosts])
+        return WhyReply(job.label, job.state.value, summary)
 
     def on_status(self, req: m.Status, user: str) -> StatusReply:
         if len(req.select) > MAX_STATUS:

@@ -27,7 +27,7 @@ import dataclasses
 import logging
 from collections import Counter
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from wq import scheduler
@@ -38,6 +38,7 @@ from wq.protocol import events
 from wq.scheduler import ClusterView, Usage, deps
 from wq.scheduler.deps import Key, Tally
 from wq.scheduler.queue import JobClass, task_key
+from wq.scheduler.why import Facts, HostWhy, why_hosts
 from wq.server import effects as fx
 from wq.server import launches
 from wq.server.verdict import Verdict, judge
@@ -479,16 +480,55 @@ class Engine:
         if self.unloaded:
             return
         if self.queue:
-            room = {number: max(0, throttle - self.running_in[number])
-                    for number, throttle in self.throttles.items()}
-            room.update((number, 0) for number in self.held)
             starts = scheduler.plan(self.waiting, self.view(), now=self._now,
                                     usage=self.usage(), limits=self.limits,
-                                    starve_after=self.starve_after, room=room,
+                                    starve_after=self.starve_after, room=self._room(),
                                     ready=self.ready(), shares=self.shares)
             for start in starts:
                 self._start(self.jobs[start.job_id], start.placement)
         self._tell_waiting()
+
+    def why(self, job: Job, now: float, down: Mapping[str, str] | None = None
+            ) -> tuple[str, list[HostWhy]]:
+        """`wq why`: a waiting job's one-line reason, and for each host the first
+        rule that keeps it off, from a pass worked out here on a copy (it starts
+        nothing)."""
+        view = self.view()
+        after = view.copy()
+        reservations = scheduler.Reservations()
+        starts = scheduler.plan(self.waiting, after, now=now, usage=self.usage(),
+                                limits=self.limits, starve_after=self.starve_after,
+                                room=self._room(), ready=self.ready(), shares=self.shares,
+                                reservations=reservations)
+        chosen = next((s.placement for s in starts if s.job_id == job.id), None)
+        number = job.number or job.id
+        throttle = self.throttles.get(number)
+        facts = Facts(
+            usage=self.usage().get(job.user, scheduler.Usage()),
+            limits=self.limits.get(job.user), blocked=self.blocked_reason(job),
+            throttled=("its array is being removed" if number in self.held else
+                       f"array {number} runs at most {throttle} tasks at once"
+                       if throttle is not None and self.running_in[number] >= throttle
+                       else None),
+            launcher=(ready := self.ready()) is None or job.user in ready
+            or job.spec.interactive, offline=self.offline, down=down)
+        never = self.never_fits(job.spec.requirements)
+        if chosen is not None:
+            return ("it fits now: it starts at the next scheduling pass, on "
+                    f"{','.join(chosen.hosts)}",
+                    [HostWhy(name, None, "chosen for it") for name in chosen.hosts])
+        summary = f"can no longer fit: {never}" if never else self.blocked_reason(job) or \
+            scheduler.waiting_reason(job, view, usage=self.usage(), limits=self.limits,
+                                     ready=self.ready())
+        return summary, why_hosts(job, view, after, reservations.hosts,
+                                  reservations.licenses, facts)
+
+    def _room(self) -> dict[int, int]:
+        """How many more tasks each throttled (or held) array may start."""
+        room = {number: max(0, throttle - self.running_in[number])
+                for number, throttle in self.throttles.items()}
+        room.update((number, 0) for number in self.held)
+        return room
 
     def _tell_waiting(self) -> None:
         """Tell attached clients why their job still waits, when the reason changes."""
