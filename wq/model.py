@@ -107,6 +107,37 @@ class Host:
     local: bool = False
     ssh: SshOptions = field(default_factory=SshOptions)
     drain_after: int = DEFAULT_DRAIN_AFTER   # 0: never drain automatically
+    # limits on the host's own state, sampled (None: none)
+    max_load: float | None = None       # 1-minute load average beyond wq's own jobs
+    min_free_mem: float | None = None   # GB available
+    min_free_gpu_mem: float | None = None   # GB free on a GPU for it to take a job
+
+    @property
+    def sampled(self) -> bool:
+        """Its load, memory and GPUs are sampled (it has a limit, or GPUs to pick)."""
+        return (self.max_load is not None or self.min_free_mem is not None
+                or self.min_free_gpu_mem is not None or self.gpus > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class GpuSample:
+    index: int
+    total: float                        # GB
+    used: float                         # GB
+
+    @property
+    def free(self) -> float:
+        return max(self.total - self.used, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A host's own state, as sampled (None: not measured there)."""
+    load: float | None = None           # 1-minute load average
+    mem_total: float | None = None      # GB
+    mem_free: float | None = None       # GB available (MemAvailable)
+    gpus: tuple[GpuSample, ...] = ()
+    at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

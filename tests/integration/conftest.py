@@ -31,7 +31,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
 def hosts(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Iterator[list[SshHost]]:
     if not Path("/usr/sbin/sshd").exists() and not shutil.which("sshd"):
         pytest.fail("sshd is not installed (apt-get install openssh-server); "
-                    ".ci/run installs it")
+                    "scripts/test installs it")
     started: list[SshHost] = []
     try:
         for i, address in enumerate(ADDRESSES, start=1):

@@ -1,12 +1,13 @@
-"""The cluster's resources (licences) on real hosts: held while jobs run, across
-a restart and a refresh."""
+"""The cluster's resources on real hosts: licences held while jobs run, across a
+restart and a refresh; hosts' own load sampled and obeyed."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from tests.integration.conftest import cluster_yaml, info, jobs, wait_state
-from tests.integration.sshd import wait_for
+from tests.integration.conftest import cluster_yaml, info, jobs, wait_hosts_up, wait_state
+from tests.integration.sshd import SshHost, wait_for
 
 
 def test_two_jobs_needing_the_only_licence_run_one_after_the_other(make_server, keys, hosts,
@@ -77,3 +78,55 @@ def test_a_refresh_changes_the_counts(make_server, keys, hosts, tmp_path):
     assert stat["licenses"] == [{"name": "matlab", "total": 0, "used": 1}]
     flag.touch()
     wait_state(server, first, ("done",))
+
+
+def _load(root: Path, load: float) -> None:
+    """What the host's sampling reads as its /proc (through WQ_SAMPLE_ROOT)."""
+    (root / "proc").mkdir(parents=True, exist_ok=True)
+    (root / "proc" / "meminfo").write_text("MemTotal: 8388608 kB\nMemAvailable: 6291456 kB\n")
+    (root / "proc" / "loadavg.new").write_text(f"{load:.2f} {load:.2f} {load:.2f} 1/99 123\n")
+    (root / "proc" / "loadavg.new").rename(root / "proc" / "loadavg")
+
+
+def test_a_loaded_host_takes_no_new_job_until_its_load_falls(make_server, keys, tmp_path):
+    roots = {name: tmp_path / f"{name}-state" for name in ("busy", "calm")}
+    _load(roots["busy"], 5.0)
+    _load(roots["calm"], 0.1)
+    nodes = [SshHost(name, address, tmp_path / name, keys,
+                     extra_config=f"SetEnv WQ_SAMPLE_ROOT={roots[name]}")
+             for name, address in (("busy", "127.0.0.12"), ("calm", "127.0.0.13"))]
+    try:
+        for node in nodes:
+            node.start()
+            with keys.known_hosts.open("a") as fh:
+                fh.write(node.host_key_line + "\n")
+        server = make_server(cluster_yaml(keys, nodes, defaults="max_load: 1.5"),
+                             wait_up=False)
+        wait_hosts_up(server, ["busy", "calm"])
+
+        def over() -> str:
+            rows = json.loads(server.wq("stat", "--json").stdout)["hosts"]
+            return {r["name"]: r for r in rows}["busy"]["over"]
+        wait_for(lambda: over() != "", 20, "busy's load to be sampled")
+        assert over() == "load 5.00, 5.00 beyond wq's jobs: over its max_load 1.5"
+        assert "(no new jobs: load 5.00" in server.wq("stat").stdout
+
+        flag = tmp_path / "go"
+        first = [int(server.wq("sub", "-b", "-c", f"while [ ! -e {flag} ]; do sleep 0.05; "
+                               "done", cwd=str(tmp_path)).stdout) for _ in range(2)]
+        for job_id in first:
+            assert wait_state(server, job_id, ("running",))["host0"] == "calm"
+        later = int(server.wq("sub", "-b", "-c", "echo $WQ_HOST", cwd=str(tmp_path)).stdout)
+        why = json.loads(server.wq("why", "--json", str(later)).stdout)
+        rules = {h["host"]: h["rule"] for h in why["hosts"]}
+        assert rules == {"busy": "load", "calm": "cores"}
+
+        _load(roots["busy"], 0.2)                 # its owner's build is done
+        wait_state(server, later, ("done",), timeout=30)
+        assert server.wq("log", str(later)).stdout == "busy\n"
+        flag.touch()
+        for job_id in first:
+            wait_state(server, job_id, ("done",))
+    finally:
+        for node in nodes:
+            node.stop()

@@ -239,6 +239,8 @@ def stat(hosts: Sequence[HostRow], licenses: Sequence[LicenseRow] = ()) -> str:
             notes[h.name] = f"{h.state}: {h.reason}" if h.reason else h.state
         else:
             bar = "*" * busy + "." * (cores - busy)
+            if h.over:
+                notes[h.name] = f"no new jobs: {h.over}"
             used += busy
             avail += cores - busy
             active += cores

@@ -281,6 +281,21 @@ def probe_script() -> str:
             "cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none\n")
 
 
+#: the host's own state for load-aware placement (wq/parsing/samples.py reads
+#: it): the load average, memory, and each GPU's memory when nvidia-smi is
+#: there. WQ_SAMPLE_ROOT (unset on real nodes) points the reads at another
+#: tree: the tests give each test host its own /proc/loadavg that way.
+SAMPLE_SCRIPT = """r=${WQ_SAMPLE_ROOT:-}
+printf 'load '; cat "$r/proc/loadavg" 2>/dev/null || echo
+grep -E '^(MemTotal|MemAvailable):' "$r/proc/meminfo" 2>/dev/null
+smi=nvidia-smi; [ -n "$r" ] && smi=$r/nvidia-smi
+if command -v "$smi" >/dev/null 2>&1; then
+  echo gpus
+  "$smi" --query-gpu=index,memory.total,memory.used --format=csv,noheader,nounits 2>/dev/null
+fi
+"""
+
+
 def kill_script(directory: str, grace: float, first: str = "TERM") -> str:
     """Send `first` (TERM; HUP for interactive shells) to the job's process group,
     wait `grace` seconds for it, then KILL; its time-limit watchdog goes too."""

@@ -70,6 +70,9 @@ HOST_FIELDS = FieldTable([
     Field("max_sessions", units.bounded(units.positive_int, 1000)),
     Field("helper", units.flag),
     Field("drain_after", units.non_negative_int),
+    Field("max_load", units.load, ("maxload",)),
+    Field("min_free_mem", units.gigabytes, ("min_free_memory",)),
+    Field("min_free_gpu_mem", units.gigabytes, ("min_free_gpu_memory",)),
 ])
 
 _TOP = FieldTable([Field("hosts", lambda v: v), Field("defaults", lambda v: v),
@@ -165,7 +168,9 @@ def _host(fields: dict[str, Any], *, source: str, line: int, label: str) -> Host
                 gpus=fields.get("gpus", 0), labels=fields.get("labels", ()),
                 address=fields.get("address"), port=fields.get("port"),
                 user=fields.get("user"), local=local, ssh=ssh,
-                drain_after=fields.get("drain_after", DEFAULT_DRAIN_AFTER))
+                drain_after=fields.get("drain_after", DEFAULT_DRAIN_AFTER),
+                max_load=fields.get("max_load"), min_free_mem=fields.get("min_free_mem"),
+                min_free_gpu_mem=fields.get("min_free_gpu_mem"))
 
 
 def _checked(hosts: list[Host], source: str, lines: list[int]) -> Cluster:

@@ -82,6 +82,20 @@ def gigabytes(value: Any) -> float:
     return number
 
 
+def load(value: Any) -> float:
+    """A load average: a number from 0 to MAX_COUNT."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
+            isinstance(value, str) and not _DECIMAL.fullmatch(value)):
+        raise ValueError(f"expected a load average (e.g. 4 or 1.5), got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number) or not 0 <= number <= MAX_COUNT:
+        raise ValueError(f"expected a load average from 0 to {MAX_COUNT}, got {shown(value)}")
+    return number
+
+
 def seconds(value: Any, minimum: float = 0.1, maximum: float = 86400.0) -> float:
     """A number of seconds within [minimum, maximum] (a timeout, an interval)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):

@@ -82,6 +82,10 @@ class HostRow(Row):
     labels: list[str]
     state: str                      # up, down, unknown, offline
     reason: str
+    load: float | None = None       # sampled (hosts with limits or GPUs): load average
+    mem_free: float | None = None   # GB available
+    gpu_free: list[float] | None = None     # GB free per GPU, by index
+    over: str = ""                  # over a limit on its own load: takes no new job
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,10 @@ Rules, in order:
     does not fit or its throttle (`room`) is used up;
   * licences (the cluster's `resources`) are never handed out beyond their
     counts; a starved job that waits for licences alone reserves those
-    licences (no job behind it takes them) rather than hosts.
+    licences (no job behind it takes them) rather than hosts;
+  * a host over a limit on its own sampled load (max_load, min_free_mem) takes
+    no new job; of otherwise equal hosts, the less loaded (beyond wq's jobs,
+    by whole cores) comes first; GPUs go by most free memory when measured.
 """
 
 from __future__ import annotations
@@ -69,8 +72,11 @@ def candidates(req: Requirements, view: ClusterView, excluded: set[str]) -> list
     """The hosts `req` may be placed on now, in cluster-file order."""
     if req.mode is Mode.BYGROUP:     # every host of the groups, usable or not
         return [u for u in view.hosts() if filters.eligible(u.host, req)]
-    return [u for u in view.hosts()
-            if u.usable and u.host.name not in excluded and filters.eligible(u.host, req)]
+    hosts = [u for u in view.hosts()
+             if u.usable and u.host.name not in excluded and filters.eligible(u.host, req)]
+    if any(u.load is not None for u in hosts):      # the less loaded first, by whole cores
+        hosts.sort(key=lambda u: int(u.load or 0.0))
+    return hosts
 
 
 def place(req: Requirements, view: ClusterView,

@@ -85,4 +85,4 @@ def _licences(name: str, n: int) -> str:
 
 
 def _state(use: HostUse) -> str:
-    return "offline" if not use.online else "down"
+    return "offline" if not use.online else "down" if not use.up else "over its load limit"

@@ -11,7 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from wq.model import Cluster, Host, Placement
+from wq.model import Cluster, Host, Placement, Sample
+from wq.scheduler.load import assess
 
 
 @dataclass(slots=True)
@@ -23,10 +24,13 @@ class HostUse:
     used_mem: float = 0.0
     used_gpus: set[int] = field(default_factory=set)
     whole: bool = False          # taken whole by a bynode/bygroup job
+    over: str | None = None      # over a limit on its own load: no new job (why)
+    load: float | None = None    # its load average beyond wq's jobs, when sampled
+    gpu_free: dict[int, float] | None = None    # GB free per GPU it may give, measured
 
     @property
     def usable(self) -> bool:
-        return self.online and self.up
+        return self.online and self.up and self.over is None
 
     @property
     def free_cores(self) -> int:
@@ -38,9 +42,15 @@ class HostUse:
 
     @property
     def free_gpus(self) -> list[int]:
+        """Free GPUs, those with the most free memory first when measured (a GPU
+        measured under the host's min_free_gpu_mem is not free)."""
         if self.whole:
             return []
-        return [i for i in range(self.host.gpus) if i not in self.used_gpus]
+        ids = [i for i in range(self.host.gpus) if i not in self.used_gpus]
+        free = self.gpu_free
+        if free is None:
+            return ids
+        return sorted((i for i in ids if i in free), key=lambda i: (-free[i], i))
 
     @property
     def idle(self) -> bool:
@@ -58,15 +68,28 @@ class ClusterView:
     @classmethod
     def build(cls, cluster: Cluster, placements: Iterable[Placement] = (),
               offline: Iterable[str] = (), down: Iterable[str] = (),
-              licenses_used: Iterable[tuple[str, int]] = ()) -> ClusterView:
+              licenses_used: Iterable[tuple[str, int]] = (),
+              samples: Mapping[str, Sample] | None = None,
+              wq_load: Mapping[str, float] | None = None) -> ClusterView:
         """`licenses_used`: what running jobs hold of the cluster's resources (they
-        may hold more than there is, after a `wq refresh` lowered a count)."""
+        may hold more than there is, after a `wq refresh` lowered a count);
+        `samples`: hosts' own state, checked against their limits, counting as
+        wq's own load its cores in use or `wq_load` (its recent average), the
+        larger."""
         offline_set, down_set = set(offline), set(down)
         view = cls((HostUse(h, online=h.name not in offline_set, up=h.name not in down_set)
                     for h in cluster.hosts), dict(cluster.resources))
         for p in placements:
             view.take(p)
         view.take_licenses(licenses_used)
+        if samples:
+            for use in view.uses.values():
+                if use.host.name in samples:
+                    ours = max(float(use.used_cores), (wq_load or {}).get(use.host.name, 0.0))
+                    found = assess(use.host, samples[use.host.name], ours)
+                    use.over, use.load, use.gpu_free = found.over, found.other_load, \
+                        found.gpu_free
+            view._free = sum(u.free_cores for u in view.uses.values() if u.usable)
         return view
 
     def empty_like(self) -> ClusterView:

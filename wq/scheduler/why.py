@@ -17,7 +17,7 @@ from wq.scheduler.limits import Usage, over_limit
 from wq.scheduler.view import ClusterView, HostUse
 
 #: the rules, in the order they are checked on each host
-RULES = ("labels", "hosts", "cores", "memory", "gpus", "offline", "down", "mode",
+RULES = ("labels", "hosts", "cores", "memory", "gpus", "offline", "down", "load", "mode",
          "reserved", "licences", "user limit", "queue", "dependency", "throttle",
          "launcher")
 
@@ -106,6 +106,9 @@ def _state(req: Requirements, use: HostUse, facts: Facts) -> Found:
     if not use.up:
         return ("down", (facts.down or {}).get(name) or "unreachable",
                 "wait until it is back (wq refresh probes it now)")
+    if use.over is not None:
+        return ("load", use.over, "wait until its own load falls (sampled every few "
+                "seconds), or change its limits in the cluster file")
     if req.mode in (Mode.BYNODE, Mode.BYGROUP) and not use.idle:
         return ("mode", f"{req.mode.value} takes whole idle hosts; {use.used_cores} of its "
                 f"{use.host.cores} cores are in use", "wait for the jobs there to end")

@@ -40,6 +40,7 @@ from wq.server.effects import (ArrayClientGone, ClientGone, LauncherGone, Launch
 from wq.server.filesystems import network_filesystem
 from wq.server.handlers import Handlers
 from wq.server.hosts import HostMonitor
+from wq.server.sampler import Sampler
 from wq.server.lab import Members
 from wq.server.launchers import Link
 from wq.server.listener import Connection, Endpoint
@@ -172,6 +173,8 @@ class Server:
                         operator=members.operator)
         monitor.listener = runner
         self.runner = runner
+        self.sampler = sampler = Sampler(monitor, runner.feed,
+                                         lambda: engine.waiting_count() > 0)
         loop = asyncio.get_running_loop()
 
         def synced(generation: int) -> None:        # from the syncer's thread
@@ -187,6 +190,7 @@ class Server:
                                             if (i := store.instance(j.id, j.instance))},
                            store.throttles(), left=waiting))
         monitor.track(list(cluster.hosts))
+        sampler.track(list(cluster.hosts))
         handle = functools.partial(self._handle, handlers)
         endpoint = Endpoint(self.sockets, handle, members=members)
         await endpoint.start()
@@ -225,6 +229,7 @@ class Server:
             scheduling.cancel()
             pruning.cancel()
             await runner.close()
+            await sampler.close()
             await monitor.close()
             await ssh.close()
             store.close()
@@ -265,6 +270,7 @@ class Server:
             names = {h.name for h in new.hosts}
             runner.feed(SetCluster(new))
             runner.monitor.track(list(new.hosts))
+            self.sampler.track(list(new.hosts))
             log.info("cluster file re-read: %d host(s)", len(new.hosts))
             return Refreshed(len(new.hosts), sorted(names - old), sorted(old - names))
         return reload

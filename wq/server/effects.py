@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from wq.executor import wrapper
 from wq.executor.outcome import Outcome
-from wq.model import Cluster, Host, Instance, Job, JobId, JobState, Limits
+from wq.model import Cluster, Host, Instance, Job, JobId, JobState, Limits, Sample
 from wq.protocol import events
 from wq.scheduler.deps import Key, Tally
 
@@ -111,6 +111,13 @@ class Ended:
 class HostUp:
     name: str
     boot_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sampled:
+    """A host's own load, memory and GPUs were sampled."""
+    name: str
+    sample: Sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +230,7 @@ Event = (Loaded | Submitted | Watched | Unwatched | ArrayUnwatched | Hold | Clie
          | ArrayClientGone | WorkflowGone | Started | Ended | HostUp | HostDown | HostLost
          | Settle | StaleKilled | SessionEnded | SessionExpired | KillDone | Remove
          | SetOffline | SetLimits | SetCluster | Schedule | LauncherUp | LauncherSettled
-         | LauncherGone)
+         | LauncherGone | Sampled)
 
 # -- effects --------------------------------------------------------------------
 

@@ -376,9 +376,15 @@ class Handlers:
                 state = "unknown"
             else:
                 state = st.state.value
-            hosts.append(HostRow(use.host.name, use.host.cores,
-                                 use.host.cores - use.free_cores, use.host.mem,
-                                 use.host.gpus, list(use.host.labels), state, reason))
+            sample = self.engine.samples.get(use.host.name)
+            hosts.append(HostRow(
+                use.host.name, use.host.cores, use.host.cores - use.free_cores, use.host.mem,
+                use.host.gpus, list(use.host.labels), state, reason,
+                load=None if sample is None else sample.load,
+                mem_free=None if sample is None else sample.mem_free,
+                gpu_free=None if sample is None or not sample.gpus else
+                [round(g.free, 2) for g in sorted(sample.gpus, key=lambda g: g.index)],
+                over=use.over or ""))
         licenses = [LicenseRow(name, view.licenses.get(name, 0), view.licenses_used[name])
                     for name in sorted(view.licenses.keys() | +view.licenses_used)]
         return StatReply(hosts, len(self.engine.running), self.engine.waiting_count(),

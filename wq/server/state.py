@@ -33,11 +33,12 @@ from typing import Any
 from wq import scheduler
 from wq.executor.outcome import Outcome
 from wq.model import (After, Cluster, Host, Instance, Job, JobId, JobState, Limits,
-                      Placement, Requirements)
+                      Placement, Requirements, Sample)
 from wq.protocol import events
 from wq.scheduler import ClusterView, Usage, deps
 from wq.scheduler.deps import Key, Tally
 from wq.scheduler.queue import JobClass, task_key
+from wq.scheduler.load import assess, wq_share
 from wq.scheduler.why import Facts, HostWhy, why_hosts
 from wq.server import effects as fx
 from wq.server import launches
@@ -100,6 +101,8 @@ class Engine:
         self.timed_out: set[JobId] = set()              # interactive sessions out of time
         self.timers: set[JobId] = set()                 # sessions with a time limit armed
         self.start_failures: dict[str, int] = {}        # per host, in a row
+        self.samples: dict[str, Sample] = {}            # hosts' own load, memory, GPUs
+        self.wq_load: dict[str, float] = {}             # wq's share of their load
         self._never_fits: dict[Requirements, str | None] = {}
         self._told: dict[JobId, str] = {}      # the waiting reason last sent to watchers
         self._out: list[fx.Effect] = []
@@ -123,7 +126,8 @@ class Engine:
 
     def view(self) -> ClusterView:
         return ClusterView.build(self.cluster, self.placements(), offline=self.offline,
-                                 down=self.down, licenses_used=self.licenses_used())
+                                 down=self.down, licenses_used=self.licenses_used(),
+                                 samples=self.samples, wq_load=self.wq_load)
 
     def licenses_used(self) -> list[tuple[str, int]]:
         """The licences running jobs hold (their requirements say which)."""
@@ -390,6 +394,31 @@ class Engine:
         self.down.discard(ev.name)
         self.boot_ids[ev.name] = ev.boot_id
         self._reschedule()
+
+    def _sampled(self, ev: fx.Sampled) -> None:
+        """A host's own state was sampled: a pass if that lets it take jobs again
+        (or a limit check changed), so waiting jobs start at once."""
+        before = self._over(ev.name)
+        last = self.samples.get(ev.name)
+        self.wq_load[ev.name] = wq_share(
+            self.wq_load.get(ev.name), self._used_on(ev.name),
+            ev.sample.at - last.at if last is not None else 0.0)
+        self.samples[ev.name] = ev.sample
+        if self._over(ev.name) != before:
+            self._reschedule()
+
+    def _used_on(self, name: str) -> int:
+        return sum(s.cores for j in self.running.values() if j.placement is not None
+                   for s in j.placement.slices if s.host == name)
+
+    def _over(self, name: str) -> str | None:
+        """Why a host takes no new job for its own load (None: it may)."""
+        host = self.known.get(name)
+        sample = self.samples.get(name)
+        if host is None or sample is None:
+            return None
+        ours = max(float(self._used_on(name)), self.wq_load.get(name, 0.0))
+        return assess(host, sample, ours).over
 
     def _host_down(self, ev: fx.HostDown) -> None:
         self.down.add(ev.name)
@@ -986,4 +1015,5 @@ _HANDLERS: dict[type, str] = {
     fx.SetOffline: "_set_offline", fx.SetLimits: "_set_limits",
     fx.SetCluster: "_set_cluster", fx.Schedule: "_schedule", fx.LauncherUp: "_launcher_up",
     fx.LauncherGone: "_launcher_gone", fx.LauncherSettled: "_launcher_settled",
+    fx.Sampled: "_sampled",
 }
