@@ -111,6 +111,9 @@ class Host:
     max_load: float | None = None       # 1-minute load average beyond wq's own jobs
     min_free_mem: float | None = None   # GB available
     min_free_gpu_mem: float | None = None   # GB free on a GPU for it to take a job
+    setup: str | None = None            # a command run before its first job (per boot)
+    teardown: str | None = None         # a command run once it has been idle a while
+    teardown_after: float = 600.0       # seconds idle before the teardown
 
     @property
     def sampled(self) -> bool:

@@ -210,3 +210,31 @@ def test_helper_false_is_obeyed_while_the_hosts_helper_runs(home):
     assert outcome.exit_code == RC_NO_OUTPUT
     # only the plain runner records its pid before it finds the output unwritable
     assert (home / ".cache/wq/sid/41.1/pid").exists()
+
+
+def test_a_setup_runs_once_per_boot_and_its_teardown_forgets_it(home, host):
+    marker = '"$HOME/.cache/wq/sid/setup-x"'
+    setup = wrapper.setup_script(marker, "echo ran >> count; pwd > where")
+    assert run(lambda ex: ex.run(host, setup)) == (0, "")
+    assert run(lambda ex: ex.run(host, setup)) == (0, "")          # this boot: done
+    assert (home / "count").read_text() == "ran\n"
+    assert (home / "where").read_text() == f"{home}\n"
+    teardown = wrapper.teardown_script(marker, "echo gone >> count; exit 4")
+    code, out = run(lambda ex: ex.run(host, teardown))
+    assert code == 4 and out == ""
+    assert run(lambda ex: ex.run(host, setup)) == (0, "")          # forgotten: again
+    assert (home / "count").read_text() == "ran\ngone\nran\n"
+
+
+def test_a_failed_setup_says_why_and_is_tried_again(home, host):
+    marker = '"$HOME/.cache/wq/sid/setup-y"'
+    failing = wrapper.setup_script(marker, "echo no mount here >&2; exit 3")
+    assert run(lambda ex: ex.run(host, failing)) == (3, "no mount here\n")
+    assert run(lambda ex: ex.run(host, failing))[0] == 3            # not marked done
+
+
+def test_sampling_reads_the_host(home, host):
+    from wq.parsing import samples
+    sample = samples.parse(run(lambda ex: ex.sample(host)), at=0.0)
+    assert sample.load is not None and sample.mem_free is not None
+    assert 0 < sample.mem_free <= sample.mem_total

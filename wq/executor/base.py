@@ -52,6 +52,16 @@ class ShellExecutor:
             await proc.wait()
         return out.decode(errors="replace").strip()
 
+    async def run(self, host: Host, script: str) -> tuple[int | None, str]:
+        """Run `script`; its exit status (None: the connection was lost) and its
+        output, stdout then stderr."""
+        async with self._run(host, script) as proc:
+            err = asyncio.ensure_future(proc.stderr.read())
+            out = await proc.stdout.read()
+            code = await proc.wait()
+            out += await err
+        return code, out.decode(errors="replace")
+
     async def sample(self, host: Host) -> str:
         """The host's load, memory and GPUs, as SAMPLE_SCRIPT prints them."""
         async with self._run(host, wrapper.SAMPLE_SCRIPT) as proc:

@@ -73,6 +73,9 @@ HOST_FIELDS = FieldTable([
     Field("max_load", units.load, ("maxload",)),
     Field("min_free_mem", units.gigabytes, ("min_free_memory",)),
     Field("min_free_gpu_mem", units.gigabytes, ("min_free_gpu_memory",)),
+    Field("setup", units.text),
+    Field("teardown", units.text),
+    Field("teardown_after", units.duration, ("idle_teardown",)),
 ])
 
 _TOP = FieldTable([Field("hosts", lambda v: v), Field("defaults", lambda v: v),
@@ -170,7 +173,9 @@ def _host(fields: dict[str, Any], *, source: str, line: int, label: str) -> Host
                 user=fields.get("user"), local=local, ssh=ssh,
                 drain_after=fields.get("drain_after", DEFAULT_DRAIN_AFTER),
                 max_load=fields.get("max_load"), min_free_mem=fields.get("min_free_mem"),
-                min_free_gpu_mem=fields.get("min_free_gpu_mem"))
+                min_free_gpu_mem=fields.get("min_free_gpu_mem"),
+                setup=fields.get("setup"), teardown=fields.get("teardown"),
+                teardown_after=fields.get("teardown_after", 600.0))
 
 
 def _checked(hosts: list[Host], source: str, lines: list[int]) -> Cluster:

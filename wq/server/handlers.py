@@ -466,6 +466,7 @@ class Handlers:
         if not req.hosts:
             raise WqError("name at least one host")
         self.runner.feed(fx.SetOffline(tuple(req.hosts), req.offline))
+        self.runner.setups.offline(req.hosts, req.offline)
         return NodeReply(req.hosts, req.offline)
 
     def user_rows(self, req: m.Users, user: str) -> Iterator[UserRow]:

@@ -42,6 +42,7 @@ from wq.server import effects as fx
 from wq.server import launches, targets
 from wq.server.hosts import HostMonitor, HostStatus
 from wq.server.launchers import LauncherAway, LauncherOps, Link, Ops, OwnOps
+from wq.server.setups import SetupFailed, Setups
 from wq.server.state import Engine, internal
 from wq.server.watchers import Hub, Watcher
 from wq.store import Store
@@ -67,6 +68,7 @@ class Runner:
         self.operator = operator
         self.links: dict[str, Link] = {}           # lab members' launchers, connected
         self.monitor = monitor
+        self.setups = Setups(monitor.executor_for, engine.server_id)
         self.hub = Hub()
         self.runs: dict[JobId, tuple[int, asyncio.Task[None]]] = {}   # launch/watch tasks
         self.follows: dict[JobId, list[asyncio.Task[None]]] = {}
@@ -105,6 +107,7 @@ class Runner:
         if status.state is HostState.UP:
             self.feed(fx.HostUp(name, status.boot_id))
         else:
+            self.setups.forget(name)
             self.feed(fx.HostDown(name, status.reason))
 
     def host_lost(self, name: str, reason: str) -> None:
@@ -384,6 +387,9 @@ class Runner:
             seen_running = True
             log.info("job %s: still running on %s", job.label, host.name)
 
+        hosts = [self.engine.known[h] for h in job.placement.hosts] \
+            if job.placement else [host]
+        self.setups.started(hosts)
         try:
             ops = self.ops(host, job.user)
             if isinstance(effect, fx.Watch):
@@ -399,11 +405,17 @@ class Runner:
                     await self.committed()
                 else:
                     await self.durable()
-                hosts = [self.engine.known[h] for h in job.placement.hosts] \
-                    if job.placement else [host]
+                if any(h.setup is not None for h in hosts):
+                    await self.setups.ready(hosts)
                 outcome = await ops.launch(job, host, effect.launch, hosts, on_started)
             if outcome.lost and outcome.error is None:
                 outcome = await self._watch_after_loss(ops, job, host, directory)
+        except SetupFailed as exc:      # the host is drained; the job waits for another
+            reason = f"drained: {exc.reason}; wq node online {exc.host} tries again"
+            log.warning("host %s %s", exc.host, reason)
+            self.feed(fx.SetOffline((exc.host,), True, reason))
+            outcome = Outcome(lost=True, never_started=True,
+                              error=f"{exc.host} could not be set up")
         except LauncherAway:
             # the job's fate is its launcher's to tell: watched again when it is back
             log.info("job %s: %s's launcher went away; watched again when it is back",
@@ -424,6 +436,8 @@ class Runner:
         except Exception as exc:                   # a bug: record it, keep serving
             log.exception("job %s: launch failed", job.label)
             outcome = internal(exc)
+        finally:
+            self.setups.ended(hosts)
         for task in self.follows.pop(job.id, ()):
             with contextlib.suppress(asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(task, FOLLOW_DRAIN)
@@ -592,6 +606,7 @@ class Runner:
         if self._summary is not None:
             self._summary.cancel()
             self._summarize()
+        await self.setups.close()
         tasks = [t for _, t in self.runs.values()] + list(self._side)
         for task in tasks:
             task.cancel()
