@@ -46,8 +46,10 @@ def test_the_rest_of_the_mapping():
     batch = parse(["-o", "o-%x-%j.txt", "-e", "e.txt", "-D", "sub", "--array=1-9:2%3",
                    "-d", "afterok:5:6,afterany:7_2", "--gres=gpu:tesla:2", "-p", "fast",
                    "-C", "avx&big", "-w", "n1,n2", "-x", "n3", "--mem-per-cpu", "1000",
-                   "-c", "2", "--export=NONE,A=1", "-W", "--wrap", "true"], None)
+                   "-c", "2", "--export=NONE,A=1", "-W", "-L", "matlab:2,genus",
+                   "--wrap", "true"], None)
     req = batch.requirements
+    assert req.licenses == (("genus", 1), ("matlab", 2))
     assert (batch.stdout, batch.stderr, batch.chdir) == ("o-%x-%j.txt", "e.txt", "sub")
     assert batch.array == (1, 9, 2) and batch.throttle == 3 and batch.wait
     assert batch.after == (After(DepKind.AFTEROK, 5), After(DepKind.AFTEROK, 6),
@@ -65,6 +67,7 @@ def test_harmless_options_warn_and_meaningful_ones_are_refused():
                           (["--bogus"], "unknown option --bogus"),
                           (["--time"], "needs a value"), (["-n", "x"], "positive count"),
                           (["--gres=fpga:1"], "only gpu"),
+                          (["--licenses=matlab:0"], "--licenses: expected a count of matlab"),
                           (["--array", "1,3,5"], "not supported"),
                           (["-d", "after:3"], "not supported")):
         with pytest.raises(ParseError, match=message):

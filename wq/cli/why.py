@@ -18,9 +18,9 @@ from wq.protocol.replies import WhyReply
 @click.pass_obj
 def command(obj: dict[str, str | None], job: str, as_json: bool) -> None:
     """Explain why JOB waits: its reason, then for each host the first rule that
-    keeps it off (labels, hosts, cores, memory, gpus, offline, down, mode,
-    reserved, licences, user limit, queue, dependency, throttle, launcher) and
-    what would have to change. docs/scheduling.md gives the rules."""
+    keeps it off (labels, hosts, cores, memory, gpus, offline, down, load,
+    mode, reserved, licences, user limit, queue or fair share, dependency,
+    throttle, launcher) and what would have to change. docs/scheduling.md gives the rules."""
     with Client(obj["socket"]) as client:
         reply = client.ask(m.Why(job), WhyReply)
     if as_json:

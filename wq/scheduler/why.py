@@ -18,8 +18,8 @@ from wq.scheduler.view import ClusterView, HostUse
 
 #: the rules, in the order they are checked on each host
 RULES = ("labels", "hosts", "cores", "memory", "gpus", "offline", "down", "load", "mode",
-         "reserved", "licences", "user limit", "queue", "dependency", "throttle",
-         "launcher")
+         "reserved", "licences", "user limit", "queue", "fair share", "dependency",
+         "throttle", "launcher")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class Facts:
     launcher: bool = True               # its user's launcher is there (a lab)
     offline: Mapping[str, str] | None = None    # hosts drained, with the reason
     down: Mapping[str, str] | None = None       # hosts unreachable, with the reason
+    fair: bool = False                  # fair share orders the queue (a lab)
 
 
 def why_hosts(job: Job, view: ClusterView, after: ClusterView, reserved_hosts: Mapping[str, Job],
@@ -56,7 +57,7 @@ def why_hosts(job: Job, view: ClusterView, after: ClusterView, reserved_hosts: M
                  or _reserved(job, use.host.name, reserved_hosts)
                  or _licences(job, view, reserved_licenses)
                  or _limit(req, facts)
-                 or _queue(req, after.uses.get(use.host.name))
+                 or _queue(req, after.uses.get(use.host.name), facts.fair)
                  or _job_level(job, facts))
         out.append(HostWhy(use.host.name, *found) if found
                    else HostWhy(use.host.name, None, "free for it"))
@@ -166,16 +167,20 @@ def _limit(req: Requirements, facts: Facts) -> Found:
             "wait for your running jobs to end, or raise your limit (wq limit)")
 
 
-def _queue(req: Requirements, after: HostUse | None) -> Found:
-    """The host had room, and jobs ahead of this one took it in the pass."""
+def _queue(req: Requirements, after: HostUse | None, fair: bool) -> Found:
+    """The host had room, and jobs ahead of this one took it in the pass (by fair
+    share, in a lab: users with less of their share in use go first)."""
     if after is None:
         return None
     taken = not after.idle if req.mode in (Mode.BYNODE, Mode.BYGROUP) \
         else _room(req, after) is not None
     if not taken:
         return None
-    return ("queue", "jobs ahead of it (priority, fair share, then age) take its room "
-            "first", "wait for its turn")
+    if fair:
+        return ("fair share", "jobs of users with less of their share in use (or of "
+                "higher priority) take its room first", "wait for its turn")
+    return ("queue", "jobs ahead of it (higher priority, or older) take its room first",
+            "wait for its turn")
 
 
 def _job_level(job: Job, facts: Facts) -> Found:

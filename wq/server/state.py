@@ -540,7 +540,8 @@ class Engine:
                        if throttle is not None and self.running_in[number] >= throttle
                        else None),
             launcher=(ready := self.ready()) is None or job.user in ready
-            or job.spec.interactive, offline=self.offline, down=down)
+            or job.spec.interactive, offline=self.offline, down=down,
+            fair=self.shares is not None)
         never = self.never_fits(job.spec.requirements)
         if chosen is not None:
             return ("it fits now: it starts at the next scheduling pass, on "
