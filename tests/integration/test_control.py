@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from tests.integration.conftest import jobs, stat, wait_state
-from tests.integration.sshd import wait_for
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    return state != "Z"
+from tests.integration.sshd import alive, wait_for
 
 
 def test_rm_kills_the_whole_remote_process_group(server, tmp_path):

@@ -11,11 +11,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.integration.conftest import cluster_yaml, info, job_dir, jobs, stat, wait_state
-from tests.integration.sshd import SshHost, WqServer, wait_for
+from tests.integration.sshd import SshHost, WqServer, alive, wait_for
 
 #: keepalives every second, two missed mean down; connects give up after 3 s
 FAST = {"keepalive": 1, "keepalive_count": 2, "connect_timeout": 3}
@@ -25,13 +24,6 @@ def job_pid(server: WqServer, job_id: int, instance: int = 1) -> int:
     pid_file = job_dir(server, job_id, instance) / "pid"
     wait_for(pid_file.exists, 15, f"job {job_id}.{instance}'s pid file")
     return int(pid_file.read_text().split()[0])
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def sub(server: WqServer, cwd: Path, command: str, *args: str) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import jobs, stat, wait_state
-from tests.integration.sshd import wait_for
+from tests.integration.sshd import alive, wait_for
 from tests.integration.tmux import Tmux, shell_env
 
 WQ = f"{sys.executable} -m wq"
@@ -23,14 +23,6 @@ def term(server):
     t = Tmux(shell_env(server.env))
     yield t
     t.close()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def enter_session(term: Tmux, server, tmp_path, reqs: str = "") -> None:

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from tests.integration.conftest import wait_state
+from tests.integration.sshd import alive
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -20,14 +21,6 @@ def quick_start() -> list[str]:
     section = text[text.index("## Quick start"):]
     section = section[:section.index("\n## ", 1)]
     return [line.strip() for line in section.splitlines() if line.startswith("    ")]
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_readme_quick_start_runs_a_first_job_and_stops_the_server(tmp_path):

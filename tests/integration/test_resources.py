@@ -7,7 +7,15 @@ import json
 from pathlib import Path
 
 from tests.integration.conftest import cluster_yaml, info, jobs, wait_hosts_up, wait_state
-from tests.integration.sshd import SshHost, wait_for
+from tests.integration.sshd import SshHost, WqServer, wait_for
+
+
+def holding(server: WqServer, cwd: Path, flag: Path, *args: str) -> int:
+    """A job (of `args`) that runs until `flag` exists, once it runs."""
+    job_id = int(server.wq("sub", "-b", *args, "-c", f"while [ ! -e {flag} ]; do sleep 0.05; "
+                           "done", cwd=str(cwd)).stdout)
+    wait_state(server, job_id, ("running",))
+    return job_id
 
 
 def test_two_jobs_needing_the_only_licence_run_one_after_the_other(make_server, keys, hosts,
@@ -15,10 +23,7 @@ def test_two_jobs_needing_the_only_licence_run_one_after_the_other(make_server, 
     text = cluster_yaml(keys, hosts) + "resources: {matlab: 1, genus: 2}\n"
     server = make_server(text)
     flag = tmp_path / "go"
-    first = int(server.wq("sub", "-b", "--license", "matlab", "-c",
-                          f"while [ ! -e {flag} ]; do sleep 0.05; done",
-                          cwd=str(tmp_path)).stdout)
-    wait_state(server, first, ("running",))
+    first = holding(server, tmp_path, flag, "--license", "matlab")
     second = int(server.wq("sub", "-b", "-r", "licenses: matlab=1, genus", "-c", "true",
                            cwd=str(tmp_path)).stdout)
     free = int(server.wq("sub", "-b", "--license", "genus=2", "-c", "true",
@@ -61,10 +66,7 @@ def test_two_jobs_needing_the_only_licence_run_one_after_the_other(make_server, 
 def test_a_refresh_changes_the_counts(make_server, keys, hosts, tmp_path):
     server = make_server(cluster_yaml(keys, hosts) + "resources: {matlab: 1}\n")
     flag = tmp_path / "go"
-    first = int(server.wq("sub", "-b", "--license", "matlab", "-c",
-                          f"while [ ! -e {flag} ]; do sleep 0.05; done",
-                          cwd=str(tmp_path)).stdout)
-    wait_state(server, first, ("running",))
+    first = holding(server, tmp_path, flag, "--license", "matlab")
     second = int(server.wq("sub", "-b", "--license", "matlab", "-c", "true",
                            cwd=str(tmp_path)).stdout)
     server.cluster.write_text(cluster_yaml(keys, hosts) + "resources: {matlab: 2}\n")
@@ -106,16 +108,14 @@ def test_a_loaded_host_takes_no_new_job_until_its_load_falls(make_server, keys, 
 
         def over() -> str:
             rows = json.loads(server.wq("stat", "--json").stdout)["hosts"]
-            return {r["name"]: r for r in rows}["busy"]["over"]
+            return {r["name"]: r for r in rows}["busy"].get("over", "")
         wait_for(lambda: over() != "", 20, "busy's load to be sampled")
         assert over() == "load 5.00, 5.00 beyond wq's jobs: over its max_load 1.5"
         assert "(no new jobs: load 5.00" in server.wq("stat").stdout
 
         flag = tmp_path / "go"
-        first = [int(server.wq("sub", "-b", "-c", f"while [ ! -e {flag} ]; do sleep 0.05; "
-                               "done", cwd=str(tmp_path)).stdout) for _ in range(2)]
-        for job_id in first:
-            assert wait_state(server, job_id, ("running",))["host0"] == "calm"
+        first = [holding(server, tmp_path, flag) for _ in range(2)]
+        assert {jobs(server)[j]["host0"] for j in first} == {"calm"}
         later = int(server.wq("sub", "-b", "-c", "echo $WQ_HOST", cwd=str(tmp_path)).stdout)
         why = json.loads(server.wq("why", "--json", str(later)).stdout)
         rules = {h["host"]: h["rule"] for h in why["hosts"]}
