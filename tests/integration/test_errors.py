@@ -54,7 +54,8 @@ def test_bad_cluster_file_stops_the_server_with_one_line(tmp_path):
     assert line == (f"wq: {bad}:3: hosts[0].cors: unknown key; did you mean 'cores'? "
                     "(known keys: name, address, port, user, cores, mem, gpus, labels, local, "
                     "known_hosts, identity, ssh_config, keepalive, keepalive_count, "
-                    "connect_timeout, max_sessions, helper, drain_after)")
+                    "connect_timeout, max_sessions, helper, drain_after, max_load, "
+                    "min_free_mem, min_free_gpu_mem, setup, teardown, teardown_after)")
 
 
 @pytest.mark.parametrize("text, expected", [
