@@ -436,13 +436,13 @@ class Runner:
         except Exception as exc:                   # a bug: record it, keep serving
             log.exception("job %s: launch failed", job.label)
             outcome = internal(exc)
-        finally:
-            self.setups.ended(hosts)
         for task in self.follows.pop(job.id, ()):
             with contextlib.suppress(asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(task, FOLLOW_DRAIN)
         if resumed and not seen_running and not outcome.lost:
             log.info("job %s: ended on %s while the server was away", job.label, host.name)
+        # (not when cancelled, or when its launcher went away: it may run on)
+        self.setups.ended(hosts)
         self.feed(fx.Ended(job.id, job.instance, outcome))
 
     async def _watch_after_loss(self, ops: Ops, job: Job, host: Host,
