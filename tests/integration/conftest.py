@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.sshd import Keys, SshHost, WqServer, wait_for
+from tests.integration.sshd import MADE, Keys, SshHost, WqServer, wait_for
 
 ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 
@@ -20,6 +20,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forget_job_directories() -> Iterator[None]:
+    """At the end, delete the job directories every test server left in
+    ~/.cache/wq (make_server's are gone already; the others' are not)."""
+    yield
+    for server in MADE:
+        server.forget_node_dirs()
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,10 @@ def free_port(address: str) -> int:
         return int(s.getsockname()[1])
 
 
+#: every WqServer made in this process (see WqServer)
+MADE: list[WqServer] = []
+
+
 def alive(pid: int) -> bool:
     """The process exists and has not exited (a zombie has)."""
     try:
@@ -255,7 +259,9 @@ LogLevel ERROR
 
 @dataclass
 class WqServer:
-    """A real `wq serve` process with its own socket and state."""
+    """A real `wq serve` process with its own socket and state. Every one made is
+    kept in MADE, so that the session's end deletes the job directories they
+    left in this user's ~/.cache/wq (`forget_node_dirs`)."""
 
     root: Path
     cluster: Path | None
@@ -266,6 +272,7 @@ class WqServer:
     socket: str = ""
 
     def __post_init__(self) -> None:
+        MADE.append(self)
         self.root.mkdir(parents=True, exist_ok=True)
         self.socket = self.socket or str(self.root / "sock" / "wq.sock")
         self.state = str(self.root / "state")
