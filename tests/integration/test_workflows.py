@@ -232,6 +232,13 @@ def test_json_output_keeps_the_documented_schema(server, tmp_path):
     user = json.loads(server.wq("users", "--json").stdout)[0]
     for name in ("user", "running", "cores", "waiting", "limits"):
         assert f"`{name}`" in users_doc and name in user, name
+    why_doc = documented("wq why --json")
+    held = sub(server, tmp_path, "true", "-d", f"afterok:{running}")
+    why = json.loads(server.wq("why", "--json", str(held)).stdout)
+    for name in ("job", "state", "summary", "hosts"):
+        assert f"`{name}`" in why_doc and name in why, name
+    for name in ("host", "rule", "detail"):
+        assert f"`{name}`" in why_doc and name in why["hosts"][0], name
 
 
 def test_ls_format_prints_the_columns_asked_for(server, tmp_path):
