@@ -71,8 +71,8 @@ def test_bad_requirement_strings(text, message):
                  groups=st.lists(st.sampled_from(["a", "b"]), unique=True).map(tuple),
                  mem=st.sampled_from([0.0, 1.5, 64.0]), x11=st.booleans(),
                  shell=st.sampled_from(["sh", "login", "/bin/bash"]),
-                 licenses=st.dictionaries(st.sampled_from(["matlab", "genus"]),
-                                          st.integers(1, 5)).map(lambda d: tuple(sorted(d.items()))),
+                 licenses=st.dictionaries(st.sampled_from(["matlab", "genus"]), st.integers(1, 5))
+                 .map(lambda d: tuple(sorted(d.items()))),
                  job_name=st.one_of(st.none(), st.text("abc:; ", min_size=1).filter(str.strip))))
 def test_dict_round_trip(req):
     assert requirements.from_dict(requirements.to_dict(req)) == req

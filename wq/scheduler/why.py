@@ -43,8 +43,9 @@ class Facts:
     fair: bool = False                  # fair share orders the queue (a lab)
 
 
-def why_hosts(job: Job, view: ClusterView, after: ClusterView, reserved_hosts: Mapping[str, Job],
-        reserved_licenses: Mapping[str, Job], facts: Facts) -> list[HostWhy]:
+def why_hosts(job: Job, view: ClusterView, after: ClusterView,
+              reserved_hosts: Mapping[str, Job], reserved_licenses: Mapping[str, Job],
+              facts: Facts) -> list[HostWhy]:
     """Every host of `view`, with the first rule that keeps `job` off it."""
     req = job.spec.requirements
     out = []
