@@ -84,13 +84,7 @@ def gigabytes(value: Any) -> float:
 
 def load(value: Any) -> float:
     """A load average: a number from 0 to MAX_COUNT."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
-            isinstance(value, str) and not _DECIMAL.fullmatch(value)):
-        raise ValueError(f"expected a load average (e.g. 4 or 1.5), got {shown(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
+    number = _decimal(value, "a load average (e.g. 4 or 1.5)")
     if not math.isfinite(number) or not 0 <= number <= MAX_COUNT:
         raise ValueError(f"expected a load average from 0 to {MAX_COUNT}, got {shown(value)}")
     return number
@@ -98,20 +92,24 @@ def load(value: Any) -> float:
 
 def seconds(value: Any, minimum: float = 0.1, maximum: float = 86400.0) -> float:
     """A number of seconds within [minimum, maximum] (a timeout, an interval)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"expected a number of seconds, got {shown(value)}")
-    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
-        raise ValueError(f"expected a number of seconds, got {shown(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
+    number = _decimal(value, "a number of seconds")
     if not math.isfinite(number) or number <= 0:
         raise ValueError(f"expected a positive number of seconds, got {shown(value)}")
     if not minimum <= number <= maximum:
         raise ValueError(f"expected between {minimum:g} and {maximum:g} seconds, "
                          f"got {shown(value)}")
     return number
+
+
+def _decimal(value: Any, what: str) -> float:
+    """A number from YAML, or a decimal in text (inf when too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
+            isinstance(value, str) and not _DECIMAL.fullmatch(value)):
+        raise ValueError(f"expected {what}, got {shown(value)}")
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 _DECIMAL = re.compile(r"\s*[+-]?[0-9]{1,12}(\.[0-9]{0,12})?\s*|\s*[+-]?\.[0-9]{1,12}\s*")
