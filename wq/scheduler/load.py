@@ -21,10 +21,13 @@ class Assessment:
 LOAD_TAU = 60.0
 
 
-def assess(host: Host, sample: Sample | None, ours: float) -> Assessment:
-    """`ours`: wq's own share of the host's load (its jobs' cores)."""
+def assess(host: Host, sample: Sample | None, used_cores: int,
+           recent: float | None = None) -> Assessment:
+    """`used_cores`: what wq's jobs hold there now; `recent`: wq's share of the load
+    average (`wq_share`). wq's own load is the larger of the two."""
     if sample is None:
         return Assessment(None, None, None)
+    ours = max(float(used_cores), recent or 0.0)
     other = None if sample.load is None else max(sample.load - ours, 0.0)
     over = None
     if host.max_load is not None and other is not None and other > host.max_load:

@@ -85,8 +85,8 @@ class ClusterView:
         if samples:
             for use in view.uses.values():
                 if use.host.name in samples:
-                    ours = max(float(use.used_cores), (wq_load or {}).get(use.host.name, 0.0))
-                    found = assess(use.host, samples[use.host.name], ours)
+                    found = assess(use.host, samples[use.host.name], use.used_cores,
+                                   (wq_load or {}).get(use.host.name))
                     use.over, use.load, use.gpu_free = found.over, found.other_load, \
                         found.gpu_free
             view._free = sum(u.free_cores for u in view.uses.values() if u.usable)

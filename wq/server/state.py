@@ -417,8 +417,7 @@ class Engine:
         sample = self.samples.get(name)
         if host is None or sample is None:
             return None
-        ours = max(float(self._used_on(name)), self.wq_load.get(name, 0.0))
-        return assess(host, sample, ours).over
+        return assess(host, sample, self._used_on(name), self.wq_load.get(name)).over
 
     def _host_down(self, ev: fx.HostDown) -> None:
         self.down.add(ev.name)
@@ -524,32 +523,31 @@ class Engine:
         nothing)."""
         view = self.view()
         after = view.copy()
+        usage, ready = self.usage(), self.ready()
         reservations = scheduler.Reservations()
-        starts = scheduler.plan(self.waiting, after, now=now, usage=self.usage(),
-                                limits=self.limits, starve_after=self.starve_after,
-                                room=self._room(), ready=self.ready(), shares=self.shares,
-                                reservations=reservations)
+        starts = scheduler.plan(self.waiting, after, now=now, usage=usage, limits=self.limits,
+                                starve_after=self.starve_after, room=self._room(),
+                                ready=ready, shares=self.shares, reservations=reservations)
         chosen = next((s.placement for s in starts if s.job_id == job.id), None)
-        number = job.number or job.id
-        throttle = self.throttles.get(number)
-        facts = Facts(
-            usage=self.usage().get(job.user, scheduler.Usage()),
-            limits=self.limits.get(job.user), blocked=self.blocked_reason(job),
-            throttled=("its array is being removed" if number in self.held else
-                       f"array {number} runs at most {throttle} tasks at once"
-                       if throttle is not None and self.running_in[number] >= throttle
-                       else None),
-            launcher=(ready := self.ready()) is None or job.user in ready
-            or job.spec.interactive, offline=self.offline, down=down,
-            fair=self.shares is not None)
-        never = self.never_fits(job.spec.requirements)
         if chosen is not None:
             return ("it fits now: it starts at the next scheduling pass, on "
                     f"{','.join(chosen.hosts)}",
                     [HostWhy(name, None, "chosen for it") for name in chosen.hosts])
-        summary = f"can no longer fit: {never}" if never else self.blocked_reason(job) or \
-            scheduler.waiting_reason(job, view, usage=self.usage(), limits=self.limits,
-                                     ready=self.ready())
+        number = job.number or job.id
+        throttle = self.throttles.get(number)
+        blocked = self.blocked_reason(job)
+        facts = Facts(
+            usage=usage.get(job.user, scheduler.Usage()), limits=self.limits.get(job.user),
+            blocked=blocked,
+            throttled=("its array is being removed" if number in self.held else
+                       f"array {number} runs at most {throttle} tasks at once"
+                       if throttle is not None and self.running_in[number] >= throttle
+                       else None),
+            launcher=ready is None or job.user in ready or job.spec.interactive,
+            offline=self.offline, down=down, fair=self.shares is not None)
+        never = self.never_fits(job.spec.requirements)
+        summary = f"can no longer fit: {never}" if never else blocked or \
+            scheduler.waiting_reason(job, view, usage=usage, limits=self.limits, ready=ready)
         return summary, why_hosts(job, view, after, reservations.hosts,
                                   reservations.licenses, facts)
 
