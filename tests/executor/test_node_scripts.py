@@ -235,6 +235,8 @@ def test_a_failed_setup_says_why_and_is_tried_again(home, host):
 
 def test_sampling_reads_the_host(home, host):
     from wq.parsing import samples
-    sample = samples.parse(run(lambda ex: ex.sample(host)), at=0.0)
+    code, text = run(lambda ex: ex.run(host, wrapper.SAMPLE_SCRIPT))
+    sample = samples.parse(text, at=0.0)
+    assert code == 0
     assert sample.load is not None and sample.mem_free is not None
     assert 0 < sample.mem_free <= sample.mem_total

@@ -62,13 +62,6 @@ class ShellExecutor:
             out += await err
         return code, out.decode(errors="replace")
 
-    async def sample(self, host: Host) -> str:
-        """The host's load, memory and GPUs, as SAMPLE_SCRIPT prints them."""
-        async with self._run(host, wrapper.SAMPLE_SCRIPT) as proc:
-            out = await proc.stdout.read()
-            await proc.wait()
-        return out.decode(errors="replace")
-
     async def launch(self, host: Host, job: wrapper.Launch,
                      on_started: Callable[[Started], None]) -> Outcome:
         """Run one job instance through the launch script (`sh -s`), reading what

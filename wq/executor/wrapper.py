@@ -297,26 +297,28 @@ fi
 
 
 def setup_script(marker: str, command: str) -> str:
-    """Run a host's setup `command` (in the home directory) unless `marker` says it
-    ran in this boot; on success the marker records the boot. Prints the
-    command's last output on failure, and exits with its status."""
+    """Run a host's setup `command` unless `marker` says it ran in this boot; on
+    success the marker records the boot. Prints the command's last output on
+    failure, and exits with its status."""
     return (PRIVATE + f"m={marker}\n"
             "boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)\n"
             '[ -f "$m" ] && [ "$(cat "$m")" = "$boot" ] && exit 0\n'
-            'mkdir -p "${m%/*}" && cd "$HOME" || exit 1\n'
-            f"(umask 022; sh -c {quote(command)}) > \"$m.log\" 2>&1 < /dev/null\n"
-            "rc=$?\n"
-            '[ $rc -eq 0 ] && { echo "$boot" > "$m"; exit 0; }\n'
-            'tail -c 400 "$m.log"; exit $rc\n')
+            'mkdir -p "${m%/*}" || exit 1\n' + _logged(command) +
+            '[ $rc -eq 0 ] && echo "$boot" > "$m"; exit $rc\n')
 
 
 def teardown_script(marker: str, command: str) -> str:
-    """Run a host's teardown `command` (in the home directory) and forget its setup
-    (`marker`), whatever the command's status (printed, with its last output)."""
-    return (PRIVATE + f"m={marker}\n"
-            'rm -f "$m"; cd "$HOME" || exit 1\n'
-            f"(umask 022; sh -c {quote(command)}) > \"$m.log\" 2>&1 < /dev/null\n"
-            'rc=$?; [ $rc -eq 0 ] || tail -c 400 "$m.log"; exit $rc\n')
+    """Run a host's teardown `command` and forget its setup (`marker`), whatever
+    the command's status (printed, with its last output)."""
+    return PRIVATE + f'm={marker}\nrm -f "$m"\n' + _logged(command) + "exit $rc\n"
+
+
+def _logged(command: str) -> str:
+    """sh running `command` in the home directory, its output in $m.log, its status
+    in $rc; the log's end is printed when it failed."""
+    return ('cd "$HOME" || exit 1\n'
+            f'(umask 022; sh -c {quote(command)}) > "$m.log" 2>&1 < /dev/null\n'
+            'rc=$?; [ $rc -eq 0 ] || tail -c 400 "$m.log"\n')
 
 
 def kill_script(directory: str, grace: float, first: str = "TERM") -> str:

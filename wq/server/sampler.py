@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from wq.executor import wrapper
 from wq.executor.base import ShellExecutor
 from wq.model import Host, HostState
 from wq.parsing import samples
@@ -63,7 +64,8 @@ class Sampler:
     async def _sample(self, host: Host) -> None:
         executor: ShellExecutor = self.monitor.executor_for(host)
         try:
-            text = await asyncio.wait_for(executor.sample(host), host.ssh.connect_timeout * 2)
+            _, text = await asyncio.wait_for(executor.run(host, wrapper.SAMPLE_SCRIPT),
+                                             host.ssh.connect_timeout * 2)
         except asyncio.CancelledError:
             raise
         except Exception as exc:            # never stops the sampling; the host keeps its last
