@@ -7,7 +7,6 @@ import sys
 import click
 
 from wq.cli import complete
-
 from wq.client import Client
 from wq.protocol import messages as m
 from wq.protocol.replies import Accepted

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from wq.cli import complete
-
 from wq.client import Client
 from wq.errors import UsageError
 from wq.protocol import messages as m

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import os
 import time
 
 import click
@@ -68,14 +67,9 @@ def _wait_gone(reply: Stopping, deadline: float) -> bool:
 def _alive(pid: int) -> bool:
     """The process exists and has not exited (a zombie has: its parent has yet to
     reap it)."""
+    import psutil      # (only here: wq's other commands start without it)
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
