@@ -111,6 +111,9 @@ class Session:
     # -- over ssh ---------------------------------------------------------------
 
     async def _run_ssh(self) -> Result:
+        from wq.dependencies import quiet_asyncssh
+
+        quiet_asyncssh()
         import asyncssh
 
         host = self.lease.host

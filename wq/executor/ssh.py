@@ -15,8 +15,11 @@ import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import asyncssh
-from asyncssh.encryption import get_default_encryption_algs
+from wq.dependencies import quiet_asyncssh
+
+quiet_asyncssh()
+import asyncssh  # noqa: E402  (once its warnings are filtered)
+from asyncssh.encryption import get_default_encryption_algs  # noqa: E402
 
 from wq.errors import ExecutorError, HostUnreachable
 from wq.executor import helper as helpers

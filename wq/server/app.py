@@ -526,5 +526,6 @@ def serve(cluster_path: str | None, sockets: list[str], state_dir: str,
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    logging.captureWarnings(True)       # any other library's warning: in the log, once
     asyncio.run(Server(cluster_path, sockets, state_dir, kill_grace, keep,
                        job_umask, allow_network_fs, durability).run())
