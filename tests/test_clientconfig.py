@@ -63,3 +63,23 @@ def test_a_bad_config_file_is_one_line_naming_it(home, text, expected):
     with pytest.raises(ClientError) as err:
         clientconfig.target()
     assert expected in str(err.value) and "client.yaml" in str(err.value)
+
+
+def test_a_socket_with_a_named_operator_is_a_labs_shared_one_even_for_the_operator(
+        home, monkeypatch):
+    write(home / "config" / "wq" / "client.yaml", f"socket: /srv/wq/lab.sock\noperator: {ME}\n")
+    assert clientconfig.target().shared
+    monkeypatch.setenv("WQ_SOCKET", "/srv/wq/lab.sock")
+    target = clientconfig.target()             # --socket naming the file's socket: its operator
+    assert (target.candidates, target.owner, target.shared) == (["/srv/wq/lab.sock"],
+                                                                os.getuid(), True)
+    monkeypatch.setenv("WQ_SOCKET", "/tmp/mine.sock")
+    assert not clientconfig.target().shared    # another socket: one's own private server
+    monkeypatch.setenv("WQ_OPERATOR", ME)
+    assert clientconfig.target().shared
+
+
+def test_an_explicit_socket_does_not_need_a_readable_config_file(home, monkeypatch):
+    write(home / "config" / "wq" / "client.yaml", "sockt: /srv/a.sock\n")
+    monkeypatch.setenv("WQ_SOCKET", "/tmp/mine.sock")
+    assert clientconfig.target().candidates == ["/tmp/mine.sock"]

@@ -74,3 +74,15 @@ def test_the_server_creates_its_directory_private_and_never_chmods_one(tmp_path)
     with pytest.raises(WqError, match="open to other users"):
         trust.prepare_socket_dir(str(open_dir / "wq.sock"))
     assert open_dir.stat().st_mode & 0o7777 == 0o1777
+
+
+def test_the_operators_own_lab_socket_may_be_reachable_by_others_but_not_writable(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir(mode=0o711)
+    os.chmod(d, 0o711)
+    trust.check_socket(str(d / "lab.sock"), os.getuid(), lab=True)
+    with pytest.raises(trust.Untrusted, match="open to other users"):
+        trust.check_socket(str(d / "lab.sock"), os.getuid())           # a private one
+    os.chmod(d, 0o777)
+    with pytest.raises(trust.Untrusted, match="others may write"):
+        trust.check_socket(str(d / "lab.sock"), os.getuid(), lab=True)

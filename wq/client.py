@@ -56,7 +56,7 @@ class Client:
         self.path = next((p for p in where.candidates if _present(p)), where.candidates[0])
         owner = where.owner
         self.start_launcher = where.start_launcher
-        trust.check_socket(self.path, owner)
+        trust.check_socket(self.path, owner, where.shared)
         window = reconnect_window() if reconnect is None else reconnect
         deadline = time.monotonic() + window
         while True:

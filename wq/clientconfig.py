@@ -33,6 +33,7 @@ class Target:
     candidates: list[str]           # where to look for the socket, in order
     owner: int                      # the uid the server must run as
     start_launcher: bool = True     # `wq sub` starts one's launcher when none is connected
+    shared: bool = False            # a lab's socket, which others may reach (wq.trust)
 
 
 def user_config() -> str:
@@ -41,19 +42,36 @@ def user_config() -> str:
 
 
 def target(explicit: str | None = None) -> Target:
+    """Whose server to talk to, and where. A socket named by an operator (in
+    WQ_OPERATOR, or a config file's `operator`, the operator's own included)
+    is a lab's shared socket: its directory may let others in. `--socket` or
+    WQ_SOCKET naming the socket of the config file takes that file's operator."""
     chosen = paths.explicit_socket(explicit)
     if chosen is not None:
         operator = os.environ.get("WQ_OPERATOR", "").strip()
-        return Target([chosen], _uid(operator, "WQ_OPERATOR") if operator else os.getuid())
+        if operator:
+            return Target([chosen], _uid(operator, "WQ_OPERATOR"), shared=True)
+        try:
+            configured = _configured()
+        except ClientError:             # (an explicit socket does not need the file)
+            configured = None
+        if configured is None or configured.candidates != [chosen]:
+            return Target([chosen], os.getuid())
+        return configured
+    return _configured() or Target(paths.socket_candidates(), os.getuid())
+
+
+def _configured() -> Target | None:
+    """The server the first config file that names a socket points at."""
     for path in (user_config(), SYSTEM_CONFIG):
         if os.path.exists(path):
             config = read(path)
             if "socket" in config:
-                owner = (_uid(config["operator"], f"{path}: operator")
-                         if "operator" in config else os.getuid())
-                return Target([config["socket"]], owner,
-                              config.get("launcher", "auto") == "auto")
-    return Target(paths.socket_candidates(), os.getuid())
+                operator = config.get("operator")
+                return Target([config["socket"]],
+                              _uid(operator, f"{path}: operator") if operator else os.getuid(),
+                              config.get("launcher", "auto") == "auto", operator is not None)
+    return None
 
 
 def default_on_end() -> str | None:

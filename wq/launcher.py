@@ -41,6 +41,8 @@ log = logging.getLogger("wq.launcher")
 SIGNALS = ("TERM", "KILL", "HUP", "INT")
 RETRY = (0.2, 0.5, 1.0, 2.0, 5.0)       # seconds between tries to reach the server again
 GIVE_UP = 3600.0                        # seconds without a server after which it ends
+READY = "WQ_LAUNCHER_READY"             # (environment) a pipe that detach() waits on
+READY_WAIT = 30.0                       # seconds detach() waits for the launcher to serve
 
 
 Send = Callable[[Report], Coroutine[Any, Any, None]]
@@ -235,9 +237,10 @@ def offer(socket_path: str | None) -> Client:
     return client
 
 
-async def run(socket_path: str | None, once: bool = False) -> None:
+async def run(socket_path: str | None, once: bool = False, ready: int | None = None) -> None:
     """Serve the lab's server; when it goes, wait for it to come back (up to
-    GIVE_UP seconds), unless `once`."""
+    GIVE_UP seconds), unless `once`. Once it serves (or finds another launcher
+    of its user's serving), it writes to the pipe `ready`, if given."""
     key = signing.load_key()
     umask = os.umask(0o077)
     os.umask(umask)
@@ -249,10 +252,11 @@ async def run(socket_path: str | None, once: bool = False) -> None:
             try:
                 client = await asyncio.to_thread(offer, socket_path)
             except AlreadyServing:
+                _say_ready(ready)
                 raise
             except WqError:
-                if once or waited >= GIVE_UP:
-                    raise
+                if once or waited >= GIVE_UP or ready is not None:
+                    raise           # (started by a client that just reached it: say why)
                 delay = RETRY[min(tries, len(RETRY) - 1)]
                 tries += 1
                 waited += delay
@@ -261,6 +265,8 @@ async def run(socket_path: str | None, once: bool = False) -> None:
             tries, waited = 0, 0.0
             if launcher is None:
                 launcher = Launcher(client.user, key, umask)
+            _say_ready(ready)
+            ready = None
             log.info("serving %s's jobs for the wq server at %s", client.user, client.path)
             sock = client.sock
             sock.settimeout(None)
@@ -282,20 +288,67 @@ async def run(socket_path: str | None, once: bool = False) -> None:
             await launcher.close()
 
 
-def detach(socket_path: str | None, log_path: str) -> int:
+def detach(socket_path: str | None, log_path: str, wait: float = READY_WAIT) -> int:
     """Start a launcher in the background, in a session of its own (so it
-    outlives the terminal), logging to `log_path`; returns its pid."""
+    outlives the terminal), logging to `log_path`; returns its pid once it
+    serves the server (or has found another launcher of its user's that does),
+    or after `wait` seconds. One that ends before is a WqError quoting its log.
+
+    The socket goes to it as to any other command (`wq --socket PATH launcher`),
+    and WQ_OPERATOR with the rest of the environment; it says it serves by
+    writing to a pipe whose descriptor READY names."""
+    import select
     import subprocess
     import sys
 
     os.makedirs(os.path.dirname(log_path), mode=0o700, exist_ok=True)
-    args = [sys.executable, "-m", "wq", "launcher"]
+    args = [sys.executable, "-m", "wq"]
     if socket_path:
         args += ["--socket", socket_path]
+    args.append("launcher")
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    logged = os.fstat(fd).st_size
+    ready_read, ready_write = os.pipe()
     try:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
-                                start_new_session=True, close_fds=True)
+                                start_new_session=True, close_fds=True,
+                                pass_fds=(ready_write,),
+                                env={**os.environ, READY: str(ready_write)})
     finally:
         os.close(fd)
+        os.close(ready_write)
+    try:
+        readable, _, _ = select.select([ready_read], [], [], wait)
+        if readable and not os.read(ready_read, 1):         # ended without serving
+            proc.wait()
+            raise WqError(f"your wq launcher could not start (exit {proc.returncode}): "
+                          f"{_last_line(log_path, logged)} (its log: {log_path})")
+    finally:
+        os.close(ready_read)
     return proc.pid
+
+
+def ready_pipe() -> int | None:
+    """The pipe whoever started this launcher (detach) waits on, taken out of
+    the environment that its jobs and hooks inherit."""
+    fd = os.environ.pop(READY, "")
+    return int(fd) if fd.isdigit() else None
+
+
+def _say_ready(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.write(fd, b"1")
+            os.close(fd)
+
+
+def _last_line(path: str, since: int) -> str:
+    """The last line written to `path` after offset `since`."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(since)
+            text = fh.read(65536).decode("utf-8", "replace")
+    except OSError:
+        text = ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "it said nothing"

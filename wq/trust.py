@@ -58,14 +58,15 @@ def private_dir_problem(directory: str, owner: int, shared: bool = False) -> str
     return None
 
 
-def check_socket(path: str, owner: int) -> None:
+def check_socket(path: str, owner: int, lab: bool = False) -> None:
     """Before connecting: the socket's directory and the socket itself (Untrusted).
-    Another user's (a lab operator's) socket may be in a directory others can
-    enter; one's own must be in a private one."""
+    A lab's socket (another user's, or one the configuration says is a lab's,
+    the operator's own) may be in a directory others can enter but not write
+    in; a private one must be in a 0700 directory."""
     directory = os.path.dirname(path)
     if not os.path.lexists(directory):
         return                       # nobody listens: the caller reports that
-    shared = owner != os.getuid()
+    shared = lab or owner != os.getuid()
     problem = private_dir_problem(directory, owner, shared)
     if problem is not None:
         if shared:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -293,3 +295,117 @@ def test_a_members_on_end_command_runs_as_them_by_their_launcher(lab, members):
     wait_for(lambda: hooked.read_text().strip() != "", 10, "it to write")
     assert hooked.read_text().split() == [alice.name, job, "failed", "6"]
     assert hooked.stat().st_uid == alice.uid
+
+
+WAYS = ("env", "socket option", "user file", "system file")
+
+
+def lab_socket(server: WqServer) -> str:
+    assert server.cluster is not None
+    return re.search(r"socket: (\S+)", server.cluster.read_text())[1]  # type: ignore[index]
+
+
+@contextlib.contextmanager
+def way_in(way: str, socket: str, operator: str, config_home: Path, uid: int, gid: int
+           ) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """The words before `wq`'s verb, and the environment, that reach the lab's
+    server the `way` docs/lab.md gives; the system file is bound over
+    /etc/wq in a private mount namespace (nothing of the machine's changes)."""
+    config = config_home / "wq" / "client.yaml"
+    env = {"XDG_CONFIG_HOME": str(config_home)}
+    argv: list[str] = []
+    made_etc = False
+    try:
+        if way == "env":
+            env.update(WQ_SOCKET=socket, WQ_OPERATOR=operator)
+        elif way == "socket option":
+            argv = ["--socket", socket]
+            env["WQ_OPERATOR"] = operator
+        elif way == "user file":
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(f"socket: {socket}\noperator: {operator}\n")
+            for path in (config, config.parent, config.parent.parent):
+                os.chown(path, uid, gid)
+        else:
+            etc = Path(tempfile.mkdtemp(prefix="wq-etc-", dir="/tmp"))
+            etc.chmod(0o755)
+            (etc / "client.yaml").write_text(f"socket: {socket}\noperator: {operator}\n")
+            (etc / "client.yaml").chmod(0o644)
+            made_etc = not os.path.exists("/etc/wq")
+            if made_etc:
+                os.mkdir("/etc/wq", 0o755)            # (a mount point: empty, removed after)
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    f'mount --bind "{etc}" /etc/wq && exec "$@"', "sh"]
+        yield argv, env
+    finally:
+        config.unlink(missing_ok=True)
+        if way == "system file":
+            shutil.rmtree(etc, ignore_errors=True)
+            if made_etc:
+                os.rmdir("/etc/wq")
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare for /etc/wq")
+@pytest.mark.parametrize("way", WAYS)
+def test_every_documented_way_into_the_lab_runs_a_members_job_as_them(lab, members, tmp_path,
+                                                                      way):
+    """docs/lab.md's ways for a member: each runs a job as the member, through a
+    launcher its `wq sub` starts (none is running before)."""
+    users, _ = members
+    alice = users["alice"]
+    (alice.home / ".config" / "wq" / "client.yaml").unlink()      # (the fixture's way)
+    stop_launchers(alice)
+    socket = lab_socket(lab)
+    home = alice.home / "ways"
+    home.mkdir(exist_ok=True)
+    os.chown(home, alice.uid, alice.gid)
+    with way_in(way, socket, "root", home, alice.uid, alice.gid) as (before, env):
+        argv = [*before, *alice.argv([alice.python, "-m", "wq"])] if before[:1] == ["unshare"] \
+            else alice.argv([alice.python, "-m", "wq", *before])
+        result = subprocess.run([*argv, "sub", "-c", "id -un; echo $WQ_HOST"],
+                                env=alice.env(**env), capture_output=True, text=True,
+                                timeout=60, cwd=str(alice.home))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == [alice.name, "lab1"]
+        assert len(launchers(alice)) == 1
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare for /etc/wq")
+@pytest.mark.parametrize("way", WAYS)
+def test_every_documented_way_into_the_lab_works_for_its_operator(lab, tmp_path, way):
+    """The operator (root here) through the lab's shared socket, whose directory
+    others may enter: its jobs run by the server itself, and it may remove them."""
+    socket = lab_socket(lab)
+    env = {k: v for k, v in lab.env.items() if k != "WQ_SOCKET"}
+    with way_in(way, socket, "root", tmp_path / "config", os.getuid(), os.getgid()) \
+            as (before, extra):
+        argv = [*before, sys.executable, "-m", "wq"] if before[:1] == ["unshare"] \
+            else [sys.executable, "-m", "wq", *before]
+        result = subprocess.run([*argv, "sub", "-c", "id -un"], env={**env, **extra},
+                                capture_output=True, text=True, timeout=60)
+        assert (result.returncode, result.stdout) == (0, "root\n"), result.stderr
+        queued = subprocess.run([*argv, "sub", "-b", "-c", "sleep 60"], env={**env, **extra},
+                                capture_output=True, text=True, timeout=60)
+        assert queued.returncode == 0, queued.stderr
+        removed = subprocess.run([*argv, "rm", queued.stdout.strip()], env={**env, **extra},
+                                 capture_output=True, text=True, timeout=60)
+        assert removed.returncode == 0, removed.stderr
+
+
+def test_a_launcher_that_cannot_start_is_said_by_wq_sub_at_once(lab, members):
+    """Not a job waiting for ever on a launcher that died: `wq sub` says why,
+    from the launcher's log (here a broken asyncssh, which only the launcher
+    imports), and nothing is submitted."""
+    users, _ = members
+    alice = users["alice"]
+    stop_launchers(alice)
+    broken = alice.home / "broken"
+    broken.mkdir(exist_ok=True)
+    (broken / "asyncssh.py").write_text("raise ImportError('asyncssh is broken here')\n")
+    before = len(ls(lab))
+    result = alice.wq("sub", "-b", "-c", "true", cwd=alice.home,
+                      env=alice.env(PYTHONPATH=str(broken)))
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert "launcher could not start" in line and "asyncssh is broken here" in line, line
+    assert not launchers(alice) and len(ls(lab)) == before

@@ -37,7 +37,8 @@ def command(obj: dict[str, str | None], detach: bool, once: bool) -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    logging.captureWarnings(True)       # any other library's warning: in the log, once
     try:
-        asyncio.run(launcher.run(obj["socket"], once=once))
+        asyncio.run(launcher.run(obj["socket"], once=once, ready=launcher.ready_pipe()))
     except launcher.AlreadyServing as exc:     # (started twice at once: nothing to do)
         click.echo(f"wq: {exc}", err=True)
