@@ -56,6 +56,45 @@ def loopback(name: str, count: int, cores: int, first_address: int,
         shutil.rmtree(root, ignore_errors=True)
 
 
+def realistic_env(size: int = 3072) -> dict[str, str]:
+    """An environment like a lab member's login with conda and module files:
+    about `size` bytes, the same every time (jobs carry their submitter's
+    whole environment, so benchmarks must not submit a one-variable one)."""
+    env = {
+        "HOME": "/home/alice", "USER": "alice", "LOGNAME": "alice", "SHELL": "/bin/bash",
+        "LANG": "en_US.UTF-8", "TERM": "xterm-256color", "PWD": "/home/alice/project",
+        "PATH": ":".join(["/home/alice/miniconda3/envs/analysis/bin",
+                          "/home/alice/miniconda3/condabin", "/home/alice/.local/bin",
+                          "/opt/intel/oneapi/compiler/latest/bin", "/usr/local/cuda/bin",
+                          "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin",
+                          "/sbin", "/bin"]),
+        "CONDA_PREFIX": "/home/alice/miniconda3/envs/analysis", "CONDA_DEFAULT_ENV": "analysis",
+        "CONDA_EXE": "/home/alice/miniconda3/bin/conda", "CONDA_SHLVL": "2",
+        "LD_LIBRARY_PATH": "/usr/local/cuda/lib64:/opt/intel/oneapi/mkl/latest/lib/intel64",
+        "MANPATH": "/opt/intel/oneapi/compiler/latest/share/man:/usr/share/man",
+        "SSH_CONNECTION": "192.0.2.10 51234 192.0.2.1 22", "SSH_TTY": "/dev/pts/3",
+        "XDG_RUNTIME_DIR": "/run/user/1000", "XDG_SESSION_ID": "1234",
+        "EDITOR": "vim", "PYTHONPATH": "/home/alice/project/src",
+        "OMP_NUM_THREADS": "1", "HISTCONTROL": "ignoreboth",
+    }
+    colours = ["rs=0", "di=01;34", "ln=01;36", "mh=00", "pi=40;33", "so=01;35", "do=01;35",
+               "bd=40;33;01", "cd=40;33;01", "or=40;31;01", "su=37;41", "sg=30;43",
+               "tw=30;42", "ow=34;42", "st=37;44", "ex=01;32"]
+    extensions = [f"*.{e}=01;{31 + i % 6}" for i, e in enumerate(
+        "tar tgz arc arj taz lha lz4 lzh lzma tlz txz tzo t7z zip z dz gz lrz lz lzo xz "
+        "zst tzst bz2 bz tbz tbz2 tz deb rpm jar war ear sar rar alz ace zoo cpio 7z rz "
+        "cab wim swm dwm esd jpg jpeg mjpg mjpeg gif bmp pbm pgm ppm tga xbm xpm tif tiff "
+        "png svg svgz mng pcx mov mpg mpeg m2v mkv webm webp ogm mp4 m4v mp4v vob qt nuv "
+        "wmv asf rm rmvb flc avi fli flv gl dl xcf xwd yuv cgm emf ogv ogx aac au flac "
+        "m4a mid midi mka mp3 mpc ogg ra wav oga opus spx xspf".split())]
+    env["LS_COLORS"] = ":".join(colours + extensions)
+    filler = 0
+    while len("".join(k + v for k, v in env.items())) < size:
+        env[f"MODULE_{filler:02d}_PATH"] = f"/opt/modules/{filler:02d}/lib/python3.11/site-packages"
+        filler += 1
+    return env
+
+
 def _all_up(server: WqServer) -> bool:
     with Client(server.socket) as client:
         hosts = client.request(m.Stat())["hosts"]

@@ -31,14 +31,15 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from bench.harness import loopback, write_table  # noqa: E402
+from bench.harness import loopback, realistic_env, write_table  # noqa: E402
 from tests.integration.sshd import WqServer  # noqa: E402
 from wq.client import Client  # noqa: E402
 from wq.protocol import events  # noqa: E402
 from wq.protocol import messages as m  # noqa: E402
 from wq.store import Store  # noqa: E402
 
-SPEC = {"command": "true", "cwd": "/tmp", "env": {"PATH": "/usr/bin:/bin"}}
+#: every job carries its submitter's environment: a realistic one (3 KB), not one variable
+SPEC = {"command": "true", "cwd": "/tmp", "env": realistic_env()}
 
 
 def wall(server: WqServer, *args: str, runs: int) -> float:

@@ -6,7 +6,8 @@
     c.wait(jobs)                         # {id: Status}, once they all ended
     print(c.log(job).stdout)
 
-Every call is one request to the server (submit_many: one for all its jobs).
+Every call is one request to the server (submit_many: one submission, in
+requests of MANY_CHUNK jobs, each environment sent once per request).
 Results are the protocol's typed rows (`JobRow`, `StatusRow`, `RemoveRow`,
 `LogReply`); errors are `wq.errors` exceptions: `ServerError` for a refusal
 (its message says why), `ServerNotRunning`/`ServerLost` without a server,
@@ -24,7 +25,7 @@ from typing import Any
 
 from wq import codec
 from wq.client import Client as Connection
-from wq.errors import ParseError, UsageError
+from wq.errors import ParseError, TooLarge, UsageError
 from wq.model import After, JobSpec, Mode, Requirements
 from wq.parsing import deps, requirements as reqs
 from wq.parsing import units
@@ -35,6 +36,7 @@ from wq.protocol.replies import (Accepted, AcceptedMany, JobRow, Listing, LogRep
 __all__ = ["Client", "JobRow", "StatusRow", "RemoveRow", "LogReply"]
 
 LIVE = ("waiting", "running")
+MANY_CHUNK = 5000           # separate jobs per request of a submit_many (halved if too big)
 
 
 class Client:
@@ -45,6 +47,7 @@ class Client:
         `reconnect`: how long a call waits for a restarting server (default
         WQ_RECONNECT, 60 s)."""
         self.socket, self.reconnect = socket, reconnect
+        self._last_env: tuple[dict[str, str], codec.Env] | None = None
 
     def _connect(self) -> Connection:
         return Connection(self.socket, reconnect=self.reconnect)
@@ -80,9 +83,19 @@ class Client:
         if retries is not None:
             req = dataclasses.replace(req, retries=retries)
         return JobSpec(command=command, cwd=os.path.abspath(cwd or os.getcwd()),
-                       env=tuple(sorted((os.environ if env is None else env).items())),
+                       env=self._environment(os.environ if env is None else env),
                        requirements=req, stdout=stdout, stderr=stderr,
                        after=_after(after), session=session, on_end=on_end)
+
+    def _environment(self, env: Mapping[str, str]) -> codec.Env:
+        """A job's environment as a spec holds it; one equal to the last one asked
+        for is the same (sorted once, and shared, over a loop of spec() calls)."""
+        last = self._last_env
+        if last is not None and last[0] == env:
+            return last[1]
+        made = dict(env)
+        self._last_env = (made, tuple(sorted(made.items())))
+        return self._last_env[1]
 
     def submit(self, command: str | Sequence[str], *, array: str | None = None,
                throttle: int | None = None, **options: Any) -> str:
@@ -101,13 +114,36 @@ class Client:
             return conn.ask(m.Submit(spec=frame, **shape), Accepted).id
 
     def submit_many(self, jobs: Iterable[Mapping[str, Any] | JobSpec]) -> list[str]:
-        """Many separate jobs in one request: each a mapping of submit()'s
-        arguments (`command` and the options) or a spec(); their ids, in order.
-        All are accepted, or none (the error names the first refused)."""
+        """Many separate jobs (up to a million) in one submission: each a mapping
+        of submit()'s arguments (`command` and the options) or a spec(); their
+        ids, in order. All are accepted, or none (the error names the first
+        refused)."""
         specs = [j if isinstance(j, JobSpec) else self.spec(**j) for j in jobs]
+        if not specs:
+            raise UsageError("no jobs given")
+        envs = {s.env: dict(s.env) for s in specs}         # (each once: jobs share them)
         with self._connect() as conn:
-            frames = [self._signed(conn, codec.spec_to_dict(s), {})[0] for s in specs]
-            return conn.ask(m.SubmitMany(specs=frames), AcceptedMany).ids
+            frames = [codec.spec_to_dict(s, env=False) for s in specs]
+            if conn.by_launcher:
+                from wq.submission import ensure_launcher, sign_all
+
+                ensure_launcher(conn, self.socket)
+                frames = sign_all(frames, [envs[s.env] for s in specs], conn.user)
+            start, size = 0, MANY_CHUNK
+            while True:
+                end = min(start + size, len(specs))
+                request = _many(specs[start:end], frames[start:end], envs,
+                                more=end < len(specs), total=len(specs))
+                try:
+                    reply = conn.ask(request, AcceptedMany, timeout=None)
+                except TooLarge:                # (nothing was sent)
+                    if size == 1:
+                        raise
+                    size //= 2
+                    continue
+                if end == len(specs):
+                    return reply.ids
+                start = end
 
     def _signed(self, conn: Connection, frame: dict[str, Any], shape: dict[str, Any]
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -181,6 +217,21 @@ class Client:
         with self._connect() as conn:
             return conn.ask(m.Remove(select=[str(i) for i in ids]), Removed,
                             timeout=None).results
+
+
+def _many(specs: Sequence[JobSpec], frames: Sequence[dict[str, Any]],
+          envs: Mapping[codec.Env, dict[str, str]], more: bool, total: int) -> m.SubmitMany:
+    """A request of a submit_many: the specs (`frames`, without their
+    environments) naming theirs by index in the request's `envs`, each once."""
+    index: dict[codec.Env, int] = {}
+    sent = []
+    for spec, frame in zip(specs, frames):
+        number = index.get(spec.env)
+        if number is None:
+            number = index[spec.env] = len(index)
+        sent.append({**frame, "env": number})
+    return m.SubmitMany(specs=sent, envs=[envs[env] for env in index], more=more,
+                        total=total)
 
 
 def _requirements(given: str | Mapping[str, Any] | None) -> Requirements:

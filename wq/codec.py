@@ -5,18 +5,22 @@ Decoding validates: the input may come from a client or an old database.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 from typing import Any
 
 from wq.errors import ParseError
-from wq.model import JobSpec, Placement, Slice
+from wq.model import JobSpec, Placement, Requirements, Slice
 from wq.parsing import deps, requirements
 
 
-def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
-    return {"command": spec.command, "cwd": spec.cwd, "env": dict(spec.env),
-            "requirements": requirements.to_dict(spec.requirements),
+def spec_to_dict(spec: JobSpec, *, env: bool = True) -> dict[str, Any]:
+    """The spec as JSON-able data; without its environment when not `env` (the
+    store keeps environments apart, each once)."""
+    return {"command": spec.command, "cwd": spec.cwd, **({"env": dict(spec.env)} if env else {}),
+            "requirements": dict(_requirements_dict(spec.requirements)),
             "stdout": spec.stdout, "stderr": spec.stderr, "interactive": spec.interactive,
             "stdin": spec.stdin,
             **({} if not spec.after else {"after": deps.to_strings(spec.after)}),
@@ -26,20 +30,20 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
             **({} if spec.signature is None else {"signature": spec.signature})}
 
 
-def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
+def spec_from_dict(data: Any, *, source: str = "request", env: Env | None = None) -> JobSpec:
+    """A spec from JSON-able data, checked; `env`: its environment, already read
+    (env_from_dict), else the data's own `env`."""
     if not isinstance(data, dict):
         raise ParseError("a job spec must be a mapping", source=source)
-    command, cwd, env = data.get("command"), data.get("cwd"), data.get("env", {})
+    command, cwd = data.get("command"), data.get("cwd")
     if not isinstance(command, str) or not command.strip():
         raise ParseError("the command is empty", source=source, key="command")
     if "\0" in command:
         raise ParseError("the command contains a NUL byte", source=source, key="command")
     if not isinstance(cwd, str) or not os.path.isabs(cwd) or "\0" in cwd:
         raise ParseError("cwd must be an absolute path", source=source, key="cwd")
-    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                            and "\0" not in k + v for k, v in env.items()):
-        raise ParseError("env must map names to strings (without NUL bytes)", source=source,
-                         key="env")
+    if env is None:
+        env = env_from_dict(data.get("env", {}), source=source)
     outputs = {}
     for key in ("stdout", "stderr"):
         value = data.get(key)
@@ -58,7 +62,7 @@ def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
     signature = data.get("signature")
     if signature is not None and not _hex(signature, 64):
         raise ParseError("a signature is 64 hex digits", source=source, key="signature")
-    req = requirements.from_dict(data.get("requirements", {}), source=source)
+    req = _requirements(data.get("requirements", {}), source)
     after = data.get("after", [])
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
         raise ParseError("after must be a list of dependencies", source=source, key="after")
@@ -74,7 +78,7 @@ def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
                                or "\0" in on_end or len(on_end) > 65536):
         raise ParseError("on_end must be a shell command (text, at most 64 KiB)",
                          source=source, key="on_end")
-    return JobSpec(command=command, cwd=cwd, env=tuple(sorted(env.items())),
+    return JobSpec(command=command, cwd=shared(cwd), env=env,
                    requirements=req, interactive=interactive, stdin=stdin, slurm=slurm,
                    session=session, on_end=on_end,
                    signature=signature, after=deps.parse(",".join(after), source=source)
@@ -82,6 +86,51 @@ def spec_from_dict(data: Any, *, source: str = "request") -> JobSpec:
 
 
 SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+Env = tuple[tuple[str, str], ...]
+
+
+def env_from_dict(env: Any, *, source: str = "request") -> Env:
+    """A job's environment from JSON-able data, checked (shared_env)."""
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                            and "\0" not in k + v for k, v in env.items()):
+        raise ParseError("env must map names to strings (without NUL bytes)", source=source,
+                         key="env")
+    return shared_env(tuple(sorted(env.items())))
+
+
+def _requirements(data: Any, source: str) -> Requirements:
+    """Requirements from JSON-able data; the same few recur from job to job, so
+    each is read (and kept) once."""
+    try:
+        text = json.dumps(data, sort_keys=True)
+    except (TypeError, ValueError):
+        return requirements.from_dict(data, source=source)
+    return _read_requirements(text, source)
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_requirements(text: str, source: str) -> Requirements:
+    return requirements.from_dict(json.loads(text), source=source)
+
+
+#: requirements.to_dict, once for each of the few that recur (callers copy it)
+_requirements_dict = functools.lru_cache(maxsize=1024)(requirements.to_dict)
+
+
+@functools.lru_cache(maxsize=1024)
+def shared_env(env: Env) -> Env:
+    """One object for equal environments: the jobs submitted from one shell, or
+    in one submit_many, or read back from the store, share theirs (a job's
+    environment is often 2-4 KB, and a queue may hold a million jobs)."""
+    return env
+
+
+@functools.lru_cache(maxsize=1024)
+def shared(text: str) -> str:
+    """One object for equal strings that recur from job to job (working
+    directories)."""
+    return text
 
 
 def _hex(value: Any, length: int) -> bool:

@@ -7,7 +7,8 @@
     │   └── ServerNotRunning no server listens on the socket
     ├── ServerError          the server refused a request (its message is the reason)
     ├── ProtocolError        a frame that is undecodable or of an unknown type
-    │   └── FrameError       the framing broke: oversize, cut off, too slow (the connection ends)
+    │   ├── FrameError       the framing broke: oversize, cut off, too slow (the connection ends)
+    │   └── TooLarge         a message to send is over the frame limit (nothing was sent)
     └── ExecutorError        a host could not be reached or refused what was asked
         └── HostUnreachable  connect, authentication or host key failure
 
@@ -77,6 +78,10 @@ class ProtocolError(WqError):
 
 
 class FrameError(ProtocolError):
+    pass
+
+
+class TooLarge(ProtocolError):
     pass
 
 

@@ -33,3 +33,14 @@ def signed(frame: dict[str, Any], shape: dict[str, Any], user: str
         shape = {**shape, "entry_tags": [signing.sign_entry(key, frame["signature"], i, e)
                                          for i, e in enumerate(entries, start=1)]}
     return frame, shape
+
+
+def sign_all(frames: list[dict[str, Any]], envs: list[dict[str, str]], user: str
+             ) -> list[dict[str, Any]]:
+    """Separate jobs of a lab member's (specs without their environments, and
+    those), each signed whole with their key (read once)."""
+    from wq import signing
+
+    key = signing.load_key()
+    return [{**frame, "signature": signing.sign(key, {**frame, "env": env}, user)}
+            for frame, env in zip(frames, envs)]

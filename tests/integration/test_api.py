@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+
 import pytest
 
 import wq
+from wq.api import MANY_CHUNK
+from wq.client import Client
 from wq.errors import ParseError, ServerError
+from wq.protocol import messages as m
+
+NOWHERE = ("hosts:\n  - {name: nowhere, address: 127.0.0.9, port: 9, cores: 4,"
+           " connect_timeout: 1}\n")
+#: an environment of a login with conda and modules: 3 KB, as every job carries it
+BIG_ENV = {**{f"VAR{i:02d}": f"/opt/modules/{i:02d}/" + "x" * 64 for i in range(36)},
+           "PATH": "/usr/bin:/bin"}
 
 
 @pytest.fixture
@@ -49,3 +61,54 @@ def test_submit_many_is_one_request_all_or_nothing(client, server):
     with pytest.raises(ParseError, match="N: expected a positive integer"):
         client.submit("true", requirements={"N": "zero"})
     assert client.status(["99999"])["99999"].state == "unknown"
+
+
+def count_jobs(server) -> int:
+    db = sqlite3.connect(f"{server.state}/wq.db")
+    try:
+        return int(db.execute("SELECT count(*) FROM jobs").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_submit_many_of_tens_of_thousands_of_jobs_with_real_environments(make_server,
+                                                                        tmp_path):
+    """One call, in requests of MANY_CHUNK jobs, each environment sent once a
+    request and stored once; all of them accepted, or none."""
+    server = make_server(NOWHERE, wait_up=False)        # (nothing runs)
+    client = wq.Client(server.socket)
+    count = 4 * MANY_CHUNK + 7
+    ids = client.submit_many([{"command": f"true {i}", "env": BIG_ENV, "cwd": str(tmp_path)}
+                              for i in range(count)])
+    assert len(ids) == count and [int(i) for i in ids] == sorted({int(i) for i in ids})
+    db = sqlite3.connect(f"{server.state}/wq.db")
+    assert db.execute("SELECT count(*) FROM envs").fetchone()[0] == 1
+    db.close()
+    size = sum(os.path.getsize(f"{server.state}/{name}") for name in ("wq.db", "wq.db-wal")
+               if os.path.exists(f"{server.state}/{name}"))
+    assert size < count * 1000          # (3 KB a job with its own environment)
+    row, = client.jobs([ids[-1]])
+    assert row.command == f"true {count - 1}" and row.state == "waiting"
+    before = count_jobs(server)
+    refused = 2 * MANY_CHUNK + 3                      # in the submission's third request
+    with pytest.raises(ServerError, match=rf"^job {refused} of {refused}: refused: "
+                                          r"afterok:99999: there is no job 99999"):
+        client.submit_many([{"command": "true", "env": BIG_ENV}] * (refused - 1)
+                           + [{"command": "true", "after": [99999]}])
+    assert count_jobs(server) == before                    # none of it was taken
+
+
+def test_a_submission_whose_client_leaves_half_way_leaves_nothing(make_server):
+    server = make_server(NOWHERE, wait_up=False)
+    spec = {"command": "true", "cwd": "/tmp", "env": 0}
+    with Client(server.socket) as conn:
+        reply = conn.request(m.SubmitMany(specs=[spec] * 10, envs=[BIG_ENV], more=True))
+        assert reply["more"] and reply["ids"] == []
+    with Client(server.socket) as conn:
+        with pytest.raises(ServerError, match="said more would come, then came a stat"):
+            conn.request(m.SubmitMany(specs=[spec], envs=[BIG_ENV], more=True))
+            conn.request(m.Stat())
+        with pytest.raises(ServerError, match=r"^job 1 of 1: request: env: env names no "
+                                              r"environment of the request$"):
+            conn.request(m.SubmitMany(specs=[{**spec, "env": 3}], envs=[BIG_ENV]))
+    assert count_jobs(server) == 0

@@ -409,3 +409,22 @@ def test_a_launcher_that_cannot_start_is_said_by_wq_sub_at_once(lab, members):
     [line] = result.stderr.splitlines()
     assert "launcher could not start" in line and "asyncssh is broken here" in line, line
     assert not launchers(alice) and len(ls(lab)) == before
+
+
+def test_a_members_big_submit_many_is_signed_and_runs_as_them(lab, members):
+    """Separate jobs in several requests, each environment sent once: the
+    launcher checks each job's signature over the whole spec, environment
+    included, and runs them as the member."""
+    users, _ = members
+    alice = users["alice"]
+    (alice.home / "many.txt").unlink(missing_ok=True)
+    code = ("import wq, wq.api\nwq.api.MANY_CHUNK = 3\n"
+            "print(' '.join(wq.Client().submit_many(\n"
+            "    [{'command': f'echo {i} $(id -un) >> many.txt'} for i in range(7)])))\n")
+    result = alice.run(alice.python, "-c", code, cwd=alice.home)
+    assert result.returncode == 0, result.stderr
+    ids = result.stdout.split()
+    assert len(ids) == 7
+    wait_for(lambda: all(ls(lab)[i]["state"] == "done" for i in ids), 60, "the jobs to end")
+    lines = sorted((alice.home / "many.txt").read_text().splitlines())
+    assert lines == [f"{i} {alice.name}" for i in range(7)]

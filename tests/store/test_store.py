@@ -269,3 +269,85 @@ def test_without_a_syncer_commits_are_not_waited_for(tmp_path):
     assert not s.syncing
     assert s.db.execute("PRAGMA synchronous").fetchone()[0] == 1
     s.close()
+
+
+def envs(s: Store) -> int:
+    return int(s.db.execute("SELECT count(*) FROM envs").fetchone()[0])
+
+
+def test_an_environment_is_stored_once_by_content_and_read_back_shared(tmp_path):
+    """Jobs from one shell (wq sub -b in a loop) carry equal environments: one row,
+    and, read back, one object in memory."""
+    path = str(tmp_path / "wq.db")
+    s = Store(path)
+    big = tuple(sorted((f"VAR{i}", "x" * 80) for i in range(40)))
+    first = s.add_job("ann", dataclasses.replace(spec("a"), env=big), now=1.0)
+    s.add_jobs("ann", [dataclasses.replace(spec(str(i)), env=tuple(big)) for i in range(50)],
+               now=2.0)
+    s.add_array("ann", dataclasses.replace(spec("t"), env=big), 3.0, [(1, None)], None)
+    other = s.add_job("bob", spec("b"), now=4.0)
+    assert envs(s) == 2
+    (text,) = s.db.execute("SELECT spec FROM jobs WHERE id=?", (first.id,)).fetchone()
+    assert "VAR1" not in text
+    s.close()
+    s = Store(path)
+    jobs = s.jobs()
+    assert [j.spec.env for j in jobs[:51]] == [big] * 51
+    assert len({id(j.spec.env) for j in jobs if j.user == "ann"}) == 1
+    assert s.get(other.id) == other
+    size = sum(len(t) for t, in s.db.execute("SELECT spec FROM jobs"))
+    assert size < 150 * len(jobs)                  # (each would hold 3.6 KB with its env)
+
+
+def test_pruning_forgets_environments_no_job_names_any_more(tmp_path):
+    s = Store(str(tmp_path / "wq.db"))
+    old = s.add_job("ann", dataclasses.replace(spec("a"), env=(("OLD", "1"),)), now=1.0)
+    kept = s.add_job("ann", dataclasses.replace(spec("b"), env=(("KEPT", "1"),)), now=1.0)
+    shared = s.add_job("ann", dataclasses.replace(spec("c"), env=(("KEPT", "1"),)), now=1.0)
+    for job in (old, shared):
+        done = dataclasses.replace(job, state=JobState.CANCELLED, ended=2.0)
+        s.update(done, 2.0, "cancelled")
+    assert envs(s) == 2
+    assert s.prune(10.0, [JobState.CANCELLED])[0] == 2
+    assert envs(s) == 1
+    assert s.get(kept.id) == kept
+    again = s.add_job("ann", dataclasses.replace(spec("d"), env=(("OLD", "1"),)), now=3.0)
+    assert envs(s) == 2 and s.get(again.id) == again
+
+
+def test_jobs_of_a_batch_cut_short_are_forgotten_and_a_closed_one_kept(tmp_path):
+    """A big submit_many is written over several transactions: until its batch is
+    closed nobody has been told of its jobs, and a restart forgets them."""
+    path = str(tmp_path / "wq.db")
+    s = Store(path)
+    before = s.add_job("ann", spec("before"), now=1.0)
+    batch = s.open_batch()
+    cut = s.add_jobs("ann", [spec(f"cut {i}") for i in range(3)], now=2.0, batch=batch)
+    s.add_jobs("ann", [spec(f"cut {i}") for i in range(3, 5)], now=2.0, batch=batch)
+    done = s.open_batch()
+    whole = s.add_jobs("bob", [spec("whole")], now=3.0, batch=done)
+    s.close_batch(done)
+    s.close()
+    s = Store(path)
+    assert s.forget_batches() == 5
+    assert [j.spec.command for j in s.jobs()] == ["before", "whole"]
+    assert s.events(cut[0].id) == [] and s.get(whole[0].id) is not None
+    assert s.forget_batches() == 0
+    assert s.add_job("ann", spec("after"), now=4.0).number > whole[0].number > before.number
+
+
+def test_a_version_5_database_keeps_its_specs_with_their_environments(tmp_path):
+    from wq.store.schema import MIGRATIONS
+
+    path = str(tmp_path / "wq.db")
+    old = sqlite3.connect(path)
+    for number, ddl in enumerate(MIGRATIONS[:5], start=1):
+        old.executescript(f"BEGIN; {ddl}; PRAGMA user_version={number}; COMMIT;")
+    old.execute("INSERT INTO jobs (user, state, spec, submitted, number) VALUES ('ann', "
+                "'waiting', '{\"command\": \"x\", \"cwd\": \"/tmp\", \"env\": {\"A\": \"1\"}}',"
+                " 1.0, 1)")
+    old.commit()
+    old.close()
+    s = Store(path)
+    (job,) = s.jobs()
+    assert (job.spec.command, job.spec.env) == ("x", (("A", "1"),))

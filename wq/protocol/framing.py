@@ -11,7 +11,7 @@ import socket
 import struct
 from typing import Any
 
-from wq.errors import ProtocolError
+from wq.errors import ProtocolError, TooLarge
 
 MAX_FRAME = 32 * 1024 * 1024
 _HEADER = struct.Struct(">I")
@@ -20,7 +20,7 @@ _HEADER = struct.Struct(">I")
 def encode(message: dict[str, Any]) -> bytes:
     body = json.dumps(message, separators=(",", ":")).encode("utf-8", "surrogatepass")
     if len(body) > MAX_FRAME:
-        raise ProtocolError(f"message too large ({len(body)} bytes, limit {MAX_FRAME})")
+        raise TooLarge(f"message too large ({len(body)} bytes, limit {MAX_FRAME})")
     return _HEADER.pack(len(body)) + body
 
 

@@ -49,11 +49,18 @@ class Submit:
 
 @dataclass(frozen=True, slots=True)
 class SubmitMany:
-    """Many separate jobs in one request (the Python API's submit_many): all
-    accepted, or none."""
+    """Many separate jobs (the Python API's submit_many): all accepted, or none.
+    A spec's `env` may be the index of an environment in `envs`, so that each
+    travels once. A big submission comes as several requests on one
+    connection, all but the last with `more`: each is answered (AcceptedMany
+    with `more` and no ids) once its jobs are checked, and the last with all
+    the ids."""
 
     type: ClassVar[str] = "submit_many"
     specs: list[dict[str, Any]]
+    envs: list[dict[str, Any]] | None = None
+    more: bool = False
+    total: int | None = None            # jobs in the whole submission (for its messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +223,10 @@ REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 
 def to_frame(request: Request) -> dict[str, Any]:
-    return {"type": request.type, **dataclasses.asdict(request)}
+    """A request as a frame: its fields as they are (they hold JSON values, which
+    asdict would copy deeply: a submit_many's thousands of specs)."""
+    return {"type": request.type,
+            **{f.name: getattr(request, f.name) for f in dataclasses.fields(request)}}
 
 
 def from_frame(frame: dict[str, Any]) -> Request:

@@ -163,8 +163,10 @@ class Accepted(Row):
 
 @dataclass(frozen=True, slots=True)
 class AcceptedMany(Row):
-    """Many separate jobs taken: their ids, in the order given."""
+    """Many separate jobs taken: their ids, in the order given (with `more`: a
+    request of a submission checked, the next may come; no ids yet)."""
     ids: list[str]
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from wq import codec
 from wq.errors import ProtocolError, WqError
 from wq.executor.local import LocalExecutor
 from wq.executor.ssh import SshExecutor
-from wq.model import Cluster, Host, Job, JobState
+from wq.model import Cluster, Host, Job, JobSpec, JobState
 from wq.parsing import cluster as cluster_file
 from wq.parsing.units import format_duration
 from wq.protocol import events
@@ -184,6 +184,10 @@ class Server:
         for number in store.forget_incomplete():
             log.warning("forgot array %d: the server stopped while accepting it, before "
                         "it was acknowledged", number)
+        forgotten = store.forget_batches()
+        if forgotten:
+            log.warning("forgot %d separate job(s) of a submission the server stopped while "
+                        "accepting, before it was acknowledged", forgotten)
         resumed = store.jobs([JobState.RUNNING])
         waiting, last = store.count_waiting()
         runner.feed(Loaded(tuple(resumed), {j.id: i for j in resumed
@@ -331,7 +335,18 @@ class Server:
                 await handlers.runner.loaded.wait()      # (it plans over the whole queue)
                 await reply(handlers.on_why(req, user))
             case m.SubmitMany():
-                await reply(AcceptedMany([j.label for j in handlers.submit_many(req, user)]))
+                taken: list[JobSpec] = []
+                while True:
+                    await handlers.take_many(taken, req, user)
+                    if not req.more:
+                        break
+                    await conn.send({"ok": True, **AcceptedMany([], more=True).to_frame()})
+                    following = await self._following(conn)
+                    if following is None:
+                        return False            # the client went: nothing was written
+                    req = following
+                jobs = await handlers.accept_many(taken, user)
+                await reply(AcceptedMany([j.label for j in jobs]))
             case m.Attach():
                 job, attached, watcher = handlers.attach(req, user)
                 await reply(attached)
@@ -356,6 +371,17 @@ class Server:
                 await reply(Done())
                 return await self._workflow(conn, req.token)
         return True
+
+    async def _following(self, conn: Connection) -> m.SubmitMany | None:
+        """The next request of a submit_many that said `more` (None: the client went)."""
+        frame = await conn.recv()
+        if frame is None:
+            return None
+        request = m.from_frame(frame)
+        if not isinstance(request, m.SubmitMany):
+            raise WqError(f"a submit_many said more would come, then came a {request.type}: "
+                          "the submission is dropped")
+        return request
 
     async def _workflow(self, conn: Connection, token: str) -> bool:
         """Hold a workflow's session until its connection ends; then, unless the

@@ -39,7 +39,8 @@ MAX_SINCE = 1_000_000       # finished jobs listed with `since` (sacct over a wo
 ACCEPT_CHUNK = 5_000        # an array's tasks written, and given to the engine, per step
 MAX_TASKS = 1_000_000
 MAX_STATUS = 100_000
-MAX_MANY = 100_000           # separate jobs in one SubmitMany
+MAX_MANY = 100_000          # separate jobs in one SubmitMany request
+CHECK_CHUNK = 1_000         # separate jobs checked per step
 RERUN_STATES = {JobState.FAILED, JobState.LOST, JobState.TIMEOUT, JobState.CANCELLED}
 _STATUS_ID = re.compile(r"([0-9]{1,18})(?:[._]([0-9]{1,9}))?")     # 12, 12.3, 12_3
 
@@ -118,26 +119,65 @@ class Handlers:
             if not self.submitting[user]:
                 del self.submitting[user]
 
-    def submit_many(self, req: m.SubmitMany, user: str) -> list[Job]:
-        """Many separate jobs in one request: all checked, then all accepted in one
-        transaction (or none, with the first one's error, naming it)."""
+    async def take_many(self, taken: list[JobSpec], req: m.SubmitMany, user: str) -> None:
+        """Check the separate jobs of one request of a submit_many and add them to
+        `taken` (those of its requests so far). A refused job refuses them all,
+        naming it; nothing is written before the last request (accept_many)."""
         if not req.specs:
             raise WqError("no jobs given")
         if len(req.specs) > MAX_MANY:
             raise WqError(f"at most {MAX_MANY} jobs in one request ({len(req.specs)} given)")
-        specs: list[JobSpec] = []
-        for index, frame in enumerate(req.specs):
+        if len(taken) + len(req.specs) > MAX_TASKS:
+            raise WqError(f"at most {MAX_TASKS} jobs in one submission")
+        self._within_bounds(user, len(taken) + len(req.specs))
+        try:
+            envs = [codec.env_from_dict(env) for env in req.envs or ()]
+        except ParseError as exc:
+            raise WqError(f"bad job: {exc}") from None
+        for offset, frame in enumerate(req.specs):
+            if offset and not offset % CHECK_CHUNK:
+                await pause()
             try:
-                spec = codec.spec_from_dict(frame)
+                spec = codec.spec_from_dict(frame, env=_env_of(frame, envs))
                 if spec.interactive:
                     raise WqError("an interactive job is submitted alone (wq sub)")
                 self._admit(spec, None, None, user)
             except (ParseError, WqError) as exc:
-                raise WqError(f"job {index + 1} of {len(req.specs)}: {exc}") from None
-            specs.append(spec)
+                total = req.total or len(taken) + len(req.specs)
+                raise WqError(f"job {len(taken) + 1} of {total}: {exc}") from None
+            taken.append(spec)
+
+    async def accept_many(self, specs: list[JobSpec], user: str) -> list[Job]:
+        """Separate jobs, all checked (take_many): written and handed to the engine a
+        chunk at a time, letting other work through in between. They count as
+        accepted once all are in the store: until then they are a batch the store
+        forgets if the server stops (as an array being accepted)."""
         self._within_bounds(user, len(specs))
-        jobs = self.store.add_jobs(user, specs, time.time())
-        self.runner.feed(fx.Submitted(tuple(jobs), tallies=self._tallies(tuple(jobs))))
+        self.submitting[user] += 1
+        now = time.time()
+        batch = self.store.open_batch() if len(specs) > ACCEPT_CHUNK else None
+        try:
+            jobs: list[Job] = []
+            for start in range(0, len(specs), ACCEPT_CHUNK):
+                if start:
+                    await pause()
+                jobs += self.store.add_jobs(user, specs[start:start + ACCEPT_CHUNK], now, batch)
+                long_lived()
+            if batch is not None:
+                self.store.close_batch(batch)
+        except Exception:          # (cancelled at shutdown: forgotten at the next start)
+            if batch is not None:
+                self.store.forget_batches(batch)
+            raise
+        finally:
+            self.submitting[user] -= 1
+            if not self.submitting[user]:
+                del self.submitting[user]
+        for start in range(0, len(jobs), ACCEPT_CHUNK):
+            if start:
+                await pause()
+            chunk = tuple(jobs[start:start + ACCEPT_CHUNK])
+            self.runner.feed(fx.Submitted(chunk, tallies=self._tallies(chunk)))
         return jobs
 
     def _admit(self, spec: JobSpec, tasks: list[tuple[int, str | None]] | None,
@@ -714,3 +754,15 @@ def _row(job: Job) -> JobRow:
                   p.cores if p else None, len(p.slices) if p else None,
                   p.first_host if p else None, job.submitted, job.started, job.ended,
                   job.exit_code, job.name, job.reason, job.instance)
+
+
+def _env_of(frame: Any, envs: list[codec.Env]) -> codec.Env | None:
+    """The environment a spec of a submit_many request names by its index in the
+    request's `envs` (each is sent once), or None: it holds its own."""
+    env = frame.get("env") if isinstance(frame, dict) else None
+    if not isinstance(env, int) or isinstance(env, bool):
+        return None
+    if not 0 <= env < len(envs):
+        raise ParseError("env names no environment of the request", source="request",
+                         key="env")
+    return envs[env]

@@ -83,4 +83,19 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN entry_tag TEXT;
     """,
+    # 6: environments kept once each, by content (a job's is often 2-4 KB, and the
+    # jobs of one shell or one submit_many share it): a job's or an array's `env`
+    # names its row, and its spec then holds no env (older rows keep theirs in
+    # the spec). Separate jobs accepted over several requests (a big
+    # submit_many) carry the `batch` they came in; a batch still in `batches`
+    # was cut short, and its jobs are forgotten at start
+    """
+    CREATE TABLE envs (id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE,
+                       env TEXT NOT NULL);
+    ALTER TABLE jobs ADD COLUMN env INTEGER;
+    ALTER TABLE arrays ADD COLUMN env INTEGER;
+    CREATE INDEX jobs_by_env ON jobs (env) WHERE env IS NOT NULL;
+    ALTER TABLE jobs ADD COLUMN batch INTEGER;
+    CREATE TABLE batches (id INTEGER PRIMARY KEY);
+    """,
 ]

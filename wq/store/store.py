@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 from dataclasses import dataclass
 import sqlite3
@@ -24,9 +25,11 @@ from wq.store.syncer import Syncer
 
 #: row changes after which the WAL is checkpointed (by manual_checkpoints' thread)
 CHECKPOINT_CHANGES = 20_000
+#: environments whose row id (or content) is kept in memory, the most recent
+ENV_CACHE = 4096
 
 _COLUMNS = ("id, user, state, spec, submitted, started, ended, placement, exit_code, reason, "
-            "instance, crashes, failures, avoid, number, task, entry, entry_tag")
+            "instance, crashes, failures, avoid, number, task, entry, entry_tag, env")
 _INSTANCE_COLUMNS = ("job_id, number, placement, started, ended, outcome, exit_code, detail, "
                      "boot_id, settled")
 #: instances with their job's number and task, which name their node directories, and
@@ -41,6 +44,8 @@ class Store:
         self.path = path
         self._depth = 0          # open transactions: 0 none, 1 begin(), more nested
         self._array_specs: dict[int, JobSpec] = {}
+        self._env_ids: dict[codec.Env, int] = {}         # environments' rows (envs.id)
+        self._envs: dict[int, codec.Env] = {}           # and back
         self._checkpointer: Checkpointer | None = None
         self._syncer: Syncer | None = None
         self._changes = 0
@@ -138,29 +143,135 @@ class Store:
 
     # -- jobs ---------------------------------------------------------------------
 
-    def _next_number(self) -> int:
-        """The next id users see (jobs and arrays count together, never reused)."""
-        number = int(self.db.execute(
+    def _take_numbers(self, count: int = 1) -> int:
+        """The first of the next `count` ids users see (jobs and arrays count
+        together, never reused). Inside a transaction."""
+        first = int(self.db.execute(
             "SELECT value FROM meta WHERE key='last_number'").fetchone()[0]) + 1
-        self.db.execute("UPDATE meta SET value=? WHERE key='last_number'", (str(number),))
-        return number
+        self.db.execute("UPDATE meta SET value=? WHERE key='last_number'",
+                        (str(first + count - 1),))
+        return first
+
+    def _take_ids(self, count: int) -> int:
+        """The first of the next `count` rows' ids in `jobs`, reserved (rows are
+        then inserted with their ids). Inside a transaction."""
+        first = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM jobs").fetchone()[0])
+        seq = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='jobs'").fetchone()
+        first = max(first, int(seq[0]) + 1 if seq else 1)
+        if seq:
+            self.db.execute("UPDATE sqlite_sequence SET seq=? WHERE name='jobs'",
+                            (first + count - 1,))
+        else:
+            self.db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)",
+                            (first + count - 1,))
+        return first
 
     def add_job(self, user: str, spec: JobSpec, now: float) -> Job:
-        spec_json = json.dumps(codec.spec_to_dict(spec))
-        with self._txn():
-            number = self._next_number()
-            cur = self.db.execute(
-                "INSERT INTO jobs (user, state, spec, submitted, number) VALUES (?, ?, ?, ?, ?)",
-                (user, JobState.WAITING.value, spec_json, now, number))
-            job_id = JobId(int(cur.lastrowid or 0))
-            self._event(job_id, now, "submitted", user)
-        return Job(id=job_id, user=user, spec=spec, state=JobState.WAITING, submitted=now,
-                   number=number)
+        """A separate job."""
+        return self.add_jobs(user, [spec], now)[0]
 
-    def add_jobs(self, user: str, specs: list[JobSpec], now: float) -> list[Job]:
-        """Many separate jobs, in one transaction."""
+    def add_jobs(self, user: str, specs: list[JobSpec], now: float,
+                 batch: int | None = None) -> list[Job]:
+        """Many separate jobs, in one transaction (of an open `batch`, if given:
+        see open_batch)."""
+        if not specs:
+            return []
         with self._txn():
-            return [self.add_job(user, spec, now) for spec in specs]
+            rows = [(json.dumps(codec.spec_to_dict(spec, env=False)), self._env_id(spec.env))
+                    for spec in specs]
+            number, first = self._take_numbers(len(specs)), self._take_ids(len(specs))
+            self.db.executemany(
+                "INSERT INTO jobs (id, user, state, spec, submitted, number, env, batch) "
+                "VALUES (?, ?, 'waiting', ?, ?, ?, ?, ?)",
+                ((first + k, user, text, now, number + k, env, batch)
+                 for k, (text, env) in enumerate(rows)))
+            self.db.executemany(
+                "INSERT INTO events (job_id, time, kind, detail) VALUES (?, ?, 'submitted', ?)",
+                ((first + k, now, user) for k in range(len(specs))))
+        waiting = JobState.WAITING
+        return [Job(JobId(first + k), user, spec, waiting, now, number=number + k)
+                for k, spec in enumerate(specs)]
+
+    def open_batch(self) -> int:
+        """Start accepting separate jobs over several transactions (add_jobs with
+        the batch returned, then close_batch). Until it is closed, forget_batches()
+        drops its jobs."""
+        with self._txn():
+            return int(self.db.execute("INSERT INTO batches DEFAULT VALUES").lastrowid or 0)
+
+    def close_batch(self, batch: int) -> None:
+        """The batch's jobs are all in: they are accepted."""
+        with self._txn():
+            self.db.execute("DELETE FROM batches WHERE id=?", (batch,))
+
+    def forget_batches(self, batch: int | None = None) -> int:
+        """Drop the jobs of batches whose acceptance was cut short (the server
+        stopped, or the client went, before it was answered, so nobody was told of
+        them): batch `batch`, or all of them; returns how many jobs."""
+        batches = [batch] if batch is not None else [
+            int(b) for b, in self.db.execute("SELECT id FROM batches")]
+        gone = 0
+        if batches:
+            with self._txn():
+                self._unused()
+                for b in batches:
+                    self.db.execute("INSERT OR IGNORE INTO unused SELECT DISTINCT env FROM jobs "
+                                    "WHERE batch=? AND env IS NOT NULL", (b,))
+                    self.db.execute("DELETE FROM events WHERE job_id IN "
+                                    "(SELECT id FROM jobs WHERE batch=?)", (b,))
+                    gone += self.db.execute("DELETE FROM jobs WHERE batch=?", (b,)).rowcount
+                    self.db.execute("DELETE FROM batches WHERE id=?", (b,))
+                self._drop_unused_envs()
+        return gone
+
+    def _env_id(self, env: codec.Env) -> int:
+        """The row of an environment in `envs`, added if new (by content: a digest)."""
+        known = self._env_ids.get(env)
+        if known is not None:
+            return known
+        text = json.dumps(dict(env), separators=(",", ":"))
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        row = self.db.execute("SELECT id FROM envs WHERE digest=?", (digest,)).fetchone()
+        if row is None:
+            with self._txn():
+                row = (self.db.execute("INSERT INTO envs (digest, env) VALUES (?, ?)",
+                                       (digest, text)).lastrowid,)
+        if len(self._env_ids) >= ENV_CACHE:
+            self._env_ids.clear()
+        self._env_ids[env] = int(row[0])
+        return int(row[0])
+
+    def _env(self, env_id: int) -> codec.Env:
+        """An environment by its row in `envs` (read, and checked, once)."""
+        env = self._envs.get(env_id)
+        if env is None:
+            row = self.db.execute("SELECT env FROM envs WHERE id=?", (env_id,)).fetchone()
+            env = codec.env_from_dict(json.loads(row[0]) if row is not None else {},
+                                      source="database")
+            if len(self._envs) >= ENV_CACHE:
+                self._envs.clear()
+            self._envs[env_id] = env
+        return env
+
+    def _unused(self) -> None:
+        """The temp table of environments that deleting jobs may leave unused."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS unused (id INTEGER PRIMARY KEY)")
+
+    def _drop_unused_envs(self) -> None:
+        """Forget the environments no job or array names any more, of those in the
+        temp table `unused` (put there before their jobs were deleted; emptied)."""
+        dropped = self.db.execute(
+            "DELETE FROM envs WHERE id IN (SELECT id FROM unused) "
+            "AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.env = envs.id) "
+            "AND NOT EXISTS (SELECT 1 FROM arrays WHERE arrays.env = envs.id)").rowcount
+        self.db.execute("DELETE FROM unused")
+        if dropped:
+            self._forget_envs()
+
+    def _forget_envs(self) -> None:
+        """The environments' rows may have changed (a rollback, a deletion)."""
+        self._env_ids.clear()
+        self._envs.clear()
 
     def add_array(self, user: str, spec: JobSpec, now: float,
                   tasks: list[tuple[int, str | None]], throttle: int | None) -> list[Job]:
@@ -176,22 +287,14 @@ class Store:
         """Start accepting an array of `count` tasks (add_tasks, then close_array):
         its number is taken and its tasks' ids reserved. Until it is closed it is
         incomplete, and forget_incomplete() drops it."""
-        spec_json = json.dumps(codec.spec_to_dict(spec))
+        spec_json = json.dumps(codec.spec_to_dict(spec, env=False))
         with self._txn():
-            number = self._next_number()
+            number = self._take_numbers()
             self.db.execute("INSERT INTO arrays (number, user, spec, submitted, tasks, throttle, "
-                            "complete) VALUES (?, ?, ?, ?, ?, ?, 0)",
-                            (number, user, spec_json, now, count, throttle))
-            first = int(self.db.execute(
-                "SELECT COALESCE(MAX(id), 0) + 1 FROM jobs").fetchone()[0])
-            seq = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='jobs'").fetchone()
-            first = max(first, int(seq[0]) + 1 if seq else 1)
-            if seq:
-                self.db.execute("UPDATE sqlite_sequence SET seq=? WHERE name='jobs'",
-                                (first + count - 1,))
-            else:
-                self.db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)",
-                                (first + count - 1,))
+                            "complete, env) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                            (number, user, spec_json, now, count, throttle,
+                             self._env_id(spec.env)))
+            first = self._take_ids(count)
         self._array_specs[number] = spec
         return NewArray(number, first, user, spec, now, count)
 
@@ -234,9 +337,13 @@ class Store:
             numbers = [number]
         if numbers:
             with self._txn():
+                self._unused()
                 for n in numbers:
+                    self.db.execute("INSERT OR IGNORE INTO unused SELECT env FROM arrays WHERE "
+                                    "number=? AND complete=0 AND env IS NOT NULL", (n,))
                     self.db.execute("DELETE FROM jobs WHERE number=?", (n,))
                     self.db.execute("DELETE FROM arrays WHERE number=? AND complete=0", (n,))
+                self._drop_unused_envs()
         return numbers
 
     def throttles(self) -> dict[int, int]:
@@ -339,13 +446,20 @@ class Store:
                             (*values, ended_before, limit or -1))
             gone = [_instance(r) for r in self.db.execute(
                 f"{_INSTANCES} WHERE i.job_id IN (SELECT id FROM doomed)")]
+            self._unused()
+            self.db.execute("INSERT OR IGNORE INTO unused SELECT DISTINCT env FROM jobs "
+                            "WHERE id IN (SELECT id FROM doomed) AND env IS NOT NULL")
             for table, column in (("instances", "job_id"), ("events", "job_id"),
                                   ("jobs", "id")):
                 self.db.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM doomed)")
             count = int(self.db.execute("SELECT count(*) FROM doomed").fetchone()[0])
             if limit is None or count < limit:          # the last step: arrays left empty
+                self.db.execute("INSERT OR IGNORE INTO unused SELECT env FROM arrays WHERE "
+                                "number NOT IN (SELECT DISTINCT number FROM jobs) AND "
+                                "env IS NOT NULL")
                 self.db.execute("DELETE FROM arrays WHERE number NOT IN "
                                 "(SELECT DISTINCT number FROM jobs)")
+            self._drop_unused_envs()
             self.db.execute("DELETE FROM doomed")
         return count, gone
 
@@ -469,16 +583,21 @@ class Store:
 
     def _job(self, row: tuple[Any, ...]) -> Job:
         if row[3]:
-            spec = codec.spec_from_dict(json.loads(row[3]), source="database")
+            spec = self._spec(row[3], row[18])
         else:                                  # an array's task: its array's spec
             number = int(row[14])
             if number not in self._array_specs:
-                text = self.db.execute("SELECT spec FROM arrays WHERE number=?",
-                                       (number,)).fetchone()[0]
-                self._array_specs[number] = codec.spec_from_dict(json.loads(text),
-                                                                 source="database")
+                text, env = self.db.execute("SELECT spec, env FROM arrays WHERE number=?",
+                                            (number,)).fetchone()
+                self._array_specs[number] = self._spec(text, env)
             spec = self._array_specs[number]
         return _job(row, spec)
+
+    def _spec(self, text: str, env: int | None) -> JobSpec:
+        """A spec as stored: with its environment in `envs` (`env`), or, in rows
+        from before them, in the spec itself."""
+        return codec.spec_from_dict(json.loads(text), source="database",
+                                    env=None if env is None else self._env(env))
 
     def events(self, job_id: int) -> list[tuple[float, str, str]]:
         return [(float(t), str(k), str(d)) for t, k, d in self.db.execute(
@@ -553,6 +672,7 @@ class _Transaction:
             # a failed write undoes the whole transaction (a refused move wrote nothing)
             self.store._depth = 0
             self.store.db.execute("ROLLBACK")
+            self.store._forget_envs()
         elif self.store._depth == 0:
             self.store.db.execute("COMMIT")
             self.store._committed()
@@ -586,7 +706,7 @@ _STATES = {s.value: s for s in JobState}
 
 def _job(row: tuple[Any, ...], spec: JobSpec) -> Job:
     (job_id, user, state, _, submitted, started, ended, placement, exit_code, reason,
-     instance, crashes, failures, avoid, number, task, entry, entry_tag) = row
+     instance, crashes, failures, avoid, number, task, entry, entry_tag, _env) = row
     # positional (a quarter faster than keywords: a million waiting tasks load at
     # start), in Job's field order, which tests/store checks
     return Job(JobId(job_id), user, spec, _STATES[state], submitted, started, ended,
