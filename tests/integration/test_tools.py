@@ -44,7 +44,11 @@ class Workflow:
             assert server.wq(*args).returncode == 0
         self.profile = profile
         self.snakemake = str(tools / "snakemake")
-        self.env = {**server.env, "PATH": f"{shims}:{tools}:{os.environ['PATH']}",
+        # Snakemake's venv, and no wq on the PATH: every command the profile and
+        # the shims run names the wq that wrote them
+        bare = [d for d in os.environ["PATH"].split(":") if d and not os.path.exists(
+            os.path.join(d, "wq"))]
+        self.env = {**server.env, "PATH": ":".join([str(shims), str(tools), *bare]),
                     "WQT_SLEEP": "0"}
         self.started: list[subprocess.Popen[str]] = []
 

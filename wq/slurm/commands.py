@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import sys
 
 from wq.cli import options
@@ -54,7 +55,7 @@ def install(directory: str) -> list[str]:
         path = os.path.join(directory, name)
         with open(path + ".tmp", "w") as fh:
             fh.write(f"#!/bin/sh\n# {name} for wq (wq slurm install); see docs/slurm.md\n"
-                     f"exec {sys.executable} -m wq.slurm {name} \"$@\"\n")
+                     f"exec {shlex.quote(sys.executable)} -m wq.slurm {name} \"$@\"\n")
         os.chmod(path + ".tmp", 0o755)
         os.replace(path + ".tmp", path)
         out.append(path)
