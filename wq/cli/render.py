@@ -56,7 +56,8 @@ def state_letter(row: JobRow) -> str:
 
 def ls(rows: Sequence[JobRow], now: float, *, finished: bool = False) -> str:
     """The job table; an array is one row (Id 12[1000]) whose Cmd ends with how
-    many of its tasks are in each state."""
+    many of its tasks are in each state, in the same field (every row has as
+    many fields, for awk): sleep(W:900,R:16,D:84)."""
     header = ["Id", "User", "St", "Pri", "Nc", "Nh", "Host0", "Tq", "Trun", "Cmd"]
     if finished:
         header.insert(-1, "Exit")
@@ -70,8 +71,8 @@ def ls(rows: Sequence[JobRow], now: float, *, finished: bool = False) -> str:
         ident, name = r.id, r.name
         if r.counts is not None:
             ident = f"{ident}[{r.tasks}]"
-            name += "  " + " ".join(f"{STATE_LETTERS.get(s, s)}:{n}"
-                                    for s, n in sorted(r.counts.items(), key=_state_order))
+            name += "(" + ",".join(f"{STATE_LETTERS.get(s, s)}:{n}" for s, n in
+                                   sorted(r.counts.items(), key=_state_order)) + ")"
             running += r.counts.get("running", 0)
             waiting += r.counts.get("waiting", 0)
         else:

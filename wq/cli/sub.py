@@ -226,7 +226,7 @@ class Cancelling:
 
 class Progress:
     """An array's progress on stderr: a bar redrawn in place on a terminal (at
-    most 10 times a second), else nothing until the summary."""
+    most 10 times a second), else no bar: only the summary lines at the end."""
 
     WIDTH = 30
 
@@ -263,7 +263,7 @@ class Progress:
         bad = {s: n for s, n in self.counts.items() if s != "done"}
         if not bad:
             if not self.tty:
-                click.echo(self.line(), err=True)
+                click.echo(f"wq: array {self.number}: {self.tasks} tasks done", err=True)
             return 0
         for line in self.failed:
             click.echo(f"wq: task {line}", err=True)
