@@ -148,7 +148,7 @@ class Runner:
         jobs go in steps of STEP seconds, letting other work through in between;
         the arrays named start nothing meanwhile."""
         many = len(jobs) > REMOVE_CHUNK
-        arrays = _numbers(jobs) if many else frozenset()
+        arrays = _arrays(jobs) if many else frozenset()
         if many:
             self.feed(fx.Hold(arrays, True))
         results = Runs()
@@ -621,13 +621,18 @@ def _settle(done: asyncio.Future[None]) -> None:
         done.set_result(None)
 
 
-def _numbers(jobs: Sequence[Job]) -> frozenset[int]:
-    """The arrays (and separate jobs) among jobs in order, found by jumping over
-    each one's run: a million tasks of one array cost a few steps, not a scan."""
+def _arrays(jobs: Sequence[Job]) -> frozenset[int]:
+    """The arrays among jobs in order, found by jumping over each one's run: a
+    million tasks of one array cost a few steps, not a scan. (Separate jobs
+    are left out: holding them would change nothing, and a million of them
+    held made every scheduling pass meanwhile a million steps long.)"""
     key = _number
     out = set()
     i = 0
     while i < len(jobs):
+        if jobs[i].task is None:
+            i += 1
+            continue
         number = key(jobs[i])
         out.add(number)
         i = bisect.bisect_right(jobs, number, lo=i, key=key)
