@@ -17,10 +17,11 @@ Results are the protocol's typed rows (`JobRow`, `StatusRow`, `RemoveRow`,
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import shlex
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from typing import Any
 
 from wq import codec
@@ -117,33 +118,38 @@ class Client:
         """Many separate jobs (up to a million) in one submission: each a mapping
         of submit()'s arguments (`command` and the options) or a spec(); their
         ids, in order. All are accepted, or none (the error names the first
-        refused)."""
-        specs = [j if isinstance(j, JobSpec) else self.spec(**j) for j in jobs]
-        if not specs:
+        refused). `jobs` is read as it is sent (a generator need not fit in
+        memory twice)."""
+        total = len(jobs) if isinstance(jobs, Sized) else None
+        given = iter(jobs)
+        pending = self._specs(given, MANY_CHUNK + 1)
+        if not pending:
             raise UsageError("no jobs given")
-        envs = {s.env: dict(s.env) for s in specs}         # (each once: jobs share them)
         with self._connect() as conn:
-            frames = [codec.spec_to_dict(s, env=False) for s in specs]
             if conn.by_launcher:
-                from wq.submission import ensure_launcher, sign_all
+                from wq.submission import ensure_launcher
 
                 ensure_launcher(conn, self.socket)
-                frames = sign_all(frames, [envs[s.env] for s in specs], conn.user)
-            start, size = 0, MANY_CHUNK
+            size = MANY_CHUNK
             while True:
-                end = min(start + size, len(specs))
-                request = _many(specs[start:end], frames[start:end], envs,
-                                more=end < len(specs), total=len(specs))
+                pending += self._specs(given, size + 1 - len(pending))
+                chunk, rest = pending[:size], pending[size:]
                 try:
-                    reply = conn.ask(request, AcceptedMany, timeout=None)
+                    reply = conn.ask(_many(chunk, conn, more=bool(rest), total=total),
+                                     AcceptedMany, timeout=None)
                 except TooLarge:                # (nothing was sent)
                     if size == 1:
                         raise
                     size //= 2
                     continue
-                if end == len(specs):
+                if not rest:
                     return reply.ids
-                start = end
+                pending = rest
+
+    def _specs(self, given: Iterator[Mapping[str, Any] | JobSpec], count: int) -> list[JobSpec]:
+        """The next `count` jobs of a submit_many, as specs (fewer at its end)."""
+        return [j if isinstance(j, JobSpec) else self.spec(**j)
+                for j in itertools.islice(given, max(0, count))]
 
     def _signed(self, conn: Connection, frame: dict[str, Any], shape: dict[str, Any]
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -219,19 +225,21 @@ class Client:
                             timeout=None).results
 
 
-def _many(specs: Sequence[JobSpec], frames: Sequence[dict[str, Any]],
-          envs: Mapping[codec.Env, dict[str, str]], more: bool, total: int) -> m.SubmitMany:
-    """A request of a submit_many: the specs (`frames`, without their
-    environments) naming theirs by index in the request's `envs`, each once."""
-    index: dict[codec.Env, int] = {}
-    sent = []
-    for spec, frame in zip(specs, frames):
-        number = index.get(spec.env)
-        if number is None:
-            number = index[spec.env] = len(index)
-        sent.append({**frame, "env": number})
-    return m.SubmitMany(specs=sent, envs=[envs[env] for env in index], more=more,
-                        total=total)
+def _many(specs: Sequence[JobSpec], conn: Connection, more: bool, total: int | None
+          ) -> m.SubmitMany:
+    """A request of a submit_many: its specs naming their environments by index
+    in the request's `envs`, each once (and, a lab member's, signed whole)."""
+    distinct = list(dict.fromkeys(spec.env for spec in specs))
+    envs = [dict(env) for env in distinct]
+    index = {env: number for number, env in enumerate(distinct)}
+    frames = [codec.spec_to_dict(spec, env=False) for spec in specs]
+    if conn.by_launcher:
+        from wq.submission import sign_all
+
+        frames = sign_all(frames, [envs[index[spec.env]] for spec in specs], conn.user)
+    return m.SubmitMany(specs=[{**frame, "env": index[spec.env]}
+                               for spec, frame in zip(specs, frames)],
+                        envs=envs, more=more, total=total)
 
 
 def _requirements(given: str | Mapping[str, Any] | None) -> Requirements:

@@ -97,6 +97,21 @@ def test_submit_many_of_tens_of_thousands_of_jobs_with_real_environments(make_se
                            + [{"command": "true", "after": [99999]}])
     assert count_jobs(server) == before                    # none of it was taken
 
+    def streamed(bad: dict, at: int):  # type: ignore[no-untyped-def]
+        """Jobs from a generator (read as they are sent): its count unknown."""
+        for i in range(MANY_CHUNK + 3):
+            yield bad if i == at else {"command": f"true {i}", "env": BIG_ENV}
+    refusal = {"command": "true", "after": [99999]}
+    with pytest.raises(ServerError, match=r"^job 2: refused: afterok:99999"):
+        client.submit_many(streamed(refusal, 1))               # (the total not known yet)
+    with pytest.raises(ServerError, match=rf"^job {MANY_CHUNK + 2} of {MANY_CHUNK + 3}: "):
+        client.submit_many(streamed(refusal, MANY_CHUNK + 1))  # (in the last request)
+    with pytest.raises(ParseError, match="N: expected a positive integer"):   # (here)
+        client.submit_many(streamed({"command": "true", "requirements": {"N": "zero"}},
+                                    MANY_CHUNK + 2))
+    assert count_jobs(server) == before
+    assert len(client.submit_many(j for j in [{"command": "true"}] * 3)) == 3
+
 
 def test_a_submission_whose_client_leaves_half_way_leaves_nothing(make_server):
     server = make_server(NOWHERE, wait_up=False)

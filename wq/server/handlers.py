@@ -130,6 +130,7 @@ class Handlers:
         if len(taken) + len(req.specs) > MAX_TASKS:
             raise WqError(f"at most {MAX_TASKS} jobs in one submission")
         self._within_bounds(user, len(taken) + len(req.specs))
+        total = req.total or (None if req.more else len(taken) + len(req.specs))
         try:
             envs = [codec.env_from_dict(env) for env in req.envs or ()]
         except ParseError as exc:
@@ -143,8 +144,8 @@ class Handlers:
                     raise WqError("an interactive job is submitted alone (wq sub)")
                 self._admit(spec, None, None, user)
             except (ParseError, WqError) as exc:
-                total = req.total or len(taken) + len(req.specs)
-                raise WqError(f"job {len(taken) + 1} of {total}: {exc}") from None
+                which = f"job {len(taken) + 1}" + (f" of {total}" if total else "")
+                raise WqError(f"{which}: {exc}") from None
             taken.append(spec)
 
     async def accept_many(self, specs: list[JobSpec], user: str) -> list[Job]:
