@@ -20,12 +20,14 @@ import contextlib
 import dataclasses
 import logging
 import os
+import pwd
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from wq import hooks, signing
 from wq.client import Client
-from wq.errors import ExecutorError, HostUnreachable, ParseError, ProtocolError, WqError
+from wq.errors import (ExecutorError, HostUnreachable, ParseError, ProtocolError, ServerLost,
+                       ServerNotRunning, WqError)
 from wq.executor import wrapper
 from wq.executor.base import ShellExecutor
 from wq.executor.local import LocalExecutor
@@ -43,6 +45,7 @@ RETRY = (0.2, 0.5, 1.0, 2.0, 5.0)       # seconds between tries to reach the ser
 GIVE_UP = 3600.0                        # seconds without a server after which it ends
 READY = "WQ_LAUNCHER_READY"             # (environment) a pipe that detach() waits on
 READY_WAIT = 30.0                       # seconds detach() waits for the launcher to serve
+SERVING, WAITING = b"s", b"w"           # what it writes there: it serves, or waits for one
 
 
 Send = Callable[[Report], Coroutine[Any, Any, None]]
@@ -240,11 +243,12 @@ def offer(socket_path: str | None) -> Client:
 async def run(socket_path: str | None, once: bool = False, ready: int | None = None) -> None:
     """Serve the lab's server; when it goes, wait for it to come back (up to
     GIVE_UP seconds), unless `once`. Once it serves (or finds another launcher
-    of its user's serving), it writes to the pipe `ready`, if given."""
+    of its user's serving, or waits for a server that is not running), it says
+    so on the pipe `ready`, if given (detach)."""
     key = signing.load_key()
     umask = os.umask(0o077)
     os.umask(umask)
-    launcher: Launcher | None = None
+    launcher = Launcher(pwd.getpwuid(os.getuid()).pw_name, key, umask)
     waited = 0.0
     tries = 0
     try:
@@ -252,20 +256,24 @@ async def run(socket_path: str | None, once: bool = False, ready: int | None = N
             try:
                 client = await asyncio.to_thread(offer, socket_path)
             except AlreadyServing:
-                _say_ready(ready)
+                _say_ready(ready, SERVING)
                 raise
-            except WqError:
-                if once or waited >= GIVE_UP or ready is not None:
-                    raise           # (started by a client that just reached it: say why)
+            except WqError as exc:
+                if once or waited >= GIVE_UP:
+                    raise
+                if not isinstance(exc, (ServerNotRunning, ServerLost)) and ready is not None:
+                    raise           # (its starter just reached that server: say why there)
+                if not tries:
+                    log.warning("%s; trying again (for up to %g s)", exc, GIVE_UP - waited)
+                _say_ready(ready, WAITING)
+                ready = None
                 delay = RETRY[min(tries, len(RETRY) - 1)]
                 tries += 1
                 waited += delay
                 await asyncio.sleep(delay)
                 continue
             tries, waited = 0, 0.0
-            if launcher is None:
-                launcher = Launcher(client.user, key, umask)
-            _say_ready(ready)
+            _say_ready(ready, SERVING)
             ready = None
             log.info("serving %s's jobs for the wq server at %s", client.user, client.path)
             sock = client.sock
@@ -284,15 +292,15 @@ async def run(socket_path: str | None, once: bool = False, ready: int | None = N
                 return
             log.info("the server went away; waiting for it to come back")
     finally:
-        if launcher is not None:
-            await launcher.close()
+        await launcher.close()
 
 
 def detach(socket_path: str | None, log_path: str, wait: float = READY_WAIT) -> int:
     """Start a launcher in the background, in a session of its own (so it
     outlives the terminal), logging to `log_path`; returns its pid once it
-    serves the server (or has found another launcher of its user's that does),
-    or after `wait` seconds. One that ends before is a WqError quoting its log.
+    serves the server (or has found another launcher of its user's that does,
+    or waits for a server that is not running), or after `wait` seconds. One
+    that ends before is a WqError quoting its log.
 
     The socket goes to it as to any other command (`wq --socket PATH launcher`),
     and WQ_OPERATOR with the rest of the environment; it says it serves by
@@ -335,10 +343,10 @@ def ready_pipe() -> int | None:
     return int(fd) if fd.isdigit() else None
 
 
-def _say_ready(fd: int | None) -> None:
+def _say_ready(fd: int | None, word: bytes) -> None:
     if fd is not None:
         with contextlib.suppress(OSError):
-            os.write(fd, b"1")
+            os.write(fd, word)
             os.close(fd)
 
 
