@@ -136,6 +136,41 @@ def test_a_member_may_queue_only_so_many_jobs(lab, users):
     assert alice.wq("sub", "-b", "-c", "true").returncode == 0
 
 
+STAGED = r"""
+import wq, wq.api
+from wq.errors import ServerError
+wq.api.MANY_CHUNK = 2
+said = []
+
+def jobs():
+    yield from ({"command": "true"} for _ in range(3))
+    # the first request (2 jobs) is in: a second submission may not add 2 more
+    try:
+        wq.Client().submit_many([{"command": "true"}] * 2)
+    except ServerError as exc:
+        said.append(str(exc))
+
+print(len(wq.Client().submit_many(jobs())))
+print(said[0])
+"""
+
+
+def test_a_members_submit_many_counts_against_the_bound_while_it_is_sent(lab, users):
+    """The jobs of a submit_many taken but not yet accepted count as waiting:
+    one member cannot stage more than the bound over several connections."""
+    alice = users["alice"]
+    result = alice.run(alice.python, "-c", STAGED)
+    assert result.returncode == 0, result.stderr
+    count, said = result.stdout.splitlines()
+    assert count == "3"
+    assert "the lab allows 3 waiting jobs a user; you have 2 waiting and this adds 2" in said
+    more = alice.run(alice.python, "-c", "import wq\n"
+                     "wq.Client().submit_many([{'command': 'true'}])")
+    assert more.returncode == 1                      # (the API raises ServerError)
+    assert "the lab allows 3 waiting jobs a user; you have 3 waiting" in more.stderr
+    assert alice.wq("rm", "all").returncode == 0
+
+
 HOSTILE = r"""
 import json, random, socket, struct, sys
 from wq.protocol import framing, messages as m

@@ -27,7 +27,7 @@ from wq import codec
 from wq.errors import ProtocolError, WqError
 from wq.executor.local import LocalExecutor
 from wq.executor.ssh import SshExecutor
-from wq.model import Cluster, Host, Job, JobSpec, JobState
+from wq.model import Cluster, Host, Job, JobState
 from wq.parsing import cluster as cluster_file
 from wq.parsing.units import format_duration
 from wq.protocol import events
@@ -38,7 +38,7 @@ from wq.protocol.replies import (Accepted, AcceptedMany, Done, EventRow, HelloRe
 from wq.server.effects import (ArrayClientGone, ClientGone, LauncherGone, LauncherSettled,
                                LauncherUp, Loaded, SessionEnded, SetCluster, WorkflowGone)
 from wq.server.filesystems import network_filesystem
-from wq.server.handlers import Handlers
+from wq.server.handlers import Handlers, Taken
 from wq.server.hosts import HostMonitor
 from wq.server.sampler import Sampler
 from wq.server.lab import Members
@@ -335,17 +335,21 @@ class Server:
                 await handlers.runner.loaded.wait()      # (it plans over the whole queue)
                 await reply(handlers.on_why(req, user))
             case m.SubmitMany():
-                taken: list[JobSpec] = []
-                while True:
-                    await handlers.take_many(taken, req, user)
-                    if not req.more:
-                        break
-                    await conn.send({"ok": True, **AcceptedMany([], more=True).to_frame()})
-                    following = await self._following(conn)
-                    if following is None:
-                        return False            # the client went: nothing was written
-                    req = following
-                jobs = await handlers.accept_many(taken, user)
+                taken = Taken(user)
+                try:
+                    while True:
+                        await handlers.take_many(taken, req)
+                        if not req.more:
+                            break
+                        await conn.send({"ok": True,
+                                         **AcceptedMany([], more=True).to_frame()})
+                        following = await self._following(conn)
+                        if following is None:
+                            return False        # the client went: nothing was written
+                        req = following
+                    jobs = await handlers.accept_many(taken)
+                finally:
+                    handlers.release_many(taken)
                 await reply(AcceptedMany([j.label for j in jobs]))
             case m.Attach():
                 job, attached, watcher = handlers.attach(req, user)

@@ -14,6 +14,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from wq import codec, scheduler
@@ -45,6 +46,15 @@ RERUN_STATES = {JobState.FAILED, JobState.LOST, JobState.TIMEOUT, JobState.CANCE
 _STATUS_ID = re.compile(r"([0-9]{1,18})(?:[._]([0-9]{1,9}))?")     # 12, 12.3, 12_3
 
 
+@dataclass
+class Taken:
+    """The separate jobs of one submit_many taken so far: its requests come one
+    by one on a connection (Handlers.take_many, accept_many, release_many)."""
+    user: str
+    specs: list[JobSpec] = field(default_factory=list)
+    counted: bool = False              # it counts as one of the user's submissions
+
+
 class Handlers:
     def __init__(self, store: Store, runner: Runner, reload: Callable[[], Refreshed],
                  members: Members | None = None) -> None:
@@ -54,6 +64,7 @@ class Handlers:
         self.reload = reload
         self.members = members or Members(None)
         self.submitting: Counter[str] = Counter()   # submissions being accepted, per user
+        self.staged: Counter[str] = Counter()       # jobs taken by unfinished submit_manys
 
     def _admin_only(self, user: str, what: str) -> None:
         if not self.members.is_admin(user):
@@ -115,22 +126,28 @@ class Handlers:
         try:
             return await self._accept(req, user, spec, tasks)
         finally:
-            self.submitting[user] -= 1
-            if not self.submitting[user]:
-                del self.submitting[user]
+            _decrement(self.submitting, user)
 
-    async def take_many(self, taken: list[JobSpec], req: m.SubmitMany, user: str) -> None:
+    async def take_many(self, taken: Taken, req: m.SubmitMany) -> None:
         """Check the separate jobs of one request of a submit_many and add them to
         `taken` (those of its requests so far). A refused job refuses them all,
-        naming it; nothing is written before the last request (accept_many)."""
+        naming it; nothing is written before the last request (accept_many).
+        Until then they count, for a lab's bounds, as a submission being
+        accepted and as waiting jobs; release_many gives that back."""
+        user, count = taken.user, len(taken.specs) + len(req.specs)
         if not req.specs:
             raise WqError("no jobs given")
         if len(req.specs) > MAX_MANY:
             raise WqError(f"at most {MAX_MANY} jobs in one request ({len(req.specs)} given)")
-        if len(taken) + len(req.specs) > MAX_TASKS:
+        if count > MAX_TASKS:
             raise WqError(f"at most {MAX_TASKS} jobs in one submission")
-        self._within_bounds(user, len(taken) + len(req.specs))
-        total = req.total or (None if req.more else len(taken) + len(req.specs))
+        if not taken.counted:
+            self._within_bounds(user, count)
+            self.submitting[user] += 1
+            taken.counted = True
+        else:
+            self._within_bounds(user, len(req.specs), submitting=False)
+        total = req.total or (None if req.more else count)
         try:
             envs = [codec.env_from_dict(env) for env in req.envs or ()]
         except ParseError as exc:
@@ -144,17 +161,17 @@ class Handlers:
                     raise WqError("an interactive job is submitted alone (wq sub)")
                 self._admit(spec, None, None, user)
             except (ParseError, WqError) as exc:
-                which = f"job {len(taken) + 1}" + (f" of {total}" if total else "")
+                which = f"job {len(taken.specs) + 1}" + (f" of {total}" if total else "")
                 raise WqError(f"{which}: {exc}") from None
-            taken.append(spec)
+            taken.specs.append(spec)
+            self.staged[user] += 1
 
-    async def accept_many(self, specs: list[JobSpec], user: str) -> list[Job]:
+    async def accept_many(self, taken: Taken) -> list[Job]:
         """Separate jobs, all checked (take_many): written and handed to the engine a
         chunk at a time, letting other work through in between. They count as
         accepted once all are in the store: until then they are a batch the store
         forgets if the server stops (as an array being accepted)."""
-        self._within_bounds(user, len(specs))
-        self.submitting[user] += 1
+        user, specs = taken.user, taken.specs
         now = time.time()
         batch = self.store.open_batch() if len(specs) > ACCEPT_CHUNK else None
         try:
@@ -171,15 +188,23 @@ class Handlers:
                 self.store.forget_batches(batch)
             raise
         finally:
-            self.submitting[user] -= 1
-            if not self.submitting[user]:
-                del self.submitting[user]
+            self.release_many(taken)
         for start in range(0, len(jobs), ACCEPT_CHUNK):
             if start:
                 await pause()
             chunk = tuple(jobs[start:start + ACCEPT_CHUNK])
             self.runner.feed(fx.Submitted(chunk, tallies=self._tallies(chunk)))
         return jobs
+
+    def release_many(self, taken: Taken) -> None:
+        """A submit_many is accepted, refused or abandoned: what it held of its
+        user's bounds is theirs again (once)."""
+        user = taken.user
+        _decrement(self.staged, user, len(taken.specs))
+        taken.specs = []
+        if taken.counted:
+            taken.counted = False
+            _decrement(self.submitting, user)
 
     def _admit(self, spec: JobSpec, tasks: list[tuple[int, str | None]] | None,
                entry_tags: list[str] | None, user: str) -> None:
@@ -195,15 +220,17 @@ class Handlers:
             targets.check(self.store, spec.after,
                           None if tasks is None else [t for t, _ in tasks], self.engine.tallies)
 
-    def _within_bounds(self, user: str, adding: int) -> None:
-        """A lab's bounds on what one member may have waiting and being accepted."""
+    def _within_bounds(self, user: str, adding: int, submitting: bool = True) -> None:
+        """A lab's bounds on what one member may have waiting (or taken by a
+        submit_many not yet accepted) and, `submitting`, being accepted."""
         bounds = self.members.bounds(user)
         if bounds is not None:
-            waiting = self.engine.waiting.of_user[user] + self.engine.blocked_of[user]
+            waiting = self.engine.waiting.of_user[user] + self.engine.blocked_of[user] + \
+                self.staged[user]
             if waiting + adding > bounds.queued:
                 raise WqError(f"refused: the lab allows {bounds.queued} waiting jobs a user; "
                               f"you have {waiting} waiting and this adds {adding}")
-            if self.submitting[user] >= bounds.submitting:
+            if submitting and self.submitting[user] >= bounds.submitting:
                 raise WqError(f"refused: you have {self.submitting[user]} submissions being "
                               f"accepted (the lab allows {bounds.submitting} at once); "
                               "submit again when they are in")
@@ -767,3 +794,11 @@ def _env_of(frame: Any, envs: list[codec.Env]) -> codec.Env | None:
         raise ParseError("env names no environment of the request", source="request",
                          key="env")
     return envs[env]
+
+
+def _decrement(counter: Counter[str], key: str, by: int = 1) -> None:
+    """Take `by` off a count, forgetting it at zero (the counts stay small)."""
+    if counter[key] > by:
+        counter[key] -= by
+    else:
+        counter.pop(key, None)
