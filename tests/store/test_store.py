@@ -2,6 +2,8 @@ import dataclasses
 import sqlite3
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wq.model import JobSpec, JobState, Limits, Placement, Slice
 from wq.store import Store
@@ -351,3 +353,47 @@ def test_a_version_5_database_keeps_its_specs_with_their_environments(tmp_path):
     s = Store(path)
     (job,) = s.jobs()
     assert (job.spec.command, job.spec.env) == ("x", (("A", "1"),))
+
+
+ENVS = [(), (("A", "1"),), (("A", "2"),), (("A", "1"), ("B", "x" * 300)),
+        (("PATH", "/bin"), ("\u00e9t\u00e9", "\udcff"))]      # (any text a shell hands over)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["one", "many", "array"]),
+                          st.lists(st.integers(0, len(ENVS) - 1), min_size=1, max_size=4)),
+                min_size=1, max_size=8),
+       st.sets(st.integers(0, 40)))
+def test_environments_round_trip_and_are_kept_while_a_job_names_them(tmp_path_factory,
+                                                                      submissions, gone):
+    """However jobs come in, each reads back with its own environment, the store
+    holds each distinct one once, and forgetting jobs forgets only the
+    environments no remaining job or array names."""
+    path = str(tmp_path_factory.mktemp("envs") / "wq.db")
+    s = Store(path)
+    made = []
+    for how, picks in submissions:
+        specs = [dataclasses.replace(spec(f"j{len(made)}-{k}"), env=ENVS[p])
+                 for k, p in enumerate(picks)]
+        if how == "one":
+            made += [s.add_job("ann", sp, 1.0) for sp in specs]
+        elif how == "many":
+            made += s.add_jobs("ann", specs, 1.0)
+        else:
+            made += s.add_array("ann", specs[0], 1.0, [(1, None)], None)
+    s.close()
+    s = Store(path)
+    assert {j.id: j.spec.env for j in s.jobs()} == {j.id: j.spec.env for j in made}
+    assert envs(s) == len({j.spec.env for j in made})
+    doomed = [j for k, j in enumerate(made) if k in gone]
+    for job in doomed:
+        s.update(dataclasses.replace(job, state=JobState.CANCELLED, ended=2.0), 2.0,
+                 "cancelled")
+    s.prune(10.0, [JobState.CANCELLED])
+    kept = [j for j in made if j not in doomed]
+    assert {j.id: j.spec.env for j in s.jobs()} == {j.id: j.spec.env for j in kept}
+    arrays_left = {j.number for j in kept if j.task is not None}
+    named = {j.spec.env for j in kept} | {j.spec.env for j in made
+                                          if j.task is not None and j.number in arrays_left}
+    assert envs(s) == len(named)
+    s.close()
