@@ -347,10 +347,10 @@ class Server:
                         if following is None:
                             return False        # the client went: nothing was written
                         req = following
-                    jobs = await handlers.accept_many(taken)
+                    ids = await handlers.accept_many(taken)
                 finally:
                     handlers.release_many(taken)
-                await reply(AcceptedMany([j.label for j in jobs]))
+                await reply(AcceptedMany(ids))
             case m.Attach():
                 job, attached, watcher = handlers.attach(req, user)
                 await reply(attached)

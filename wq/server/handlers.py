@@ -166,11 +166,11 @@ class Handlers:
             taken.specs.append(spec)
             self.staged[user] += 1
 
-    async def accept_many(self, taken: Taken) -> list[Job]:
+    async def accept_many(self, taken: Taken) -> list[str]:
         """Separate jobs, all checked (take_many): written and handed to the engine a
-        chunk at a time, letting other work through in between. They count as
-        accepted once all are in the store: until then they are a batch the store
-        forgets if the server stops (as an array being accepted)."""
+        chunk at a time, letting other work through in between; their ids. They
+        count as accepted once all are in the store: until then they are a batch
+        the store forgets if the server stops (as an array being accepted)."""
         user, specs = taken.user, taken.specs
         now = time.time()
         batch = self.store.open_batch() if len(specs) > ACCEPT_CHUNK else None
@@ -189,12 +189,14 @@ class Handlers:
             raise
         finally:
             self.release_many(taken)
+        ids: list[str] = []
         for start in range(0, len(jobs), ACCEPT_CHUNK):
             if start:
                 await pause()
             chunk = tuple(jobs[start:start + ACCEPT_CHUNK])
             self.runner.feed(fx.Submitted(chunk, tallies=self._tallies(chunk)))
-        return jobs
+            ids += (job.label for job in chunk)
+        return ids
 
     def release_many(self, taken: Taken) -> None:
         """A submit_many is accepted, refused or abandoned: what it held of its
