@@ -42,6 +42,7 @@ MAX_TASKS = 1_000_000
 MAX_STATUS = 100_000
 MAX_MANY = 100_000          # separate jobs in one SubmitMany request
 CHECK_CHUNK = 1_000         # separate jobs checked per step
+WRITE_CHUNK = 2_000         # separate jobs written, and given to the engine, per step (~50 ms)
 RERUN_STATES = {JobState.FAILED, JobState.LOST, JobState.TIMEOUT, JobState.CANCELLED}
 _STATUS_ID = re.compile(r"([0-9]{1,18})(?:[._]([0-9]{1,9}))?")     # 12, 12.3, 12_3
 
@@ -165,6 +166,7 @@ class Handlers:
                 raise WqError(f"{which}: {exc}") from None
             taken.specs.append(spec)
             self.staged[user] += 1
+        long_lived()                # (kept until accepted: out of the collector's sweeps)
 
     async def accept_many(self, taken: Taken) -> list[str]:
         """Separate jobs, all checked (take_many): written and handed to the engine a
@@ -173,13 +175,13 @@ class Handlers:
         the store forgets if the server stops (as an array being accepted)."""
         user, specs = taken.user, taken.specs
         now = time.time()
-        batch = self.store.open_batch() if len(specs) > ACCEPT_CHUNK else None
+        batch = self.store.open_batch() if len(specs) > WRITE_CHUNK else None
         try:
             jobs: list[Job] = []
-            for start in range(0, len(specs), ACCEPT_CHUNK):
+            for start in range(0, len(specs), WRITE_CHUNK):
                 if start:
                     await pause()
-                jobs += self.store.add_jobs(user, specs[start:start + ACCEPT_CHUNK], now, batch)
+                jobs += self.store.add_jobs(user, specs[start:start + WRITE_CHUNK], now, batch)
                 long_lived()
             if batch is not None:
                 self.store.close_batch(batch)
@@ -190,10 +192,10 @@ class Handlers:
         finally:
             self.release_many(taken)
         ids: list[str] = []
-        for start in range(0, len(jobs), ACCEPT_CHUNK):
+        for start in range(0, len(jobs), WRITE_CHUNK):
             if start:
                 await pause()
-            chunk = tuple(jobs[start:start + ACCEPT_CHUNK])
+            chunk = tuple(jobs[start:start + WRITE_CHUNK])
             self.runner.feed(fx.Submitted(chunk, tallies=self._tallies(chunk)))
             ids += (job.label for job in chunk)
         return ids
