@@ -8,7 +8,8 @@ On a server whose one host is unreachable (so everything stays queued), one
 same 3 KB environment, bench.harness.realistic_env), or calls of --per-call
 jobs each, while another client asks `stat` in a loop:
   * the wall time of the submission and the slowest concurrent `stat` answer
-  * the database's size (wq.db and its WAL) and the server's RSS with them queued
+  * the database's size (wq.db, and its WAL apart: that depends on when it was
+    last checkpointed) and the server's RSS with them queued
   * `wq rm all`, then the same after `wq clean`
 
 Every figure is wall-clock on this machine.
@@ -36,10 +37,11 @@ import wq  # noqa: E402
 
 def sizes(server: WqServer) -> str:
     assert server.proc is not None
-    db = sum(os.path.getsize(f"{server.state}/{name}") for name in ("wq.db", "wq.db-wal")
-             if os.path.exists(f"{server.state}/{name}"))
+    db, wal = (os.path.getsize(f"{server.state}/{name}") if os.path.exists(
+        f"{server.state}/{name}") else 0 for name in ("wq.db", "wq.db-wal"))
     rss = psutil.Process(server.proc.pid).memory_info().rss
-    return f"database {db / 2**20:6.1f} MB, server RSS {rss / 2**20:6.1f} MB"
+    return (f"database {db / 2**20:6.1f} MB (+ WAL {wal / 2**20:5.1f} MB), "
+            f"server RSS {rss / 2**20:6.1f} MB")
 
 
 def main() -> None:
