@@ -71,7 +71,10 @@ class Client:
                 time.sleep(0.1)
         self.user = hello.user
         self.server_pid = hello.pid
-        self.by_launcher = hello.launcher   # a lab member: jobs are signed, run by a launcher
+        # a lab member (jobs signed, run by one's launcher, sessions built here): by
+        # one's own configuration, which names another user's server, never by what
+        # that server says of itself (one that said no would run its own sessions)
+        self.by_launcher = owner != os.getuid()
         self.launcher_up = hello.launcher_up
 
     def _connect(self, owner: int, timeout: float | None, window: float,

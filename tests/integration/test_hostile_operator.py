@@ -1,0 +1,62 @@
+"""A hostile operator: a server run by the lab's operator (root here) that
+forges what it says, against a member's real client, as a real Unix user.
+Nothing the server writes may run as the member: it chooses where, never
+what (docs/lab.md, Signed jobs)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.hostile_server import Frame, hostile
+from tests.integration.users import UnixUser, unix_users
+from wq.protocol.launching import HostRef
+
+
+@pytest.fixture(scope="module")
+def alice() -> Iterator[UnixUser]:
+    with unix_users("alice") as made:
+        yield made["alice"]
+
+
+def trusting(user: UnixUser, socket: str) -> None:
+    """The member's own configuration names the lab's socket and its operator."""
+    config = user.home / ".config" / "wq" / "client.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"socket: {socket}\noperator: root\nlauncher: manual\n")
+    for path in (config, config.parent, config.parent.parent):
+        os.chown(path, user.uid, user.gid)
+
+
+def forged_lease(canary: str) -> Frame:
+    """A lease whose setup and command are the operator's, on a host of its naming."""
+    here = dataclasses.asdict(HostRef("evil", None, None, True, 10.0, 3, 15.0, 8, False))
+    return {"event": "lease", "host": "evil", "local": True, "setup": f"id > {canary}",
+            "command": f"id >> {canary}", "instance": 1,
+            "placement": [{"host": "evil", "cores": 1}], "hosts": [here],
+            "server_id": "hostile0", "grace": 1.0}
+
+
+@pytest.mark.parametrize("says_launcher", [False, True])
+def test_a_server_cannot_run_its_own_session_as_a_member(alice, says_launcher):
+    """Whether the server says the member has a launcher or not (it said not, and
+    its lease ran as them), the member's client is a member by its own
+    configuration: it builds the session from its own request, and only the
+    placement comes from the server."""
+    canary = alice.home / "canary"
+    canary.unlink(missing_ok=True)
+
+    def answer(frame: Frame) -> list[Frame]:
+        if frame.get("type") == "submit":
+            return [{"ok": True, "id": "7"}, forged_lease(str(canary))]
+        return [{"ok": True}]
+    with hostile(answer, user=alice.name, launcher=says_launcher) as server:
+        trusting(alice, server.path)
+        result = alice.wq("sub", "-i", "-c", "echo harmless", cwd=alice.home, timeout=60)
+    assert not canary.exists(), canary.read_text()
+    assert result.stdout.strip() == "harmless", result.stderr
+    submitted = next(f for f in server.received if f.get("type") == "submit")
+    assert submitted["spec"]["command"] == "echo harmless"
