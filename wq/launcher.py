@@ -32,6 +32,7 @@ from wq.executor import wrapper
 from wq.executor.base import ShellExecutor
 from wq.executor.local import LocalExecutor
 from wq.executor.outcome import Started
+from wq.parsing import units
 from wq.model import Host, Job
 from wq.protocol import framing
 from wq.protocol import messages as m
@@ -124,6 +125,11 @@ class Launcher:
             raise Refused(f"unknown call {call.op!r}")
         if not SERVER_ID.fullmatch(call.server_id):
             raise Refused("a server id that is not one")
+        for ref in (call.host, *call.hosts):      # (they name output files: %h)
+            try:
+                units.name(ref.name)
+            except ValueError:
+                raise Refused(f"a host name that is not one: {units.shown(ref.name)}") from None
         host = call.host.host()
         executor = self.executor(host)
         match call.op:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.hostile_server import Frame, hostile
+from tests.integration.sshd import wait_for
 from tests.integration.users import UnixUser, unix_users
 from wq.protocol.launching import HostRef
 
@@ -60,3 +61,41 @@ def test_a_server_cannot_run_its_own_session_as_a_member(alice, says_launcher):
     assert result.stdout.strip() == "harmless", result.stderr
     submitted = next(f for f in server.received if f.get("type") == "submit")
     assert submitted["spec"]["command"] == "echo harmless"
+
+
+def test_a_launcher_refuses_host_names_that_would_name_a_members_files(alice):
+    """A job of the member's, signed with `-o logs/%h`: a server that names its
+    host `../secret.txt` would have the member's launcher read the member's
+    files back (it did). Host names follow the cluster file's rule."""
+    (alice.home / "secret.txt").write_text("the member's secret\n")
+    reports: list[Frame] = []
+
+    def answer(frame: Frame) -> list[Frame]:
+        if frame.get("type") == "submit":
+            return [{"ok": True, "id": "5"}]
+        if frame.get("type") == "launcher":
+            signed = next(f["spec"] for f in server.received if f.get("type") == "submit")
+            evil = dataclasses.asdict(HostRef("../secret.txt", None, None, True, 10.0, 3, 15.0,
+                                              8, False))
+            call = {"call": 1, "op": "cat", "server_id": "hostile0", "host": evil,
+                    "job": {"id": 5, "number": 5, "task": None, "user": alice.name,
+                            "instance": 1, "spec": signed,
+                            "placement": [{"host": "../secret.txt", "cores": 1}]},
+                    "max_bytes": 4096}
+            return [{"ok": True}, call]
+        if "kind" in frame:
+            reports.append(frame)
+        return []
+    with hostile(answer, user=alice.name) as server:
+        trusting(alice, server.path)
+        sub = alice.wq("sub", "-b", "-o", "logs/%h", "-c", "true", cwd=alice.home)
+        assert sub.returncode == 0, sub.stderr
+        launcher = alice.popen(alice.python, "-m", "wq", "launcher", "--once")
+        try:
+            wait_for(lambda: reports, 30, "the launcher's report")
+        finally:
+            launcher.kill()
+            launcher.wait(10)
+    [report] = reports
+    assert report["kind"] == "failed" and "refused" in report["error"], report
+    assert "host name" in report["error"] and "secret" not in str(report.get("result"))

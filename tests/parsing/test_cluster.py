@@ -97,6 +97,7 @@ def test_missing_file_is_one_line():
 
 @pytest.mark.parametrize("text, expected", [
     ("hosts: {'a b': {cores: 1}}", "c.yaml:1: hosts.a b.name: 'a b' is not a valid name"),
+    ("hosts: [{name: '..', cores: 1}]", "hosts[0].name: '..' is not a valid name"),
     ("hosts: [{name: a, cores: 1.0e+32}]", "hosts[0].cores: expected a positive integer of at "
                                            "most 1000000"),
     ("hosts: [{name: a, cores: '١'}]", "hosts[0].cores: expected a positive integer"),

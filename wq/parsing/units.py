@@ -240,8 +240,9 @@ def name(value: Any) -> str:
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise ValueError(f"expected a name, got {shown(value)}")
     text = str(value).strip()
-    if not _NAME.match(text):
-        raise ValueError(f"{shown(text)} is not a valid name (letters, digits, . _ - @ +)")
+    if not _NAME.match(text) or text in (".", ".."):
+        raise ValueError(f"{shown(text)} is not a valid name (letters, digits, . _ - @ +; "
+                         "not . or ..)")
     return text
 
 
