@@ -136,6 +136,26 @@ def test_a_member_may_queue_only_so_many_jobs(lab, users):
     assert alice.wq("sub", "-b", "-c", "true").returncode == 0
 
 
+def test_a_members_clean_forgets_their_own_jobs_and_an_admins_everyones(lab, users):
+    server, _ = lab
+    alice, carol = users["alice"], users["carol"]
+    ids = {}
+    for who, run in (("alice", alice.wq), ("carol", carol.wq), ("root", server.wq)):
+        sub = run("sub", "-b", "-c", "true")
+        assert sub.returncode == 0, sub.stderr
+        ids[who] = sub.stdout.strip()
+        assert run("rm", ids[who]).returncode == 0          # (cancelled: finished)
+
+    def kept() -> set[str]:
+        return {r["id"] for r in json.loads(server.wq("ls", "-a", "--json").stdout)}
+    assert set(ids.values()) <= kept()
+    cleaned = alice.wq("clean")
+    assert cleaned.returncode == 0 and "forgot 1 " in cleaned.stdout, cleaned.stdout
+    assert kept() & set(ids.values()) == {ids["carol"], ids["root"]}
+    assert server.wq("clean").returncode == 0                       # an admin's: everyone's
+    assert not kept() & set(ids.values())
+
+
 STAGED = r"""
 import wq, wq.api
 from wq.errors import ServerError

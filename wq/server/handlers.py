@@ -708,7 +708,8 @@ class Handlers:
                           "ones (wq rm removes those)")
         if req.older_than < 0:
             raise WqError("--older-than must not be negative")
-        count, left = await self.runner.forget(time.time() - req.older_than, states)
+        whose = None if self.members.is_admin(user) else user     # (a member: their own)
+        count, left = await self.runner.forget(time.time() - req.older_than, states, whose)
         return Cleaned(count, left)
 
 

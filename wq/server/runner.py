@@ -551,15 +551,16 @@ class Runner:
 
     # -- housekeeping ----------------------------------------------------------------------
 
-    async def forget(self, ended_before: float, states: Iterable[JobState]
-                     ) -> tuple[int, list[str]]:
-        """Forget finished jobs (wq clean, and the pruning of the history), a chunk
-        at a time, then delete their node directories; returns how many jobs, and
-        the hosts that could not be reached (their directories stay)."""
+    async def forget(self, ended_before: float, states: Iterable[JobState],
+                     user: str | None = None) -> tuple[int, list[str]]:
+        """Forget finished jobs (of `user` alone, if given: wq clean, and the
+        pruning of the history), a chunk at a time, then delete their node
+        directories; returns how many jobs, and the hosts that could not be
+        reached (their directories stay)."""
         count, instances = 0, []
         while True:
             forgotten, gone = self.store.prune(ended_before, states, REMOVE_CHUNK,
-                                               keep=self.engine.depended_on())
+                                               keep=self.engine.depended_on(), user=user)
             count += forgotten
             instances += gone
             if forgotten < REMOVE_CHUNK:

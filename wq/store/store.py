@@ -426,11 +426,13 @@ class Store:
             (host,))]
 
     def prune(self, ended_before: float, states: Iterable[JobState],
-              limit: int | None = None, keep: Iterable[int] = ()) -> tuple[int, list[Instance]]:
+              limit: int | None = None, keep: Iterable[int] = (),
+              user: str | None = None) -> tuple[int, list[Instance]]:
         """Forget finished jobs that ended before `ended_before` (at most `limit` of
         them: call again while it returns `limit`), with their events and instances,
-        but not those of the numbers in `keep`; returns how many jobs, and their
-        instances (whose directories on the nodes can go)."""
+        but not those of the numbers in `keep` (and, given `user`, only theirs);
+        returns how many jobs, and their instances (whose directories on the nodes
+        can go)."""
         values = [s.value for s in states if s.final]
         if not values:
             return 0, []
@@ -441,9 +443,11 @@ class Store:
             self.db.execute("CREATE TEMP TABLE IF NOT EXISTS kept (number INTEGER PRIMARY KEY)")
             self.db.execute("DELETE FROM kept")
             self.db.executemany("INSERT INTO kept VALUES (?)", ((n,) for n in set(keep)))
+            whose = "" if user is None else "AND user = ? "
             self.db.execute(f"INSERT INTO doomed SELECT id FROM jobs WHERE state IN ({marks}) "
-                            "AND ended < ? AND number NOT IN (SELECT number FROM kept) LIMIT ?",
-                            (*values, ended_before, limit or -1))
+                            f"AND ended < ? {whose}AND number NOT IN (SELECT number FROM kept) "
+                            "LIMIT ?", (*values, ended_before, *([] if user is None else [user]),
+                                        limit or -1))
             gone = [_instance(r) for r in self.db.execute(
                 f"{_INSTANCES} WHERE i.job_id IN (SELECT id FROM doomed)")]
             self._unused()
