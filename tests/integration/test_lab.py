@@ -156,6 +156,38 @@ def test_a_members_clean_forgets_their_own_jobs_and_an_admins_everyones(lab, use
     assert not kept() & set(ids.values())
 
 
+def test_the_queued_bound_holds_under_parallel_submissions(tmp_path, users):
+    """Four big arrays at once against a bound that one of them fills: they
+    went in a chunk at a time, each checked against what was in, and all four
+    were accepted."""
+    alice = users["alice"]
+    base = Path(tempfile.mkdtemp(prefix="wq-lab-", dir="/tmp"))
+    base.chmod(0o755)
+    socket = str(base / "sock" / "lab.sock")
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(NOWHERE + f"lab:\n  socket: {socket}\n  users: [{alice.name}]\n"
+                       "  per_user: {queued: 100000}\n")
+    server = WqServer(tmp_path / "srv", cluster)
+    config = alice.home / ".config" / "wq" / "client.yaml"
+    try:
+        server.start()
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(f"socket: {socket}\noperator: root\nlauncher: manual\n")
+        for path in (config, config.parent, config.parent.parent):
+            os.chown(path, alice.uid, alice.gid)
+        procs = [alice.popen(alice.python, "-m", "wq", "sub", "-b", "--array", "1-100000",
+                             "-c", "true") for _ in range(4)]
+        results = [(p.wait(120), p.stderr.read() if p.stderr else "") for p in procs]
+        accepted = [code for code, _ in results if code == 0]
+        assert len(accepted) == 1, results
+        assert all("the lab allows 100000 waiting jobs a user" in err
+                   for code, err in results if code != 0), results
+    finally:
+        server.stop()
+        config.unlink(missing_ok=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 STAGED = r"""
 import wq, wq.api
 from wq.errors import ServerError

@@ -65,7 +65,7 @@ class Handlers:
         self.reload = reload
         self.members = members or Members(None)
         self.submitting: Counter[str] = Counter()   # submissions being accepted, per user
-        self.staged: Counter[str] = Counter()       # jobs taken by unfinished submit_manys
+        self.staged: Counter[str] = Counter()       # jobs of submissions not yet accepted
 
     def _admin_only(self, user: str, what: str) -> None:
         if not self.members.is_admin(user):
@@ -121,13 +121,16 @@ class Handlers:
     async def _submit(self, req: m.Submit, user: str, spec: JobSpec,
                       tasks: list[tuple[int, str | None]] | None
                       ) -> tuple[Job, int, Watcher | None]:
+        adding = 1 if tasks is None else len(tasks)
         self._admit(spec, tasks, req.entry_tags, user)
-        self._within_bounds(user, 1 if tasks is None else len(tasks))
+        self._within_bounds(user, adding)
         self.submitting[user] += 1
+        self.staged[user] += adding          # (counted while a big array goes in, in steps)
         try:
             return await self._accept(req, user, spec, tasks)
         finally:
             _decrement(self.submitting, user)
+            _decrement(self.staged, user, adding)
 
     async def take_many(self, taken: Taken, req: m.SubmitMany) -> None:
         """Check the separate jobs of one request of a submit_many and add them to
