@@ -106,3 +106,18 @@ def test_json_list_in_pieces_is_json_dumps(items):
 
     from wq.cli.render import json_list
     assert "".join(json_list(iter(items))) == json.dumps(items, indent=1)
+
+
+HOSTILE_NAME = "\x1b]0;pwned\x07\x1b[2J\u202eevil"
+
+
+def test_another_users_text_never_drives_the_terminal():
+    """A job name with ESC sequences (a window title, a cleared screen) and a
+    bidi override, shown to another member: escaped, in every renderer."""
+    hostile = row(name=HOSTILE_NAME, reason=HOSTILE_NAME)
+    outputs = [render.ls([hostile], now=1.0), render.ls_full([hostile], now=1.0),
+               render.ls_columns([hostile], 1.0, ["id", "name", "reason"])]
+    for out in outputs:
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out, out
+        assert "\\x1b]0;pwned\\x07" in out
+    assert render.printable("two\nlines\tand a tab") == "two\nlines\\x09and a tab"

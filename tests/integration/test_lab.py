@@ -188,6 +188,24 @@ def test_the_queued_bound_holds_under_parallel_submissions(tmp_path, users):
         shutil.rmtree(base, ignore_errors=True)
 
 
+def test_a_members_job_name_cannot_drive_another_members_terminal(lab, users):
+    """ESC sequences in a job's name (a window title, a cleared screen) reach
+    other members escaped: wq ls, wq ls -f, and the Slurm shims."""
+    server, _ = lab
+    alice, carol = users["alice"], users["carol"]
+    sub = alice.run(alice.python, "-c", "import wq\nprint(wq.Client().submit('true', "
+                    "name='\\x1b]0;pwned\\x07\\x1b[2J'))")
+    assert sub.returncode == 0, sub.stderr
+    for args in (("-m", "wq", "ls"), ("-m", "wq", "ls", "-f"),
+                 ("-m", "wq.slurm", "squeue", "-o", "%i %j"),
+                 ("-m", "wq.slurm", "scontrol", "show", "job", sub.stdout.strip())):
+        shown = carol.run(carol.python, *args)
+        assert shown.returncode == 0, (args, shown.stderr)
+        assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout, args
+        assert "\\x1b]0;pwned\\x07" in shown.stdout, (args, shown.stdout)
+    assert alice.wq("rm", "all").returncode == 0
+
+
 STAGED = r"""
 import wq, wq.api
 from wq.errors import ServerError

@@ -2,11 +2,16 @@
 
 `wq ls` keeps the original wq's fixed-column shape, so awk scripts work:
 every row has the same number of columns, names carry no whitespace.
+
+Text one user wrote (names, commands, reasons) may be shown to another: every
+renderer's text goes through `printable`, so no control character (ESC,
+which would drive the reader's terminal, and its kin) reaches a terminal.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -16,6 +21,18 @@ from wq.protocol.replies import (EventRow, HostRow, InstanceRow, JobInfo, JobRow
 
 STATE_LETTERS = {"waiting": "W", "running": "R", "done": "D", "failed": "F",
                  "cancelled": "C", "lost": "L", "timeout": "T"}
+
+
+#: characters that drive a terminal (C0 but newline, DEL, C1) or reorder what it
+#: shows (bidirectional overrides and isolates, line and paragraph separators)
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters shown as escapes (\\x1b, \\u202e),
+    newlines kept."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+                        else f"\\u{ord(m[0]):04x}", text)
 
 
 def duration(seconds: float | None) -> str:
@@ -36,6 +53,7 @@ def duration(seconds: float | None) -> str:
 
 
 def _columns(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> list[str]:
+    rows = [[printable(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for r in rows:
@@ -169,7 +187,7 @@ def ls_full(rows: Sequence[JobRow], now: float) -> str:
     running = sum(1 for r in rows if r.state == "running")
     waiting = sum(1 for r in rows if r.state == "waiting")
     blocks.append(f" Jobs: {len(rows)} Running: {running} Waiting: {waiting}")
-    return "\n".join(blocks)
+    return printable("\n".join(blocks))
 
 
 def _value(v: Any) -> str:
@@ -220,7 +238,7 @@ def info(job: JobInfo, instances: Sequence[InstanceRow], events: Sequence[EventR
     for e in events:
         detail = f"  {e.detail}" if e.detail else ""
         lines.append(f"  {when(e.time)}  {e.kind}{detail}")
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def stat(hosts: Sequence[HostRow], licenses: Sequence[LicenseRow] = ()) -> str:
@@ -264,7 +282,7 @@ def stat(hosts: Sequence[HostRow], licenses: Sequence[LicenseRow] = ()) -> str:
     if licenses:
         lines.append(" Licences used/total: " + ", ".join(
             f"{r.name} {r.used}/{r.total}" for r in licenses))
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def why(reply: WhyReply) -> str:
@@ -274,7 +292,7 @@ def why(reply: WhyReply) -> str:
         table = [["Host", "Rule", "Why", "To change"]]
         table += [[h.host, h.rule or "-", h.detail, h.change or "-"] for h in reply.hosts]
         lines += [""] + _columns(table)
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def users(rows: Sequence[UserRow]) -> str:
@@ -286,8 +304,9 @@ def users(rows: Sequence[UserRow]) -> str:
                           (("Njobs", r.limits.get("jobs")), ("Ncores", r.limits.get("cores")))
                           if value is not None)
         table.append([r.user, r.running, r.cores, r.waiting, "{" + limits + "}"])
-    return str(tabulate(table, headers=["User", "Njobs", "Ncores", "Nwait", "Limits"],
-                        tablefmt="plain", numalign="left"))
+    return printable(str(tabulate(table, headers=["User", "Njobs", "Ncores", "Nwait",
+                                                   "Limits"], tablefmt="plain",
+                                  numalign="left")))
 
 
 def json_list(items: Iterable[dict[str, Any]]) -> Iterator[str]:

@@ -1,15 +1,19 @@
 """The Slurm shims' one entry point (`python -m wq.slurm NAME ARGS`), and
 `install`, which writes them. Each speaks enough of its Slurm namesake for
 Snakemake, dask-jobqueue and their kin (docs/slurm.md has the mapping);
-errors are one line in Slurm's own form (`sbatch: error: ...`), exit code 1.
+errors are one line in Slurm's own form (`sbatch: error: ...`; docs/slurm.md
+has the exit codes). What the query commands print shows control characters
+as escapes: it holds other users' job names.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import shlex
 import sys
+from typing import TextIO
 
 from wq.cli import options
 from wq.errors import WqError, one_line
@@ -29,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     if name != "srun":
         options.finish_when_interrupted()
+    if COMMANDS[name] == "queries":        # (what they print, other users wrote in part)
+        sys.stdout = Printable(sys.stdout)
     try:
         module = importlib.import_module(f"wq.slurm.{COMMANDS[name]}")
         code = getattr(module, name)(args[1:])
@@ -44,6 +50,23 @@ def main(argv: list[str] | None = None) -> None:
               f"{one_line(str(exc))}", file=sys.stderr)
         code = 70
     sys.exit(code)
+
+
+class Printable(io.TextIOBase):
+    """A text stream that shows control characters as escapes (render.printable):
+    job names and reasons in squeue's and sacct's lines are other users' text."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        from wq.cli.render import printable
+
+        self.stream.write(printable(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def install(directory: str) -> list[str]:
