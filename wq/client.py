@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from wq import __version__, clientconfig, trust
-from wq.errors import ClientError, ServerError, ServerLost, ServerNotRunning
+from wq.errors import ClientError, ServerError, ServerLost, ServerNotRunning, WqError
 from wq.protocol import framing
 from wq.protocol import messages as m
 from wq.protocol.replies import HelloReply, Row
@@ -45,13 +45,15 @@ DEFAULT_RECONNECT = 60.0
 
 class Client:
     def __init__(self, socket_path: str | None = None, timeout: float | None = 60.0,
-                 reconnect: float | None = None) -> None:
+                 reconnect: float | None = None, revive: bool = True) -> None:
         """Connect to the server, having checked that it is who it must be (the
         socket's directory, the socket and the peer's uid: see wq.trust).
 
         A socket that is there but refuses connections is a server that died or
         is restarting: wait up to `reconnect` seconds (default: WQ_RECONNECT, 60)
-        for it, saying so once on stderr. No socket at all is no server: at once."""
+        for it, saying so once on stderr. No socket at all is no server: at once.
+        A lab member whose jobs wait for their launcher, which is not connected,
+        gets it started (unless `revive` is false: the launcher's own client)."""
         where = clientconfig.target(socket_path)
         self.path = next((p for p in where.candidates if _present(p)), where.candidates[0])
         owner = where.owner
@@ -76,6 +78,18 @@ class Client:
         # that server says of itself (one that said no would run its own sessions)
         self.by_launcher = owner != os.getuid()
         self.launcher_up = hello.launcher_up
+        if revive and self.by_launcher and hello.waiting and not self.launcher_up:
+            self._revive(socket_path)
+
+    def _revive(self, socket_path: str | None) -> None:
+        """Start the member's launcher: their jobs wait for it, and any command of
+        theirs starts it (a launcher that cannot start is said, not fatal here)."""
+        from wq.submission import ensure_launcher
+
+        try:
+            ensure_launcher(self, socket_path)
+        except WqError as exc:
+            sys.stderr.write(f"wq: {exc}\n")
 
     def _connect(self, owner: int, timeout: float | None, window: float,
                  deadline: float) -> None:

@@ -232,7 +232,7 @@ async def _read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
 def offer(socket_path: str | None) -> Client:
     """Connect to the lab's server (trusted as any client's) and offer this
     user's launcher; raises WqError (one line) when the server will not."""
-    client = Client(socket_path)
+    client = Client(socket_path, revive=False)
     try:
         if not client.by_launcher:
             raise WqError("this server runs your jobs itself: you need no launcher")

@@ -18,6 +18,7 @@ def ensure_launcher(client: Client, socket_path: str | None) -> None:
     from wq.cli.launcher import log_path
 
     launcher.detach(socket_path, log_path())
+    client.launcher_up = True
 
 
 def signed(frame: dict[str, Any], shape: dict[str, Any], user: str

@@ -428,3 +428,20 @@ def test_a_members_big_submit_many_is_signed_and_runs_as_them(lab, members):
     wait_for(lambda: all(ls(lab)[i]["state"] == "done" for i in ids), 60, "the jobs to end")
     lines = sorted((alice.home / "many.txt").read_text().splitlines())
     assert lines == [f"{i} {alice.name}" for i in range(7)]
+
+
+def test_any_command_of_a_member_brings_their_launcher_back(lab, members):
+    """Their jobs wait for their launcher, which died: not only a submission but
+    any command of theirs (wq ls here) starts it, as the waiting reason says."""
+    users, _ = members
+    alice = users["alice"]
+    assert lab.wq("node", "offline", "lab1").returncode == 0
+    job_id = submit_runs(alice, 0)
+    kill_launcher(alice)
+    assert lab.wq("node", "online", "lab1").returncode == 0
+    wait_for(lambda: "launcher" in ls(lab)[job_id]["reason"], 30,
+             "the job to wait for alice's launcher")
+    listed = alice.wq("ls", cwd=alice.home)
+    assert listed.returncode == 0, listed.stderr
+    assert len(launchers(alice)) == 1
+    wait_for(lambda: ls(lab)[job_id]["state"] == "done", 60, "the job to run")

@@ -152,6 +152,7 @@ class HelloReply(Row):
     pid: int = 0
     launcher: bool = False          # a lab member: jobs are signed, and run by one's launcher
     launcher_up: bool = False       # ... and one's launcher is connected
+    waiting: int = 0                # ... or not, and this many of one's jobs wait for it
 
 
 @dataclass(frozen=True, slots=True)

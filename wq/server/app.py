@@ -171,6 +171,7 @@ class Server:
                         launchers=None if cluster.lab is None else {members.operator})
         runner = Runner(engine, store, local=local, ssh=ssh, monitor=monitor,
                         operator=members.operator)
+        members.waiting = lambda user: engine.waiting.of_user[user] + engine.blocked_of[user]
         monitor.listener = runner
         self.runner = runner
         self.sampler = sampler = Sampler(monitor, runner.feed,

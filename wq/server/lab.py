@@ -10,6 +10,8 @@ lab's per-user bounds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grp
 import os
 import pwd
@@ -23,6 +25,8 @@ class Members:
         self.lab = lab
         self.operator = user_name(os.getuid())
         self.connected: set[str] = set()        # members whose launcher is connected
+        #: how many of a user's jobs wait (set by the server: the engine's count)
+        self.waiting: Callable[[str], int] = lambda user: 0
 
     def refusal(self, uid: int) -> str | None:
         """Why the user `uid` may not connect, or None."""

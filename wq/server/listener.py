@@ -313,8 +313,9 @@ async def _session(conn: Connection, handle: Handler, members: Members) -> None:
                 f"protocol version mismatch: the server speaks {m.PROTOCOL_VERSION}, "
                 f"the client {hello.version}; use the same wq version for both")})
             return
-        hello_reply = HelloReply(m.PROTOCOL_VERSION, conn.user, os.getpid(),
-                                 members.by_launcher(conn.user), conn.user in members.connected)
+        launcher, up = members.by_launcher(conn.user), conn.user in members.connected
+        hello_reply = HelloReply(m.PROTOCOL_VERSION, conn.user, os.getpid(), launcher, up,
+                                 members.waiting(conn.user) if launcher and not up else 0)
         await conn.send({"ok": True, **hello_reply.to_frame()})
         while True:
             try:
