@@ -42,6 +42,7 @@ from wq.server import launches
 log = logging.getLogger("wq.launcher")
 
 SIGNALS = ("TERM", "KILL", "HUP", "INT")
+LOCAL = "localhost"                     # how the launcher's executor knows this machine
 RETRY = (0.2, 0.5, 1.0, 2.0, 5.0)       # seconds between tries to reach the server again
 GIVE_UP = 3600.0                        # seconds without a server after which it ends
 READY = "WQ_LAUNCHER_READY"             # (environment) a pipe that detach() waits on
@@ -131,6 +132,8 @@ class Launcher:
             except ValueError:
                 raise Refused(f"a host name that is not one: {units.shown(ref.name)}") from None
         host = call.host.host()
+        if host.local:                # this machine, whatever the server calls it: one helper
+            host = dataclasses.replace(host, name=LOCAL)
         executor = self.executor(host)
         match call.op:
             case "launch":

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from tests.integration.hostile_server import Frame, hostile
@@ -94,8 +96,39 @@ def test_a_launcher_refuses_host_names_that_would_name_a_members_files(alice):
         try:
             wait_for(lambda: reports, 30, "the launcher's report")
         finally:
-            launcher.kill()
+            os.killpg(launcher.pid, signal.SIGKILL)        # (its helpers too)
             launcher.wait(10)
     [report] = reports
     assert report["kind"] == "failed" and "refused" in report["error"], report
     assert "host name" in report["error"] and "secret" not in str(report.get("result"))
+
+
+def test_a_launcher_keeps_one_helper_here_whatever_the_server_calls_this_machine(alice):
+    """A server that names twenty invented local hosts gets one local helper
+    from the member's launcher, not twenty processes."""
+    reports: list[Frame] = []
+
+    def answer(frame: Frame) -> list[Frame]:
+        if frame.get("type") == "launcher":
+            calls = []
+            for number in range(20):
+                here = dataclasses.asdict(HostRef(f"made-up-{number}", None, None, True, 10.0,
+                                                  3, 15.0, 8, True))
+                calls.append({"call": number, "op": "status", "server_id": "hostile0",
+                              "host": here, "names": ["5.1"]})
+            return [{"ok": True}, *calls]
+        if "kind" in frame:
+            reports.append(frame)
+        return []
+    with hostile(answer, user=alice.name) as server:
+        trusting(alice, server.path)
+        launcher = alice.popen(alice.python, "-m", "wq", "launcher", "--once")
+        try:
+            wait_for(lambda: len(reports) == 20, 60, "the launcher's twenty reports")
+            helpers = [p for p in psutil.Process(launcher.pid).children(recursive=True)
+                       if "-c" in p.cmdline()]
+            assert len(helpers) == 1, [p.cmdline() for p in helpers]
+        finally:
+            os.killpg(launcher.pid, signal.SIGKILL)        # (its helpers too)
+            launcher.wait(10)
+    assert {r["kind"] for r in reports} == {"done"}, reports
