@@ -445,3 +445,18 @@ def test_any_command_of_a_member_brings_their_launcher_back(lab, members):
     assert listed.returncode == 0, listed.stderr
     assert len(launchers(alice)) == 1
     wait_for(lambda: ls(lab)[job_id]["state"] == "done", 60, "the job to run")
+
+
+def test_another_member_sees_a_failure_without_the_owners_paths(lab, members):
+    users, _ = members
+    alice, bob = users["alice"], users["bob"]
+    sub = alice.wq("sub", "-b", "-o", "/wq-no-such-dir/alice-secret/out", "-c", "true",
+                   cwd=alice.home)
+    assert sub.returncode == 0, sub.stderr
+    job_id = sub.stdout.strip()
+    wait_for(lambda: ls(lab)[job_id]["state"] == "failed", 60, "the job to fail")
+    assert "alice-secret" in ls(lab)[job_id]["reason"]             # (the operator's view)
+    theirs = {r["id"]: r for r in json.loads(bob.wq("ls", "-a", "--json").stdout)}
+    assert theirs[job_id]["reason"] and "alice-secret" not in theirs[job_id]["reason"]
+    why = bob.wq("why", job_id)
+    assert why.returncode == 0 and "alice-secret" not in why.stdout, why.stdout

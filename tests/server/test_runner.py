@@ -18,3 +18,4 @@ def test_a_big_removal_holds_the_arrays_it_names_and_no_separate_job():
     later = [numbered(2000 + t, 20, t) for t in range(1, 3)]
     assert _arrays([*separate, *tasks, numbered(1500, 15), *later]) == {10, 20}
     assert _arrays(separate) == frozenset()
+

@@ -385,6 +385,8 @@ class Handlers:
                         requirements=codec.spec_to_dict(job.spec)["requirements"])
             if details:
                 more.update(command=job.spec.command, cwd=job.spec.cwd)
+        if not details:
+            more["reason"] = public(more.get("reason", job.reason))
         row = _row(job)
         return dataclasses.replace(row, **more) if more else row
 
@@ -609,8 +611,9 @@ class Handlers:
         if job.state is JobState.RUNNING and job.placement is not None:
             summary = f"it is running, on {','.join(job.placement.hosts)}"
         elif job.state is not JobState.WAITING:
-            summary = f"it has ended: {job.state.value}" + (
-                f" ({job.reason})" if job.reason else "")
+            mine = job.user == user or self.members.is_admin(user)
+            reason = job.reason if mine else public(job.reason)
+            summary = f"it has ended: {job.state.value}" + (f" ({reason})" if reason else "")
         else:
             down = {name: st.reason for name, st in self.runner.monitor.status.items()
                     if st.reason}
@@ -781,6 +784,17 @@ def _array_state(counts: dict[str, int]) -> str:
         if counts.get(state):
             return state
     return "done" if set(counts) <= {"done"} else "failed"
+
+
+#: a path in a reason: after a space, a quote or a bracket (not 2/4, not a:b/c)
+_PATH = re.compile(r"(?<![\w.~:/-])/[^\s'\":,;()\[\]]*")
+
+
+def public(reason: str) -> str:
+    """A job's reason as members other than its owner see it: without the paths
+    in it (the owner's working directory and files: `cannot write the output
+    files …: Permission denied`)."""
+    return _PATH.sub("…", reason)
 
 
 def _row(job: Job) -> JobRow:
