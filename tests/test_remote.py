@@ -10,20 +10,41 @@ from wq.cli.main import _verb
 from wq.errors import ClientError
 
 
-def test_the_command_runs_there_in_the_same_directory_with_its_words_intact(monkeypatch):
-    monkeypatch.delenv("WQ_REMOTE_COMMAND", raising=False)
-    line = remote.argv("bob@head", ["sub", "-c", "echo $HOME; rm 'x y'"], "/home/bob/p q",
-                       tty=False)
+SHELLS = ("sh", "bash", "zsh", "fish", "tcsh", "csh")
+#: words a shell would act on, however it quotes (fish reads backslashes in
+#: single quotes, csh expands ! even there)
+HOSTILE = ["echo $HOME; rm 'x y'", "$(touch pwned)", "`touch pwned`", "!!", "a\\'b",
+           "new\nline", "*", "\\", "\u00e9t\u00e9", "' \" ; touch pwned; '"]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_command_runs_there_in_the_same_directory_whatever_the_login_shell(
+        shell, tmp_path, monkeypatch):
+    """ssh hands the line to the login shell on the head node: each of these
+    gives the command its words and directory intact, and runs nothing else."""
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed (scripts/test installs it)")
+    show = tmp_path / "show"
+    show.write_text("#!/bin/sh\npwd\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done\n")
+    show.chmod(0o755)
+    here = tmp_path / "\\'$(touch pwned)\" \\'!x"
+    here.mkdir()
+    monkeypatch.setenv("WQ_REMOTE_COMMAND", str(show))
+    line = remote.argv("bob@head", ["sub", "-c", *HOSTILE], str(here), tty=False)
     assert line[:5] == ["ssh", "-q", "-T", "--", "bob@head"]
-    assert line[5] == ("exec env WQ_REMOTE_HOP=1 sh -c 'cd \"$1\" 2>/dev/null; shift; "
-                       "exec \"$@\"' sh '/home/bob/p q' wq sub -c "
-                       "'echo $HOME; rm '\"'\"'x y'\"'\"''")
-    for shell in ("sh", "bash"):            # what the login shell there makes of it
-        if shutil.which(shell):
-            words = subprocess.run([shell, "-c", 'printf "%s\\n" ' + line[5].split(" ", 1)[1]],
-                                   capture_output=True, text=True).stdout.splitlines()
-            assert words[-4:] == ["wq", "sub", "-c", "echo $HOME; rm 'x y'"]
-    assert remote.argv("head", ["ls"], "/", tty=True)[2] == "-t"
+    out = subprocess.run([shell, "-c", line[5]], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=30, env={"PATH": "/usr/bin:/bin",
+                                                        "HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    cwd, words = out.stdout.split("\n", 1)
+    assert cwd == str(here)
+    assert words.split("\0")[:-1] == ["sub", "-c", *HOSTILE]
+    assert not list(tmp_path.rglob("pwned"))
+
+
+def test_the_command_is_one_line_of_plain_words():
+    line = remote.argv("head", ["sub", "-c", "x"], "/", tty=True)
+    assert line[2] == "-t" and "\n" not in line[5] and "!" not in line[5]
 
 
 def test_a_destination_that_is_an_option_is_refused():

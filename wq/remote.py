@@ -13,6 +13,7 @@ the login on the head node. `WQ_REMOTE_COMMAND` names the command there
 
 from __future__ import annotations
 
+import base64
 import os
 import shlex
 import shutil
@@ -36,14 +37,20 @@ def argv(server: str, args: list[str], cwd: str, tty: bool) -> list[str]:
     if server.startswith("-") or any(c.isspace() for c in server):
         raise ClientError(f"WQ_SERVER={server!r} is not an ssh destination")
     command = os.environ.get("WQ_REMOTE_COMMAND", "wq").strip() or "wq"
-    # one plain command line, whatever the login shell there (sh, bash, zsh, fish,
-    # csh): env and sh do the rest
-    script = " ".join([f"exec env {INSIDE}=1 sh -c", shlex.quote(_HOP), "sh",
-                       shlex.quote(cwd), command, *(shlex.quote(a) for a in args)])
+    # ssh hands the line to the login shell there, which may be sh, bash, zsh,
+    # fish, tcsh or csh, each quoting its own way (fish reads backslashes in
+    # single quotes, csh expands ! in them): the line holds only a fixed script
+    # in single quotes (none of \ ' ! or a newline in it) and base64, which
+    # every shell leaves alone; sh gets the words back from the base64
+    words = " ".join([shlex.quote(cwd), command, *(shlex.quote(a) for a in args)])
+    payload = base64.b64encode(words.encode("utf-8", "surrogateescape")).decode("ascii")
+    script = f"exec env {INSIDE}=1 sh -c '{_HOP}' sh {payload}"
     return ["ssh", "-q", *(["-t"] if tty else ["-T"]), "--", server, script]
 
 
-_HOP = 'cd "$1" 2>/dev/null; shift; exec "$@"'     # in the same directory, if there
+#: the remote end: the words back (WQ_REMOTE_COMMAND unquoted, so that a ~ in
+#: it is expanded there), then in the same directory, if there, the command
+_HOP = 'eval "set -- $(printf %s "$1" | base64 -d)"; cd "$1" 2>/dev/null; shift; exec "$@"'
 
 
 def run(server: str, args: list[str]) -> None:
