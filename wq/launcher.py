@@ -32,8 +32,8 @@ from wq.executor import wrapper
 from wq.executor.base import ShellExecutor
 from wq.executor.local import LocalExecutor
 from wq.executor.outcome import Started
-from wq.parsing import units
 from wq.model import Host, Job
+from wq.parsing import units
 from wq.protocol import framing
 from wq.protocol import messages as m
 from wq.protocol.launching import INSTANCE, OPS, SERVER_ID, Call, Report

@@ -32,6 +32,7 @@ from wq.server import effects as fx
 from wq.server import launches, targets
 from wq.server.lab import Members
 from wq.server.runner import Runner, long_lived, pause
+from wq.server.state import decrement
 from wq.server.watchers import Watcher
 from wq.store import Store
 
@@ -129,8 +130,8 @@ class Handlers:
         try:
             return await self._accept(req, user, spec, tasks)
         finally:
-            _decrement(self.submitting, user)
-            _decrement(self.staged, user, adding)
+            decrement(self.submitting, user)
+            decrement(self.staged, user, adding)
 
     async def take_many(self, taken: Taken, req: m.SubmitMany) -> None:
         """Check the separate jobs of one request of a submit_many and add them to
@@ -207,11 +208,11 @@ class Handlers:
         """A submit_many is accepted, refused or abandoned: what it held of its
         user's bounds is theirs again (once)."""
         user = taken.user
-        _decrement(self.staged, user, len(taken.specs))
+        decrement(self.staged, user, len(taken.specs))
         taken.specs = []
         if taken.counted:
             taken.counted = False
-            _decrement(self.submitting, user)
+            decrement(self.submitting, user)
 
     def _admit(self, spec: JobSpec, tasks: list[tuple[int, str | None]] | None,
                entry_tags: list[str] | None, user: str) -> None:
@@ -816,11 +817,3 @@ def _env_of(frame: Any, envs: list[codec.Env]) -> codec.Env | None:
         raise ParseError("env names no environment of the request", source="request",
                          key="env")
     return envs[env]
-
-
-def _decrement(counter: Counter[str], key: str, by: int = 1) -> None:
-    """Take `by` off a count, forgetting it at zero (the counts stay small)."""
-    if counter[key] > by:
-        counter[key] -= by
-    else:
-        counter.pop(key, None)

@@ -244,10 +244,10 @@ class Engine:
             self._reschedule()
 
     def _unwatched(self, ev: fx.Unwatched) -> None:
-        _decrement(self.watched, ev.job_id)
+        decrement(self.watched, ev.job_id)
 
     def _array_unwatched(self, ev: fx.ArrayUnwatched) -> None:
-        _decrement(self.watched_arrays, ev.number)
+        decrement(self.watched_arrays, ev.number)
 
     def _hold(self, ev: fx.Hold) -> None:
         """While a big wq rm goes a chunk at a time, the arrays it names start
@@ -256,7 +256,7 @@ class Engine:
             if ev.on:
                 self.held[number] += 1
             else:
-                _decrement(self.held, number)
+                decrement(self.held, number)
         if not ev.on:
             self._reschedule()
 
@@ -886,7 +886,7 @@ class Engine:
     def _unblock(self, job: Job) -> None:
         """A held job is released, or ended: its targets no longer wait for it."""
         left = self.blocked.pop(job.id)
-        _decrement(self.blocked_of, job.user)
+        decrement(self.blocked_of, job.user)
         for after in left:
             self._forget(deps.key_of(after, job), job.id)
 
@@ -971,9 +971,10 @@ CLIENT_GONE = "its attached wq sub went away (killed, or its terminal closed)"
 WORKFLOW_GONE = "its workflow's session ended (the driver stopped or was killed)"
 
 
-def _decrement(counter: Counter[Any], key: Any) -> None:
-    if counter[key] > 1:
-        counter[key] -= 1
+def decrement(counter: Counter[Any], key: Any, by: int = 1) -> None:
+    """Take `by` off a count, forgetting it at zero (so the counts stay small)."""
+    if counter[key] > by:
+        counter[key] -= by
     else:
         counter.pop(key, None)
 
