@@ -27,7 +27,12 @@ def spec_to_dict(spec: JobSpec, *, env: bool = True) -> dict[str, Any]:
             **({} if not spec.slurm else {"slurm": True}),
             **({} if spec.session is None else {"session": spec.session}),
             **({} if spec.on_end is None else {"on_end": spec.on_end}),
-            **({} if spec.signature is None else {"signature": spec.signature})}
+            **({} if spec.signature is None else {"signature": spec.signature}),
+            **({} if spec.seal is None else {"seal": spec.seal}),
+            **({} if spec.tasks is None else {"tasks": list(spec.tasks)}),
+            **({} if not spec.entries else {"entries": True}),
+            **({} if spec.again is None else {"again": spec.again,
+                                              "again_tag": spec.again_tag})}
 
 
 def spec_from_dict(data: Any, *, source: str = "request", env: Env | None = None) -> JobSpec:
@@ -62,6 +67,23 @@ def spec_from_dict(data: Any, *, source: str = "request", env: Env | None = None
     signature = data.get("signature")
     if signature is not None and not _hex(signature, 64):
         raise ParseError("a signature is 64 hex digits", source=source, key="signature")
+    seal, again, again_tag = data.get("seal"), data.get("again"), data.get("again_tag")
+    for key, value in (("seal", seal), ("again", again)):
+        if value is not None and not (isinstance(value, str) and SEAL.fullmatch(value)):
+            raise ParseError("a seal is a time and 32 hex digits (1700000000.0a1b…)",
+                             source=source, key=key)
+    if (again is None) != (again_tag is None) or (again_tag is not None
+                                                  and not _hex(again_tag, 64)):
+        raise ParseError("again_tag is 64 hex digits, with again", source=source,
+                         key="again_tag")
+    tasks = data.get("tasks")
+    if tasks is not None and not (isinstance(tasks, list) and len(tasks) == 3 and all(
+            isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 1 << 62 for t in tasks)
+            and tasks[0] <= tasks[1] and tasks[2] >= 1):
+        raise ParseError("tasks is [first, last, step]", source=source, key="tasks")
+    entries = data.get("entries", False)
+    if not isinstance(entries, bool):
+        raise ParseError("entries must be true or false", source=source, key="entries")
     req = _requirements(data.get("requirements", {}), source)
     after = data.get("after", [])
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
@@ -81,11 +103,15 @@ def spec_from_dict(data: Any, *, source: str = "request", env: Env | None = None
     return JobSpec(command=command, cwd=shared(cwd), env=env,
                    requirements=req, interactive=interactive, stdin=stdin, slurm=slurm,
                    session=session, on_end=on_end,
-                   signature=signature, after=deps.parse(",".join(after), source=source)
+                   signature=signature, seal=seal, again=again, again_tag=again_tag,
+                   tasks=None if tasks is None else (tasks[0], tasks[1], tasks[2]),
+                   entries=entries,
+                   after=deps.parse(",".join(after), source=source)
                    if after else (), **outputs)
 
 
 SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
+SEAL = re.compile(r"[0-9]{1,12}\.[0-9a-f]{32}")
 
 Env = tuple[tuple[str, str], ...]
 

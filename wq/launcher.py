@@ -21,10 +21,11 @@ import dataclasses
 import logging
 import os
 import pwd
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from wq import hooks, signing
+from wq import hooks, ledger, signing
 from wq.client import Client
 from wq.errors import (ExecutorError, HostUnreachable, ParseError, ProtocolError, ServerLost,
                        ServerNotRunning, WqError)
@@ -32,6 +33,7 @@ from wq.executor import wrapper
 from wq.executor.base import ShellExecutor
 from wq.executor.local import LocalExecutor
 from wq.executor.outcome import Started
+from wq.ledger import Ledger
 from wq.model import Host, Job
 from wq.parsing import units
 from wq.protocol import framing
@@ -62,10 +64,10 @@ class AlreadyServing(WqError):
 
 
 class Launcher:
-    def __init__(self, user: str, key: bytes, umask: int = 0o022) -> None:
+    def __init__(self, user: str, key: bytes, ledger: Ledger, umask: int = 0o022) -> None:
         from wq.executor.ssh import SshExecutor
 
-        self.user, self.key = user, key
+        self.user, self.key, self.ledger = user, key, ledger
         self.local = LocalExecutor(umask)
         self.ssh = SshExecutor(on_lost=lambda name, why: log.warning("%s: %s", name, why))
         self.tasks: set[asyncio.Task[None]] = set()
@@ -142,6 +144,7 @@ class Launcher:
                 assert job.placement is not None
                 if not set(job.placement.hosts) <= set(known):
                     raise Refused("a placement on hosts the call does not describe")
+                self._once(job, "launch")
                 launch = launches.launch_spec(job, known, call.server_id, call.grace)
 
                 def started(info: Started) -> None:
@@ -184,6 +187,7 @@ class Launcher:
                 job = self._job(call, placed=False)
                 if not job.spec.on_end:
                     raise Refused(f"job {job.label} has no on_end command")
+                self._once(job, "hook")
                 code, said = await hooks.run(job.spec.on_end, job.spec.cwd,
                                              hooks.environment(dict(job.spec.env), call.facts))
                 return [code, said]
@@ -201,17 +205,41 @@ class Launcher:
             raise Refused(f"job {job.label} is {job.user}'s, not {self.user}'s")
         if not signing.verify(self.key, call.job.spec, self.user):
             raise Refused(f"job {job.label}: its spec is not as {self.user} signed it")
+        spec, signature = job.spec, job.spec.signature or ""
+        if spec.seal is None:
+            raise Refused(f"job {job.label}: its spec has no seal (signed by an old wq?)")
+        if spec.again is not None and not signing.verify_again(
+                self.key, signature, spec.again, spec.again_tag or ""):
+            raise Refused(f"job {job.label}: {self.user} did not ask for this rerun")
+        sealed = signing.sealed_at(spec.again or spec.seal)
+        if sealed < time.time() - signing.MAX_AGE:
+            raise Refused(f"job {job.label}: signed more than {signing.MAX_AGE // 86400} days "
+                          f"ago; submit it again")
+        if (job.task is None) != (spec.tasks is None) or (
+                job.task is not None and spec.tasks is not None
+                and job.task not in range(spec.tasks[0], spec.tasks[1] + 1, spec.tasks[2])):
+            raise Refused(f"job {job.label}: not a task {self.user} signed")
         if job.entry is not None and (job.entry_tag is None or job.task is None
                                       or not signing.verify_entry(
-                                          self.key, job.spec.signature or "", job.task,
+                                          self.key, signature, job.task,
                                           job.entry, job.entry_tag)):
             raise Refused(f"job {job.label}: its entry is not as {self.user} gave it")
+        if spec.entries and job.entry is None:
+            raise Refused(f"job {job.label}: its entry is missing")
         if placed and (job.placement is None or job.placement.first_host != call.host.name):
             raise Refused(f"job {job.label}: placed elsewhere than the call's host")
         return job
 
+    def _once(self, job: Job, what: str) -> None:
+        """`what` of this instance of the job has not been done before (the ledger)."""
+        seal = job.spec.again or job.spec.seal or ""
+        if not self.ledger.first(seal, job.task, job.instance, what):
+            raise Refused(f"job {job.label}: its instance {job.instance} was given to this "
+                          f"launcher before (a {what} is done once: a replay?)")
+
     async def close(self) -> None:
         await self.ssh.close()
+        self.ledger.close()
 
 
 def _instances(names: list[str]) -> list[str]:
@@ -257,7 +285,8 @@ async def run(socket_path: str | None, once: bool = False, ready: int | None = N
     key = signing.load_key()
     umask = os.umask(0o077)
     os.umask(umask)
-    launcher = Launcher(pwd.getpwuid(os.getuid()).pw_name, key, umask)
+    launcher = Launcher(pwd.getpwuid(os.getuid()).pw_name, key, Ledger(ledger.default_path()),
+                        umask)
     waited = 0.0
     tries = 0
     try:

@@ -233,6 +233,11 @@ class JobSpec:
     interactive: bool = False           # the client runs the session; the server leases
     stdin: str | None = None            # data for the job's stdin (--stdin), surrogateescaped
     signature: str | None = None        # its user's HMAC of the rest (wq.signing), in a lab
+    seal: str | None = None             # in a lab: when it was signed and a nonce (wq.signing)
+    tasks: tuple[int, int, int] | None = None   # in a lab: an array's signed range
+    entries: bool = False               # in a lab: its tasks each have a (tagged) entry
+    again: str | None = None            # a rerun's own seal, and its user's tag of it
+    again_tag: str | None = None        # (outside the signature: wq.signing.sign_again)
     after: tuple[After, ...] = ()       # dependencies: it waits until they are met
     slurm: bool = False                 # submitted by sbatch: it sees SLURM_* variables
     session: str | None = None          # its workflow's session (wq session): cancelled

@@ -15,12 +15,15 @@ import hashlib
 import hmac
 import json
 import os
+import time
 from typing import Any
 
 from wq.errors import WqError
 
 KEY_BYTES = 32
 ENTRY_TAG = 16                      # bytes of an entry's HMAC kept (hex: 32 characters)
+MAX_AGE = 366 * 86400               # seconds a launcher runs a seal for (its ledger's span)
+UNSIGNED = ("signature", "again", "again_tag")  # a spec's fields its signature leaves out
 
 
 def key_path() -> str:
@@ -55,10 +58,22 @@ def load_key(create: bool = True) -> bytes:
     return key
 
 
+def seal(now: float | None = None) -> str:
+    """What makes a signed spec (or a rerun of one) unique, and dates it: the
+    time and a nonce. A launcher runs each (seal, task, instance) once
+    (wq.ledger), and nothing sealed more than MAX_AGE ago."""
+    return f"{int(time.time() if now is None else now)}.{os.urandom(16).hex()}"
+
+
+def sealed_at(value: str) -> int:
+    return int(value.partition(".")[0])
+
+
 def canonical(spec: dict[str, Any], user: str) -> bytes:
     """What a signature covers: the user and the spec (as codec.spec_to_dict
-    gives it, its own signature left out), in one fixed form."""
-    body = {k: v for k, v in spec.items() if k != "signature"}
+    gives it, all but UNSIGNED: its own signature and a rerun's seal), in one
+    fixed form."""
+    body = {k: v for k, v in spec.items() if k not in UNSIGNED}
     return b"wq-job-1\0" + user.encode() + b"\0" + json.dumps(
         body, sort_keys=True, separators=(",", ":")).encode()
 
@@ -74,9 +89,20 @@ def sign_entry(key: bytes, signature: str, index: int, entry: str) -> str:
     return hmac.new(key, message, hashlib.sha256).digest()[:ENTRY_TAG].hex()
 
 
+def sign_again(key: bytes, signature: str, again: str) -> str:
+    """A rerun's tag: its user's word that the spec signed `signature` runs again,
+    once more, under the seal `again`."""
+    return hmac.new(key, f"wq-again-1\0{signature}\0{again}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
 def verify(key: bytes, spec: dict[str, Any], user: str) -> bool:
     given = spec.get("signature")
     return isinstance(given, str) and hmac.compare_digest(given, sign(key, spec, user))
+
+
+def verify_again(key: bytes, signature: str, again: str, tag: str) -> bool:
+    return hmac.compare_digest(tag, sign_again(key, signature, again))
 
 
 def verify_entry(key: bytes, signature: str, index: int, entry: str, tag: str) -> bool:

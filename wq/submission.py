@@ -28,8 +28,11 @@ def signed(frame: dict[str, Any], shape: dict[str, Any], user: str
     from wq import signing
 
     key = signing.load_key()
+    entries, array = shape.get("entries"), shape.get("array")
+    tasks = array if array is not None else None if entries is None else [1, len(entries), 1]
+    frame = {**frame, "seal": signing.seal(), **({} if tasks is None else {"tasks": tasks}),
+             **({} if entries is None else {"entries": True})}
     frame = {**frame, "signature": signing.sign(key, frame, user)}
-    entries = shape.get("entries")
     if entries is not None:
         shape = {**shape, "entry_tags": [signing.sign_entry(key, frame["signature"], i, e)
                                          for i, e in enumerate(entries, start=1)]}
@@ -43,5 +46,15 @@ def sign_all(frames: list[dict[str, Any]], envs: list[dict[str, str]], user: str
     from wq import signing
 
     key = signing.load_key()
+    sealed = [{**frame, "seal": signing.seal()} for frame in frames]
     return [{**frame, "signature": signing.sign(key, {**frame, "env": env}, user)}
-            for frame, env in zip(frames, envs)]
+            for frame, env in zip(sealed, envs)]
+
+
+def sealed_rerun(signature: str) -> tuple[str, str]:
+    """A lab member's word that their job signed `signature` runs again: a new
+    seal, and its tag (wq.signing.sign_again)."""
+    from wq import signing
+
+    again = signing.seal()
+    return again, signing.sign_again(signing.load_key(), signature, again)

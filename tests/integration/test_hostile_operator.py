@@ -132,3 +132,85 @@ def test_a_launcher_keeps_one_helper_here_whatever_the_server_calls_this_machine
             os.killpg(launcher.pid, signal.SIGKILL)        # (its helpers too)
             launcher.wait(10)
     assert {r["kind"] for r in reports} == {"done"}, reports
+
+
+def _ref(number: int, spec: Frame, user: str, *, task: int | None = None, instance: int = 1,
+         entry: str | None = None, tag: str | None = None) -> Frame:
+    return {"id": number * 1000 + (task or 0), "number": number, "task": task, "user": user,
+            "instance": instance, "spec": spec, "entry": entry, "entry_tag": tag,
+            "placement": [{"host": "localhost", "cores": 1}]}
+
+
+def _launch(call: int, job: Frame) -> Frame:
+    here = dataclasses.asdict(HostRef("localhost", None, None, True, 10.0, 3, 15.0, 8, False))
+    return {"call": call, "op": "launch", "server_id": "hostile0", "host": here,
+            "hosts": [here], "job": job, "grace": 1.0}
+
+
+def test_a_launcher_runs_what_its_member_signed_once_and_no_other_task(alice):
+    """The signature covers task numbers and entries, and each (seal, task,
+    instance) runs once: a replayed row, a task renumbered out of its array, an
+    entry dropped, a plain job called a task, a rerun the member did not ask
+    for and a spec signed over a year ago are all refused; one launch and one
+    hook ran (the canary has two lines)."""
+    from wq import signing
+
+    canary = alice.home / "ran"
+    canary.unlink(missing_ok=True)
+    reports: dict[int, Frame] = {}
+    submitted: list[Frame] = []
+
+    def answer(frame: Frame) -> list[Frame]:
+        if frame.get("type") == "submit":
+            submitted.append(frame)
+            return [{"ok": True, "id": str(len(submitted))}]
+        if frame.get("type") == "launcher":
+            plain, ranged, listed = (f["spec"] for f in submitted)
+            tags = submitted[2]["entry_tags"]
+            key = bytes.fromhex((alice.home / ".config/wq/key").read_text())
+            old = {k: v for k, v in plain.items() if k != "signature"}
+            old["seal"] = signing.seal(now=1_000_000_000)
+            old["signature"] = signing.sign(key, old, alice.name)
+            rerun = {**plain, "again": signing.seal(), "again_tag": "0" * 64}
+            hook = {"call": 20, "op": "hook", "server_id": "hostile0",
+                    "host": dataclasses.asdict(HostRef.here()),
+                    "job": _ref(1, plain, alice.name), "facts": {"WQ_STATE": "done"}}
+            return [{"ok": True},
+                    _launch(1, _ref(1, plain, alice.name)),                  # runs
+                    _launch(2, _ref(1, plain, alice.name)),                  # a replay
+                    _launch(3, _ref(2, ranged, alice.name, task=999)),      # not in 1-3
+                    _launch(4, _ref(3, listed, alice.name, task=1)),        # entry dropped
+                    _launch(5, _ref(1, plain, alice.name, task=2)),         # not an array
+                    _launch(6, _ref(1, rerun, alice.name)),                  # a forged rerun
+                    _launch(7, _ref(1, old, alice.name)),                    # signed long ago
+                    _launch(8, _ref(3, listed, alice.name, task=1, entry="b", tag=tags[0])),
+                    hook, {**hook, "call": 21}]
+        if frame.get("kind") in ("done", "failed"):
+            reports[frame["call"]] = frame
+        return []
+    with hostile(answer, user=alice.name) as server:
+        trusting(alice, server.path)
+        command = f"echo ran >> {canary}"
+        for args in ([], ["--array", "1-3"]):
+            sub = alice.wq("sub", "-b", *args, "--on-end", command, "-c", command,
+                           cwd=alice.home)
+            assert sub.returncode == 0, sub.stderr
+        (alice.home / "list").write_text("a\nb\n")
+        sub = alice.wq("sub", "-b", "--each-line", "list", "-c", "true", cwd=alice.home)
+        assert sub.returncode == 0, sub.stderr
+        launcher = alice.popen(alice.python, "-m", "wq", "launcher", "--once")
+        try:
+            wait_for(lambda: len(reports) == 10, 60, "the launcher's ten answers")
+            wait_for(lambda: canary.exists() and len(canary.read_text().split()) >= 2, 30,
+                     "the launch's and the hook's lines")
+        finally:
+            os.killpg(launcher.pid, signal.SIGKILL)        # (its helpers too)
+            launcher.wait(10)
+    said = {call: (r["kind"], r.get("error", "")) for call, r in sorted(reports.items())}
+    assert [said[c][0] for c in (1, 20)] == ["done", "done"], said
+    for call, words in ((2, "replay"), (3, "not a task"), (4, "entry is missing"),
+                        (5, "not a task"), (6, "did not ask for this rerun"),
+                        (7, "more than 366 days"), (8, "entry is not as"), (21, "replay")):
+        kind, error = said[call]
+        assert kind == "failed" and "refused" in error and words in error, (call, said)
+    assert canary.read_text().split() == ["ran", "ran"]

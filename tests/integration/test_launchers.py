@@ -460,3 +460,33 @@ def test_another_member_sees_a_failure_without_the_owners_paths(lab, members):
     assert theirs[job_id]["reason"] and "alice-secret" not in theirs[job_id]["reason"]
     why = bob.wq("why", job_id)
     assert why.returncode == 0 and "alice-secret" not in why.stdout, why.stdout
+
+
+def test_a_members_retry_runs_again_and_a_row_put_back_does_not(lab, members):
+    """`wq retry` of a member's failed tasks runs them again through their
+    launcher (their client tags the rerun), each time asked; a finished row
+    the operator puts back in the database (the same instance) is refused."""
+    users, _ = members
+    alice = users["alice"]
+    runs = alice.home / "tries.txt"
+    runs.unlink(missing_ok=True)
+    sub = alice.wq("sub", "-b", "--array", "1-2", "-c",
+                   f'echo "$WQ_TASK_ID" >> {runs}; test "$WQ_TASK_ID" = 1', cwd=alice.home)
+    assert sub.returncode == 0, sub.stderr
+    array = sub.stdout.strip()
+    assert alice.wq("wait", array, timeout=60).returncode != 0
+    for _ in range(2):
+        again = alice.wq("retry", array, timeout=60)
+        assert again.returncode == 1, again.stderr          # (task 2 fails again)
+    assert sorted(runs.read_text().split()) == ["1", "2", "2", "2"]
+    lab.stop()
+    db = sqlite3.connect(f"{lab.state}/wq.db")
+    db.execute("UPDATE jobs SET state='waiting', instance=0, placement=NULL WHERE number=? "
+               "AND task=1", (int(array),))
+    db.commit()
+    db.close()
+    lab.start()
+    assert alice.wq("wait", f"{array}.1", timeout=60).returncode != 0
+    [row] = json.loads(lab.wq("ls", "-a", "-e", "--json", f"{array}.1").stdout)
+    assert row["state"] == "failed" and "replay" in row["reason"], row
+    assert sorted(runs.read_text().split()) == ["1", "2", "2", "2"]

@@ -9,15 +9,23 @@ import click
 from wq.cli import complete
 from wq.client import Client
 from wq.protocol import messages as m
-from wq.protocol.replies import Accepted
+from wq.protocol.replies import Accepted, Signed
 
 
 def rerun(socket_path: str | None, job: str, states: tuple[str, ...], batch: bool) -> None:
     from wq.cli.sub import follow, follow_array
 
     with Client(socket_path) as client:
-        reply = client.ask(m.Rerun(id=job, states=list(states) or None, attach=not batch),
-                           Accepted)
+        again = tag = None
+        if client.by_launcher:              # a lab member's word that it runs again
+            from wq.submission import ensure_launcher, sealed_rerun
+
+            signature = client.ask(m.Signature(id=job), Signed).signature
+            if signature is not None:
+                again, tag = sealed_rerun(signature)
+            ensure_launcher(client, socket_path)
+        reply = client.ask(m.Rerun(id=job, states=list(states) or None, attach=not batch,
+                                   again=again, again_tag=tag), Accepted)
         if batch:
             click.echo(reply.id)
             return

@@ -182,6 +182,17 @@ class Rerun:
     id: str
     states: list[str] | None = None
     attach: bool = False
+    again: str | None = None            # in a lab: the rerun's seal and its member's tag
+    again_tag: str | None = None        # of it (wq.signing.sign_again; see Signature)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A job's signature (its owner's alone): what a lab member's client tags a
+    rerun of it with."""
+
+    type: ClassVar[str] = "signature"
+    id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +229,7 @@ class Stop:
 
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
            | Log | SessionEnd | Info | Clean | Launcher | Attach | Status | Rerun
-           | Session | SubmitMany | Stop | Why)
+           | Session | SubmitMany | Stop | Why | Signature)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

@@ -163,6 +163,12 @@ class Accepted(Row):
 
 
 @dataclass(frozen=True, slots=True)
+class Signed(Row):
+    """A job's signature (m.Signature): None outside a lab."""
+    signature: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class AcceptedMany(Row):
     """Many separate jobs taken: their ids, in the order given (with `more`: a
     request of a submission checked, the next may come; no ids yet)."""

@@ -332,6 +332,8 @@ class Server:
                 await reply(await handlers.on_clean(req, user))
             case m.Status():
                 await reply(handlers.on_status(req, user))
+            case m.Signature():
+                await reply(handlers.on_signature(req, user))
             case m.Why():
                 await handlers.runner.loaded.wait()      # (it plans over the whole queue)
                 await reply(handlers.on_why(req, user))

@@ -26,8 +26,8 @@ from wq.protocol import messages as m
 from wq.scheduler.deps import Key, Tally
 from wq.protocol.replies import (Attached, Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
                                  JobRow, LicenseRow, LimitReply, Listing, LogReply, NodeReply,
-                                 Refreshed, Removed, RemoveRow, StatReply, StatusReply, StatusRow,
-                                 UserRow, WhyHost, WhyReply)
+                                 Refreshed, Removed, RemoveRow, Signed, StatReply, StatusReply,
+                                 StatusRow, UserRow, WhyHost, WhyReply)
 from wq.server import effects as fx
 from wq.server import launches, targets
 from wq.server.lab import Members
@@ -98,17 +98,21 @@ class Handlers:
         if any(not s.final for s in states):
             raise WqError("--state: only the states of jobs that ended (failed, lost, timeout, "
                           "cancelled, done)")
-        found = self.find([req.id], user)
-        if not found:
-            raise WqError(f"no job {req.id}")
-        if len({j.number or j.id for j in found}) > 1:
-            raise WqError(f"{req.id} names several jobs; rerun one job or array at a time")
-        self._owner_only(found[0], user, "running it again")
+        found = self._one(req.id, user, "running it again")
         again = [j for j in found if j.state in states]
         if not again:
             words = ", ".join(sorted(s.value for s in states))
             raise WqError(f"{req.id} has nothing that ended {words}")
         spec, first = again[0].spec, again[0]
+        if self.members.by_launcher(user) and not spec.interactive:
+            if req.again is None or req.again_tag is None:
+                raise WqError("refused: a lab member's rerun must be tagged by their wq "
+                              "client (this client is too old, or not wq's)")
+            try:
+                spec = codec.spec_from_dict({**codec.spec_to_dict(spec), "again": req.again,
+                                             "again_tag": req.again_tag})
+            except ParseError as exc:
+                raise WqError(f"bad rerun: {exc}") from None
         frame = codec.spec_to_dict(spec)
         if first.task is None:
             return await self._submit(m.Submit(spec=frame, attach=req.attach), user, spec, None)
@@ -118,6 +122,19 @@ class Handlers:
         submit = m.Submit(spec=frame, attach=req.attach, entries=entries, entry_tags=tags,
                           throttle=self.store.throttle_of(first.number))
         return await self._submit(submit, user, spec, [(j.task or 0, j.entry) for j in again])
+
+    def _one(self, select: str, user: str, what: str) -> list[Job]:
+        """The jobs of the one job or array `select` names, if `user` owns it."""
+        found = self.find([select], user)
+        if not found:
+            raise WqError(f"no job {select}")
+        if len({j.number or j.id for j in found}) > 1:
+            raise WqError(f"{select} names several jobs; name one job or array at a time")
+        self._owner_only(found[0], user, what)
+        return found
+
+    def on_signature(self, req: m.Signature, user: str) -> Signed:
+        return Signed(self._one(req.id, user, "its signature")[0].spec.signature)
 
     async def _submit(self, req: m.Submit, user: str, spec: JobSpec,
                       tasks: list[tuple[int, str | None]] | None
@@ -764,9 +781,16 @@ def _check_signed(spec: JobSpec, tasks: list[tuple[int, str | None]] | None,
                   tags: list[str] | None) -> None:
     """A lab member's batch job is signed by its user's client (and each entry of
     an array tagged), or refused: their launcher would refuse it anyway."""
-    if spec.signature is None:
+    if spec.signature is None or spec.seal is None:
         raise WqError("refused: a lab member's job must be signed by their wq client "
                       "(this client is too old, or not wq's)")
+    if tasks is not None and (spec.tasks is None or not all(
+            t in range(spec.tasks[0], spec.tasks[1] + 1, spec.tasks[2]) for t, _ in tasks)):
+        raise WqError("refused: a lab member's array must be signed with its task numbers "
+                      "by their wq client")
+    if spec.entries != any(e is not None for _, e in tasks or ()):
+        raise WqError("refused: a lab member's array must be signed as one of entries "
+                      "(or not) by their wq client")
     entries = [e for _, e in tasks or () if e is not None]
     if entries and (tags is None or len(tags) != len(entries)
                     or not all(isinstance(t, str) and len(t) == 32 for t in tags)):
