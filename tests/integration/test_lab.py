@@ -328,3 +328,73 @@ def test_a_hostile_member_cannot_crash_crowd_or_impersonate(lab, users):
     assert carol.wq("sub", "-b", "-c", "true").returncode == 0
     assert not os.path.exists("/tmp/wq-pwned")
     mallory.wq("rm", "all")
+
+
+WALK = r"""
+import json, socket, sys
+from wq.protocol import framing, messages as m
+
+path, waiting, ended = sys.argv[1], sys.argv[2], sys.argv[3]
+frames = {
+    "ls": {"select": [waiting], "all": True}, "stat": {}, "users": {},
+    "status": {"select": [waiting]}, "why": {"select": waiting},
+    "rm": {"select": [waiting]}, "clean": {}, "rerun": {"id": ended},
+    "signature": {"id": waiting}, "log": {"id": ended}, "attach": {"id": waiting},
+    "info": {"id": waiting}, "session_end": {"id": waiting},
+    "refresh": {}, "node": {"hosts": ["nowhere"], "offline": True},
+    "limit": {"user": sys.argv[4], "jobs": 1}, "stop": {},
+}
+said = {}
+for kind, fields in frames.items():
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    s.connect(path)
+    s.sendall(framing.encode(m.to_frame(m.Hello(m.PROTOCOL_VERSION))))
+    framing.recv(s)
+    s.sendall(framing.encode({"type": kind, **fields}))
+    said[kind] = framing.recv(s)
+    s.close()
+print(json.dumps(said))
+"""
+
+#: requests that act for the requester alone (their own jobs, connection or
+#: launcher): there is no other member's job for them to name
+OWN_ONLY = {"hello", "submit", "submit_many", "session", "launcher"}
+
+
+def test_every_request_naming_another_members_job_is_refused_or_shows_it_public(lab, users):
+    """Carol sends every request type naming alice's jobs (one waiting, one
+    ended): each that would change, forget, rerun or read into them is
+    refused; the reads show the public row; alice's jobs are as they were."""
+    from wq.protocol import messages as m
+    from wq.server.rights import RULES, Rule
+
+    server, socket = lab
+    alice, carol = users["alice"], users["carol"]
+    waiting = alice.wq("sub", "-b", "-c", "echo private").stdout.strip()
+    ended = alice.wq("sub", "-b", "-c", "true").stdout.strip()
+    assert alice.wq("rm", ended).returncode == 0
+    before = {r["id"]: r["state"] for r in json.loads(server.wq("ls", "-a", "--json").stdout)}
+    script = carol.home / "walk.py"
+    script.write_text(WALK)
+    result = carol.run(carol.python, str(script), socket, waiting, ended, alice.name)
+    assert result.returncode == 0, result.stderr
+    said = json.loads(result.stdout)
+    assert set(said) | OWN_ONLY == set(m.REQUESTS)          # (a new request: walk it too)
+    for kind, reply in said.items():
+        if RULES[kind] is Rule.ANYONE and kind != "limit":
+            assert reply["ok"], (kind, reply)
+            assert "private" not in json.dumps(reply), (kind, reply)
+        elif kind == "rm":                                  # (refused row by row)
+            assert [r["result"] for r in reply["results"]] == [
+                f"not yours (it belongs to {alice.name})"], reply
+        elif kind == "clean":                               # (her own: none)
+            assert reply["ok"] and reply["forgotten"] == 0, reply
+        else:
+            assert not reply["ok"], (kind, reply)
+            assert alice.name in reply["error"] or "admins" in reply["error"] \
+                or "root" in reply["error"] or "of yours" in reply["error"], (kind, reply)
+    after = {r["id"]: r["state"] for r in json.loads(server.wq("ls", "-a", "--json").stdout)}
+    assert after == before
+    rows = {r["user"]: r for r in json.loads(server.wq("users", "--json").stdout)}
+    assert rows[alice.name]["limits"]["jobs"] is None

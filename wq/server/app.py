@@ -288,6 +288,7 @@ class Server:
             handlers.runner.commit()          # nothing is said before it is durable
             await handlers.runner.durable()
             await conn.send({"ok": True, **message.to_frame()})
+        handlers.allowed(req, user)
         if isinstance(req, (m.ListJobs, m.Remove, m.Users)):
             await handlers.runner.loaded.wait()     # they need the whole queue
         match req:
@@ -362,9 +363,6 @@ class Server:
             case m.Hello():
                 await reply(HelloReply(m.PROTOCOL_VERSION))
             case m.Stop():
-                operator = handlers.members.operator
-                if user != operator:
-                    raise WqError(f"wq stop is for {operator}, who runs this server, alone")
                 await reply(Stopping(os.getpid(), len(handlers.runner.engine.running),
                                      os.path.join(self.state_dir, "server.pid")))
                 log.info("stopping: asked by wq stop")

@@ -29,6 +29,7 @@ from wq.protocol.replies import (Attached, Cleaned, Done, EventRow, HostRow, Ins
                                  Refreshed, Removed, RemoveRow, Signed, StatReply, StatusReply,
                                  StatusRow, UserRow, WhyHost, WhyReply)
 from wq.server import effects as fx
+from wq.server import rights
 from wq.server import launches, targets
 from wq.server.lab import Members
 from wq.server.runner import Runner, long_lived, pause
@@ -68,16 +69,19 @@ class Handlers:
         self.submitting: Counter[str] = Counter()   # submissions being accepted, per user
         self.staged: Counter[str] = Counter()       # jobs of submissions not yet accepted
 
-    def _admin_only(self, user: str, what: str) -> None:
-        if not self.members.is_admin(user):
-            admins = sorted({self.members.operator, *(self.members.lab.admins
-                                                      if self.members.lab else ())})
-            raise WqError(f"{what} is for the lab's admins ({', '.join(admins)})")
+    def allowed(self, req: m.Request, user: str) -> None:
+        """Refuse a request that is for the lab's admins or its operator alone."""
+        members = self.members
+        rights.request(req.type, user, members.is_admin(user), members.operator,
+                       self._admins())
 
-    def _owner_only(self, job: Job, user: str, what: str, admins: bool = False) -> None:
-        """`what` of a job is its owner's alone (and, `admins`, its admins')."""
-        if job.user != user and not (admins and self.members.is_admin(user)):
-            raise WqError(f"job {job.label} is {job.user}'s: {what} is theirs alone")
+    def _admins(self) -> list[str]:
+        lab = self.members.lab
+        return sorted({self.members.operator, *(lab.admins if lab else ())})
+
+    def _may(self, request: str, job: Job, user: str) -> None:
+        """`request` to `job`, if its rule (rights.RULES) lets `user` act on it."""
+        rights.job(request, job.label, user, job.user, self.members.is_admin(user))
 
     async def submit(self, req: m.Submit, user: str) -> tuple[Job, int, Watcher | None]:
         """A job, or an array's tasks: its first job and how many. A big array is
@@ -98,7 +102,7 @@ class Handlers:
         if any(not s.final for s in states):
             raise WqError("--state: only the states of jobs that ended (failed, lost, timeout, "
                           "cancelled, done)")
-        found = self._one(req.id, user, "running it again")
+        found = self._one(req.id, user, req.type)
         again = [j for j in found if j.state in states]
         if not again:
             words = ", ".join(sorted(s.value for s in states))
@@ -123,18 +127,19 @@ class Handlers:
                           throttle=self.store.throttle_of(first.number))
         return await self._submit(submit, user, spec, [(j.task or 0, j.entry) for j in again])
 
-    def _one(self, select: str, user: str, what: str) -> list[Job]:
-        """The jobs of the one job or array `select` names, if `user` owns it."""
+    def _one(self, select: str, user: str, request: str) -> list[Job]:
+        """The jobs of the one job or array `select` names, if `request` to it is
+        `user`'s to make."""
         found = self.find([select], user)
         if not found:
             raise WqError(f"no job {select}")
         if len({j.number or j.id for j in found}) > 1:
             raise WqError(f"{select} names several jobs; name one job or array at a time")
-        self._owner_only(found[0], user, what)
+        self._may(request, found[0], user)
         return found
 
     def on_signature(self, req: m.Signature, user: str) -> Signed:
-        return Signed(self._one(req.id, user, "its signature")[0].spec.signature)
+        return Signed(self._one(req.id, user, req.type)[0].spec.signature)
 
     async def _submit(self, req: m.Submit, user: str, spec: JobSpec,
                       tasks: list[tuple[int, str | None]] | None
@@ -545,14 +550,12 @@ class Handlers:
         return sorted({j.id: j for j in out}.values(), key=_order)
 
     def on_refresh(self, req: m.Refresh, user: str) -> Refreshed:
-        self._admin_only(user, "wq refresh")
         changes = self.reload()
         self.runner.monitor.refresh()
         self.runner.wake()
         return changes
 
     def on_node(self, req: m.NodeState, user: str) -> NodeReply:
-        self._admin_only(user, "wq node")
         known = {h.name for h in self.engine.cluster.hosts}
         unknown = [h for h in req.hosts if h not in known]
         if unknown:
@@ -582,7 +585,8 @@ class Handlers:
                 raise WqError(f"limit {label} must be 0 or more (or -1 to remove it)")
         whose = req.user or user
         if whose != user:
-            self._admin_only(user, "setting another user's limits")
+            rights.admins_only("setting another user's limits", self.members.is_admin(user),
+                               self._admins())
         current = self.engine.limits.get(whose, Limits())
         old = Limits() if req.clear else current
 
@@ -601,8 +605,9 @@ class Handlers:
 
     def on_session_end(self, req: m.SessionEnd, user: str) -> Done:
         job = next((j for j in self.engine.running.values() if j.label == req.id), None)
-        if job is None or not job.spec.interactive or job.user != user:
+        if job is None or not job.spec.interactive:
             raise WqError(f"no interactive job {req.id} of yours is running")
+        self._may(req.type, job, user)
         self.runner.feed(fx.SessionEnded(job.id, req.code, req.reason, req.lost))
         return Done()
 
@@ -610,7 +615,7 @@ class Handlers:
         """Follow a job already submitted: a watcher while it is live (and its
         output from the start of the running instance), none once it has ended."""
         job = self.one(req.id, user)
-        self._owner_only(job, user, "following it")
+        self._may(req.type, job, user)
         if job.spec.interactive:
             raise WqError(f"job {job.label} is interactive: its output goes to its terminal")
         live = self.engine.jobs.get(job.id)
@@ -677,7 +682,7 @@ class Handlers:
 
     async def on_log(self, req: m.Log, user: str) -> LogReply:
         job = self.one(req.id, user)
-        self._owner_only(job, user, "its output")
+        self._may(req.type, job, user)
         if job.spec.interactive:
             raise WqError(f"job {req.id} is interactive: its output went to its terminal")
         started = [i for i in self.store.instances(job.id) if i.placement is not None]
@@ -707,7 +712,7 @@ class Handlers:
         """One job in full, and its history to page: its instances, then its events
         (each row built as it is taken)."""
         job = self.one(req.id, user)
-        self._owner_only(job, user, "wq info", admins=True)
+        self._may(req.type, job, user)
         row = _row(job)
         info = JobInfo(**{
             **{f.name: getattr(row, f.name) for f in dataclasses.fields(row)},
@@ -732,7 +737,7 @@ class Handlers:
                           "ones (wq rm removes those)")
         if req.older_than < 0:
             raise WqError("--older-than must not be negative")
-        whose = None if self.members.is_admin(user) else user     # (a member: their own)
+        whose = rights.whose(req.type, user, self.members.is_admin(user))
         count, left = await self.runner.forget(time.time() - req.older_than, states, whose)
         return Cleaned(count, left)
 

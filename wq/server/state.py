@@ -42,6 +42,7 @@ from wq.scheduler.load import assess, wq_share
 from wq.scheduler.why import Facts, HostWhy, why_hosts
 from wq.server import effects as fx
 from wq.server import launches
+from wq.server import rights
 from wq.server.verdict import Verdict, judge
 
 log = logging.getLogger(__name__)
@@ -311,7 +312,7 @@ class Engine:
             number = found.number or found.id
             if job is None:
                 results.append((number, found.task, f"already {found.state.value}", False))
-            elif job.user != ev.user and not ev.admin:
+            elif not rights.on_job("rm", ev.user, job.user, ev.admin):
                 results.append((number, job.task, f"not yours (it belongs to {job.user})",
                                 False))
             elif job.state is JobState.WAITING:
