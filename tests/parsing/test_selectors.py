@@ -50,3 +50,32 @@ def test_array_ranges():
     for bad in ("100", "5-1", "1-9:0", "1-9%0", "a-b", "1-9%"):
         with pytest.raises(UsageError, match="--array"):
             parse_range(bad)
+
+
+_SELECTORS = st.one_of(
+    st.tuples(st.integers(0, 40), st.integers(0, 15)).map(
+        lambda p: Selector(p[0], p[0] + p[1])),
+    st.tuples(st.integers(0, 40), st.integers(0, 9), st.integers(0, 5)).map(
+        lambda p: Selector(p[0], p[0], (p[1], p[1] + p[2]))))
+
+
+@given(st.lists(_SELECTORS, max_size=12))
+def test_disjoint_segments_name_exactly_what_the_selectors_name_each_once(selected):
+    from wq.parsing.selectors import disjoint
+
+    segments = disjoint(selected)
+    assert all(a.last < b.first for a, b in zip(segments, segments[1:]))
+    for number in range(0, 60):
+        for task in (None, *range(0, 16)):
+            named = any(s.matches(number, task) for s in selected)
+            covered = [seg for seg in segments if seg.first <= number <= seg.last]
+            assert len(covered) <= 1
+            inside = bool(covered) and (covered[0].tasks is None or (
+                task is not None and any(lo <= task <= hi for lo, hi in covered[0].tasks)))
+            assert inside == named, (number, task, segments)
+
+
+def test_a_thousand_copies_of_a_range_are_one_segment():
+    from wq.parsing.selectors import Segment, disjoint, parse_all
+
+    assert disjoint(parse_all(["1-999999999999"] * 1000)) == [Segment(1, 999999999999, None)]

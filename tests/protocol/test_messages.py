@@ -1,3 +1,4 @@
+import json
 import socket
 
 import pytest
@@ -77,3 +78,16 @@ def test_frames_that_would_crash_a_decoder_are_refused(body, message):
 def test_numbers_beyond_any_use_are_refused_before_they_reach_sqlite(frame):
     with pytest.raises(ProtocolError, match="wrong type"):
         messages.from_frame(frame)
+
+
+def test_a_frame_that_would_decode_into_far_more_than_its_size_is_refused_unread():
+    from wq.errors import ProtocolError
+    from wq.protocol import framing
+
+    empties = b'{"x":[' + b"[]," * 2_000_000 + b"[]]}"            # 6 MiB, ~150 MiB read
+    with pytest.raises(ProtocolError, match="MiB once read"):
+        framing.decode(empties)
+    entries = json.dumps({"type": "submit", "entries": [f"/data/in-{i:07d}" for i in
+                                                        range(1_000_000)]}).encode()
+    assert len(entries) < framing.MAX_FRAME
+    assert framing.decoded_size(entries) < framing.MAX_DECODED          # (a big array's)

@@ -14,6 +14,7 @@ from wq.protocol import messages as m
 from wq.protocol.replies import Listing, StatusReply, StatusRow
 
 LIVE = ("waiting", "running")
+PAGE = 1000                  # rows per reply of the listing of your jobs
 TIMED_OUT_EXIT = 75          # EX_TEMPFAIL: -t ran out before the jobs ended
 JOB_TIMEOUT_EXIT = 124       # as wq sub, for a job that ran out of time
 
@@ -31,8 +32,8 @@ def exit_code(row: StatusRow) -> int:
 
 def _mine(socket_path: str | None) -> list[str]:
     with Client(socket_path) as client:
-        rows = client.ask(m.ListJobs(), Listing).jobs
-        return [r.id for r in rows if r.user == client.user]
+        pages = client.paged(m.ListJobs(user=client.user, page=PAGE), Listing)
+        return [r.id for page in pages for r in page.jobs]
 
 
 def _poll(socket_path: str | None, ids: list[str]) -> list[StatusRow]:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -78,3 +79,44 @@ def parse(text: str) -> Selector:
 
 def parse_all(texts: list[str]) -> list[Selector]:
     return [parse(t) for t in texts]
+
+
+Tasks = tuple[tuple[int, int], ...] | None      # task ranges, in order, disjoint; None: all
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Numbers first..last, and which of their tasks: a piece of a selection."""
+    first: int
+    last: int
+    tasks: Tasks
+
+
+def disjoint(selected: list[Selector]) -> list[Segment]:
+    """The jobs `selected` names (numbers and tasks, `special` resolved), as
+    segments in order that do not overlap: whatever the selectors, each job is
+    read once (a thousand copies of 1-999999999999 cost what one does). Task
+    ranges belong to one number each (parse)."""
+    whole = _union([(s.first, s.last) for s in selected if s.tasks is None])
+    points: dict[int, list[tuple[int, int]]] = {}
+    for s in selected:
+        if s.tasks is not None and not _within(whole, s.first):
+            points.setdefault(s.first, []).append(s.tasks)
+    out = [Segment(low, high, None) for low, high in whole]
+    out += (Segment(n, n, _union(tasks)) for n, tasks in points.items())
+    return sorted(out, key=lambda seg: seg.first)
+
+
+def _within(ranges: tuple[tuple[int, int], ...], number: int) -> bool:
+    at = bisect.bisect_right(ranges, (number, 1 << 63)) - 1
+    return at >= 0 and ranges[at][0] <= number <= ranges[at][1]
+
+
+def _union(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return tuple(merged)

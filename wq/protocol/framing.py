@@ -14,6 +14,7 @@ from typing import Any
 from wq.errors import ProtocolError, TooLarge
 
 MAX_FRAME = 32 * 1024 * 1024
+MAX_DECODED = 5 * MAX_FRAME     # bytes a frame may take once decoded (by decoded_size)
 _HEADER = struct.Struct(">I")
 
 
@@ -28,7 +29,18 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def decoded_size(body: bytes) -> int:
+    """About what `body` takes once decoded, from above: a list or mapping takes
+    56 bytes, any item or string a pointer and an object of its own (JSON
+    `[],[],…` decodes into 20 times its size; a job's frames, into under 5)."""
+    return (len(body) + 56 * (body.count(b"[") + body.count(b"{"))
+            + 32 * body.count(b",") + 24 * body.count(b'"'))
+
+
 def decode(body: bytes) -> dict[str, Any]:
+    if len(body) > 4096 and (size := decoded_size(body)) > MAX_DECODED:
+        raise ProtocolError(f"a frame that would take {size >> 20} MiB once read "
+                            f"(limit {MAX_DECODED >> 20} MiB)")
     try:
         message = json.loads(body.decode("utf-8", "surrogatepass"),
                              parse_constant=_no_constant)

@@ -304,7 +304,7 @@ class Server:
                     return await self._stream(handlers, conn, first, watcher)
             case m.ListJobs():
                 if req.page is None:
-                    await reply(handlers.on_ls(req, user))
+                    await reply(await handlers.on_ls(req, user))
                 else:
                     now = time.time()
                     await _pages(handlers.ls_rows(req, user), req.page, reply,
@@ -332,7 +332,7 @@ class Server:
             case m.Clean():
                 await reply(await handlers.on_clean(req, user))
             case m.Status():
-                await reply(handlers.on_status(req, user))
+                await reply(await handlers.on_status(req, user))
             case m.Signature():
                 await reply(handlers.on_signature(req, user))
             case m.Why():

@@ -7,6 +7,7 @@ the store, and feed the engine through the runner. A WqError becomes an error re
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import heapq
 import itertools
@@ -42,6 +43,9 @@ MAX_SINCE = 1_000_000       # finished jobs listed with `since` (sacct over a wo
 ACCEPT_CHUNK = 5_000        # an array's tasks written, and given to the engine, per step
 MAX_TASKS = 1_000_000
 MAX_STATUS = 100_000
+MAX_UNPAGED = 10_000        # rows of a listing in one reply, not paged
+LIST_CHUNK = 250            # rows of such a listing built per step
+MAX_SELECT = 1_000          # selectors (ids, ranges) in one request
 MAX_MANY = 100_000          # separate jobs in one SubmitMany request
 CHECK_CHUNK = 1_000         # separate jobs checked per step
 WRITE_CHUNK = 2_000         # separate jobs written, and given to the engine, per step (~50 ms)
@@ -130,11 +134,11 @@ class Handlers:
     def _one(self, select: str, user: str, request: str) -> list[Job]:
         """The jobs of the one job or array `select` names, if `request` to it is
         `user`'s to make."""
+        if len(list(itertools.islice(self._stream([select], user, heads=True), 2))) > 1:
+            raise WqError(f"{select} names several jobs; name one job or array at a time")
         found = self.find([select], user)
         if not found:
             raise WqError(f"no job {select}")
-        if len({j.number or j.id for j in found}) > 1:
-            raise WqError(f"{select} names several jobs; name one job or array at a time")
         self._may(request, found[0], user)
         return found
 
@@ -322,15 +326,68 @@ class Handlers:
         live ones as the engine has them, the others from the store; in id order,
         each once."""
         found: dict[JobId, Job] = {}
-        for sel in selectors.parse_all(texts):
-            mine = user if sel.special == "all" else None
-            numbers = self._numbers(sel, user)
-            if numbers is None:
-                continue
-            for job in self.store.select(numbers.first, numbers.last, numbers.tasks,
-                                         user=mine, limit=limit):
+        for sel, mine in self._selections(texts, user):
+            for job in self.store.selecting(sel.first, sel.last, sel.tasks, user=mine,
+                                            limit=limit):
                 found[job.id] = self.engine.jobs.get(job.id, job)
         return sorted(found.values(), key=_order)
+
+    def _selections(self, texts: list[str], user: str
+                    ) -> list[tuple[selectors.Segment, str | None]]:
+        """What the selectors name, at most MAX_SELECT of them, as segments in
+        order that do not overlap (selectors.disjoint), and whose: `all` is the
+        user's own jobs, each other selector anyone's."""
+        if len(texts) > MAX_SELECT:
+            raise WqError(f"name at most {MAX_SELECT} jobs or ranges at once "
+                          f"({len(texts)} given)")
+        given = selectors.parse_all(texts)
+        numbers = [n for sel in given if sel.special != "all"
+                   and (n := self._numbers(sel, user)) is not None]
+        out: list[tuple[selectors.Segment, str | None]] = [
+            (segment, None) for segment in selectors.disjoint(numbers)]
+        if any(sel.special == "all" for sel in given):
+            out.append((selectors.Segment(0, 1 << 62, None), user))
+        return out
+
+    def _stream(self, texts: list[str], user: str, heads: bool) -> Iterator[
+            tuple[Job, selectors.Tasks]]:
+        """The jobs the selectors name (with `heads`, the first of each job or
+        array), in order, each once, taken from the store as they are consumed."""
+        picked = self._selections(texts, user)
+        take = self.store.heads if heads else self.store.selecting
+        anyone = itertools.chain.from_iterable(
+            ((job, s.tasks) for job in take(s.first, s.last, s.tasks)) for s, mine in picked
+            if mine is None)
+        own = [((job, s.tasks) for job in take(s.first, s.last, s.tasks, user=mine))
+               for s, mine in picked if mine is not None]
+        seen = None
+        for job, tasks in heapq.merge(anyone, *own, key=lambda pair: _order(pair[0])):
+            key = (job.number or job.id) if heads else job.id
+            if key != seen:
+                yield self.engine.jobs.get(job.id, job), tasks
+            seen = key
+
+    def _selected_rows(self, req: m.ListJobs, user: str, states: set[JobState] | None
+                       ) -> Iterator[tuple[Job, JobRow | None]]:
+        """A selection's listing, in order, taken as it is paged: unless `expand`,
+        a row per job or array, an array's counted by the store (so naming a range
+        or a big array costs a lookup per job or array, never its history)."""
+        if req.expand:
+            for job, _ in self._stream(req.select or [], user, heads=False):
+                if states is None or job.state in states:
+                    yield job, None
+            return
+        for job, tasks in self._stream(req.select or [], user, heads=True):
+            if job.task is None:
+                if states is None or job.state in states:
+                    yield job, None
+                continue
+            number = job.number or job.id
+            counts, started = self.store.counts_in(number, tasks)
+            if states is not None:
+                counts = {k: v for k, v in counts.items() if JobState(k) in states}
+            if counts:
+                yield job, _array_row(_row(job), number, counts, started)
 
     def _numbers(self, sel: selectors.Selector, user: str) -> selectors.Selector | None:
         """The numbers a selector stands for: `last` is the user's last job (None
@@ -342,9 +399,18 @@ class Handlers:
             return None if number is None else selectors.Selector(number, number)
         return sel
 
-    def on_ls(self, req: m.ListJobs, user: str) -> Listing:
-        """The whole listing in one reply (a client that does not page)."""
-        return Listing(time.time(), list(self.ls_rows(req, user)))
+    async def on_ls(self, req: m.ListJobs, user: str) -> Listing:
+        """The whole listing in one reply (a client that does not page), if it has
+        at most MAX_UNPAGED rows, built a page at a time with other work between."""
+        rows: list[JobRow] = []
+        for row in self.ls_rows(req, user):
+            rows.append(row)
+            if len(rows) > MAX_UNPAGED:
+                raise WqError(f"a listing of over {MAX_UNPAGED} rows comes in pages: ask "
+                              "for them (page)")
+            if not len(rows) % LIST_CHUNK:
+                await pause()
+        return Listing(time.time(), rows)
 
     def ls_rows(self, req: m.ListJobs, user: str) -> Iterator[JobRow]:
         """The rows of a listing in order (by number, then task), built as they are
@@ -354,31 +420,29 @@ class Handlers:
         finished = {s for s in (states or ()) if s.final}
         if req.all and states is None:
             finished = {s for s in JobState if s.final}
-        jobs: Iterable[Job]
+        admin = self.members.is_admin(user)
+        view = self.engine.view() if req.full else None
+        reasons: dict[tuple[Requirements, str], str] = {}      # one per kind of waiting job
         if req.select is not None:
-            jobs = [j for j in self.find(req.select, user)
-                    if states is None or j.state in states]
-            finished = set()
-        else:
-            jobs = self._active(states, req.expand)
-            if finished:
-                past = self.store.jobs(finished, user=req.user, ended_since=req.since,
-                                       limit=MAX_LISTED_FINISHED if req.since is None
-                                       else MAX_SINCE,
-                                       tasks=req.expand)
-                jobs = heapq.merge(jobs, sorted(past, key=_order), key=_order)
+            for job, array in self._selected_rows(req, user, states):
+                if not req.user or job.user == req.user:
+                    yield array if array is not None else self._job_row(
+                        job, req, view, reasons, admin or job.user == user)
+            return
+        jobs: Iterable[Job] = self._active(states, req.expand)
+        if finished:
+            past = self.store.jobs(finished, user=req.user, ended_since=req.since,
+                                   limit=MAX_LISTED_FINISHED if req.since is None
+                                   else MAX_SINCE, tasks=req.expand)
+            jobs = heapq.merge(jobs, sorted(past, key=_order), key=_order)
         if req.user:
             jobs = (j for j in jobs if j.user == req.user)
         arrays: list[JobRow] = []
         if not req.expand:
             listed = list(jobs)             # a row per array: its head stands for its queue
-            arrays = sorted(self._array_rows(listed, finished, req.user,
-                                             sampled=req.select is None),
+            arrays = sorted(self._array_rows(listed, finished, req.user),
                             key=lambda r: r.number)
             jobs = [j for j in listed if j.task is None]
-        view = self.engine.view() if req.full else None
-        reasons: dict[tuple[Requirements, str], str] = {}      # one per kind of waiting job
-        admin = self.members.is_admin(user)
         rows = (self._job_row(j, req, view, reasons, admin or j.user == user) for j in jobs)
         yield from heapq.merge(arrays, rows, key=lambda r: (r.number, r.task or 0))
 
@@ -430,10 +494,10 @@ class Handlers:
             yield from heapq.merge(sorted(running.get(number, ()), key=_order), group,
                                    key=_order)
 
-    def _array_rows(self, jobs: list[Job], finished: set[JobState], user: str | None,
-                    sampled: bool) -> list[JobRow]:
-        """One row per array: how many of its tasks are in each state. `sampled`:
-        `jobs` has only the first of an array's queue (_active), standing for all."""
+    def _array_rows(self, jobs: list[Job], finished: set[JobState], user: str | None
+                    ) -> list[JobRow]:
+        """One row per array: how many of its tasks are in each state. `jobs` has
+        only the first of an array's queue (_active), standing for all."""
         arrays: dict[int, tuple[JobRow, dict[str, int]]] = {}     # its first row, counts
         started: dict[int, float] = {}                           # its first task's start
         for job in jobs:
@@ -443,7 +507,7 @@ class Handlers:
                 arrays[job.number] = (_row(job), {})
             counts = arrays[job.number][1]
             queue = self.engine.queued(job.number)
-            many = len(queue) if sampled and queue and queue[0] is job else 1
+            many = len(queue) if queue and queue[0] is job else 1
             counts[job.state.value] = counts.get(job.state.value, 0) + many
             if job.started and (job.number not in started or job.started < started[job.number]):
                 started[job.number] = job.started
@@ -457,10 +521,7 @@ class Handlers:
                 counts = arrays[number][1]
                 for state, count in past.items():
                     counts[state] = counts.get(state, 0) + count
-        return [dataclasses.replace(
-                    first, id=str(number), task=None, state=_array_state(counts), nc=None,
-                    nh=None, host0=None, started=started.get(number), exit=None, reason="",
-                    array=True, counts=counts, tasks=sum(counts.values()))
+        return [_array_row(first, number, counts, started.get(number))
                 for number, (first, counts) in arrays.items()]
 
     def on_stat(self, req: m.Stat, user: str) -> StatReply:
@@ -496,9 +557,13 @@ class Handlers:
             jobs = sorted((j for j in self.engine.jobs.values() if j.user == user),
                           key=_order)
         else:
+            if len(req.select) > MAX_SELECT:
+                raise WqError(f"name at most {MAX_SELECT} jobs or ranges at once "
+                              f"({len(req.select)} given)")
             jobs = []
-            for text in req.select:
-                live = self._live(text, user)
+            active = sorted(self.engine.active_in)
+            for text in dict.fromkeys(req.select):
+                live = self._live(text, user, active)
                 if live:            # of many (an array, a range), the ended ones are no news
                     jobs += live
                     continue
@@ -512,9 +577,10 @@ class Handlers:
         results = await self.runner.remove(jobs, user, admin=self.members.is_admin(user))
         return Removed(results.rows() + missing)
 
-    def _live(self, text: str, user: str) -> list[Job]:
+    def _live(self, text: str, user: str, active: list[int]) -> list[Job]:
         """The waiting and running jobs a selector names, from the engine (no store
-        rows read: an array of a million tasks is named at the cost of its queue)."""
+        rows read: an array of a million tasks is named at the cost of its queue);
+        `active`: the numbers with live jobs, in order."""
         engine = self.engine
         running: dict[int, list[Job]] = {}
         for job in engine.running.values():
@@ -528,10 +594,8 @@ class Handlers:
             sel = self._numbers(one, user)
             if sel is None:
                 continue
-            if sel.last - sel.first < len(engine.active_in):
-                numbers: Iterable[int] = range(sel.first, sel.last + 1)
-            else:
-                numbers = sorted(n for n in engine.active_in if sel.first <= n <= sel.last)
+            numbers = active[bisect.bisect_left(active, sel.first):
+                             bisect.bisect_right(active, sel.last)]
             for number in numbers:
                 if number not in engine.active_in:
                     continue
@@ -645,10 +709,17 @@ class Handlers:
                             [WhyHost(h.host, h.rule, h.detail, h.change) for h in hosts])
         return WhyReply(job.label, job.state.value, summary)
 
-    def on_status(self, req: m.Status, user: str) -> StatusReply:
+    async def on_status(self, req: m.Status, user: str) -> StatusReply:
+        """Each job's state, looked up a few hundred at a time with other work
+        between."""
         if len(req.select) > MAX_STATUS:
             raise WqError(f"ask for at most {MAX_STATUS} jobs at once")
-        return StatusReply([self._status(text) for text in req.select])
+        rows = []
+        for count, text in enumerate(req.select, start=1):
+            rows.append(self._status(text))
+            if not count % LIST_CHUNK:
+                await pause()
+        return StatusReply(rows)
 
     def _status(self, text: str) -> StatusRow:
         match = _STATUS_ID.fullmatch(text.strip())
@@ -660,7 +731,7 @@ class Handlers:
             if counts.get("waiting", 0) + counts.get("running", 0):
                 return StatusRow(text, "running" if counts.get("running") else "waiting")
             return StatusRow(text, "done" if set(counts) == {"done"} else "failed")
-        found = self.store.select(number, number, None if task is None else (task, task),
+        found = self.store.select(number, number, None if task is None else ((task, task),),
                                   limit=1)
         if not found:
             return StatusRow(text, "unknown")
@@ -669,15 +740,17 @@ class Handlers:
 
     def one(self, text: str, user: str) -> Job:
         """The one job (or task) a selector names."""
-        jobs = self.find([text], user)
+        jobs = self.find([text], user, limit=2)
         if not jobs:
             raise WqError(f"no job {text} (finished jobs are forgotten by wq clean "
                           "and after the server's --keep period)")
         if len(jobs) > 1:
-            if jobs[0].task is not None and all(j.number == jobs[0].number for j in jobs):
-                raise WqError(f"{text} is an array of {len(jobs)} tasks; name one, "
-                              f"e.g. {jobs[0].label}")
-            raise WqError(f"{text} names {len(jobs)} jobs; name one")
+            first = jobs[0]
+            if first.task is not None and all(j.number == first.number for j in jobs):
+                info = self.store.array_info(first.number)
+                count = f" of {info[0]} tasks" if info else ""
+                raise WqError(f"{text} is an array{count}; name one, e.g. {first.label}")
+            raise WqError(f"{text} names several jobs; name one")
         return jobs[0]
 
     async def on_log(self, req: m.Log, user: str) -> LogReply:
@@ -825,6 +898,15 @@ def public(reason: str) -> str:
     in it (the owner's working directory and files: `cannot write the output
     files …: Permission denied`)."""
     return _PATH.sub("…", reason)
+
+
+def _array_row(first: JobRow, number: int, counts: dict[str, int],
+               started: float | None) -> JobRow:
+    """An array's row: its first task's, with how many tasks are in each state."""
+    return dataclasses.replace(
+        first, id=str(number), task=None, state=_array_state(counts), nc=None, nh=None,
+        host0=None, started=started, exit=None, reason="", array=True, counts=counts,
+        tasks=sum(counts.values()))
 
 
 def _row(job: Job) -> JobRow:

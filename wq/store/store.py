@@ -13,12 +13,13 @@ import json
 from dataclasses import dataclass
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from wq import codec
 from wq.errors import WqError
 from wq.model import Instance, Job, JobId, JobSpec, JobState, Limits, Placement
+from wq.parsing.selectors import Tasks
 from wq.store.checkpointer import Checkpointer
 from wq.store.schema import MIGRATIONS
 from wq.store.syncer import Syncer
@@ -475,23 +476,61 @@ class Store:
         row = self.db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone()
         return self._job(row) if row else None
 
-    def select(self, first: int, last: int, tasks: tuple[int, int] | None = None,
+    def select(self, first: int, last: int, tasks: Tasks = None,
                user: str | None = None, limit: int | None = None) -> list[Job]:
-        """Jobs numbered first..last (only tasks within `tasks`, when given), the
-        first `limit` of them when given."""
-        sql = f"SELECT {_COLUMNS} FROM jobs WHERE number BETWEEN ? AND ?"
-        args: list[Any] = [first, last]
-        if tasks is not None:
-            sql += " AND task BETWEEN ? AND ?"
-            args += list(tasks)
-        if user is not None:
-            sql += " AND user=?"
-            args.append(user)
+        """Jobs numbered first..last (only tasks within the ranges `tasks`, when
+        given), the first `limit` of them when given."""
+        return list(self.selecting(first, last, tasks, user, limit))
+
+    def selecting(self, first: int, last: int, tasks: Tasks = None,
+                  user: str | None = None, limit: int | None = None) -> Iterator[Job]:
+        """select, a row at a time as they are taken (by the jobs_by_number index:
+        what is not taken is not read)."""
+        sql, args = self._selection(first, last, tasks, user)
         sql += " ORDER BY number, task"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        return [self._job(r) for r in self.db.execute(sql, args)]
+        return (self._job(r) for r in self.db.execute(sql, args))
+
+    def heads(self, first: int, last: int, tasks: Tasks = None,
+              user: str | None = None) -> Iterator[Job]:
+        """The first of each job or array numbered first..last (an array: its first
+        task within `tasks`), one indexed lookup each: an array of a million tasks
+        costs what a job does."""
+        sql, args = self._selection(first, last, tasks, user)
+        sql += " ORDER BY number, task LIMIT 1"
+        while first <= last:
+            args[0] = first
+            row = self.db.execute(sql, args).fetchone()
+            if row is None:
+                return
+            job = self._job(row)
+            yield job
+            first = (job.number or job.id) + 1
+
+    def counts_in(self, number: int, tasks: Tasks = None
+                  ) -> tuple[dict[str, int], float | None]:
+        """How many of array `number`'s tasks (within `tasks`) are in each state,
+        and when the first of them started."""
+        sql, args = _tasks("SELECT state, count(*), MIN(started) FROM jobs WHERE number=?",
+                           [number], tasks)
+        counts, first = {}, None
+        for state, count, started in self.db.execute(sql + " GROUP BY state", args):
+            counts[str(state)] = int(count)
+            if started is not None and (first is None or started < first):
+                first = float(started)
+        return counts, first
+
+    @staticmethod
+    def _selection(first: int, last: int, tasks: Tasks,
+                   user: str | None) -> tuple[str, list[Any]]:
+        sql, args = _tasks(f"SELECT {_COLUMNS} FROM jobs WHERE number BETWEEN ? AND ?",
+                           [first, last], tasks)
+        if user is not None:
+            sql += " AND user=?"
+            args.append(user)
+        return sql, args
 
     def first_of(self, number: int) -> Job | None:
         """Job `number`, or the first task of array `number`."""
@@ -523,12 +562,7 @@ class Store:
     def states_of(self, number: int, task: int | None = None) -> dict[str, int]:
         """How many of job (or array) `number`'s jobs, or of its task `task`, are in
         each state (what a dependency on it depends on)."""
-        sql, args = "SELECT state, count(*) FROM jobs WHERE number=?", [number]
-        if task is not None:
-            sql += " AND task=?"
-            args.append(task)
-        return {str(state): int(count)
-                for state, count in self.db.execute(sql + " GROUP BY state", args)}
+        return self.counts_in(number, None if task is None else ((task, task),))[0]
 
     def task_states(self, number: int, low: int, high: int) -> dict[int, str]:
         """The state of each of array `number`'s tasks from `low` to `high`."""
@@ -706,6 +740,14 @@ def _instance(row: tuple[Any, ...]) -> Instance:
 
 
 _STATES = {s.value: s for s in JobState}
+
+
+def _tasks(sql: str, args: list[Any], tasks: Tasks) -> tuple[str, list[Any]]:
+    """`sql` narrowed to the task ranges `tasks` (None: all)."""
+    if tasks is None:
+        return sql, args
+    sql += " AND (" + " OR ".join("task BETWEEN ? AND ?" for _ in tasks) + ")"
+    return sql, args + [bound for pair in tasks for bound in pair]
 
 
 def _job(row: tuple[Any, ...], spec: JobSpec) -> Job:
