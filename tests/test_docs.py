@@ -161,3 +161,19 @@ def test_each_query_shim_takes_the_options_docs_slurm_names_and_no_other(name: s
     assert said <= takes, f"{name}: docs/slurm.md names {sorted(said - takes)}"
     missing = [sorted(option) for option in forms if not option & said]
     assert not missing, f"{name}: {missing} are not in docs/slurm.md"
+
+
+def test_each_row_of_the_labs_threat_model_names_tests_that_exist():
+    text = (ROOT / "docs" / "lab.md").read_text()
+    table = text[text.index("## Threat model"):text.index("## From another machine")]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) > 10
+    for row in rows[1:]:
+        named = re.findall(r"`(tests/[\w/]+\.py|test_\w+\.py)(?:::(\w+))?`",
+                           row.split("|")[-2])
+        assert named, row
+        for path, test in named:
+            where = ROOT / (path if path.startswith("tests/") else f"tests/integration/{path}")
+            assert where.exists(), path
+            if test:
+                assert f"def {test}(" in where.read_text(), (path, test)
