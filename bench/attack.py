@@ -19,7 +19,6 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import psutil
@@ -133,11 +132,7 @@ def main() -> None:
         try:
             server.start()
             for user in (mallory, carol):
-                config = user.home / ".config" / "wq" / "client.yaml"
-                config.parent.mkdir(parents=True, exist_ok=True)
-                config.write_text(f"socket: {socket}\noperator: root\nlauncher: manual\n")
-                for path in (config, config.parent, config.parent.parent):
-                    os.chown(path, user.uid, user.gid)
+                user.use_lab(socket)
             made = mallory.run(mallory.python, "-c",
                                "import wq; c = wq.Client(); "
                                f"c.submit_many([{{'command': 'true'}}] * {args.history}); "

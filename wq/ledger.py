@@ -14,7 +14,7 @@ import os
 import sqlite3
 import time
 
-from wq import signing
+from wq import paths, signing
 from wq.errors import WqError
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS seen (
@@ -25,8 +25,7 @@ CREATE INDEX IF NOT EXISTS seen_by_age ON seen (sealed);"""
 
 
 def default_path() -> str:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(base, "wq", "launched.sqlite")
+    return paths.user_state("launched.sqlite")
 
 
 class Ledger:

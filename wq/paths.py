@@ -60,5 +60,11 @@ def state_dir(explicit: str | None = None) -> str:
     chosen = explicit or os.environ.get("WQ_STATE")
     if chosen:
         return os.path.abspath(os.path.expanduser(chosen))
+    return user_state()
+
+
+def user_state(name: str = "") -> str:
+    """The user's own wq state directory (XDG_STATE_HOME/wq), or `name` in it: a
+    lab member's launcher log and ledger live there whatever WQ_STATE says."""
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(base, "wq")
+    return os.path.join(base, "wq", name) if name else os.path.join(base, "wq")

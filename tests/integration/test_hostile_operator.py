@@ -27,11 +27,7 @@ def alice() -> Iterator[UnixUser]:
 
 def trusting(user: UnixUser, socket: str) -> None:
     """The member's own configuration names the lab's socket and its operator."""
-    config = user.home / ".config" / "wq" / "client.yaml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f"socket: {socket}\noperator: root\nlauncher: manual\n")
-    for path in (config, config.parent, config.parent.parent):
-        os.chown(path, user.uid, user.gid)
+    user.use_lab(socket)
 
 
 def forged_lease(canary: str) -> Frame:

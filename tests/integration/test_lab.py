@@ -42,11 +42,7 @@ def lab(tmp_path: Path, users: dict[str, UnixUser]) -> Iterator[tuple[WqServer, 
     try:
         server.start()
         for user in users.values():
-            config = user.home / ".config" / "wq" / "client.yaml"
-            config.parent.mkdir(parents=True, exist_ok=True)
-            config.write_text(f"socket: {socket}\noperator: root\nlauncher: manual\n")
-            for path in (config, config.parent, config.parent.parent):
-                os.chown(path, user.uid, user.gid)
+            user.use_lab(socket)
         yield server, socket
     finally:
         server.stop()
@@ -171,10 +167,7 @@ def test_the_queued_bound_holds_under_parallel_submissions(tmp_path, users):
     config = alice.home / ".config" / "wq" / "client.yaml"
     try:
         server.start()
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(f"socket: {socket}\noperator: root\nlauncher: manual\n")
-        for path in (config, config.parent, config.parent.parent):
-            os.chown(path, alice.uid, alice.gid)
+        alice.use_lab(socket)
         procs = [alice.popen(alice.python, "-m", "wq", "sub", "-b", "--array", "1-100000",
                              "-c", "true") for _ in range(4)]
         results = [(p.wait(120), p.stderr.read() if p.stderr else "") for p in procs]

@@ -67,11 +67,7 @@ def lab(tmp_path: Path, keys: Keys, members: tuple[dict[str, UnixUser], SshHost]
     try:
         server.start()
         for user in users.values():
-            config = user.home / ".config" / "wq"
-            config.mkdir(parents=True, exist_ok=True)
-            (config / "client.yaml").write_text(f"socket: {socket}\noperator: root\n")
-            for path in (config / "client.yaml", config, config.parent):
-                os.chown(path, user.uid, user.gid)
+            user.use_lab(socket, manual=False)
         yield server
     finally:
         server.stop()

@@ -47,6 +47,16 @@ class UnixUser:
     python: str
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
 
+    def use_lab(self, socket: str, manual: bool = True) -> None:
+        """Their own client.yaml names the lab's socket and root as its operator
+        (and, `manual`, leaves starting the launcher to them)."""
+        config = self.home / ".config" / "wq" / "client.yaml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(f"socket: {socket}\noperator: root\n"
+                          + ("launcher: manual\n" if manual else ""))
+        for path in (config, config.parent, config.parent.parent):
+            os.chown(path, self.uid, self.gid)
+
     def env(self, **extra: str) -> dict[str, str]:
         env = {"HOME": str(self.home), "USER": self.name, "LOGNAME": self.name,
                "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "SHELL": "/bin/sh"}

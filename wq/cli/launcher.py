@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 import click
 
+from wq import paths
+
 
 def log_path() -> str:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(base, "wq", "launcher.log")
+    return paths.user_state("launcher.log")
 
 
 @click.command("launcher")

@@ -337,10 +337,7 @@ class Handlers:
         """What the selectors name, at most MAX_SELECT of them, as segments in
         order that do not overlap (selectors.disjoint), and whose: `all` is the
         user's own jobs, each other selector anyone's."""
-        if len(texts) > MAX_SELECT:
-            raise WqError(f"name at most {MAX_SELECT} jobs or ranges at once "
-                          f"({len(texts)} given)")
-        given = selectors.parse_all(texts)
+        given = selectors.parse_all(_capped(texts))
         numbers = [n for sel in given if sel.special != "all"
                    and (n := self._numbers(sel, user)) is not None]
         out: list[tuple[selectors.Segment, str | None]] = [
@@ -557,12 +554,9 @@ class Handlers:
             jobs = sorted((j for j in self.engine.jobs.values() if j.user == user),
                           key=_order)
         else:
-            if len(req.select) > MAX_SELECT:
-                raise WqError(f"name at most {MAX_SELECT} jobs or ranges at once "
-                              f"({len(req.select)} given)")
             jobs = []
             active = sorted(self.engine.active_in)
-            for text in dict.fromkeys(req.select):
+            for text in dict.fromkeys(_capped(req.select)):
                 live = self._live(text, user, active)
                 if live:            # of many (an array, a range), the ended ones are no news
                     jobs += live
@@ -874,6 +868,14 @@ def _check_signed(spec: JobSpec, tasks: list[tuple[int, str | None]] | None,
                     or not all(isinstance(t, str) and len(t) == 32 for t in tags)):
         raise WqError("refused: each entry of a lab member's array must be tagged by "
                       "their wq client")
+
+
+def _capped(texts: list[str]) -> list[str]:
+    """A request's selectors, if there are at most MAX_SELECT of them."""
+    if len(texts) > MAX_SELECT:
+        raise WqError(f"name at most {MAX_SELECT} jobs or ranges at once "
+                      f"({len(texts)} given)")
+    return texts
 
 
 def _order(job: Job) -> tuple[int, int]:

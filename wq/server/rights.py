@@ -50,35 +50,38 @@ WHAT = {"rerun": "running it again", "signature": "its signature", "log": "its o
         "node": "wq node", "stop": "wq stop"}
 
 
-def on_job(request: str, user: str, owner: str, admin: bool) -> bool:
-    """May `user` (an admin or not) do `request` to a job of `owner`'s?"""
-    rule = RULES[request]
+def on_job(kind: str, user: str, owner: str, admin: bool) -> bool:
+    """May `user` (an admin or not) make a request of type `kind` on a job of
+    `owner`'s?"""
+    rule = RULES[kind]
     if rule is Rule.ANYONE or user == owner:
         return rule in (Rule.ANYONE, Rule.OWNER, Rule.OWNER_ADMIN)
     return rule is Rule.OWNER_ADMIN and admin
 
 
-def job(request: str, label: str, user: str, owner: str, admin: bool) -> None:
-    """Refuse (WqError) `request` to the job `label` of `owner`'s, unless allowed."""
-    if not on_job(request, user, owner, admin):
-        raise WqError(f"job {label} is {owner}'s: {WHAT.get(request, request)} is theirs "
+def job(kind: str, label: str, user: str, owner: str, admin: bool) -> None:
+    """Refuse (WqError) a request of type `kind` on the job `label` of `owner`'s,
+    unless allowed."""
+    if not on_job(kind, user, owner, admin):
+        raise WqError(f"job {label} is {owner}'s: {WHAT.get(kind, kind)} is theirs "
                       "alone" + (" (and the lab's admins')"
-                                 if RULES[request] is Rule.OWNER_ADMIN else ""))
+                                 if RULES[kind] is Rule.OWNER_ADMIN else ""))
 
 
-def whose(request: str, user: str, admin: bool) -> str | None:
+def whose(kind: str, user: str, admin: bool) -> str | None:
     """Whose jobs a request on "all jobs" (clean) reaches: everyone's (None) for
     an admin where the rule lets admins act, else the requester's own."""
-    return None if admin and RULES[request] is Rule.OWNER_ADMIN else user
+    return None if admin and RULES[kind] is Rule.OWNER_ADMIN else user
 
 
-def request(request: str, user: str, admin: bool, operator: str, admins: list[str]) -> None:
-    """Refuse (WqError) a request that is for the admins or the operator alone."""
-    rule = RULES[request]
+def request(kind: str, user: str, admin: bool, operator: str, admins: list[str]) -> None:
+    """Refuse (WqError) a request of type `kind` that is for the admins or the
+    operator alone."""
+    rule = RULES[kind]
     if rule is Rule.ADMIN:
-        admins_only(WHAT[request], admin, admins)
+        admins_only(WHAT[kind], admin, admins)
     if rule is Rule.OPERATOR and user != operator:
-        raise WqError(f"{WHAT[request]} is for {operator}, who runs this server, alone")
+        raise WqError(f"{WHAT[kind]} is for {operator}, who runs this server, alone")
 
 
 def admins_only(what: str, admin: bool, admins: list[str]) -> None:
