@@ -1,6 +1,7 @@
 """Another member's `wq ls` while a lab member attacks the server:
 
-    sudo python3 bench/attack.py [--history 200000] [--seconds 8] [--out FILE]
+    sudo python3 bench/attack.py [--history 200000] [--seconds 8] [--only ATTACK]
+                                 [--out FILE]
 
 Needs root (it creates two Unix users, removed afterwards). A lab server run
 by root; the attacker (a member) first makes --history jobs of history (one
@@ -117,6 +118,8 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=200_000)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument("--only", action="append", choices=list(ATTACKS), metavar="ATTACK",
+                        help="run only this attack (again for more; default: all of them)")
     args = parser.parse_args()
     if os.getuid() != 0:
         raise SystemExit("bench/attack.py needs root: it creates two Unix users")
@@ -145,6 +148,8 @@ def main() -> None:
             (carol.home / "victim.py").write_text(VICTIM)
             rows = []
             for name, attack in ATTACKS.items():
+                if args.only and name not in args.only:
+                    continue
                 peak = [rss.memory_info().rss]
                 stop = threading.Event()
 

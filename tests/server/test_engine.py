@@ -551,8 +551,9 @@ ACTIONS = st.lists(st.tuples(
 @given(ACTIONS)
 def test_any_sequence_of_events_keeps_the_books_straight(actions):
     """Whatever happens: every recorded move is legal (Sim checks), the engine's
-    live jobs are exactly the stored live ones, its indexes agree, and no host
-    runs more than its cores."""
+    live jobs are exactly the stored live ones, its indexes agree (the live jobs
+    per number: no number kept once its jobs ended), and no host runs more than
+    its cores."""
     hosts = [host("a", cores=2), host("b", cores=3), host("c", cores=1)]
     sim = Sim(*hosts)
     next_id = 1
@@ -589,6 +590,7 @@ def test_any_sequence_of_events_keeps_the_books_straight(actions):
         assert engine.waiting.of_user == Counter(
             j.user for j in engine.jobs.values() if j.state is JobState.WAITING)
         assert set(engine.running) == set(engine.current)
+        assert dict(engine.active_in) == Counter(j.number or j.id for j in engine.jobs.values())
         for use in engine.view().hosts():
             assert use.used_cores <= use.host.cores
 

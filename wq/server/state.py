@@ -816,6 +816,7 @@ class Engine:
         self.active_in[number] -= 1
         self._tally(job, state)
         if job.task is None:
+            del self.active_in[number]
             if job.spec.on_end:
                 self._out.append(fx.Hook(job, launches.hook_facts(
                     job, state.value, None if state is JobState.CANCELLED else job.exit_code)))
