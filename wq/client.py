@@ -174,16 +174,18 @@ class Client:
         not fit); an error reply raises ServerError."""
         return reply.from_frame(self.request(request, timeout))
 
-    def paged(self, request: m.Request, reply: type[R]) -> Iterator[R]:
+    def paged(self, request: m.Request, reply: type[R], timeout: float | None = 60.0
+              ) -> Iterator[R]:
         """The replies of a paged request, checked, until one says no `more`."""
-        return (reply.from_frame(frame) for frame in self.pages(request))
+        return (reply.from_frame(frame) for frame in self.pages(request, timeout))
 
-    def pages(self, request: m.Request) -> Iterator[dict[str, Any]]:
+    def pages(self, request: m.Request, timeout: float | None = 60.0
+              ) -> Iterator[dict[str, Any]]:
         """The replies of a paged request (a listing with `page`), until one says no
-        `more`; an error reply raises ServerError."""
+        `more` (each within `timeout`); an error reply raises ServerError."""
         self.send(request)
         while True:
-            reply = self.receive()
+            reply = self.receive(timeout)
             if not reply.get("ok", False):
                 raise ServerError(str(reply.get("error", "the server refused the request")))
             yield reply

@@ -14,6 +14,9 @@ import pytest
 from tests.integration.sshd import MADE, Keys, SshHost, WqServer, wait_for
 
 ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+#: a cluster whose one host never answers: what is submitted waits
+NOWHERE = ("hosts:\n  - {name: nowhere, address: 127.0.0.9, port: 9, cores: 4,"
+           " connect_timeout: 1}\n")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

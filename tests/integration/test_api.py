@@ -7,14 +7,13 @@ import sqlite3
 
 import pytest
 
+from tests.integration.conftest import NOWHERE
 import wq
 from wq.api import MANY_CHUNK
 from wq.client import Client
 from wq.errors import ParseError, ServerError
 from wq.protocol import messages as m
 
-NOWHERE = ("hosts:\n  - {name: nowhere, address: 127.0.0.9, port: 9, cores: 4,"
-           " connect_timeout: 1}\n")
 #: an environment of a login with conda and modules: 3 KB, as every job carries it
 BIG_ENV = {**{f"VAR{i:02d}": f"/opt/modules/{i:02d}/" + "x" * 64 for i in range(36)},
            "PATH": "/usr/bin:/bin"}

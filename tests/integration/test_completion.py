@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import wait_state
+import wq
+from tests.integration.conftest import NOWHERE, wait_state
 from tests.integration.sshd import WqServer
+from wq.cli.complete import MAX_JOBS
+from wq.server.handlers import MAX_UNPAGED
 
 #: completes the words given, as bash would on Tab, and prints what it offers
 COMPLETE = """
@@ -60,3 +63,14 @@ def test_with_no_server_job_ids_complete_to_nothing_quietly(tmp_path):
 def test_zsh_and_fish_scripts(server, shell, marks):
     r = server.wq("completion", shell)
     assert r.returncode == 0 and all(mark in r.stdout for mark in marks)
+
+
+def test_job_ids_complete_to_the_newest_of_more_than_one_reply_holds(make_server, tmp_path):
+    """Past the rows an unpaged listing may hold, completion reads the listing in
+    pages and offers the newest MAX_JOBS ids."""
+    server = make_server(NOWHERE, wait_up=False)        # (nothing runs)
+    ids = wq.Client(server.socket).submit_many([{"command": "true"}] * (MAX_UNPAGED + 1))
+    offered = complete(server, tmp_path, "wq", "rm", "")
+    assert offered == ids[-MAX_JOBS:]
+    assert complete(server, tmp_path, "wq", "rm", "9") == \
+        [i for i in ids if i.startswith("9")][-MAX_JOBS:]

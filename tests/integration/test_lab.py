@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import NOWHERE
 from tests.integration.sshd import WqServer
 from tests.integration.users import UnixUser, unix_users
 
-NOWHERE = ("hosts:\n  - {name: nowhere, address: 127.0.0.9, port: 9, cores: 4,"
-           " connect_timeout: 1}\n")
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import NOWHERE
 from tests.integration.sshd import WqServer
 from wq import codec
 from wq.client import Client
@@ -19,8 +20,6 @@ from wq.protocol import messages as m
 from wq.protocol.replies import Listing
 from wq.store import Store
 
-NOWHERE = ("hosts:\n  - {name: nowhere, address: 127.0.0.9, port: 9, cores: 4,"
-           " connect_timeout: 1}\n")
 
 
 @pytest.fixture

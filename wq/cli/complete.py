@@ -8,6 +8,7 @@ at all rather than an error when no server answers.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -16,11 +17,14 @@ from click.shell_completion import CompletionItem
 
 if TYPE_CHECKING:
     from wq.client import Client
+    from wq.protocol.replies import JobRow
 
 #: seconds a completion waits for the server: a shell must not hang on a Tab
 TIMEOUT = 2.0
 #: job ids offered at most (the newest)
 MAX_JOBS = 500
+#: rows per reply of the listing read (a user may have any number of jobs)
+PAGE = 1000
 #: finished jobs are offered for this long after they ended (seconds)
 RECENT = 86400.0
 
@@ -33,12 +37,14 @@ def job_ids(ctx: click.Context, param: click.Parameter, incomplete: str
     from wq.protocol.replies import Listing
 
     def ask() -> list[CompletionItem]:
+        newest: deque[JobRow] = deque(maxlen=MAX_JOBS)
         with _client(ctx) as client:
-            listing = client.ask(m.ListJobs(user=client.user, all=True,
-                                            since=time.time() - RECENT), Listing,
-                                 timeout=TIMEOUT)
+            request = m.ListJobs(user=client.user, all=True, since=time.time() - RECENT,
+                                 page=PAGE)
+            for page in client.paged(request, Listing, timeout=TIMEOUT):
+                newest.extend(row for row in page.jobs if row.id.startswith(incomplete))
         return [CompletionItem(row.id, help=f"{row.state} {row.name}".strip())
-                for row in listing.jobs[-MAX_JOBS:] if row.id.startswith(incomplete)]
+                for row in newest]
     return _quietly(ask)
 
 
