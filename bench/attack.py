@@ -135,7 +135,7 @@ def main() -> None:
         try:
             server.start()
             for user in (mallory, carol):
-                user.use_lab(socket)
+                user.use_lab(socket, way="user file")
             made = mallory.run(mallory.python, "-c",
                                "import wq; c = wq.Client(); "
                                f"c.submit_many([{{'command': 'true'}}] * {args.history}); "

@@ -17,6 +17,7 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv("WQ_SOCKET", raising=False)
     monkeypatch.delenv("WQ_OPERATOR", raising=False)
+    monkeypatch.delenv("WQ_LAUNCHER", raising=False)
     monkeypatch.setattr(clientconfig, "SYSTEM_CONFIG", str(tmp_path / "etc" / "client.yaml"))
     return tmp_path
 
@@ -48,6 +49,22 @@ def test_an_explicit_socket_wins_and_names_its_operator_by_env(home, monkeypatch
     assert clientconfig.target().candidates == ["/tmp/mine.sock"]
     monkeypatch.setenv("WQ_OPERATOR", "no-such-user-here")
     with pytest.raises(ClientError, match="WQ_OPERATOR names 'no-such-user-here'"):
+        clientconfig.target()
+
+
+def test_wq_launcher_says_auto_or_manual_with_an_explicit_socket_or_over_the_file(
+        home, monkeypatch):
+    monkeypatch.setenv("WQ_SOCKET", "/srv/wq/lab.sock")
+    monkeypatch.setenv("WQ_OPERATOR", ME)
+    assert clientconfig.target().start_launcher
+    monkeypatch.setenv("WQ_LAUNCHER", "manual")
+    assert not clientconfig.target().start_launcher
+    monkeypatch.delenv("WQ_SOCKET")
+    write(home / "config" / "wq" / "client.yaml", f"socket: /srv/wq/lab.sock\noperator: {ME}\n")
+    assert not clientconfig.target().start_launcher
+    monkeypatch.setenv("WQ_LAUNCHER", "sometimes")
+    with pytest.raises(ClientError, match="^WQ_LAUNCHER: expected auto or manual, got "
+                                          "'sometimes'$"):
         clientconfig.target()
 
 

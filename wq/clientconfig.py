@@ -1,7 +1,8 @@
 """Which server a client talks to, and whose it must be.
 
 In order: `--socket` or `WQ_SOCKET` (with `WQ_OPERATOR` naming the user who
-runs that server, oneself by default); else the first of
+runs that server, oneself by default, and `WQ_LAUNCHER` as the file's
+`launcher` below); else the first of
 `~/.config/wq/client.yaml` and `/etc/wq/client.yaml` that exists; else one's
 own private server at the default places (wq.paths). A config file holds flat
 `key: value` lines (YAML's simplest form), `#` comments allowed:
@@ -50,7 +51,8 @@ def target(explicit: str | None = None) -> Target:
     if chosen is not None:
         operator = os.environ.get("WQ_OPERATOR", "").strip()
         if operator:
-            return Target([chosen], _uid(operator, "WQ_OPERATOR"), shared=True)
+            return Target([chosen], _uid(operator, "WQ_OPERATOR"), _launcher(True),
+                          shared=True)
         try:
             configured = _configured()
         except ClientError:             # (an explicit socket does not need the file)
@@ -70,8 +72,20 @@ def _configured() -> Target | None:
                 operator = config.get("operator")
                 return Target([config["socket"]],
                               _uid(operator, f"{path}: operator") if operator else os.getuid(),
-                              config.get("launcher", "auto") == "auto", operator is not None)
+                              _launcher(config.get("launcher", "auto") == "auto"),
+                              operator is not None)
     return None
+
+
+def _launcher(auto: bool) -> bool:
+    """Whether `wq sub` starts one's launcher: WQ_LAUNCHER (auto or manual) if
+    set, else `auto`."""
+    given = os.environ.get("WQ_LAUNCHER", "").strip()
+    if not given:
+        return auto
+    if given not in ("auto", "manual"):
+        raise ClientError(f"WQ_LAUNCHER: expected auto or manual, got {given[:60]!r}")
+    return given == "auto"
 
 
 def default_on_end() -> str | None:

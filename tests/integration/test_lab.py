@@ -46,7 +46,7 @@ def lab(tmp_path: Path, users: dict[str, UnixUser]) -> Iterator[tuple[WqServer, 
     finally:
         server.stop()
         for user in users.values():
-            shutil.rmtree(user.home / ".config", ignore_errors=True)
+            user.leave_lab()
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -70,6 +70,7 @@ def test_members_reach_the_lab_socket_and_others_are_turned_away(lab, users):
     line = one_line(mallory.wq("stat"))
     assert f"{mallory.name} is not a member of this lab's wq server; ask root" in line
     # without saying whose server it is, the client trusts only its own
+    alice.use_lab(socket, way="user file")
     plain = alice.env(WQ_SOCKET=socket)
     line = one_line(alice.wq("stat", env={**plain, "XDG_CONFIG_HOME": "/nonexistent"}))
     assert "refusing to talk" in line and "WQ_OPERATOR=root" in line
@@ -163,7 +164,6 @@ def test_the_queued_bound_holds_under_parallel_submissions(tmp_path, users):
     cluster.write_text(NOWHERE + f"lab:\n  socket: {socket}\n  users: [{alice.name}]\n"
                        "  per_user: {queued: 100000}\n")
     server = WqServer(tmp_path / "srv", cluster)
-    config = alice.home / ".config" / "wq" / "client.yaml"
     try:
         server.start()
         alice.use_lab(socket)
@@ -179,7 +179,7 @@ def test_the_queued_bound_holds_under_parallel_submissions(tmp_path, users):
             assert err.startswith("wq: "), err
     finally:
         server.stop()
-        config.unlink(missing_ok=True)
+        alice.leave_lab()
         shutil.rmtree(base, ignore_errors=True)
 
 

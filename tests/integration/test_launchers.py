@@ -22,7 +22,7 @@ import pytest
 
 from tests.integration.conftest import cluster_yaml
 from tests.integration.sshd import Keys, SshHost, WqServer, wait_for
-from tests.integration.users import UnixUser, give_ssh, unix_users
+from tests.integration.users import WAYS, UnixUser, give_ssh, unix_users
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def lab(tmp_path: Path, keys: Keys, members: tuple[dict[str, UnixUser], SshHost]
                 print(f"--- {user.name}'s launcher:\n{log.read_text()}", file=sys.stderr)
                 log.unlink()
             stop_launchers(user)
-            (user.home / ".config" / "wq" / "client.yaml").unlink(missing_ok=True)
+            user.leave_lab()
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -235,6 +235,7 @@ def test_a_member_on_another_machine_uses_the_lab_through_ssh(lab, members):
     ssh login, with its output and exit code."""
     users, _ = members
     alice = users["alice"]
+    alice.use_lab(lab_socket(lab), manual=False, way="user file")     # (on the head node)
     env = alice.env(WQ_SERVER="labhead", WQ_REMOTE_COMMAND=f"{alice.python} -m wq")
     result = alice.wq("sub", "-c", "id -un; echo $WQ_HOST; exit 7", env=env, cwd=alice.home)
     assert (result.returncode, result.stdout) == (7, f"{alice.name}\nlab1\n"), result.stderr
@@ -293,9 +294,6 @@ def test_a_members_on_end_command_runs_as_them_by_their_launcher(lab, members):
     assert hooked.stat().st_uid == alice.uid
 
 
-WAYS = ("env", "socket option", "user file", "system file")
-
-
 def lab_socket(server: WqServer) -> str:
     assert server.cluster is not None
     return re.search(r"socket: (\S+)", server.cluster.read_text())[1]  # type: ignore[index]
@@ -343,27 +341,18 @@ def way_in(way: str, socket: str, operator: str, config_home: Path, uid: int, gi
 
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare for /etc/wq")
 @pytest.mark.parametrize("way", WAYS)
-def test_every_documented_way_into_the_lab_runs_a_members_job_as_them(lab, members, tmp_path,
-                                                                      way):
+def test_every_documented_way_into_the_lab_runs_a_members_job_as_them(lab, members, way):
     """docs/lab.md's ways for a member: each runs a job as the member, through a
-    launcher its `wq sub` starts (none is running before)."""
+    launcher its `wq sub` starts (none is running before). (The other lab tests
+    take the ways in turn: UnixUser.use_lab.)"""
     users, _ = members
     alice = users["alice"]
-    (alice.home / ".config" / "wq" / "client.yaml").unlink()      # (the fixture's way)
+    alice.use_lab(lab_socket(lab), manual=False, way=way)
     stop_launchers(alice)
-    socket = lab_socket(lab)
-    home = alice.home / "ways"
-    home.mkdir(exist_ok=True)
-    os.chown(home, alice.uid, alice.gid)
-    with way_in(way, socket, "root", home, alice.uid, alice.gid) as (before, env):
-        argv = [*before, *alice.argv([alice.python, "-m", "wq"])] if before[:1] == ["unshare"] \
-            else alice.argv([alice.python, "-m", "wq", *before])
-        result = subprocess.run([*argv, "sub", "-c", "id -un; echo $WQ_HOST"],
-                                env=alice.env(**env), capture_output=True, text=True,
-                                timeout=60, cwd=str(alice.home))
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.split() == [alice.name, "lab1"]
-        assert len(launchers(alice)) == 1
+    result = alice.wq("sub", "-c", "id -un; echo $WQ_HOST")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [alice.name, "lab1"]
+    assert len(launchers(alice)) == 1
 
 
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare for /etc/wq")

@@ -10,6 +10,7 @@ from a venv made from the system's python3 (root's own Python lives under
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import pwd
 import shutil
@@ -24,13 +25,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = "/usr/bin/python3"
+#: docs/lab.md's ways for a member to find the lab: use_lab takes them in turn,
+#: so that the lab tests together run each of their members each way
+WAYS = ("user file", "env", "socket option", "system file")
+_turn = itertools.count()
 
 
 def unavailable() -> str | None:
     """Why real users cannot be made here, or None."""
     if os.getuid() != 0:
         return "needs root to create Unix users (run the suite as root, as CI does)"
-    for tool in ("useradd", "userdel", "setpriv"):
+    for tool in ("useradd", "userdel", "setpriv", "unshare"):
         if shutil.which(tool) is None:
             return f"needs {tool} to create Unix users"
     if not os.access(SYSTEM_PYTHON, os.X_OK):
@@ -46,26 +51,57 @@ class UnixUser:
     home: Path
     python: str
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
+    way: str = ""                        # how they find the lab (use_lab); "" outside one
+    lab_env: dict[str, str] = field(default_factory=dict)
+    etc: Path | None = None              # their own /etc/wq, the system file way
 
-    def use_lab(self, socket: str, manual: bool = True) -> None:
-        """Their own client.yaml names the lab's socket and root as its operator
-        (and, `manual`, leaves starting the launcher to them)."""
-        config = self.home / ".config" / "wq" / "client.yaml"
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(f"socket: {socket}\noperator: root\n"
-                          + ("launcher: manual\n" if manual else ""))
-        for path in (config, config.parent, config.parent.parent):
-            os.chown(path, self.uid, self.gid)
+    def use_lab(self, socket: str, manual: bool = True, way: str | None = None) -> None:
+        """They find the lab's socket, root its operator, the `way` given or the
+        next in turn (WAYS): their client.yaml; WQ_SOCKET and WQ_OPERATOR;
+        `wq --socket` (and WQ_SOCKET for the Python API); /etc/wq/client.yaml,
+        bound over /etc/wq for their commands alone (a private mount namespace).
+        `manual`: they start their launcher themselves."""
+        self.leave_lab()
+        turn = next(_turn)          # (shifted each round: every member of a test gets each)
+        self.way = way or WAYS[(turn + turn // len(WAYS)) % len(WAYS)]
+        config = f"socket: {socket}\noperator: root\n" + ("launcher: manual\n" if manual else "")
+        if self.way == "user file":
+            path = self.home / ".config" / "wq" / "client.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(config)
+            for made in (path, path.parent, path.parent.parent):
+                os.chown(made, self.uid, self.gid)
+        elif self.way == "system file":
+            os.makedirs("/etc/wq", 0o755, exist_ok=True)   # (a mount point; unix_users removes it)
+            self.etc = Path(tempfile.mkdtemp(prefix="wq-etc-", dir="/tmp"))
+            self.etc.chmod(0o755)
+            (self.etc / "client.yaml").write_text(config)
+            (self.etc / "client.yaml").chmod(0o644)
+        else:
+            self.lab_env = {"WQ_SOCKET": socket, "WQ_OPERATOR": "root",
+                            "WQ_LAUNCHER": "manual" if manual else "auto"}
+
+    def leave_lab(self) -> None:
+        (self.home / ".config" / "wq" / "client.yaml").unlink(missing_ok=True)
+        if self.etc is not None:
+            shutil.rmtree(self.etc, ignore_errors=True)
+        self.way, self.lab_env, self.etc = "", {}, None
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {"HOME": str(self.home), "USER": self.name, "LOGNAME": self.name,
-               "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "SHELL": "/bin/sh"}
+               "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "SHELL": "/bin/sh",
+               **self.lab_env}
         env.update(extra)
         return env
 
     def argv(self, args: list[str]) -> list[str]:
-        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups",
+        """`args` run as them (in their mount namespace, the system file way)."""
+        argv = ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups",
                 "--", *args]
+        if self.etc is None:
+            return argv
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                f'mount --bind "{self.etc}" /etc/wq && exec "$@"', "sh", *argv]
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
             cwd: Path | None = None, input: str | None = None
@@ -76,6 +112,13 @@ class UnixUser:
 
     def wq(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """`wq ARGS` as them; the socket option way names the lab's socket with
+        --socket rather than WQ_SOCKET."""
+        env = env or self.env()
+        socket = self.lab_env.get("WQ_SOCKET")
+        if self.way == "socket option" and env.get("WQ_SOCKET") == socket:
+            env = {k: v for k, v in env.items() if k != "WQ_SOCKET"}
+            args = ("--socket", str(socket), *args)
         return self.run(self.python, "-m", "wq", *args, env=env, timeout=timeout, cwd=cwd)
 
     def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -135,6 +178,7 @@ def unix_users(*roles: str) -> Iterator[dict[str, UnixUser]]:
     base = Path(tempfile.mkdtemp(prefix="wq-users-", dir="/tmp"))
     base.chmod(0o755)
     made: list[UnixUser] = []
+    had_etc = os.path.exists("/etc/wq")
     try:
         venv = base / "venv"
         subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(venv)], check=True)
@@ -163,5 +207,9 @@ def unix_users(*roles: str) -> Iterator[dict[str, UnixUser]]:
             subprocess.run(["userdel", user.name], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
             shutil.rmtree(f"/tmp/wq-{user.uid}", ignore_errors=True)
+            user.leave_lab()
+        if not had_etc:
+            with contextlib.suppress(OSError):
+                os.rmdir("/etc/wq")
         shutil.rmtree(base, ignore_errors=True)
         print(f"removed test users {[u.name for u in made]}", file=sys.stderr)
