@@ -22,7 +22,7 @@ import pytest
 
 from tests.integration.conftest import cluster_yaml
 from tests.integration.sshd import Keys, SshHost, WqServer, wait_for
-from tests.integration.users import WAYS, UnixUser, give_ssh, unix_users
+from tests.integration.users import REPO, WAYS, UnixUser, give_ssh, unix_users
 
 
 @pytest.fixture(scope="module")
@@ -375,6 +375,61 @@ def test_every_documented_way_into_the_lab_works_for_its_operator(lab, tmp_path,
         removed = subprocess.run([*argv, "rm", queued.stdout.strip()], env={**env, **extra},
                                  capture_output=True, text=True, timeout=60)
         assert removed.returncode == 0, removed.stderr
+
+
+def systemd_missing() -> str | None:
+    """Why docs/lab.md's systemd user unit cannot run here, or None."""
+    if not os.path.isdir("/run/systemd/system"):
+        return ("systemd is not this machine's init (no /run/systemd/system): docs/lab.md's "
+                "user unit cannot run here")
+    for tool in ("systemctl", "loginctl"):
+        if shutil.which(tool) is None:
+            return f"needs {tool} for docs/lab.md's systemd user unit"
+    return None
+
+
+@pytest.mark.skipif(systemd_missing() is not None, reason=str(systemd_missing()))
+def test_the_documented_systemd_user_unit_keeps_a_members_launcher_running(lab, members):
+    """docs/lab.md's unit, as written there, with linger: systemd starts the
+    launcher, which runs the member's job (launcher: manual, so nothing else
+    starts one); killed, systemd brings it back, and it runs the next."""
+    users, _ = members
+    alice = users["alice"]
+    alice.use_lab(lab_socket(lab), manual=True, way="user file")
+    stop_launchers(alice)
+    unit = re.search(r"```ini\n(.*?)```", (REPO / "docs" / "lab.md").read_text(), re.S)
+    assert unit is not None, "docs/lab.md shows no unit"
+    units = alice.home / ".config" / "systemd" / "user"
+    units.mkdir(parents=True, exist_ok=True)
+    (units / "wq-launcher.service").write_text(unit[1])
+    local = alice.home / ".local" / "bin"
+    local.mkdir(parents=True, exist_ok=True)
+    (local / "wq").symlink_to(Path(alice.python).parent / "wq")
+    for path in (units, units.parent, units.parent.parent, local, local.parent,
+                 units / "wq-launcher.service"):
+        os.chown(path, alice.uid, alice.gid)
+    os.lchown(local / "wq", alice.uid, alice.gid)
+    runtime = f"/run/user/{alice.uid}"
+    env = alice.env(XDG_RUNTIME_DIR=runtime, DBUS_SESSION_BUS_ADDRESS=f"unix:path={runtime}/bus")
+    subprocess.run(["loginctl", "enable-linger", alice.name], check=True, timeout=30)
+    try:
+        wait_for(lambda: os.path.exists(f"{runtime}/bus"), 30, "alice's systemd user manager")
+        enabled = alice.run("systemctl", "--user", "enable", "--now", "wq-launcher", env=env)
+        assert enabled.returncode == 0, enabled.stderr
+        killed: set[int] = set()
+        for _ in range(2):
+            wait_for(lambda: len(launchers(alice)) == 1 and launchers(alice)[0].pid not in killed,
+                     30, "systemd to start her launcher")
+            result = alice.wq("sub", "-c", "id -un")
+            assert (result.returncode, result.stdout) == (0, f"{alice.name}\n"), result.stderr
+            pid = launchers(alice)[0].pid
+            os.kill(pid, signal.SIGKILL)                  # (Restart=on-failure)
+            killed.add(pid)
+    finally:
+        alice.run("systemctl", "--user", "disable", "--now", "wq-launcher", env=env)
+        subprocess.run(["loginctl", "disable-linger", alice.name], timeout=30)
+        shutil.rmtree(alice.home / ".config" / "systemd", ignore_errors=True)
+        (local / "wq").unlink(missing_ok=True)
 
 
 def test_a_launcher_that_cannot_start_is_said_by_wq_sub_at_once(lab, members):
