@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from wq.errors import ParseError
-from wq.model import JobSpec, Placement, Requirements, Slice
+from wq.model import JobSpec, Placement, Requirements, Slice, SlurmShape
 from wq.parsing import deps, requirements
 
 
@@ -24,7 +24,7 @@ def spec_to_dict(spec: JobSpec, *, env: bool = True) -> dict[str, Any]:
             "stdout": spec.stdout, "stderr": spec.stderr, "interactive": spec.interactive,
             "stdin": spec.stdin,
             **({} if not spec.after else {"after": deps.to_strings(spec.after)}),
-            **({} if not spec.slurm else {"slurm": True}),
+            **({} if spec.slurm is None else {"slurm": _slurm_dict(spec.slurm)}),
             **({} if spec.session is None else {"session": spec.session}),
             **({} if spec.on_end is None else {"on_end": spec.on_end}),
             **({} if spec.signature is None else {"signature": spec.signature}),
@@ -88,9 +88,7 @@ def spec_from_dict(data: Any, *, source: str = "request", env: Env | None = None
     after = data.get("after", [])
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
         raise ParseError("after must be a list of dependencies", source=source, key="after")
-    slurm = data.get("slurm", False)
-    if not isinstance(slurm, bool):
-        raise ParseError("slurm must be true or false", source=source, key="slurm")
+    slurm = _slurm_shape(data.get("slurm", False), source)
     session = data.get("session")
     if session is not None and not (isinstance(session, str) and SESSION.fullmatch(session)):
         raise ParseError("a session is 1 to 64 letters, digits, - or _", source=source,
@@ -112,8 +110,48 @@ def spec_from_dict(data: Any, *, source: str = "request", env: Env | None = None
 
 SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SEAL = re.compile(r"[0-9]{1,12}\.[0-9a-f]{32}")
+#: the largest count a Slurm shape may say (tasks, cores, nodes, MB a core, array ids)
+MAX_COUNT = 1 << 40
 
 Env = tuple[tuple[str, str], ...]
+
+
+def _slurm_dict(shape: SlurmShape) -> dict[str, Any] | bool:
+    """What was asked of Slurm: `true` alone for a shape that says nothing more
+    (as jobs were written before shapes, so that their signatures still hold)."""
+    out: dict[str, Any] = {}
+    for name in SlurmShape.__slots__:
+        value = getattr(shape, name)
+        if value not in (None, ""):
+            out[name] = list(value) if isinstance(value, tuple) else value
+    return out or True
+
+
+def _slurm_shape(data: Any, source: str) -> SlurmShape | None:
+    if data is False or data is None:
+        return None
+    if data is True:
+        return SlurmShape()
+    if not isinstance(data, dict) or not set(data) <= set(SlurmShape.__slots__):
+        raise ParseError(f"slurm must be true or a mapping of {', '.join(SlurmShape.__slots__)}",
+                         source=source, key="slurm")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "submit_dir":
+            if not isinstance(value, str) or not os.path.isabs(value) or "\0" in value:
+                raise ParseError("slurm: submit_dir must be an absolute path", source=source,
+                                 key="slurm")
+        elif name == "array":
+            if not (isinstance(value, list) and len(value) == 3
+                    and all(type(v) is int and 0 <= v <= MAX_COUNT for v in value)):
+                raise ParseError("slurm: array must be [first, last, step]", source=source,
+                                 key="slurm")
+            value = (value[0], value[1], value[2])
+        elif type(value) is not int or not 0 < value <= MAX_COUNT:
+            raise ParseError(f"slurm: {name} must be a count from 1 to {MAX_COUNT}",
+                             source=source, key="slurm")
+        values[name] = value
+    return SlurmShape(**values)
 
 
 def env_from_dict(env: Any, *, source: str = "request") -> Env:

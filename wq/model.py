@@ -221,6 +221,20 @@ class After:
 
 
 @dataclass(frozen=True, slots=True)
+class SlurmShape:
+    """What an sbatch or srun submission asked of Slurm, for the variables Slurm
+    sets in its job (wq.server.launches): each count None where not given."""
+
+    submit_dir: str = ""                # where sbatch ran ("": not known, an older job)
+    ntasks: int | None = None           # -n
+    cpus_per_task: int | None = None    # -c
+    nodes: int | None = None            # -N
+    ntasks_per_node: int | None = None  # --ntasks-per-node
+    mem_per_cpu: int | None = None      # --mem-per-cpu, in MB
+    array: tuple[int, int, int] | None = None   # --array's first, last and step
+
+
+@dataclass(frozen=True, slots=True)
 class JobSpec:
     """What a user asked for: fixed at submission."""
 
@@ -239,7 +253,7 @@ class JobSpec:
     again: str | None = None            # a rerun's own seal, and its user's tag of it
     again_tag: str | None = None        # (outside the signature: wq.signing.sign_again)
     after: tuple[After, ...] = ()       # dependencies: it waits until they are met
-    slurm: bool = False                 # submitted by sbatch: it sees SLURM_* variables
+    slurm: SlurmShape | None = None     # submitted by sbatch or srun: it sees SLURM_* variables
     session: str | None = None          # its workflow's session (wq session): cancelled
                                         # with it when the session's connection ends
     on_end: str | None = None           # a shell command run, as its user, once it ended

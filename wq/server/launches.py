@@ -3,10 +3,12 @@ the job, the cluster's hosts and the server's id."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 from wq.executor import wrapper
-from wq.model import Host, Instance, Job, Mode
+from wq.parsing import hostlist
+from wq.model import Host, Instance, Job
 
 
 def instance_name(job: Job) -> str:
@@ -40,7 +42,7 @@ def launch_spec(job: Job, known: Mapping[str, Host], server_id: str,
     if first.gpu_ids:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in first.gpu_ids)
     if spec.slurm:
-        env.update(slurm_environment(job, placement.hosts))
+        env.update(slurm_environment(job))
     lines = tuple(known[s.host].address or s.host
                   for s in placement.slices for _ in range(s.cores))
     hostfile = None if req.hostfile in (None, "auto") else req.hostfile
@@ -52,27 +54,56 @@ def launch_spec(job: Job, known: Mapping[str, Host], server_id: str,
                           grace=kill_grace, shell=req.shell)
 
 
-def slurm_environment(job: Job, hosts: tuple[str, ...]) -> dict[str, str]:
-    """What a job submitted through sbatch sees of Slurm (only those: an MPI
-    library that saw SLURM_JOB_ID elsewhere would try to launch through srun)."""
-    req, placement = job.spec.requirements, job.placement
-    assert placement is not None
-    threads = req.mode is Mode.BYCORE1
+def slurm_environment(job: Job) -> dict[str, str]:
+    """What a job submitted through sbatch or srun sees of Slurm, as Slurm sets it
+    for what was asked (a count not given is not said). Only those jobs: an MPI
+    library that saw SLURM_JOB_ID elsewhere would try to launch through srun."""
+    spec, placement = job.spec, job.placement
+    assert placement is not None and spec.slurm is not None
+    shape, req = spec.slurm, spec.requirements
+    cores: dict[str, int] = {}
+    for piece in placement.slices:
+        cores[piece.host] = cores.get(piece.host, 0) + piece.cores
+    per_task = shape.cpus_per_task or req.threads or 1
+    nodelist = hostlist.compress(cores)
     slurm_id = job.label.replace(".", "_")
     env = {"SLURM_JOB_ID": slurm_id, "SLURM_JOBID": slurm_id,
-           "SLURM_JOB_NAME": job.name, "SLURM_SUBMIT_DIR": job.spec.cwd,
-           "SLURM_JOB_NODELIST": ",".join(dict.fromkeys(hosts)),
-           "SLURM_JOB_NUM_NODES": str(len(set(hosts))),
-           "SLURM_NTASKS": "1" if threads else str(placement.cores),
-           "SLURM_CPUS_PER_TASK": str(placement.cores) if threads else "1",
+           "SLURM_JOB_NAME": job.name, "SLURM_SUBMIT_DIR": shape.submit_dir or spec.cwd,
+           "SLURM_JOB_NODELIST": nodelist, "SLURM_NODELIST": nodelist,
+           "SLURM_JOB_NUM_NODES": str(len(cores)), "SLURM_NNODES": str(len(cores)),
            "SLURM_CPUS_ON_NODE": str(placement.slices[0].cores),
+           "SLURM_JOB_CPUS_PER_NODE": repeats(list(cores.values())),
+           "SLURM_TASKS_PER_NODE": repeats([max(1, n // per_task) for n in cores.values()]),
            "SLURM_NODEID": "0", "SLURM_PROCID": "0", "SLURM_LOCALID": "0",
            "SLURM_JOB_USER": job.user, "SLURM_CLUSTER_NAME": "wq"}
-    if req.mem:
+    ntasks = shape.ntasks or (shape.nodes or 1) * (shape.ntasks_per_node or 0)
+    if ntasks:
+        env.update(SLURM_NTASKS=str(ntasks), SLURM_NPROCS=str(ntasks))
+    if shape.cpus_per_task is not None:
+        env["SLURM_CPUS_PER_TASK"] = str(shape.cpus_per_task)
+    if shape.ntasks_per_node is not None:
+        env["SLURM_NTASKS_PER_NODE"] = str(shape.ntasks_per_node)
+    if shape.mem_per_cpu is not None:
+        env["SLURM_MEM_PER_CPU"] = str(shape.mem_per_cpu)
+    elif req.mem:
         env["SLURM_MEM_PER_NODE"] = str(int(req.mem * 1024))
     if job.task is not None:
         env.update(SLURM_ARRAY_JOB_ID=str(job.number), SLURM_ARRAY_TASK_ID=str(job.task))
+        if shape.array is not None:
+            first, last, step = shape.array
+            env.update(SLURM_ARRAY_TASK_COUNT=str(len(range(first, last + 1, step))),
+                       SLURM_ARRAY_TASK_MIN=str(first), SLURM_ARRAY_TASK_STEP=str(step),
+                       SLURM_ARRAY_TASK_MAX=str(range(first, last + 1, step)[-1]))
     return env
+
+
+def repeats(values: list[int]) -> str:
+    """Slurm's run-length form of counts a node: [2, 2, 1] → 2(x2),1."""
+    out: list[str] = []
+    for value, run in itertools.groupby(values):
+        times = len(list(run))
+        out.append(str(value) if times == 1 else f"{value}(x{times})")
+    return ",".join(out)
 
 
 def hook_facts(job: Job, state: str, exit: int | None,

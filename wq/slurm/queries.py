@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any
 
+from wq.parsing import hostlist
 from wq.slurm import common, sbatch
 
 # -- squeue -----------------------------------------------------------------------------------
@@ -227,28 +228,16 @@ def scontrol(args: list[str]) -> int:
         return 0
     if what == "hostnames":
         text = rest[0] if rest else os.environ.get("SLURM_JOB_NODELIST", "")
-        for name in hostnames(text):
+        try:
+            names = hostlist.expand(text)
+        except ValueError as exc:
+            raise common.SlurmError(str(exc)) from None
+        for name in names:
             print(name)
         return 0
     if what in ("partition", "partitions", "node", "nodes"):
         return _show_hosts(what.startswith("node"), rest[0] if rest else None)
     raise common.SlurmError(f"wq's scontrol does not show {what!r}")
-
-
-def hostnames(text: str) -> list[str]:
-    """n[1-3,5],m → n1 n2 n3 n5 m."""
-    out: list[str] = []
-    for match in re.finditer(r"([^,\[]+)(?:\[([^\]]*)\])?", text):
-        prefix, ranges = match.group(1), match.group(2)
-        if ranges is None:
-            out.append(prefix)
-            continue
-        for part in ranges.split(","):
-            low, _, high = part.partition("-")
-            width = len(low)
-            for number in range(int(low), int(high or low) + 1):
-                out.append(f"{prefix}{number:0{width}d}")
-    return out
 
 
 def _show_jobs(ids: list[str]) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from wq.errors import ParseError
-from wq.model import After, Mode, Requirements
+from wq.model import After, Mode, Requirements, SlurmShape
 from wq.parsing import deps
 from wq.parsing.units import MAX_COUNT, MAX_SECONDS, counts
 
@@ -78,6 +78,7 @@ class Batch:
     """What sbatch was asked for."""
     requirements: Requirements
     ntasks: int = 1                                 # -n (srun starts that many copies)
+    shape: SlurmShape = SlurmShape()                # the counts given, for SLURM_* variables
     name: str | None = None
     stdout: str | None = None
     stderr: str | None = None
@@ -217,11 +218,13 @@ def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, .
                                   threads=cpus if cpus > 1 else None)
     else:
         req = dataclasses.replace(req, mode=Mode.BYCORE, n=max(ntasks, nodes) * cpus)
+    per_cpu = None
     if values.get("mem") is not None:
         req = dataclasses.replace(req, mem=memory(str(values["mem"]), "--mem"))
     elif values.get("mem-per-cpu") is not None:
-        per = memory(str(values["mem-per-cpu"]), "--mem-per-cpu")
-        req = dataclasses.replace(req, mem=per * (req.n if req.mode is Mode.BYCORE1 else cpus))
+        per_cpu = memory(str(values["mem-per-cpu"]), "--mem-per-cpu")
+        req = dataclasses.replace(req, mem=per_cpu * (req.n if req.mode is Mode.BYCORE1
+                                                      else cpus))
     if values.get("time") is not None:
         req = dataclasses.replace(req, time_limit=slurm_time(str(values["time"])))
     gpus = _gpus(values)
@@ -257,7 +260,13 @@ def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, .
     wrap = values.get("wrap")
     if wrap is not None and rest:
         raise ParseError("give a script or --wrap, not both", source=SOURCE)
-    return Batch(requirements=req, ntasks=ntasks, name=name, stdout=values.get("output"),
+    shape = SlurmShape(ntasks=ntasks if values.get("ntasks") is not None else None,
+                       cpus_per_task=cpus if values.get("cpus-per-task") is not None else None,
+                       nodes=nodes if values.get("nodes") is not None else None,
+                       mem_per_cpu=None if per_cpu is None else round(per_cpu * 1024),
+                       array=array)
+    return Batch(requirements=req, ntasks=ntasks, shape=shape, name=name,
+                 stdout=values.get("output"),
                  stderr=values.get("error"), chdir=values.get("chdir"), array=array,
                  throttle=throttle, after=after, export=export,
                  parsable="parsable" in values, wait="wait" in values,

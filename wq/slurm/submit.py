@@ -54,7 +54,8 @@ def sbatch(args: list[str]) -> int:
         req = dataclasses.replace(req, job_name=name)
     spec = JobSpec(command=script.run_command(text, batch.script_args), cwd=cwd,
                    env=tuple(sorted(_exported(batch.export).items())), requirements=req,
-                   stdout=stdout, stderr=stderr, after=batch.after, slurm=True)
+                   stdout=stdout, stderr=stderr, after=batch.after,
+                   slurm=dataclasses.replace(batch.shape, submit_dir=here))
     frame = codec.spec_to_dict(spec)
     shape: dict[str, Any] = {} if batch.array is None else {
         "array": list(batch.array), "throttle": batch.throttle}
@@ -144,7 +145,8 @@ def _attached(batch: Any, command: list[str], pty: bool) -> int:
         req = dataclasses.replace(req, job_name=os.path.basename(command[0]))
     spec = JobSpec(command=shlex.join(command), cwd=cwd,
                    env=tuple(sorted(_exported(batch.export).items())), requirements=req,
-                   after=batch.after, slurm=True, interactive=pty)
+                   after=batch.after, slurm=dataclasses.replace(batch.shape, submit_dir=here),
+                   interactive=pty)
     frame = codec.spec_to_dict(spec)
     with Client() as client:
         if client.by_launcher and not pty:
