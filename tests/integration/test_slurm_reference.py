@@ -1,0 +1,236 @@
+"""wq's Slurm commands diffed against a real Slurm.
+
+One corpus of sbatch invocations (CASES) runs on a real Slurm
+(tests/integration/realslurm.py: nodes node1-3 of 2 CPUs on loopback) and on
+wq's commands over a server whose sshd hosts have the same names and cores.
+Each side runs the whole corpus once (a module fixture) and the test of each
+case compares what a client can observe: sbatch's exit code and the form of
+its output, the `SLURM_*` environment inside the job, the output files'
+names and contents, and the state and exit code `scontrol show job` reports.
+A case whose observations differ must be one of DIVERGENT, each a row of
+docs/slurm.md's "Differences from Slurm", with its reason; a case listed there
+that has come to match fails too, so that the list stays true.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import cluster_yaml
+from tests.integration.realslurm import missing, real_slurm
+from tests.integration.sshd import Keys, SshHost, WqServer, wait_for
+from tests.integration.users import REPO
+
+#: the environment compared (what job scripts and tools read)
+KEYS = ("SLURM_JOB_ID", "SLURM_JOBID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
+        "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
+        "SLURM_ARRAY_TASK_STEP", "SLURM_NTASKS", "SLURM_NPROCS", "SLURM_CPUS_PER_TASK",
+        "SLURM_JOB_NODELIST", "SLURM_NODELIST", "SLURM_JOB_NUM_NODES", "SLURM_NNODES",
+        "SLURM_SUBMIT_DIR", "SLURM_JOB_NAME", "SLURM_CPUS_ON_NODE", "SLURM_MEM_PER_NODE",
+        "SLURM_MEM_PER_CPU", "SLURM_JOB_CPUS_PER_NODE", "SLURM_TASKS_PER_NODE",
+        "SLURM_NTASKS_PER_NODE", "SLURM_PROCID", "SLURM_JOB_USER", "SLURM_CLUSTER_NAME")
+#: what each job prints: the environment above, then the case's own lines
+SHOW = "env | grep '^SLURM_' | sort"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    args: tuple[str, ...]                # sbatch's, before --wrap
+    command: str = ""                    # after the environment, in the job
+    files: tuple[str, ...] = ()          # (made in the case's directory before sbatch)
+
+
+CASES = [
+    Case("plain", ()),
+    Case("name and output pattern", ("-J", "named", "-o", "out-%x-%j.txt")),
+    Case("cpus per task", ("-c", "2")),
+    Case("tasks", ("-n", "2")),
+    Case("tasks on two nodes", ("-N", "2", "-n", "2")),
+    Case("tasks per node", ("-N", "2", "--ntasks-per-node", "2")),
+    Case("exclusive", ("--exclusive",)),
+    Case("memory", ("--mem", "100M")),
+    Case("memory per cpu", ("-c", "2", "--mem-per-cpu", "50")),
+    Case("time in minutes", ("-t", "10"), "scontrol show job $SLURM_JOB_ID | grep -o "
+                                          "'TimeLimit=[^ ]*'"),
+    Case("array", ("--array", "1-3", "-o", "a-%A_%a.out")),
+    Case("array with a step and a limit", ("--array", "1-5:2%1", "-o", "s-%A_%a.out")),
+    Case("array list", ("--array", "1,4", "-o", "l-%A_%a.out")),
+    Case("exit status", (), "exit 3"),
+    Case("chdir", ("-D", "sub"), "pwd", files=("sub/",)),
+    Case("separate error file", ("-o", "o-%j.txt", "-e", "e-%j.txt"), "echo oops >&2"),
+]
+
+#: cases where wq differs from Slurm, each with docs/slurm.md's row for it
+DIVERGENT: dict[str, str] = {
+    "tasks on two nodes": "-N: nodes",
+    "tasks per node": "--ntasks-per-node",
+    "exclusive": "--exclusive",
+    "time in minutes": "Slurm's commands inside a job",
+    "array": "an array task's SLURM_JOB_ID",
+    "array with a step and a limit": "an array task's SLURM_JOB_ID",
+    "array list": "array lists",
+}
+
+
+@dataclass
+class Observed:
+    sbatch: tuple[int, str]                 # exit code, output's form
+    env: dict[str, str]                     # KEYS inside the (first) job, normalized
+    files: dict[str, str]                   # name -> lines other than the environment
+    state: str                              # scontrol's JobState and ExitCode
+
+
+class Side:
+    """One side of the comparison: how to run its commands, in a directory of its own."""
+
+    def __init__(self, name: str, root: Path, run: Callable[..., subprocess.CompletedProcess[str]]):
+        self.name, self.root, self.run = name, root, run
+        self.ids: dict[str, str] = {}
+        self.dirs: dict[str, Path] = {}
+
+    def submit_all(self) -> None:
+        for case in CASES:
+            where = self.root / re.sub(r"\W+", "-", case.name)
+            where.mkdir(parents=True)
+            for made in case.files:
+                (where / made).mkdir(parents=True) if made.endswith("/") else \
+                    (where / made).write_text("")
+            self.dirs[case.name] = where
+            script = f"{SHOW}\n{case.command}" if case.command else SHOW
+            result = self.run("sbatch", "--parsable", *case.args, "--wrap", script, cwd=where)
+            self.ids[case.name] = result.stdout.strip() if result.returncode == 0 else ""
+            (where / ".sbatch").write_text(f"{result.returncode}\n{result.stdout}")
+
+    def ended(self) -> bool:
+        live = self.run("squeue", "-h", "-o", "%i %T", cwd=self.root).stdout.split("\n")
+        return not any(line.strip() for line in live)
+
+    def observe(self, case: Case) -> Observed:
+        where = self.dirs[case.name]
+        code, out = (where / ".sbatch").read_text().split("\n", 1)
+        job = self.ids[case.name]
+        sbatch = (int(code), re.sub(r"\d+", "N", out.strip()))
+        files: dict[str, str] = {}
+        env: dict[str, str] = {}
+        for path in sorted(p for p in where.rglob("*") if p.is_file() and p.name != ".sbatch"):
+            lines = path.read_text().splitlines()
+            if not env:
+                env = normalize(dict(line.split("=", 1) for line in lines
+                                     if line.startswith("SLURM_") and "=" in line
+                                     and line.split("=", 1)[0] in KEYS), job, where)
+            name = str(path.relative_to(where)).replace(job, "J") if job else path.name
+            files[name] = "\n".join(line.replace(str(where), "DIR") for line in lines
+                                    if not line.startswith("SLURM_"))
+        state = ""
+        if job:
+            shown = self.run("scontrol", "show", "job", job.split("_")[0], cwd=where).stdout
+            state = " ".join(sorted(set(re.findall(r"(?:JobState|ExitCode)=\S+", shown))))
+        return Observed(sbatch, env, files, state)
+
+
+def normalize(env: dict[str, str], job: str, where: Path) -> dict[str, str]:
+    """Values as their form where the two sides cannot agree: ids, node names,
+    the directory, the user."""
+    out = dict(env)
+    for key, value in env.items():
+        if key in ("SLURM_JOB_ID", "SLURM_JOBID", "SLURM_ARRAY_JOB_ID"):
+            out[key] = "J" if value == job else re.sub(r"\d+", "N", value)
+        elif key in ("SLURM_JOB_NODELIST", "SLURM_NODELIST"):
+            out[key] = re.sub(r"\d+", "N", value)
+        elif key == "SLURM_SUBMIT_DIR":
+            out[key] = "DIR" if Path(value) == where else value
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
+    why = missing()
+    if why is not None:
+        if os.environ.get("CI"):            # (scripts/test installs it: CI must compare)
+            pytest.fail(why)
+        pytest.skip(why)
+    slurm = real_slurm([("node1", "127.0.0.21", 2), ("node2", "127.0.0.22", 2),
+                        ("node3", "127.0.0.23", 2)], name="wq")
+    try:
+        slurm.start()
+        root = slurm.base / "cases"
+        root.mkdir()
+
+        def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+            return slurm.run(*args, cwd=cwd)
+        side = Side("slurm", root, run)
+        side.submit_all()
+        wait_for(side.ended, 120, "the real Slurm to run the corpus")
+        yield side
+    finally:
+        slurm.stop()
+        shutil.rmtree(slurm.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def ours(tmp_path_factory: pytest.TempPathFactory, keys: Keys, hosts: list[SshHost]
+         ) -> Iterator[Side]:
+    base = tmp_path_factory.mktemp("wq-side")
+    cluster = base / "cluster.yaml"
+    cluster.write_text(cluster_yaml(keys, hosts, cores=2))
+    server = WqServer(base / "srv", cluster)
+    try:
+        server.start()
+        installed = server.wq("slurm", "install", str(base / "bin"))
+        assert installed.returncode == 0, installed.stderr
+        env = {**server.env, "PATH": f"{base / 'bin'}:{os.environ['PATH']}"}
+
+        def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(list(args), env=env, cwd=str(cwd), capture_output=True,
+                                  text=True, timeout=60)
+        side = Side("wq", base / "cases", run)
+        side.submit_all()
+        wait_for(side.ended, 120, "wq to run the corpus")
+        yield side
+    finally:
+        if server.proc is not None:
+            server.wq("rm", "all", timeout=60)
+        server.stop()
+        server.forget_node_dirs()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_wq_does_what_slurm_does(reference: Side, ours: Side, case: Case) -> None:
+    slurm, wq = reference.observe(case), ours.observe(case)
+    if case.name in DIVERGENT:
+        assert slurm != wq, f"{case.name} now matches Slurm: drop it from DIVERGENT " \
+                            "and from docs/slurm.md"
+    else:
+        assert wq == slurm, differences(slurm, wq)
+
+
+def test_each_divergence_is_a_row_of_docs_slurm_md() -> None:
+    text = (REPO / "docs" / "slurm.md").read_text()
+    section = text.split("## Differences from Slurm", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip() for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| case")}
+    assert set(DIVERGENT.values()) <= rows, set(DIVERGENT.values()) - rows
+
+
+def differences(slurm: Observed, wq: Observed) -> str:
+    """What differs, a line each: `what: Slurm's | wq's`."""
+    lines = []
+    for part in ("sbatch", "state"):
+        if getattr(slurm, part) != getattr(wq, part):
+            lines.append(f"{part}: {getattr(slurm, part)!r} | {getattr(wq, part)!r}")
+    for part in ("env", "files"):
+        theirs, mine = getattr(slurm, part), getattr(wq, part)
+        for key in sorted(theirs.keys() | mine.keys()):
+            if theirs.get(key) != mine.get(key):
+                lines.append(f"{part} {key}: {theirs.get(key)!r} | {mine.get(key)!r}")
+    return "Slurm | wq:\n" + "\n".join(lines)
+
