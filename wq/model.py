@@ -198,6 +198,9 @@ class Requirements:
     crash_limit: int = 3                # requeues after its host was lost
     shell: str = "sh"                   # what runs the command: sh, login or a path
     licenses: tuple[tuple[str, int], ...] = ()  # of the cluster's resources, by name
+    nodes: int = 0                      # bycore: on exactly this many hosts (0: any)
+    per_host: int = 0                   # bycore: at most this many cores a host (0: any)
+    whole: bool = False                 # bycore: its hosts taken whole (Slurm's --exclusive)
 
 
 class DepKind(enum.Enum):

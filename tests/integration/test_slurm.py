@@ -78,9 +78,9 @@ def test_sbatch_squeue_sacct_and_scancel_as_a_workflow_tool_uses_them(server, tm
     assert cancelled.returncode == 0, cancelled.stderr
     wait_state(server, int(long), ("cancelled",))
     assert run("squeue", "-h", "-t", "CA", "-o", "%i").stdout.split() == [long]
-    refused = run("sbatch", "--exclusive", "--wrap", "true")
+    refused = run("sbatch", "--deadline=now+1hour", "--wrap", "true")
     assert refused.returncode == 1 and refused.stderr == \
-        "sbatch: error: --exclusive: whole nodes (--exclusive) is not supported by wq\n"
+        "sbatch: error: --deadline: a deadline is not supported by wq\n"
 
 
 def test_srun_scontrol_sinfo_and_accounts(server, tmp_path):

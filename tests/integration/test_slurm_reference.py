@@ -47,6 +47,7 @@ class Case:
     args: tuple[str, ...]                # sbatch's, before --wrap
     command: str = ""                    # after the environment, in the job
     files: tuple[str, ...] = ()          # (made in the case's directory before sbatch)
+    cancel: bool = False                 # cancelled once submitted (it would wait for ever)
 
 
 CASES = [
@@ -56,11 +57,20 @@ CASES = [
     Case("tasks", ("-n", "2")),
     Case("tasks on two nodes", ("-N", "2", "-n", "2")),
     Case("tasks per node", ("-N", "2", "--ntasks-per-node", "2")),
+    Case("nodes alone", ("-N", "2")),
+    Case("tasks of two cores over nodes", ("-N", "2", "-n", "2", "-c", "2")),
+    Case("three tasks", ("-n", "3")),
     Case("exclusive", ("--exclusive",)),
+    Case("exclusive nodes", ("-N", "2", "--exclusive")),
     Case("memory", ("--mem", "100M")),
     Case("memory per cpu", ("-c", "2", "--mem-per-cpu", "50")),
-    Case("time in minutes", ("-t", "10"), "scontrol show job $SLURM_JOB_ID | grep -o "
-                                          "'TimeLimit=[^ ]*'"),
+    Case("Slurm's commands inside a job", (), "scontrol show job $SLURM_JOB_ID | grep -o "
+                                              "'JobState=[^ ]*'"),
+    Case("time in minutes", ("-t", "10")),
+    Case("time as M:S", ("-t", "1:30")),
+    Case("time as D-H", ("-t", "1-0")),
+    Case("time as H:M:S", ("-t", "2:00:00")),
+    Case("more nodes than there are", ("-N", "5"), cancel=True),
     Case("array", ("--array", "1-3", "-o", "a-%A_%a.out")),
     Case("array with a step and a limit", ("--array", "1-5:2%1", "-o", "s-%A_%a.out")),
     Case("array list", ("--array", "1,4", "-o", "l-%A_%a.out")),
@@ -71,10 +81,8 @@ CASES = [
 
 #: cases where wq differs from Slurm, each with docs/slurm.md's row for it
 DIVERGENT: dict[str, str] = {
-    "tasks on two nodes": "-N: nodes",
-    "tasks per node": "--ntasks-per-node",
-    "exclusive": "--exclusive",
-    "time in minutes": "Slurm's commands inside a job",
+    "Slurm's commands inside a job": "Slurm's commands inside a job",
+    "more nodes than there are": "a job that can never fit",
     "array": "an array task's SLURM_JOB_ID",
     "array with a step and a limit": "an array task's SLURM_JOB_ID",
     "array list": "array lists",
@@ -108,6 +116,8 @@ class Side:
             script = f"{SHOW}\n{case.command}" if case.command else SHOW
             result = self.run("sbatch", "--parsable", *case.args, "--wrap", script, cwd=where)
             self.ids[case.name] = result.stdout.strip() if result.returncode == 0 else ""
+            if case.cancel and self.ids[case.name]:
+                self.run("scancel", self.ids[case.name], cwd=where)
             (where / ".sbatch").write_text(f"{result.returncode}\n{result.stdout}")
 
     def ended(self) -> bool:
@@ -133,7 +143,8 @@ class Side:
         state = ""
         if job:
             shown = self.run("scontrol", "show", "job", job.split("_")[0], cwd=where).stdout
-            state = " ".join(sorted(set(re.findall(r"(?:JobState|ExitCode)=\S+", shown))))
+            state = " ".join(sorted(set(re.findall(r"(?:JobState|ExitCode|TimeLimit)=\S+",
+                                                   shown))))
         return Observed(sbatch, env, files, state)
 
 

@@ -66,5 +66,5 @@ def test_sbatch_lines_are_read_and_wq_lines_win():
         ("sim", "bycore1", 4, 1.0, 1800.0)
     assert parsed.stdout == "sim-sim-%j.out" and [str(a) for a in parsed.after] == \
         ["afterok:7"]
-    with pytest.raises(ParseError, match=r"^job.sh: #SBATCH: --exclusive"):
-        script.parse("#!/bin/sh\n#SBATCH --exclusive\ntrue\n", "job.sh")
+    with pytest.raises(ParseError, match=r"^job.sh: #SBATCH: --deadline"):
+        script.parse("#!/bin/sh\n#SBATCH --deadline=now+1hour\ntrue\n", "job.sh")

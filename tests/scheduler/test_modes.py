@@ -180,3 +180,48 @@ def test_a_retried_job_goes_to_another_host_when_it_can():
     busy_b = cluster(host("a"), host("b", cores=1))
     [d] = plan([retried], busy_b, now=0)          # nowhere else fits: back to a
     assert slices(d) == [("a", 2)]
+
+
+# -- Slurm's shapes: tasks of `threads` cores, `nodes`, `per_host`, `whole` ----------------
+
+
+def test_a_task_of_several_cores_stays_on_one_host():
+    view = cluster(host("a", cores=3), host("b", cores=3))
+    [d] = plan([job(1, n=4, threads=2)], view, now=0)
+    assert slices(d) == [("a", 2), ("b", 2)]                # not 3 + 1
+
+
+def test_nodes_spreads_over_exactly_that_many_hosts_a_task_each_then_in_order():
+    view = cluster(host("a", cores=4), host("b", cores=4), host("c", cores=4))
+    [d] = plan([job(1, n=2, nodes=2)], view, now=0)
+    assert slices(d) == [("a", 1), ("b", 1)]               # (one host would hold it)
+    [d] = plan([job(2, n=6, nodes=2)], view, now=0)
+    assert slices(d) == [("a", 3), ("b", 3)]               # a's room, then b's
+    refused = admit(req(n=4, nodes=4), view)
+    assert refused is not None and refused.reason == "needs 4 hosts; 3 can hold a task of it"
+
+
+def test_nodes_takes_the_roomiest_hosts_when_the_first_ones_are_too_small():
+    view = cluster(host("a", cores=1), host("b", cores=4), host("c", cores=4))
+    [d] = plan([job(1, n=8, nodes=2)], view, now=0)
+    assert slices(d) == [("b", 4), ("c", 4)]
+
+
+def test_per_host_caps_each_hosts_share():
+    view = cluster(host("a", cores=8), host("b", cores=8))
+    [d] = plan([job(1, n=8, per_host=4, nodes=2)], view, now=0)
+    assert slices(d) == [("a", 4), ("b", 4)]
+    refused = admit(req(n=12, threads=2, per_host=4, nodes=2), view)
+    assert refused is not None and refused.reason == (
+        "needs 12 cores on 2 hosts; the eligible hosts have 8 in all "
+        "(2 cores a task on one host, at most 4 a host)")
+
+
+def test_whole_takes_idle_hosts_whole_and_waits_for_them():
+    view = cluster(host("a", cores=2), host("b", cores=2))
+    busy = plan([job(1)], view, now=0)
+    [d] = plan([job(2, whole=True)], view, now=0)
+    assert slices(d) == [("b", 2)] and d.placement.slices[0].whole
+    assert busy and plan([job(3, whole=True)], view, now=0) == []
+    assert waiting_reason(job(3, whole=True), view) == \
+        "waiting for idle hosts to take whole for 1 core(s) (0 idle now)"

@@ -42,6 +42,26 @@ def test_tasks_cpus_and_nodes(args, mode, n):
     assert (req.mode, req.n) == (mode, n)
 
 
+@pytest.mark.parametrize("args, n, threads, nodes, per_host, whole", [
+    (["-N", "2", "-n", "3", "-c", "2"], 6, 2, 2, 0, False),
+    (["-N", "2", "--ntasks-per-node", "2"], 4, None, 2, 2, False),
+    (["-N", "2", "--ntasks-per-node=2", "-c", "3"], 12, 3, 2, 6, False),
+    (["--exclusive"], 1, None, 0, 0, True),
+    (["-N", "1", "--exclusive"], 1, None, 1, 0, True),
+    (["-n", "4", "-c", "2"], 8, 2, 0, 0, False),
+])
+def test_slurms_allocation_shapes_become_bycores(args, n, threads, nodes, per_host, whole):
+    req = parse([*args, "--wrap", "x"], None).requirements
+    assert req.mode is Mode.BYCORE
+    assert (req.n, req.threads, req.nodes, req.per_host, req.whole) == \
+        (n, threads, nodes, per_host, whole)
+
+
+def test_fewer_tasks_than_nodes_is_refused():
+    with pytest.raises(ParseError, match="--nodes: 3 nodes need a task each; --ntasks is 2"):
+        parse(["-N", "3", "-n", "2", "--wrap", "x"], None)
+
+
 def test_the_rest_of_the_mapping():
     batch = parse(["-o", "o-%x-%j.txt", "-e", "e.txt", "-D", "sub", "--array=1-9:2%3",
                    "-d", "afterok:5:6,afterany:7_2", "--gres=gpu:tesla:2", "-p", "fast",
@@ -63,7 +83,7 @@ def test_the_rest_of_the_mapping():
 def test_harmless_options_warn_and_meaningful_ones_are_refused():
     batch = parse(["-A", "lab", "--mail-type=END", "--qos", "x", "--wrap", "t"], None)
     assert batch.ignored == ("--account", "--mail-type", "--qos")
-    for args, message in ((["--exclusive"], "whole nodes"), (["--begin", "now+1h"], "start"),
+    for args, message in ((["--begin", "now+1h"], "start"),
                           (["--bogus"], "unknown option --bogus"),
                           (["--time"], "needs a value"), (["-n", "x"], "positive count"),
                           (["--gres=fpga:1"], "only gpu"),
@@ -75,8 +95,8 @@ def test_harmless_options_warn_and_meaningful_ones_are_refused():
 
 
 @pytest.mark.parametrize("text, seconds", [
-    ("30", 1800), ("5:30", 330), ("1:00:00", 3600), ("2-0", 172800), ("1-2:30", 95400),
-    ("1-2:3:4", 93784), ("UNLIMITED", None), ("infinite", None), ("0", None)])
+    ("30", 1800), ("5:30", 360), ("0:01", 60), ("1:00:00", 3600), ("2-0", 172800), ("1-2:30", 95400),
+    ("1-2:3:4", 93840), ("UNLIMITED", None), ("infinite", None), ("0", None)])
 def test_slurm_times(text, seconds):
     assert slurm_time(text) == seconds
 
@@ -102,7 +122,7 @@ def row(**kw) -> JobRow:
     base = dict(id="12.3", number=12, task=3, user="ann", state="running", pri="med",
                 nc=2, nh=1, host0="n1", submitted=1000.0, started=1010.0, ended=None,
                 exit=None, name="sim", reason="", instance=1, hosts=["n1"],
-                requirements={"mode": "bycore", "N": 2, "time": 3600.0, "mem": 2.0})
+                requirements={"mode": "bycore", "N": 2, "time": "1h", "mem": 2.0})
     return JobRow(**{**base, **kw})
 
 

@@ -81,6 +81,9 @@ FIELDS = FieldTable([
           ("crashlimit", "max_crashes")),
     Field("shell", _shell),
     Field("licenses", units.counts, ("license", "licences", "licence")),
+    Field("nodes", units.positive_int, ("hosts_count",)),
+    Field("per_host", units.positive_int, ("perhost", "cores_per_host")),
+    Field("whole", units.flag, ("exclusive",)),
 ])
 
 _ATTR = {"mode": "mode", "N": "n", "group": "groups", "notgroup": "not_groups",
@@ -88,7 +91,8 @@ _ATTR = {"mode": "mode", "N": "n", "group": "groups", "notgroup": "not_groups",
          "min_mem": "min_mem", "mem": "mem", "gpus": "gpus", "priority": "priority",
          "job_name": "job_name", "hostfile": "hostfile", "threads": "threads", "X": "x11",
          "retries": "retries", "time": "time_limit", "crash_limit": "crash_limit",
-         "shell": "shell", "licenses": "licenses"}
+         "shell": "shell", "licenses": "licenses", "nodes": "nodes", "per_host": "per_host",
+         "whole": "whole"}
 
 Raw = tuple[str, Any, int | None]   # key, value, line
 
@@ -144,6 +148,16 @@ def check(req: Requirements, *, source: str = "",
     if req.mode is Mode.BYGROUP and "N" in lines:
         raise ParseError("mode bygroup takes every host of its groups; drop 'N'",
                          source=source, line=lines.get("N"), key="N")
+    shaped = [name for name, given in (("nodes", req.nodes), ("per_host", req.per_host),
+                                        ("whole", req.whole)) if given]
+    if shaped and req.mode is not Mode.BYCORE:
+        raise ParseError(f"{shaped[0]} is mode bycore's (cores that may span hosts)",
+                         source=source, line=lines.get(shaped[0]), key=shaped[0])
+    threads = req.threads or 1
+    tasks = req.n // threads if req.n % threads == 0 else req.n
+    if req.nodes > tasks:
+        raise ParseError(f"nodes: {req.nodes} hosts need a task each; N: {req.n} makes "
+                         f"{tasks}", source=source, line=lines.get("nodes"), key="nodes")
     overlap = set(req.groups) & set(req.not_groups)
     if overlap:
         raise ParseError(f"group {sorted(overlap)[0]!r} is both wanted and excluded",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from wq.model import Mode, Requirements
-from wq.scheduler import filters
+from wq.scheduler import filters, modes
 from wq.scheduler.view import ClusterView, HostUse
 
 
@@ -32,10 +32,17 @@ def never_fits(req: Requirements, view: ClusterView) -> str | None:
     if not hosts:
         return _no_host(req)
     if req.mode is Mode.BYCORE:
-        per_host = [u for u in hosts if u.host.gpus >= req.gpus and u.host.mem >= req.mem]
-        total = sum(u.host.cores for u in per_host)
+        size = modes.unit(req)
+        rooms = sorted((_room(req, u.host.cores) for u in hosts
+                        if u.host.gpus >= req.gpus and u.host.mem >= req.mem), reverse=True)
+        rooms = [room for room in rooms if room]
+        if req.nodes and len(rooms) < req.nodes:
+            return f"needs {req.nodes} hosts; {len(rooms)} can hold a task of it"
+        total = sum(rooms[:req.nodes or None]) * size
         if total < req.n:
-            return f"needs {req.n} cores; the eligible hosts have {total} in all"
+            on = f" on {req.nodes} hosts" if req.nodes else ""
+            return f"needs {req.n} cores{on}; the eligible hosts have {total} in all" \
+                + (f" ({_shape(req)})" if _shape(req) else "")
     elif req.mode in (Mode.BYCORE1, Mode.BYHOST):
         largest = max(hosts, key=lambda u: u.host.cores)
         if largest.host.cores < req.n:
@@ -67,9 +74,32 @@ def why_waiting(req: Requirements, view: ClusterView, hosts: Sequence[HostUse]) 
         return f"waiting for {req.n} idle host(s){among} ({idle} idle now)"
     free = [u.free_cores for u in usable]
     if req.mode is Mode.BYCORE:
-        return f"waiting for {req.n} free core(s){among} ({sum(free)} free now)"
+        on = f" on {req.nodes} hosts" if req.nodes else ""
+        shape = f", {_shape(req)}" if _shape(req) else ""
+        if req.whole:
+            idle = sum(1 for u in usable if u.idle)
+            return (f"waiting for idle hosts to take whole for {req.n} core(s){on}{among} "
+                    f"({idle} idle now)")
+        return f"waiting for {req.n} free core(s){on}{among}{shape} ({sum(free)} free now)"
     return (f"waiting for {req.n} free core(s) on one host{among} "
             f"(at most {max(free)} free on one now)")
+
+
+def _room(req: Requirements, cores: int) -> int:
+    """Tasks (of modes.unit cores) a host of `cores` holds for `req`."""
+    size = modes.unit(req)
+    room = cores // size
+    return min(room, req.per_host // size) if req.per_host else room
+
+
+def _shape(req: Requirements) -> str:
+    """A bycore job's shape beyond its cores, in words ("" for none)."""
+    parts = []
+    if modes.unit(req) > 1:
+        parts.append(f"{modes.unit(req)} cores a task on one host")
+    if req.per_host:
+        parts.append(f"at most {req.per_host} a host")
+    return ", ".join(parts)
 
 
 def why_no_licenses(req: Requirements, view: ClusterView) -> str:

@@ -29,6 +29,8 @@ def _whole(use: HostUse) -> Slice:
 
 
 def bycore(req: Requirements, hosts: Sequence[HostUse]) -> Placement | None:
+    if req.nodes or req.per_host or req.whole or unit(req) > 1:
+        return tasks(req, hosts)
     one = bycore1(req, hosts)
     if one is not None:
         return one
@@ -41,6 +43,58 @@ def bycore(req: Requirements, hosts: Sequence[HostUse]) -> Placement | None:
             slices.append(_slice(use, req, take))
             need -= take
     return Placement(tuple(slices)) if need == 0 else None
+
+
+def unit(req: Requirements) -> int:
+    """The cores of one task, which stay on one host: `threads`, when N is a
+    multiple of it."""
+    threads = req.threads or 1
+    return threads if req.n % threads == 0 else 1
+
+
+def tasks(req: Requirements, hosts: Sequence[HostUse]) -> Placement | None:
+    """Slurm's allocation of N/unit tasks: each task's cores on one host, at most
+    `per_host` cores a host, on exactly `nodes` hosts when given (each with a
+    task at least, then the rest in host order, as Slurm's block distribution),
+    whole hosts when `whole`. One host that holds them all if any (without
+    `nodes`), else the first hosts in order that do."""
+    size = unit(req)
+    count = req.n // size
+    rooms: list[tuple[HostUse, int]] = []
+    for use in hosts:
+        if req.whole:
+            room = use.host.cores // size if use.idle and use.host.mem >= req.mem \
+                and use.host.gpus >= req.gpus else 0
+        else:
+            room = use.free_cores // size if _fits_extras(use, req) else 0
+        if req.per_host:
+            room = min(room, req.per_host // size)
+        if room > 0:
+            rooms.append((use, room))
+    if not req.nodes:
+        one = next((use for use, room in rooms if room >= count), None)
+        if one is not None:                                 # one host, as bycore would
+            return Placement((_whole(one) if req.whole else _slice(one, req, req.n),))
+    elif len(rooms) < req.nodes or count < req.nodes:
+        return None
+    if req.nodes:
+        chosen = rooms[:req.nodes]
+        if sum(room for _, room in chosen) < count:       # the roomiest, in host order
+            roomiest = sorted(range(len(rooms)), key=lambda i: -rooms[i][1])[:req.nodes]
+            chosen = [rooms[i] for i in sorted(roomiest)]
+        given = [1] * len(chosen)
+    else:
+        chosen, given = rooms, [0] * len(rooms)
+    left = count - sum(given)
+    for i, (_, room) in enumerate(chosen):
+        more = min(room - given[i], left)
+        given[i] += more
+        left -= more
+    if left > 0:
+        return None
+    slices = tuple(_whole(use) if req.whole else _slice(use, req, n * size)
+                   for (use, _), n in zip(chosen, given) if n)
+    return Placement(slices)
 
 
 def bycore1(req: Requirements, hosts: Sequence[HostUse]) -> Placement | None:

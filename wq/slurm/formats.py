@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Callable
 
+from wq.parsing import units
 from wq.protocol.replies import JobRow
 
 STATES = {"waiting": "PENDING", "running": "RUNNING", "done": "COMPLETED",
@@ -74,8 +75,12 @@ def _elapsed(row: JobRow, now: float) -> float:
 
 
 def _limit(row: JobRow) -> float | None:
+    """The job's time limit in seconds (requirements give it as text: 1h30m)."""
     value = (row.requirements or {}).get("time")
-    return value if isinstance(value, (int, float)) else None
+    try:
+        return units.duration(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _nodes(row: JobRow) -> str:

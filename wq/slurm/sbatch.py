@@ -33,7 +33,7 @@ TAKEN: dict[str, tuple[str | None, bool]] = {
     "export": (None, True), "parsable": (None, False), "wait": ("W", False),
     "test-only": (None, False), "wrap": (None, True), "nodelist": ("w", True),
     "exclude": ("x", True), "constraint": ("C", True), "licenses": ("L", True),
-    "quiet": ("Q", False),
+    "quiet": ("Q", False), "ntasks-per-node": (None, True), "exclusive": (None, False),
 }
 #: accepted and ignored, with a warning (they change nothing wq can act on)
 IGNORED: dict[str, tuple[str | None, bool]] = {
@@ -53,7 +53,6 @@ IGNORED: dict[str, tuple[str | None, bool]] = {
 #: known to Slurm, meaning something wq does not do: refused
 REFUSED = {
     "begin": "a start time", "hold": "a held job (-H)", "H": "a held job (-H)",
-    "ntasks-per-node": "tasks per node", "exclusive": "whole nodes (--exclusive)",
     "deadline": "a deadline", "container": "containers", "het-job": "heterogeneous jobs",
     "batch": "batch features", "gpus-per-task": "GPUs per task",
     "gpus-per-node": "GPUs per node (use --gpus)", "mem-per-gpu": "memory per GPU",
@@ -66,7 +65,7 @@ SRUN: dict[str, tuple[str | None, bool]] = {
     "overlap": (None, False), "exact": (None, False), "cpu-bind": (None, True),
     "mpi": (None, True), "jobid": (None, True), "kill-on-bad-exit": ("K", False),
     "input": ("i", True), "het-group": (None, True), "multi-prog": (None, False),
-    "ntasks-per-node": (None, True), "whole": (None, False), "x11": (None, False),
+    "whole": (None, False), "x11": (None, False),
 }
 _SHORT = {short: name for table in (TAKEN, IGNORED) for name, (short, _) in table.items()
           if short}
@@ -157,7 +156,7 @@ def _takes(name: str) -> bool:
         return TAKEN[name][1]
     if name in IGNORED:
         return IGNORED[name][1]
-    if name in REFUSED and name != "exclusive" and name != "H" and name != "hold":
+    if name in REFUSED and name not in ("H", "hold"):
         return True
     return False
 
@@ -209,15 +208,25 @@ def _values(options: list[tuple[str, str | None]]
 
 def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, ...]) -> Batch:
     req = Requirements()
-    ntasks = _count(values, "ntasks")
     cpus = _count(values, "cpus-per-task")
     nodes = _nodes(values.get("nodes"))
-    one_node = values.get("nodes") is not None and nodes == 1
-    if cpus > 1 and ntasks == 1 or one_node and ntasks * cpus > 1:
+    given_nodes = values.get("nodes") is not None
+    per_node = None if values.get("ntasks-per-node") is None else \
+        _count(values, "ntasks-per-node")
+    ntasks = _count(values, "ntasks") if values.get("ntasks") is not None else \
+        nodes * (per_node or 1)                      # (Slurm: a task a node by default)
+    if ntasks < nodes:
+        raise ParseError(f"--nodes: {nodes} nodes need a task each; --ntasks is {ntasks}",
+                         source=SOURCE)
+    whole = "exclusive" in values
+    if not whole and not per_node and (given_nodes and nodes == 1 or cpus > 1 and ntasks == 1):
         req = dataclasses.replace(req, mode=Mode.BYCORE1, n=ntasks * cpus,
                                   threads=cpus if cpus > 1 else None)
     else:
-        req = dataclasses.replace(req, mode=Mode.BYCORE, n=max(ntasks, nodes) * cpus)
+        req = dataclasses.replace(req, mode=Mode.BYCORE, n=ntasks * cpus,
+                                  threads=cpus if cpus > 1 else None,
+                                  nodes=nodes if given_nodes else 0,
+                                  per_host=(per_node or 0) * cpus, whole=whole)
     per_cpu = None
     if values.get("mem") is not None:
         req = dataclasses.replace(req, mem=memory(str(values["mem"]), "--mem"))
@@ -261,6 +270,7 @@ def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, .
     if wrap is not None and rest:
         raise ParseError("give a script or --wrap, not both", source=SOURCE)
     shape = SlurmShape(ntasks=ntasks if values.get("ntasks") is not None else None,
+                       ntasks_per_node=per_node,
                        cpus_per_task=cpus if values.get("cpus-per-task") is not None else None,
                        nodes=nodes if values.get("nodes") is not None else None,
                        mem_per_cpu=None if per_cpu is None else round(per_cpu * 1024),
@@ -336,7 +346,7 @@ def memory(text: str, option: str) -> float:
 
 def slurm_time(text: str) -> float | None:
     """Slurm's time forms, in seconds (None: no limit): M, M:S, H:M:S, D-H, D-H:M,
-    D-H:M:S; UNLIMITED, INFINITE or -1."""
+    D-H:M:S; UNLIMITED, INFINITE or -1. Seconds round up to a minute, as Slurm's do."""
     text = text.strip()
     if text.upper() in ("UNLIMITED", "INFINITE", "-1"):
         return None
@@ -356,7 +366,8 @@ def slurm_time(text: str) -> float | None:
         seconds = int(a) * 60
     if seconds <= 0:
         return None                       # Slurm reads a zero limit as none
-    return float(min(seconds, MAX_SECONDS))
+    minutes = -(-seconds // 60)           # Slurm's limits are whole minutes, rounded up
+    return float(min(minutes * 60, MAX_SECONDS))
 
 
 def array_range(text: str) -> tuple[tuple[int, int, int], int | None]:
