@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,8 @@ CASES = {
     "exit": dict(command="exit 3"),
     "signal": dict(command="kill -TERM $$"),
     "no cwd": dict(command="true", cwd="/nonexistent/dir"),
-    "no output": dict(command="true", stdout="/proc/forbidden/out"),
+    "no output": dict(command="true", stdout="a-file/out"),
+    "output dir made late": dict(command="echo late", stdout="late/out"),
     "time limit": dict(command="sleep 30", time_limit=1, grace=0.5),
     "hostfile": dict(command="cat hosts.txt", hostfile_lines=("a", "a", "b"),
                      hostfile_path="hosts.txt"),
@@ -67,13 +69,19 @@ def test_the_plain_and_the_helper_launch_agree(home, case):
     kw = dict(CASES[case])
     cwd = kw.pop("cwd", str(home / "work"))
     (home / "work").mkdir(exist_ok=True)
+    (home / "work" / "a-file").touch()
     if case == "hostfile":
         kw["hostfile_path"] = str(home / "work" / "hosts.txt")
+    timers = []
 
     def make(name: str) -> wrapper.Launch:
         extra = dict(kw)
         if case == "hostfile":
             extra["command"] = f"cat {extra['hostfile_path']}"
+        if case == "output dir made late":     # as a tool does right after sbatch
+            extra["stdout"] = f"late-{name}/out"
+            timers.append(threading.Timer(0.5, (home / "work" / f"late-{name}").mkdir))
+            timers[-1].start()
         return wrapper.Launch("sid", name, extra.pop("command"), cwd,
                               {"WQ_JOB_ID": "7"}, **extra)
 
@@ -95,6 +103,9 @@ def test_the_plain_and_the_helper_launch_agree(home, case):
         helped_files["error"] = (error[0], (error[1] or b"").replace(b"/2.1/", b"/1.1/"))
     assert plain_files == helped_files
     assert stat.S_IMODE(base.stat().st_mode) == 0o700
+    if timers:
+        assert [(home / "work" / f"late-{n}" / "out").read_text() for n in ("1.1", "2.1")] \
+            == ["late\n"] * 2
 
 
 def test_the_contract_is_filled_into_every_node_script():

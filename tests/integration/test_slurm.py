@@ -106,3 +106,15 @@ def test_srun_scontrol_sinfo_and_accounts(server, tmp_path):
     assert run("sacctmgr", "-n", "-s", "list", "user", "me", "format=account%256"
                ).stdout == "wq\n"
     assert run("sshare", "-U", "--format", "Account%256", "--noheader").stdout == "wq\n"
+
+
+def test_a_log_folder_made_right_after_sbatch_returns_is_waited_for(server, tmp_path):
+    """As a tool does that names the folder after the job id it has just been
+    told: wq starts the job within milliseconds, before the folder exists."""
+    run = shims(server, tmp_path)
+    submitted = run("sbatch", "--parsable", "-o", "logs/%j/%j_0_log.out", "--wrap", "echo made")
+    assert submitted.returncode == 0, submitted.stderr
+    number = submitted.stdout.strip()
+    (tmp_path / "logs" / number).mkdir(parents=True)
+    assert wait_state(server, int(number), ("done", "failed"))["state"] == "done"
+    assert (tmp_path / "logs" / number / f"{number}_0_log.out").read_text() == "made\n"

@@ -26,11 +26,17 @@ RC_NO_JOB_DIR = 96
 RC_NO_CWD = 97
 RC_NO_OUTPUT = 98
 
+#: seconds a runner waits for the directory of an output file to appear: a tool
+#: may make it right after `sbatch` returns, where Slurm's scheduling delay
+#: hides the order (docs/jobs.md, "Output files")
+OUTPUT_WAIT = 10
+
 VALUES: dict[str, str] = {
     "STARTED": STARTED, "EXITED": EXITED, "ERROR": ERROR, "LOST": LOST,
     "RUNNING": RUNNING, "NOT_STARTED": NOT_STARTED, "TIMED_OUT": TIMED_OUT, "ENDED": ENDED,
     "READY": READY, "RC_NO_HOSTFILE": str(RC_NO_HOSTFILE), "RC_NO_JOB_DIR": str(RC_NO_JOB_DIR),
     "RC_NO_CWD": str(RC_NO_CWD), "RC_NO_OUTPUT": str(RC_NO_OUTPUT),
+    "OUTPUT_WAIT": str(OUTPUT_WAIT),
 }
 _PLACEHOLDER = re.compile("@(" + "|".join(VALUES) + ")@")
 

@@ -232,26 +232,34 @@ class Launch:
                     for p in (req["stdout"], req["stderr"]))
         out = out or os.path.join(d, "stdout")
         err = err or os.path.join(d, "stderr")
+        prepared = "prepared"
         try:
             for path in dict.fromkeys((out, err)):
                 os.close(create(path, private=path.startswith(d + "/")))
-        except OSError:
-            write_file(os.path.join(d, "error"),
-                       "cannot write the output files %s and %s\n" % (out, err))
-            self.clean()
-            write_file(os.path.join(d, "rc"), "%d\n" % RC_NO_OUTPUT)
-            return self.finish()
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                write_file(os.path.join(d, "error"),
+                           "cannot write the output files %s and %s\n" % (out, err))
+                self.clean()
+                write_file(os.path.join(d, "rc"), "%d\n" % RC_NO_OUTPUT)
+                return self.finish()
+            prepared = "outputs"             # the runner waits for the directory
         limit = req.get("limit") or ""
         if limit:
             self.spent.append("timer.pid")
         argv = ["/bin/sh", helper.script("run"), d, cwd, out, err, req.get("shell") or "sh",
                 "%04o" % UMASK, limit, str(req.get("steps") or 50),
-                helper.script("timer") if limit else "", "prepared", *req.get("argv", ())]
+                helper.script("timer") if limit else "", prepared, *req.get("argv", ())]
         go_r, go_w = os.pipe()
+        fds, ready_r = go_r, None
+        if prepared == "outputs":            # it says when it made them, as the job starts
+            ready_r, ready_w = os.pipe()
+            fds = (go_r, ready_w, os.open(os.devnull, os.O_WRONLY))
         try:
-            self.pid = spawn(argv, go_r, env)
+            self.pid = spawn(argv, fds, env)
         finally:
-            os.close(go_r)
+            for fd in (fds if ready_r is not None else (go_r,)):
+                os.close(fd)
         # the runner waits for this before it starts the job (and writes it
         # itself should this helper die first: its stdin then ends)
         try:
@@ -265,8 +273,26 @@ class Launch:
                 pass
         finally:
             os.close(go_w)
-        send({"id": self.id, "started": [self.pid, start, BOOT]})
+        self.started = [self.pid, start, BOOT]
+        if ready_r is None:
+            send({"id": self.id, "started": self.started})
+        else:
+            nonblocking(ready_r)
+            helper.sel.register(ready_r, selectors.EVENT_READ, (self.ready, None))
         helper.children[self.pid] = self
+
+    def ready(self, fd, _):
+        """The runner's line once it has made the output files (or its end)."""
+        try:
+            data = os.read(fd, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        self.helper.sel.unregister(fd)
+        os.close(fd)
+        if data.startswith(b"go"):
+            send({"id": self.id, "started": self.started})
 
     def fail(self, message, code):
         send({"id": self.id, "exited": code, "error": message})

@@ -29,7 +29,9 @@
 # `prepared`: the per-host helper has already taken the claim, checked the
 # directories and truncated the output files, started this runner in a session
 # of its own with no terminal or channel, and records its pid (then writes a
-# line to this runner's stdin, a pipe).
+# line to this runner's stdin, a pipe). `outputs`: the same, but an output
+# file's directory was missing, so this runner waits for it, creates them and
+# then writes a line to its stdout (another pipe of the helper's).
 #
 # Every name of this runner starts with wq_ (a job's environment never holds
 # one), and the path of a finished job forks nothing but the job itself.
@@ -79,14 +81,42 @@ wq_output() {
         *) ( umask "$wq_umask" && : > "$1" ) 2>/dev/null ;;
     esac
 }
+wq_outputs() {
+    wq_output "$wq_out" && { [ "$wq_err" = "$wq_out" ] || wq_output "$wq_err"; }
+}
+# true when the directory of the file PATH does not exist (yet)
+wq_no_dir() {
+    case $1 in */?*) [ -n "${1%/*}" ] && [ ! -e "${1%/*}" ] ;; *) return 1 ;; esac
+}
+# Create both output files. A directory of theirs that is missing is waited
+# for, @OUTPUT_WAIT@ s at most: a tool may make it right after submitting.
+wq_make_outputs() {
+    wq_waited=0
+    until wq_outputs; do
+        if { ! wq_no_dir "$wq_out" && ! wq_no_dir "$wq_err"; } ||
+                [ "$wq_waited" -ge @OUTPUT_WAIT@0 ]; then
+            printf 'cannot write the output files %s and %s\n' "$wq_out" "$wq_err" \
+                > "$wq_d/error"
+            wq_finish @RC_NO_OUTPUT@
+        fi
+        if sleep 0.2 2>/dev/null; then wq_waited=$((wq_waited + 2))
+        else sleep 1; wq_waited=$((wq_waited + 10))
+        fi
+    done
+}
 if [ -z "$wq_prepared" ]; then
-    if ! wq_output "$wq_out" || { [ "$wq_err" != "$wq_out" ] && ! wq_output "$wq_err"; }; then
-        printf 'cannot write the output files %s and %s\n' "$wq_out" "$wq_err" > "$wq_d/error"
-        wq_finish @RC_NO_OUTPUT@
-    fi
+    wq_make_outputs
     printf '@STARTED@ %s %s %s\n' "$$" "$wq_start" "$wq_boot"
     # From here on nothing of this runner talks to the channel that launched it.
     exec </dev/null >/dev/null 2>&1
+elif [ "$wq_prepared" = outputs ]; then
+    wq_make_outputs
+    # say so to the helper (this stdout is its pipe), which then reports the
+    # start; should the helper be gone, the write fails and nothing more
+    trap '' PIPE
+    echo go 2>/dev/null
+    trap - PIPE
+    exec >/dev/null
 fi
 if [ -n "$wq_limit" ]; then
     # not a process group leader, so setsid needs no fork: $! is its group
