@@ -32,7 +32,7 @@ def test_a_key_open_to_others_is_refused(key, tmp_path):
 
 def test_a_signature_survives_the_round_trip_through_the_server_and_nothing_else(key):
     spec = JobSpec(command="echo $X", cwd="/tmp", env=(("X", "1"),), stdin="in\udcff",
-                   seal=signing.seal(), tasks=(1, 9, 2), entries=True)
+                   seal=signing.seal(), tasks=((1, 9, 2),), entries=True)
     frame = codec.spec_to_dict(spec)
     frame["signature"] = signing.sign(key, frame, "ann")
     stored = codec.spec_to_dict(codec.spec_from_dict(frame))       # as the server keeps it

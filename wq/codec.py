@@ -13,7 +13,7 @@ from typing import Any
 
 from wq.errors import ParseError
 from wq.model import JobSpec, Placement, Requirements, Slice, SlurmShape
-from wq.parsing import deps, requirements
+from wq.parsing import arrays, deps, requirements
 
 
 def spec_to_dict(spec: JobSpec, *, env: bool = True) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def spec_to_dict(spec: JobSpec, *, env: bool = True) -> dict[str, Any]:
             **({} if spec.on_end is None else {"on_end": spec.on_end}),
             **({} if spec.signature is None else {"signature": spec.signature}),
             **({} if spec.seal is None else {"seal": spec.seal}),
-            **({} if spec.tasks is None else {"tasks": list(spec.tasks)}),
+            **({} if spec.tasks is None else {"tasks": arrays.to_json(spec.tasks)}),
             **({} if not spec.entries else {"entries": True}),
             **({} if spec.again is None else {"again": spec.again,
                                               "again_tag": spec.again_tag})}
@@ -77,10 +77,10 @@ def spec_from_dict(data: Any, *, source: str = "request", env: Env | None = None
         raise ParseError("again_tag is 64 hex digits, with again", source=source,
                          key="again_tag")
     tasks = data.get("tasks")
-    if tasks is not None and not (isinstance(tasks, list) and len(tasks) == 3 and all(
-            isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 1 << 62 for t in tasks)
-            and tasks[0] <= tasks[1] and tasks[2] >= 1):
-        raise ParseError("tasks is [first, last, step]", source=source, key="tasks")
+    ranges = None if tasks is None else arrays.from_json(tasks)
+    if tasks is not None and ranges is None:
+        raise ParseError("tasks is [first, last, step], or a list of them in order",
+                         source=source, key="tasks")
     entries = data.get("entries", False)
     if not isinstance(entries, bool):
         raise ParseError("entries must be true or false", source=source, key="entries")
@@ -102,7 +102,7 @@ def spec_from_dict(data: Any, *, source: str = "request", env: Env | None = None
                    requirements=req, interactive=interactive, stdin=stdin, slurm=slurm,
                    session=session, on_end=on_end,
                    signature=signature, seal=seal, again=again, again_tag=again_tag,
-                   tasks=None if tasks is None else (tasks[0], tasks[1], tasks[2]),
+                   tasks=ranges,
                    entries=entries,
                    after=deps.parse(",".join(after), source=source)
                    if after else (), **outputs)
@@ -123,7 +123,7 @@ def _slurm_dict(shape: SlurmShape) -> dict[str, Any] | bool:
     for name in SlurmShape.__slots__:
         value = getattr(shape, name)
         if value not in (None, ""):
-            out[name] = list(value) if isinstance(value, tuple) else value
+            out[name] = arrays.to_json(value) if name == "array" else value
     return out or True
 
 
@@ -142,11 +142,10 @@ def _slurm_shape(data: Any, source: str) -> SlurmShape | None:
                 raise ParseError("slurm: submit_dir must be an absolute path", source=source,
                                  key="slurm")
         elif name == "array":
-            if not (isinstance(value, list) and len(value) == 3
-                    and all(type(v) is int and 0 <= v <= MAX_COUNT for v in value)):
-                raise ParseError("slurm: array must be [first, last, step]", source=source,
-                                 key="slurm")
-            value = (value[0], value[1], value[2])
+            value = arrays.from_json(value, most=MAX_COUNT)
+            if value is None:
+                raise ParseError("slurm: array must be [first, last, step] or a list of "
+                                 "them, in order", source=source, key="slurm")
         elif type(value) is not int or not 0 < value <= MAX_COUNT:
             raise ParseError(f"slurm: {name} must be a count from 1 to {MAX_COUNT}",
                              source=source, key="slurm")

@@ -35,7 +35,7 @@ from wq.executor.local import LocalExecutor
 from wq.executor.outcome import Started
 from wq.ledger import Ledger
 from wq.model import Host, Job
-from wq.parsing import units
+from wq.parsing import arrays, units
 from wq.protocol import framing
 from wq.protocol import messages as m
 from wq.protocol.launching import INSTANCE, OPS, SERVER_ID, Call, Report
@@ -217,7 +217,7 @@ class Launcher:
                           f"ago; submit it again")
         if (job.task is None) != (spec.tasks is None) or (
                 job.task is not None and spec.tasks is not None
-                and job.task not in range(spec.tasks[0], spec.tasks[1] + 1, spec.tasks[2])):
+                and not arrays.contains(spec.tasks, job.task)):
             raise Refused(f"job {job.label}: not a task {self.user} signed")
         if job.entry is not None and (job.entry_tag is None or job.task is None
                                       or not signing.verify_entry(

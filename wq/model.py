@@ -223,6 +223,10 @@ class After:
         return f"{self.kind.value}:{target}"
 
 
+#: an array's task indices: ranges (first, last, step), sorted and disjoint
+Ranges = tuple[tuple[int, int, int], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class SlurmShape:
     """What an sbatch or srun submission asked of Slurm, for the variables Slurm
@@ -234,7 +238,7 @@ class SlurmShape:
     nodes: int | None = None            # -N
     ntasks_per_node: int | None = None  # --ntasks-per-node
     mem_per_cpu: int | None = None      # --mem-per-cpu, in MB
-    array: tuple[int, int, int] | None = None   # --array's first, last and step
+    array: Ranges | None = None         # --array's indices (wq.parsing.indices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +255,7 @@ class JobSpec:
     stdin: str | None = None            # data for the job's stdin (--stdin), surrogateescaped
     signature: str | None = None        # its user's HMAC of the rest (wq.signing), in a lab
     seal: str | None = None             # in a lab: when it was signed and a nonce (wq.signing)
-    tasks: tuple[int, int, int] | None = None   # in a lab: an array's signed range
+    tasks: Ranges | None = None         # in a lab: an array's signed indices
     entries: bool = False               # in a lab: its tasks each have a (tagged) entry
     again: str | None = None            # a rerun's own seal, and its user's tag of it
     again_tag: str | None = None        # (outside the signature: wq.signing.sign_again)

@@ -118,3 +118,23 @@ def test_a_log_folder_made_right_after_sbatch_returns_is_waited_for(server, tmp_
     (tmp_path / "logs" / number).mkdir(parents=True)
     assert wait_state(server, int(number), ("done", "failed"))["state"] == "done"
     assert (tmp_path / "logs" / number / f"{number}_0_log.out").read_text() == "made\n"
+
+
+def test_each_array_task_has_an_integer_job_id_that_slurms_commands_take(server, tmp_path):
+    run = shims(server, tmp_path)
+    submitted = run("sbatch", "--parsable", "--array", "1,4,7", "-o", "t-%a.out", "--wrap",
+                    "echo $SLURM_JOB_ID $SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_ID")
+    assert submitted.returncode == 0, submitted.stderr
+    number = int(submitted.stdout)
+    for task in (1, 4, 7):
+        wait_state(server, f"{number}.{task}", ("done",))
+    ids = {int(t): int(i) for i, a, t in (
+        (tmp_path / f"t-{t}.out").read_text().split() for t in (1, 4, 7)) if int(a) == number}
+    assert ids == {1: number + 1, 4: number + 2, 7: number}
+    after = run("sbatch", "--parsable", "--wrap", "true").stdout.strip()
+    assert int(after) == number + 3                       # (the array took three numbers)
+    for task, slurm_id in ids.items():
+        shown = run("sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", str(slurm_id))
+        assert shown.stdout.splitlines() == (
+            [f"{number}_{t}|COMPLETED" for t in (1, 4, 7)] if task == 7 else
+            [f"{number}_{task}|COMPLETED"]), shown.stderr

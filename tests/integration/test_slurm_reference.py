@@ -83,9 +83,6 @@ CASES = [
 DIVERGENT: dict[str, str] = {
     "Slurm's commands inside a job": "Slurm's commands inside a job",
     "more nodes than there are": "a job that can never fit",
-    "array": "an array task's SLURM_JOB_ID",
-    "array with a step and a limit": "an array task's SLURM_JOB_ID",
-    "array list": "array lists",
 }
 
 

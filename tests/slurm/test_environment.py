@@ -51,11 +51,18 @@ def test_memory_per_node_or_per_cpu():
     assert per_cpu["SLURM_MEM_PER_CPU"] == "50" and "SLURM_MEM_PER_NODE" not in per_cpu
 
 
-def test_an_array_task_knows_its_array():
+def test_an_array_task_knows_its_array_and_has_an_integer_id_of_its_own():
     env = submitted(["--array", "1-6:2%1"], ("n1", 1), task=3)
     assert (env["SLURM_ARRAY_JOB_ID"], env["SLURM_ARRAY_TASK_ID"]) == ("12", "3")
     assert (env["SLURM_ARRAY_TASK_COUNT"], env["SLURM_ARRAY_TASK_MIN"],
             env["SLURM_ARRAY_TASK_MAX"], env["SLURM_ARRAY_TASK_STEP"]) == ("3", "1", "5", "2")
+    # as Slurm: the last task keeps the array's id, the others take the next ones
+    ids = [submitted(["--array", "1-6:2"], ("n1", 1), task=t)["SLURM_JOB_ID"] for t in (1, 3, 5)]
+    assert ids == ["13", "14", "12"]
+    listed = submitted(["--array", "1,4"], ("n1", 1), task=1)
+    assert (listed["SLURM_JOB_ID"], listed["SLURM_ARRAY_TASK_COUNT"],
+            listed["SLURM_ARRAY_TASK_MAX"], listed["SLURM_ARRAY_TASK_STEP"]) == \
+        ("13", "2", "4", "1")
 
 
 def test_counts_a_node_in_slurms_run_length_form():
@@ -73,12 +80,14 @@ def test_an_older_job_that_said_only_slurm_true_keeps_its_directory():
 def test_a_shape_goes_through_the_store_and_the_wire_as_it_was_and_bad_ones_are_refused():
     spec = job(1).spec
     for shape in (SlurmShape(), SlurmShape("/home/ann", ntasks=3, cpus_per_task=2, nodes=2,
-                                           mem_per_cpu=512, array=(1, 9, 2))):
+                                           mem_per_cpu=512, array=((1, 9, 2),)),
+                  SlurmShape(array=((1, 1, 1), (4, 10, 3)))):
         data = codec.spec_to_dict(dataclasses.replace(spec, slurm=shape))
         assert codec.spec_from_dict(data).slurm == shape
     assert codec.spec_to_dict(dataclasses.replace(spec, slurm=SlurmShape()))["slurm"] is True
     assert codec.spec_from_dict({**codec.spec_to_dict(spec)}).slurm is None
     for bad in ({"ntasks": 0}, {"submit_dir": "relative"}, {"array": [1, 2]},
+                {"array": [[4, 4, 1], [1, 1, 1]]}, {"array": [[1, 3, 1], [3, 3, 1]]},
                 {"nodes": True}, {"cores": 2}, "yes"):
         with pytest.raises(ParseError, match="slurm"):
             codec.spec_from_dict({**codec.spec_to_dict(spec), "slurm": bad})

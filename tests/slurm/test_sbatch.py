@@ -10,7 +10,7 @@ from wq.errors import ParseError
 from wq.model import After, DepKind, Mode
 from wq.protocol.replies import JobRow
 from wq.slurm import formats
-from wq.slurm.sbatch import array_range, memory, output_pattern, parse, slurm_time
+from wq.slurm.sbatch import memory, output_pattern, parse, slurm_time
 
 SCRIPT = """#!/bin/bash
 #SBATCH --job-name=sim
@@ -71,7 +71,7 @@ def test_the_rest_of_the_mapping():
     req = batch.requirements
     assert req.licenses == (("genus", 1), ("matlab", 2))
     assert (batch.stdout, batch.stderr, batch.chdir) == ("o-%x-%j.txt", "e.txt", "sub")
-    assert batch.array == (1, 9, 2) and batch.throttle == 3 and batch.wait
+    assert batch.array == ((1, 9, 2),) and batch.throttle == 3 and batch.wait
     assert batch.after == (After(DepKind.AFTEROK, 5), After(DepKind.AFTEROK, 6),
                            After(DepKind.AFTERANY, 7, 2))
     assert req.gpus == 2 and req.groups == ("fast", "avx", "big")
@@ -88,7 +88,8 @@ def test_harmless_options_warn_and_meaningful_ones_are_refused():
                           (["--time"], "needs a value"), (["-n", "x"], "positive count"),
                           (["--gres=fpga:1"], "only gpu"),
                           (["--licenses=matlab:0"], "--licenses: expected a count of matlab"),
-                          (["--array", "1,3,5"], "not supported"),
+                          (["--array", "1-3,3"], "1-3 and 3 overlap"),
+                          (["--array", "5-2"], "'5-2' is an empty range"),
                           (["-d", "after:3"], "not supported")):
         with pytest.raises(ParseError, match=message):
             parse(["--wrap", "t", *args], None)
@@ -104,9 +105,6 @@ def test_slurm_times(text, seconds):
 def test_sizes_arrays_and_patterns():
     assert memory("4000", "--mem") == pytest.approx(4000 / 1024)
     assert memory("16G", "--mem") == 16 and memory("1t", "--mem") == 1024
-    assert array_range("7") == ((7, 7, 1), None)
-    with pytest.raises(ParseError):
-        array_range("5-2")
     assert output_pattern("%x-%u-%j-%A_%a-%N.out", "sim", "ann") == "sim-ann-%j-%A_%a-%h.out"
 
 

@@ -35,13 +35,14 @@ class Hello:
 
 @dataclass(frozen=True, slots=True)
 class Submit:
-    """One job, or an array: `array` [first, last, step] or `entries` (one task
-    each, in WQ_ENTRY), at most `throttle` running at once."""
+    """One job, or an array: `array` [first, last, step] (or a list of them, in
+    order) or `entries` (one task each, in WQ_ENTRY), at most `throttle`
+    running at once."""
 
     type: ClassVar[str] = "submit"
     spec: dict[str, Any]
     attach: bool = False
-    array: list[int] | None = None
+    array: list[int] | list[list[int]] | None = None
     entries: list[str] | None = None
     throttle: int | None = None
     entry_tags: list[str] | None = None     # in a lab: each entry's tag (wq.signing)

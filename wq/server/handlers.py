@@ -22,7 +22,7 @@ from wq import codec, scheduler
 from wq.errors import ParseError, WqError
 from wq.model import (HostState, Job, JobId, JobSpec, JobState, Limits, Requirements,
                       priority_name)
-from wq.parsing import selectors
+from wq.parsing import arrays, selectors
 from wq.protocol import messages as m
 from wq.scheduler.deps import Key, Tally
 from wq.protocol.replies import (Attached, Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
@@ -388,12 +388,17 @@ class Handlers:
 
     def _numbers(self, sel: selectors.Selector, user: str) -> selectors.Selector | None:
         """The numbers a selector stands for: `last` is the user's last job (None
-        when they have none), `all` every number (of theirs)."""
+        when they have none), `all` every number (of theirs), the number Slurm's
+        commands gave an array's task that task."""
         if sel.special == "all":
             return selectors.Selector(0, 1 << 62)
         if sel.special == "last":
             number = self.store.last_number(user)
             return None if number is None else selectors.Selector(number, number)
+        if sel.first == sel.last and sel.tasks is None:
+            alias = self.store.slurm_alias(sel.first)      # a task's id in Slurm's way
+            if alias is not None:
+                return selectors.Selector(alias[0], alias[0], (alias[1], alias[1]))
         return sel
 
     async def on_ls(self, req: m.ListJobs, user: str) -> Listing:
@@ -434,14 +439,14 @@ class Handlers:
             jobs = heapq.merge(jobs, sorted(past, key=_order), key=_order)
         if req.user:
             jobs = (j for j in jobs if j.user == req.user)
-        arrays: list[JobRow] = []
+        summaries: list[JobRow] = []
         if not req.expand:
             listed = list(jobs)             # a row per array: its head stands for its queue
-            arrays = sorted(self._array_rows(listed, finished, req.user),
-                            key=lambda r: r.number)
+            summaries = sorted(self._array_rows(listed, finished, req.user),
+                               key=lambda r: r.number)
             jobs = [j for j in listed if j.task is None]
         rows = (self._job_row(j, req, view, reasons, admin or j.user == user) for j in jobs)
-        yield from heapq.merge(arrays, rows, key=lambda r: (r.number, r.task or 0))
+        yield from heapq.merge(summaries, rows, key=lambda r: (r.number, r.task or 0))
 
     def _job_row(self, job: Job, req: m.ListJobs, view: scheduler.ClusterView | None,
                  reasons: dict[tuple[Requirements, str], str], details: bool) -> JobRow:
@@ -495,14 +500,14 @@ class Handlers:
                     ) -> list[JobRow]:
         """One row per array: how many of its tasks are in each state. `jobs` has
         only the first of an array's queue (_active), standing for all."""
-        arrays: dict[int, tuple[JobRow, dict[str, int]]] = {}     # its first row, counts
+        by_number: dict[int, tuple[JobRow, dict[str, int]]] = {}     # its first row, counts
         started: dict[int, float] = {}                           # its first task's start
         for job in jobs:
             if job.task is None:
                 continue
-            if job.number not in arrays:
-                arrays[job.number] = (_row(job), {})
-            counts = arrays[job.number][1]
+            if job.number not in by_number:
+                by_number[job.number] = (_row(job), {})
+            counts = by_number[job.number][1]
             queue = self.engine.queued(job.number)
             many = len(queue) if queue and queue[0] is job else 1
             counts[job.state.value] = counts.get(job.state.value, 0) + many
@@ -510,16 +515,16 @@ class Handlers:
                 started[job.number] = job.started
         if finished:
             for number, past in self.store.array_counts(finished, user=user).items():
-                if number not in arrays:
+                if number not in by_number:
                     first = self.store.first_of(number)
                     if first is None:
                         continue
-                    arrays[number] = (_row(first), {})
-                counts = arrays[number][1]
+                    by_number[number] = (_row(first), {})
+                counts = by_number[number][1]
                 for state, count in past.items():
                     counts[state] = counts.get(state, 0) + count
         return [_array_row(first, number, counts, started.get(number))
-                for number, (first, counts) in arrays.items()]
+                for number, (first, counts) in by_number.items()]
 
     def on_stat(self, req: m.Stat, user: str) -> StatReply:
         view = self.engine.view()
@@ -829,13 +834,14 @@ def _tasks(req: m.Submit) -> list[tuple[int, str | None]] | None:
     if req.throttle is not None and req.throttle < 1:
         raise WqError("an array's throttle (%N) must be 1 or more")
     if req.array is not None:
-        if len(req.array) != 3 or req.array[2] < 1 or req.array[1] < req.array[0] \
-                or req.array[0] < 0:
-            raise WqError("an array range is [first, last, step] with first <= last, step >= 1")
-        indices = range(req.array[0], req.array[1] + 1, req.array[2])
-        if len(indices) > MAX_TASKS:
-            raise WqError(f"an array has at most {MAX_TASKS} tasks ({len(indices)} asked)")
-        return [(i, None) for i in indices]
+        ranges = arrays.from_json(req.array)
+        if ranges is None:
+            raise WqError("an array range is [first, last, step] with first <= last, step >= 1 "
+                          f"(or up to {arrays.MAX_PIECES} of them, in order, apart)")
+        count = arrays.count(ranges)
+        if count > MAX_TASKS:
+            raise WqError(f"an array has at most {MAX_TASKS} tasks ({count} asked)")
+        return [(i, None) for i in arrays.each(ranges)]
     if req.entries is not None:
         if not req.entries:
             raise WqError("the array has no entries (an empty file or list?)")
@@ -857,7 +863,7 @@ def _check_signed(spec: JobSpec, tasks: list[tuple[int, str | None]] | None,
         raise WqError("refused: a lab member's job must be signed by their wq client "
                       "(this client is too old, or not wq's)")
     if tasks is not None and (spec.tasks is None or not all(
-            t in range(spec.tasks[0], spec.tasks[1] + 1, spec.tasks[2]) for t, _ in tasks)):
+            arrays.contains(spec.tasks, t) for t, _ in tasks)):
         raise WqError("refused: a lab member's array must be signed with its task numbers "
                       "by their wq client")
     if spec.entries != any(e is not None for _, e in tasks or ()):

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Mapping
 
 from wq.executor import wrapper
-from wq.parsing import hostlist
+from wq.parsing import arrays, hostlist
 from wq.model import Host, Instance, Job
 
 
@@ -66,7 +66,7 @@ def slurm_environment(job: Job) -> dict[str, str]:
         cores[piece.host] = cores.get(piece.host, 0) + piece.cores
     per_task = shape.cpus_per_task or req.threads or 1
     nodelist = hostlist.compress(cores)
-    slurm_id = job.label.replace(".", "_")
+    slurm_id = str(slurm_number(job))
     env = {"SLURM_JOB_ID": slurm_id, "SLURM_JOBID": slurm_id,
            "SLURM_JOB_NAME": job.name, "SLURM_SUBMIT_DIR": shape.submit_dir or spec.cwd,
            "SLURM_JOB_NODELIST": nodelist, "SLURM_NODELIST": nodelist,
@@ -90,11 +90,27 @@ def slurm_environment(job: Job) -> dict[str, str]:
     if job.task is not None:
         env.update(SLURM_ARRAY_JOB_ID=str(job.number), SLURM_ARRAY_TASK_ID=str(job.task))
         if shape.array is not None:
-            first, last, step = shape.array
-            env.update(SLURM_ARRAY_TASK_COUNT=str(len(range(first, last + 1, step))),
-                       SLURM_ARRAY_TASK_MIN=str(first), SLURM_ARRAY_TASK_STEP=str(step),
-                       SLURM_ARRAY_TASK_MAX=str(range(first, last + 1, step)[-1]))
+            count = arrays.count(shape.array)
+            env.update(SLURM_ARRAY_TASK_COUNT=str(count),
+                       SLURM_ARRAY_TASK_MIN=str(shape.array[0][0]),
+                       SLURM_ARRAY_TASK_MAX=str(arrays.at(shape.array, count - 1)),
+                       SLURM_ARRAY_TASK_STEP=str(shape.array[0][2] if len(shape.array) == 1
+                                                 else 1))
     return env
+
+
+def slurm_number(job: Job) -> int:
+    """A job's id as Slurm gives it: an integer, for an array's task too. An
+    array of sbatch's takes as many numbers as it has tasks (Store.open_array);
+    as in Slurm, its last task keeps the array's number and the others take
+    the following ones in order (Store.slurm_alias finds them again)."""
+    shape = job.spec.slurm
+    if job.task is None or shape is None or shape.array is None:
+        return job.number or job.id
+    place = arrays.position(shape.array, job.task)
+    if place is None or place == arrays.count(shape.array) - 1:
+        return job.number
+    return job.number + 1 + place
 
 
 def repeats(values: list[int]) -> str:

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from wq.errors import ParseError
-from wq.model import After, Mode, Requirements, SlurmShape
-from wq.parsing import deps
+from wq.model import After, Mode, Ranges, Requirements, SlurmShape
+from wq.parsing import arrays, deps
 from wq.parsing.units import MAX_COUNT, MAX_SECONDS, counts
 
 DEFAULT_PARTITION = "wq"     # every host (sinfo shows it); each host label is one too
@@ -82,7 +82,7 @@ class Batch:
     stdout: str | None = None
     stderr: str | None = None
     chdir: str | None = None
-    array: tuple[int, int, int] | None = None       # first, last, step
+    array: Ranges | None = None                     # --array's indices
     throttle: int | None = None
     after: tuple[After, ...] = ()
     export: str = "ALL"
@@ -262,7 +262,7 @@ def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, .
     if name is not None:
         req = dataclasses.replace(req, job_name=name)
     array, throttle = (None, None) if values.get("array") is None else \
-        array_range(str(values["array"]))
+        arrays.parse_slurm(str(values["array"]), source=SOURCE)
     after = () if values.get("dependency") is None else \
         deps.parse(str(values["dependency"]), source="--dependency")
     export = values.get("export") or "ALL"
@@ -368,24 +368,6 @@ def slurm_time(text: str) -> float | None:
         return None                       # Slurm reads a zero limit as none
     minutes = -(-seconds // 60)           # Slurm's limits are whole minutes, rounded up
     return float(min(minutes * 60, MAX_SECONDS))
-
-
-def array_range(text: str) -> tuple[tuple[int, int, int], int | None]:
-    """--array FIRST-LAST[:STEP][%N] (or one index); Slurm's comma lists are refused."""
-    match = re.fullmatch(r"([0-9]{1,9})(?:-([0-9]{1,9})(?::([0-9]{1,9}))?)?(?:%([0-9]{1,9}))?",
-                         text.strip())
-    if match is None:
-        raise ParseError(f"--array: expected FIRST-LAST[:STEP][%N], got {text!r} (lists "
-                         "such as 1,3,5 are not supported)", source=SOURCE)
-    first = int(match[1])
-    last = int(match[2]) if match[2] is not None else first
-    step = int(match[3]) if match[3] is not None else 1
-    if last < first or step < 1:
-        raise ParseError(f"--array: {text!r} is an empty range", source=SOURCE)
-    throttle = int(match[4]) if match[4] is not None else None
-    if throttle is not None and throttle < 1:
-        raise ParseError("--array: %N must be at least 1", source=SOURCE)
-    return (first, last, step), throttle
 
 
 def output_pattern(pattern: str, name: str, user: str) -> str:

@@ -16,7 +16,7 @@ def sbatch(args: list[str]) -> int:
     from wq.submission import ensure_launcher, signed
     from wq.client import Client
     from wq.model import JobSpec
-    from wq.parsing import script, textfile
+    from wq.parsing import arrays, script, textfile
     from wq.protocol import messages as m
     from wq.protocol.replies import Accepted
     from wq import codec
@@ -58,7 +58,7 @@ def sbatch(args: list[str]) -> int:
                    slurm=dataclasses.replace(batch.shape, submit_dir=here))
     frame = codec.spec_to_dict(spec)
     shape: dict[str, Any] = {} if batch.array is None else {
-        "array": list(batch.array), "throttle": batch.throttle}
+        "array": arrays.to_json(batch.array), "throttle": batch.throttle}
     if batch.test_only:
         print(f"sbatch: Job to start at {time.strftime('%Y-%m-%dT%H:%M:%S')} using "
               f"{req.n} processors (wq: checked, not submitted)", file=sys.stderr)

@@ -19,6 +19,7 @@ from typing import Any
 from wq import codec
 from wq.errors import WqError
 from wq.model import Instance, Job, JobId, JobSpec, JobState, Limits, Placement
+from wq.parsing import arrays
 from wq.parsing.selectors import Tasks
 from wq.store.checkpointer import Checkpointer
 from wq.store.schema import MIGRATIONS
@@ -287,10 +288,14 @@ class Store:
                    throttle: int | None) -> NewArray:
         """Start accepting an array of `count` tasks (add_tasks, then close_array):
         its number is taken and its tasks' ids reserved. Until it is closed it is
-        incomplete, and forget_incomplete() drops it."""
+        incomplete, and forget_incomplete() drops it. An array of sbatch's takes a
+        number for each of its indices: Slurm gives each task a job id of its own
+        (launches.slurm_number)."""
         spec_json = json.dumps(codec.spec_to_dict(spec, env=False))
+        shape = spec.slurm
+        numbers = 1 if shape is None or shape.array is None else arrays.count(shape.array)
         with self._txn():
-            number = self._take_numbers()
+            number = self._take_numbers(numbers)
             self.db.execute("INSERT INTO arrays (number, user, spec, submitted, tasks, throttle, "
                             "complete, env) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
                             (number, user, spec_json, now, count, throttle,
@@ -537,6 +542,25 @@ class Store:
         row = self.db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE number=? "
                               "ORDER BY task LIMIT 1", (number,)).fetchone()
         return self._job(row) if row else None
+
+    def slurm_alias(self, number: int) -> tuple[int, int] | None:
+        """The (array, task) whose Slurm job id is `number`, when no job has that
+        number and it is one an array of sbatch's took (open_array)."""
+        if self.db.execute("SELECT 1 FROM jobs WHERE number=? LIMIT 1", (number,)).fetchone():
+            return None
+        row = self.db.execute("SELECT number, spec, env FROM arrays WHERE number < ? "
+                              "ORDER BY number DESC LIMIT 1", (number,)).fetchone()
+        if row is None:
+            return None
+        first = int(row[0])
+        if first not in self._array_specs:
+            self._array_specs[first] = self._spec(row[1], row[2])
+        shape = self._array_specs[first].slurm
+        if shape is None or shape.array is None \
+                or not first < number < first + arrays.count(shape.array):
+            return None
+        task = arrays.at(shape.array, number - first - 1)
+        return None if task is None else (first, task)
 
     def last_number(self, user: str) -> int | None:
         """The number of `user`'s most recent job or array."""
