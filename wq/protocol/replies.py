@@ -194,6 +194,13 @@ class StatusRow(Row):
     state: str
     exit: int | None = None
 
+    def to_frame(self) -> dict[str, Any]:
+        # (written out: a reply holds up to 100000 of them, and Row's general
+        # way held the loop 0.16 s for those)
+        if self.exit is None:
+            return {"id": self.id, "state": self.state}
+        return {"id": self.id, "state": self.state, "exit": self.exit}
+
 
 @dataclass(frozen=True, slots=True)
 class StatusReply(Row):
