@@ -140,7 +140,7 @@ def test_sbatch_takes_ignores_and_refuses_what_docs_slurm_says() -> None:
     missing = [name for name in sbatch.TAKEN if not spelled({name: sbatch.TAKEN[name]}) & said]
     assert not missing, f"sbatch options not in docs/slurm.md: {missing}"
     assert set(OPTION.findall(ignored)) <= spelled(sbatch.IGNORED)
-    assert set(OPTION.findall(refused)) <= spelled(sbatch.REFUSED) | {"--array"}  # (lists)
+    assert set(OPTION.findall(refused)) <= spelled(sbatch.REFUSED)
 
 
 @pytest.mark.parametrize("name", ["squeue", "sacct", "scancel", "sinfo"])

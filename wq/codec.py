@@ -24,7 +24,7 @@ def spec_to_dict(spec: JobSpec, *, env: bool = True) -> dict[str, Any]:
             "stdout": spec.stdout, "stderr": spec.stderr, "interactive": spec.interactive,
             "stdin": spec.stdin,
             **({} if not spec.after else {"after": deps.to_strings(spec.after)}),
-            **({} if spec.slurm is None else {"slurm": _slurm_dict(spec.slurm)}),
+            **({} if spec.slurm is None else {"slurm": slurm_to_dict(spec.slurm)}),
             **({} if spec.session is None else {"session": spec.session}),
             **({} if spec.on_end is None else {"on_end": spec.on_end}),
             **({} if spec.signature is None else {"signature": spec.signature}),
@@ -116,7 +116,7 @@ MAX_COUNT = 1 << 40
 Env = tuple[tuple[str, str], ...]
 
 
-def _slurm_dict(shape: SlurmShape) -> dict[str, Any] | bool:
+def slurm_to_dict(shape: SlurmShape) -> dict[str, Any] | bool:
     """What was asked of Slurm: `true` alone for a shape that says nothing more
     (as jobs were written before shapes, so that their signatures still hold)."""
     out: dict[str, Any] = {}
@@ -137,9 +137,9 @@ def _slurm_shape(data: Any, source: str) -> SlurmShape | None:
                          source=source, key="slurm")
     values: dict[str, Any] = {}
     for name, value in data.items():
-        if name == "submit_dir":
+        if name in ("submit_dir", "script"):
             if not isinstance(value, str) or not os.path.isabs(value) or "\0" in value:
-                raise ParseError("slurm: submit_dir must be an absolute path", source=source,
+                raise ParseError(f"slurm: {name} must be an absolute path", source=source,
                                  key="slurm")
         elif name == "array":
             value = arrays.from_json(value, most=MAX_COUNT)

@@ -238,7 +238,8 @@ class SlurmShape:
     nodes: int | None = None            # -N
     ntasks_per_node: int | None = None  # --ntasks-per-node
     mem_per_cpu: int | None = None      # --mem-per-cpu, in MB
-    array: Ranges | None = None         # --array's indices (wq.parsing.indices)
+    array: Ranges | None = None         # --array's indices (wq.parsing.arrays)
+    script: str = ""                    # the batch script's path ("": --wrap, srun)
 
 
 @dataclass(frozen=True, slots=True)

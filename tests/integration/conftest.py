@@ -63,7 +63,8 @@ def cluster_yaml(keys: Keys, hosts: list[SshHost], *, cores: int = 2, extra: str
                  labels: dict[str, str] | None = None, keepalive: float = 2,
                  keepalive_count: int = 3, connect_timeout: float = 5,
                  defaults: str = "") -> str:
-    labels = labels or {"node1": "[a, ab]", "node2": "[b, ab]", "node3": "[c]"}
+    if labels is None:
+        labels = {"node1": "[a, ab]", "node2": "[b, ab]", "node3": "[c]"}
     lines = ["defaults:",
              f"  identity: {keys.identity}",
              f"  known_hosts: {keys.known_hosts}",

@@ -123,7 +123,7 @@ class RealSlurm:
                          f"Port={free_port(address)} CPUs={cpus} RealMemory={MEMORY} "
                          "State=UNKNOWN")
         names = ",".join(node for node, _, _ in self.nodes)
-        lines.append(f"PartitionName=main Nodes={names} Default=YES MaxTime=INFINITE State=UP")
+        lines.append(f"PartitionName=wq Nodes={names} Default=YES MaxTime=INFINITE State=UP")
         self.conf.write_text("\n".join(lines) + "\n")
 
     def _spawn(self, name: str, argv: list[str]) -> None:

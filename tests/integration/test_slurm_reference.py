@@ -14,6 +14,7 @@ that has come to match fails too, so that the list stays true.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -86,6 +87,57 @@ DIVERGENT: dict[str, str] = {
 }
 
 
+#: the query scenario, run once the corpus has ended: (name, sbatch's arguments,
+#: --wrap's command or None for SCRIPT); {run} is the id of the job named run
+SCENARIO = (("run", ("-J", "run", "-t", "10"), "sleep 300"),
+            ("dep", ("-J", "dep", "-d", "afterok:{run}"), "true"),
+            ("arr", ("-J", "arr", "--array", "1-6%1", "-t", "1:30"), "sleep 300"),
+            ("sc", ("-J", "sc"), None))
+SCRIPT = "#!/bin/sh\n#SBATCH -t 5\nsleep 300\n"
+#: what `squeue -h -r -o %j|%T` shows (sorted) once the scenario has settled
+SETTLED = sorted(["run|RUNNING", "dep|PENDING", "arr|RUNNING", *["arr|PENDING"] * 5,
+                  "sc|RUNNING"])
+
+
+@dataclass(frozen=True)
+class Query:
+    command: str                         # {run}: the id of that job of the scenario
+    ids: tuple[int, ...] = ()            # the columns (|-separated) that hold job ids
+    keys: tuple[str, ...] = ()           # scontrol's: the Key=Value fields compared
+    idle: bool = False                   # asked before the scenario, all nodes idle
+
+
+QUERIES = [
+    Query("sinfo -h", idle=True),
+    Query("sinfo -h -N", idle=True),
+    Query("sinfo -h -o %P|%a|%l|%D|%t|%N|%c|%C", idle=True),
+    Query("sinfo -h -N -o %N|%c|%t|%m", idle=True),
+    Query("scontrol show hostnames node[1-3]", idle=True),
+    Query("scontrol show partition", idle=True,
+          keys=("PartitionName", "Default", "MaxTime", "State", "Nodes", "TotalCPUs",
+                "TotalNodes")),
+    Query("scontrol show node node1", idle=True,
+          keys=("NodeName", "CPUAlloc", "CPUTot", "RealMemory", "State", "Partitions", "Gres")),
+    Query("squeue -h -o %i|%F|%T|%r|%l|%j|%D|%C|%K|%a|%t|%P", ids=(0, 1)),
+    Query("squeue -h -r -o %i|%F|%T|%r|%K", ids=(0, 1)),
+    Query("squeue -h -o %A|%i|%R", ids=(0, 1, 2)),
+    Query("squeue -h -O JobID,ArrayJobID,ArrayTaskID,State,Reason,TimeLimit", ids=(0, 1)),
+    Query("squeue -h -t PD -o %i|%r", ids=(0,)),
+    Query("squeue -h -t R -o %i|%D|%N", ids=(0,)),
+    Query("squeue -h -j {arr} -o %i|%T", ids=(0,)),
+    Query("squeue -h -j {arr}_2 -o %i|%T", ids=(0,)),
+    Query("squeue -h -n run,dep -o %i|%j", ids=(0,)),
+    Query("squeue -h --me -o %i", ids=(0,)),
+    *(Query(f"scontrol show job {{{name}}}",
+            keys=("JobId", "ArrayJobId", "ArrayTaskId", "ArrayTaskThrottle", "JobName",
+                  "UserId", "JobState", "Reason", "TimeLimit", "NumNodes", "NumCPUs",
+                  "NumTasks", "CPUs/Task", "Partition", "BatchFlag", "WorkDir", "Command"))
+      for name in ("run", "dep", "arr", "sc")),
+]
+#: queries where wq differs from Slurm, each with docs/slurm.md's row for it
+DIVERGENT_QUERIES: dict[str, str] = {}
+
+
 @dataclass
 class Observed:
     sbatch: tuple[int, str]                 # exit code, output's form
@@ -101,6 +153,7 @@ class Side:
         self.name, self.root, self.run = name, root, run
         self.ids: dict[str, str] = {}
         self.dirs: dict[str, Path] = {}
+        self.scenario: dict[str, str] = {}
 
     def submit_all(self) -> None:
         for case in CASES:
@@ -116,6 +169,67 @@ class Side:
             if case.cancel and self.ids[case.name]:
                 self.run("scancel", self.ids[case.name], cwd=where)
             (where / ".sbatch").write_text(f"{result.returncode}\n{result.stdout}")
+
+    def ask_all(self) -> None:
+        """QUERIES, idle ones first, then the scenario's once it has settled."""
+        where = self.root / "queries"
+        where.mkdir()
+        (where / "job.sh").write_text(SCRIPT)
+        self.answers: dict[str, str] = {}
+        for query in QUERIES:
+            if query.idle:
+                self.answers[query.command] = self.ask(query.command, where)
+        for name, args, command in SCENARIO:
+            tail = ("--wrap", command) if command is not None else ("job.sh",)
+            given = [a.format(**self.scenario) for a in args]
+            result = self.run("sbatch", "--parsable", *given, *tail, cwd=where)
+            assert result.returncode == 0, (self.name, name, result.stderr)
+            self.scenario[name] = result.stdout.strip()
+
+        def settled() -> bool:
+            shown = self.run("squeue", "-h", "-r", "-o", "%j|%T", cwd=where).stdout
+            return sorted(shown.split()) == SETTLED
+        wait_for(settled, 60, f"{self.name} to settle the query scenario")
+        for query in QUERIES:
+            if not query.idle:
+                self.answers[query.command] = self.ask(query.command, where)
+        self.run("scancel", *self.scenario.values(), cwd=where)
+
+    def ask(self, command: str, where: Path) -> str:
+        words = command.format(**self.scenario).split(" ")
+        result = self.run(*words, cwd=where)
+        return f"{result.returncode}\n{result.stdout}"
+
+    def answer(self, query: Query) -> list[str]:
+        """A query's answer as comparable lines: ids as the scenario's names, the
+        directory as DIR, scontrol's fields as Key=Value, in order."""
+        code, out = self.answers[query.command].split("\n", 1)
+        names = {v: k for k, v in self.scenario.items()}
+        where = str(self.root / "queries")
+
+        def ident(token: str) -> str:
+            found = re.fullmatch(r"(\d+)(_.*)?", token)
+            if found is None:
+                return token
+            return names.get(found[1], "N") + (found[2] or "")
+        if query.keys:                  # each record (they are apart by blank lines)
+            shown = [code]
+            for record in re.split(r"\n\s*\n", out.strip()):
+                pairs = dict(re.findall(r"([\w/:]+)=(\S*)", record))
+                for key in ("JobId", "ArrayJobId"):
+                    if key in pairs:
+                        pairs[key] = ident(pairs[key])
+                shown += [f"{k}={pairs[k].replace(where, 'DIR')}" for k in query.keys
+                          if k in pairs]
+            return shown
+        if not query.idle:              # (where a job runs is each scheduler's choice)
+            out = re.sub(r"node(\[[-,\d]+\]|\d+)", "node*", out)
+        lines = []
+        for line in out.splitlines():
+            cells = line.split("|") if "|" in line else line.split()
+            cells = [ident(c) if i in query.ids else c for i, c in enumerate(cells)]
+            lines.append("|".join(cells))
+        return [code, *sorted(lines)]
 
     def ended(self) -> bool:
         live = self.run("squeue", "-h", "-o", "%i %T", cwd=self.root).stdout.split("\n")
@@ -178,6 +292,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
         side = Side("slurm", root, run)
         side.submit_all()
         wait_for(side.ended, 120, "the real Slurm to run the corpus")
+        side.ask_all()
         yield side
     finally:
         slurm.stop()
@@ -189,7 +304,7 @@ def ours(tmp_path_factory: pytest.TempPathFactory, keys: Keys, hosts: list[SshHo
          ) -> Iterator[Side]:
     base = tmp_path_factory.mktemp("wq-side")
     cluster = base / "cluster.yaml"
-    cluster.write_text(cluster_yaml(keys, hosts, cores=2))
+    cluster.write_text(cluster_yaml(keys, hosts, cores=2, labels={}))   # (one partition)
     server = WqServer(base / "srv", cluster)
     try:
         server.start()
@@ -203,6 +318,7 @@ def ours(tmp_path_factory: pytest.TempPathFactory, keys: Keys, hosts: list[SshHo
         side = Side("wq", base / "cases", run)
         side.submit_all()
         wait_for(side.ended, 120, "wq to run the corpus")
+        side.ask_all()
         yield side
     finally:
         if server.proc is not None:
@@ -221,12 +337,24 @@ def test_wq_does_what_slurm_does(reference: Side, ours: Side, case: Case) -> Non
         assert wq == slurm, differences(slurm, wq)
 
 
+@pytest.mark.parametrize("query", QUERIES, ids=[q.command for q in QUERIES])
+def test_wq_answers_what_slurm_answers(reference: Side, ours: Side, query: Query) -> None:
+    slurm, wq = reference.answer(query), ours.answer(query)
+    if query.command in DIVERGENT_QUERIES:
+        assert slurm != wq, f"{query.command} now matches Slurm: drop it from " \
+                            "DIVERGENT_QUERIES and from docs/slurm.md"
+    else:
+        assert wq == slurm, "Slurm | wq:\n" + "\n".join(
+            f"{a!r} | {b!r}" for a, b in itertools.zip_longest(slurm, wq) if a != b)
+
+
 def test_each_divergence_is_a_row_of_docs_slurm_md() -> None:
     text = (REPO / "docs" / "slurm.md").read_text()
     section = text.split("## Differences from Slurm", 1)[1].split("\n## ", 1)[0]
     rows = {line.split("|")[1].strip() for line in section.splitlines()
             if line.startswith("| ") and not line.startswith("| case")}
-    assert set(DIVERGENT.values()) <= rows, set(DIVERGENT.values()) - rows
+    wanted = set(DIVERGENT.values()) | set(DIVERGENT_QUERIES.values())
+    assert wanted <= rows, wanted - rows
 
 
 def differences(slurm: Observed, wq: Observed) -> str:

@@ -125,13 +125,18 @@ def row(**kw) -> JobRow:
 
 
 def test_squeue_formats_and_sacct_fields():
-    pieces = formats.squeue_format("%.6i %j %u %t %T %M %l %D %C %R %N %P %A %a")
+    pieces = formats.squeue_format("%.6i %j %u %t %T %M %l %D %C %R %N %P %A %a %F %K %r")
     assert formats.render(pieces, row(), 1075.0) == \
-        "  12_3 sim ann R RUNNING 1:05 01:00:00 1 2 n1 n1 wq 12 3"
+        "  12_3 sim ann R RUNNING 1:05 1:00:00 1 2 n1 n1 wq 12_3 (null) 12 3 None"
+    own = row(slurm={"id": 14, "priority": 30})
+    assert formats.render(formats.squeue_format("%A %i %Q"), own, 0) == "14 12_3 30"
     header = formats.render(pieces, None, 0)
     assert header.split()[:3] == ["JOBID", "NAME", "USER"]
     waiting = row(state="waiting", nc=None, hosts=[], reason="waiting for afterok:3: ...")
-    assert formats.render(formats.squeue_format("%t %R"), waiting, 0) == "PD (Dependency)"
+    assert formats.render(formats.squeue_format("%t %R %r"), waiting, 0) == \
+        "PD (Dependency) Dependency"
+    throttled = row(state="waiting", reason="array 12 runs at most 2 tasks at once")
+    assert formats.reason(throttled) == "JobArrayTaskLimit"
     fields = formats.field_list("JobIDRaw,State%12,ExitCode,Elapsed,ReqMem,AllocCPUS")
     done = row(state="failed", exit=3, ended=1100.0)
     assert [formats.FIELDS[f][0](done, 0) for f, _ in fields] == [
@@ -140,3 +145,13 @@ def test_squeue_formats_and_sacct_fields():
     assert formats.state_filter("all") is None
     with pytest.raises(ValueError):
         formats.field_list("Nonsense")
+
+
+def test_an_arrays_waiting_tasks_are_one_line_as_in_slurm():
+    rows = [row(task=1), *(row(task=t, state="waiting", slurm={"throttle": 1})
+                          for t in (2, 3, 4, 6)), row(id="13", number=13, task=None),
+            row(id="14.5", number=14, task=5, state="waiting")]
+    shown = list(formats.collapse(rows))
+    pieces = formats.squeue_format("%i|%A|%K")
+    assert [formats.render(pieces, r, 0) for r in shown] == [
+        "12_1|12_1|1", "12_[2-4,6%1]|12|2-4,6%1", "13|13|N/A", "14_5|14_5|5"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from wq.errors import ParseError, UsageError
@@ -95,6 +96,17 @@ def normal(ranges: list[tuple[int, int, int]], *, option: str = "--array",
             raise ParseError(f"{option}: {text((a,))} and {text((b,))} overlap",
                              source=source)
     return tuple(ordered)
+
+
+def runs(indices: Iterable[int]) -> Ranges:
+    """Indices as ranges of consecutive ones: 2 3 4 7 → 2-4,7."""
+    out: list[tuple[int, int, int]] = []
+    for index in sorted(set(indices)):
+        if out and index == out[-1][1] + 1:
+            out[-1] = (out[-1][0], index, 1)
+        else:
+            out.append((index, index, 1))
+    return tuple(out)
 
 
 def count(ranges: Ranges) -> int:

@@ -69,6 +69,8 @@ class JobRow(Row):
     cwd: str | None = None
     hosts: list[str] | None = None
     requirements: dict[str, Any] | None = None
+    slurm: dict[str, Any] | None = None     # with `full`, a job of sbatch's: its shape,
+                                            # Slurm id, priority (and array throttle)
 
 
 @dataclass(frozen=True, slots=True)

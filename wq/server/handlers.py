@@ -457,7 +457,7 @@ class Handlers:
             more["interactive"] = True
         if job.state is JobState.WAITING:
             unfit = self.engine.never_fits(job.spec.requirements)
-            held = self.engine.blocked_reason(job)
+            held = self.engine.blocked_reason(job) or self.engine.throttled(job)
             if unfit:
                 more.update(unfit=True, reason=f"can no longer fit: {unfit}")
             elif held is not None:
@@ -472,12 +472,24 @@ class Handlers:
         if req.full:
             more.update(hosts=list(job.placement.hosts) if job.placement else [],
                         requirements=codec.spec_to_dict(job.spec)["requirements"])
+            if job.spec.slurm is not None:
+                more["slurm"] = self._slurm_facts(job)
             if details:
                 more.update(command=job.spec.command, cwd=job.spec.cwd)
         if not details:
             more["reason"] = public(more.get("reason", job.reason))
         row = _row(job)
         return dataclasses.replace(row, **more) if more else row
+
+    def _slurm_facts(self, job: Job) -> dict[str, Any]:
+        """What Slurm's commands show of a job of sbatch's: what it was asked
+        (codec.slurm_to_dict), its Slurm id, priority and array throttle."""
+        assert job.spec.slurm is not None
+        shape = codec.slurm_to_dict(job.spec.slurm)
+        throttle = self.engine.throttles.get(job.number) if job.task is not None else None
+        return {**(shape if isinstance(shape, dict) else {}), "id": launches.slurm_number(job),
+                "priority": job.spec.requirements.priority,
+                **({} if throttle is None else {"throttle": throttle})}
 
     def _active(self, states: set[JobState] | None, expand: bool) -> Iterator[Job]:
         """Waiting and running jobs in `states`, in order; unless `expand`, of an

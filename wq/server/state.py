@@ -534,16 +534,10 @@ class Engine:
             return ("it fits now: it starts at the next scheduling pass, on "
                     f"{','.join(chosen.hosts)}",
                     [HostWhy(name, None, "chosen for it") for name in chosen.hosts])
-        number = job.number or job.id
-        throttle = self.throttles.get(number)
         blocked = self.blocked_reason(job)
         facts = Facts(
             usage=usage.get(job.user, scheduler.Usage()), limits=self.limits.get(job.user),
-            blocked=blocked,
-            throttled=("its array is being removed" if number in self.held else
-                       f"array {number} runs at most {throttle} tasks at once"
-                       if throttle is not None and self.running_in[number] >= throttle
-                       else None),
+            blocked=blocked, throttled=self.throttled(job),
             launcher=ready is None or job.user in ready or job.spec.interactive,
             offline=self.offline, down=down, fair=self.shares is not None)
         never = self.never_fits(job.spec.requirements)
@@ -551,6 +545,19 @@ class Engine:
             scheduler.waiting_reason(job, view, usage=usage, limits=self.limits, ready=ready)
         return summary, why_hosts(job, view, after, reservations.hosts,
                                   reservations.licenses, facts)
+
+    def throttled(self, job: Job) -> str | None:
+        """Why an array's waiting task does not start though it may fit: its array
+        runs as many tasks as its throttle allows, or is being removed."""
+        number = job.number or job.id
+        if job.task is None:
+            return None
+        if number in self.held:
+            return "its array is being removed"
+        throttle = self.throttles.get(number)
+        if throttle is not None and self.running_in[number] >= throttle:
+            return f"array {number} runs at most {throttle} tasks at once"
+        return None
 
     def _room(self) -> dict[int, int]:
         """How many more tasks each throttled (or held) array may start."""

@@ -81,10 +81,11 @@ def states(text: str | None) -> set[str] | None:
 
 
 
-def fields(text: str) -> list[tuple[str, int | None]]:
+def fields(text: str, squeue: bool = False) -> list[tuple[str, int | None]]:
+    """sacct's -o (or with `squeue`, squeue's -O) field list, checked."""
     from wq.slurm import formats
 
     try:
-        return formats.field_list(text)
+        return formats.field_list(text, formats.SQUEUE_FIELDS if squeue else formats.FIELDS)
     except ValueError as exc:
         raise SlurmError(str(exc)) from None

@@ -6,11 +6,14 @@ and `-O`/sacct's field names, each with the width Slurm gives it.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
-from wq.parsing import units
+from wq.model import PRIORITY_NAMES
+from wq.parsing import arrays, hostlist, units
 from wq.protocol.replies import JobRow
 
 STATES = {"waiting": "PENDING", "running": "RUNNING", "done": "COMPLETED",
@@ -38,7 +41,45 @@ def state_filter(text: str) -> set[str] | None:
 
 
 def slurm_id(row: JobRow) -> str:
+    """12, 12_3 for task 3 of array 12, 12_[4-9%2] for its waiting tasks on one
+    line (collapse) (squeue's %i, sacct's JobID)."""
+    pending = (row.slurm or {}).get("tasks")
+    if pending is not None:
+        return f"{row.number}_[{pending}]"
     return str(row.number) if row.task is None else f"{row.number}_{row.task}"
+
+
+def collapse(rows: Iterable[JobRow]) -> Iterator[JobRow]:
+    """squeue's rows as Slurm shows them: an array's waiting tasks (two or more
+    in a row) on one line, whose id is the array's and whose tasks are a range
+    text (1-6%2)."""
+    run: list[JobRow] = []
+    for row in itertools.chain(rows, [None]):
+        if row is not None and row.state == "waiting" and row.task is not None and (
+                not run or run[0].number == row.number):
+            run.append(row)
+            continue
+        if len(run) > 1:
+            first = run[0]
+            text = arrays.text(arrays.runs(r.task or 0 for r in run),
+                               (first.slurm or {}).get("throttle"))
+            yield dataclasses.replace(first, id=str(first.number), task=None,
+                                      slurm={**(first.slurm or {}), "tasks": text,
+                                             "id": first.number})
+        else:
+            yield from run
+        run = []
+        if row is not None and row.state == "waiting" and row.task is not None:
+            run.append(row)
+        elif row is not None:
+            yield row
+
+
+def raw_id(row: JobRow) -> str:
+    """The job's own integer id (an array task of sbatch's has one: launches.
+    slurm_number), else slurm_id (squeue's %A, -O JobID; sacct's JobIDRaw)."""
+    own = (row.slurm or {}).get("id")
+    return str(own) if isinstance(own, int) else slurm_id(row)
 
 
 def duration(seconds: float | None, *, unlimited: str = "UNLIMITED") -> str:
@@ -84,19 +125,30 @@ def _limit(row: JobRow) -> float | None:
 
 
 def _nodes(row: JobRow) -> str:
-    return ",".join(dict.fromkeys(row.hosts or ())) or ""
+    return hostlist.compress(row.hosts or ())
 
 
-def _reason(row: JobRow) -> str:
-    if row.state == "running":
-        return _nodes(row)
+def reason(row: JobRow) -> str:
+    """Why a job waits, in Slurm's words; None for any other."""
     if row.state != "waiting":
         return "None"
     if row.reason.startswith("waiting for after"):
-        return "(Dependency)"
+        return "Dependency"
+    if " runs at most " in row.reason:
+        return "JobArrayTaskLimit"
     if row.unfit:
-        return "(BadConstraints)"
-    return "(Resources)" if "turn" not in row.reason else "(Priority)"
+        return "BadConstraints"
+    return "Resources" if "turn" not in row.reason else "Priority"
+
+
+def _reason_list(row: JobRow) -> str:
+    """squeue's NODELIST(REASON): where it runs, else (why it waits)."""
+    return _nodes(row) if row.state == "running" else f"({reason(row)})"
+
+
+def priority(row: JobRow) -> str:
+    value = (row.slurm or {}).get("priority")
+    return str(value) if isinstance(value, int) else str(PRIORITY_NAMES.get(row.pri, PRIORITY_NAMES['med']))
 
 
 def _mem(row: JobRow) -> str:
@@ -129,9 +181,10 @@ Field = Callable[[JobRow, float], str]
 #: sacct's and squeue -O's field names (lower case), with their default widths
 FIELDS: dict[str, tuple[Field, int]] = {
     "jobid": (lambda r, n: slurm_id(r), 12),
-    "jobidraw": (lambda r, n: slurm_id(r), 12),
+    "jobidraw": (lambda r, n: raw_id(r), 12),
     "arrayjobid": (lambda r, n: str(r.number), 12),
-    "arraytaskid": (lambda r, n: "N/A" if r.task is None else str(r.task), 12),
+    "arraytaskid": (lambda r, n: (r.slurm or {}).get("tasks") or (
+        "N/A" if r.task is None else str(r.task)), 12),
     "jobname": (lambda r, n: r.name, 10),
     "name": (lambda r, n: r.name, 10),
     "user": (lambda r, n: r.user, 9),
@@ -158,21 +211,28 @@ FIELDS: dict[str, tuple[Field, int]] = {
     "reqmem": (lambda r, n: _mem(r), 10),
     "minmemory": (lambda r, n: _mem(r), 10),
     "partition": (lambda r, n: partition(r), 10),
-    "reason": (lambda r, n: _reason(r).strip("()"), 20),
-    "reasonlist": (lambda r, n: _reason(r), 20),
+    "reason": (lambda r, n: reason(r), 20),
+    "reasonlist": (lambda r, n: _reason_list(r), 20),
     "workdir": (lambda r, n: r.cwd or "", 30),
     "command": (lambda r, n: r.command or "", 30),
-    "priority": (lambda r, n: r.pri, 8),
+    "priority": (lambda r, n: priority(r), 8),
     "account": (lambda r, n: "", 10),
     "cluster": (lambda r, n: "wq", 8),
     "comment": (lambda r, n: "", 10),
 }
 
-#: squeue's %X codes, as field names
-CODE_FIELDS = {"i": "jobid", "j": "jobname", "u": "user", "t": "statecompact",
+#: squeue's own meaning of fields it shares with sacct: its time limit is short
+#: (10:00), its JobID the job's own integer id, its account unset
+SQUEUE_FIELDS: dict[str, tuple[Field, int]] = {
+    **FIELDS, "timelimit": (lambda r, n: short_duration(_limit(r)), 10),
+    "jobid": (lambda r, n: raw_id(r), 20), "account": (lambda r, n: "(null)", 10),
+    "jobarrayid": (lambda r, n: slurm_id(r), 20)}
+
+#: squeue's %X codes, as field names (of SQUEUE_FIELDS)
+CODE_FIELDS = {"i": "jobarrayid", "j": "jobname", "u": "user", "t": "statecompact",
                "T": "state", "M": "timeused", "l": "timelimit", "D": "numnodes",
                "C": "numcpus", "R": "reasonlist", "N": "nodelist", "P": "partition",
-               "A": "arrayjobid", "a": "arraytaskid", "V": "submittime", "S": "starttime",
+               "A": "jobidraw", "a": "account", "V": "submittime", "S": "starttime",
                "e": "endtime", "Z": "workdir", "o": "command", "r": "reason",
                "Q": "priority", "p": "priority", "m": "minmemory", "F": "arrayjobid",
                "K": "arraytaskid", "L": "timelimit", "k": "comment"}
@@ -183,7 +243,8 @@ HEADERS = {"jobid": "JOBID", "jobname": "NAME", "user": "USER", "statecompact": 
            "arraytaskid": "ARRAY_TASK_ID", "submittime": "SUBMIT_TIME",
            "starttime": "START_TIME", "endtime": "END_TIME", "workdir": "WORK_DIR",
            "command": "COMMAND", "reason": "REASON", "priority": "PRIORITY",
-           "minmemory": "MIN_MEMORY", "comment": "COMMENT"}
+           "minmemory": "MIN_MEMORY", "comment": "COMMENT", "jobidraw": "JOBID",
+           "account": "ACCOUNT", "jobarrayid": "JOBID"}
 
 SQUEUE_DEFAULT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
 _CODE = re.compile(r"%(\.)?([0-9]*)([A-Za-z])")
@@ -212,7 +273,8 @@ def render(pieces: list[tuple[str, str | None, int | None, bool]], row: JobRow |
         line += text
         if field is None:
             continue
-        value = HEADERS.get(field, field.upper()) if row is None else FIELDS[field][0](row, now)
+        value = HEADERS.get(field, field.upper()) if row is None else \
+            SQUEUE_FIELDS[field][0](row, now)
         if width is not None:
             value = value[:width]
             value = value.rjust(width) if right else value.ljust(width)
@@ -220,13 +282,14 @@ def render(pieces: list[tuple[str, str | None, int | None, bool]], row: JobRow |
     return line
 
 
-def field_list(text: str) -> list[tuple[str, int | None]]:
-    """sacct -o / squeue -O: field names with an optional width (`JobID%20`,
-    `JobName:30`), comma separated."""
+def field_list(text: str, table: dict[str, tuple[Field, int]] = FIELDS
+               ) -> list[tuple[str, int | None]]:
+    """sacct -o / squeue -O: field names (of `table`) with an optional width
+    (`JobID%20`, `JobName:30`), comma separated."""
     out: list[tuple[str, int | None]] = []
     for item in (i.strip() for i in text.split(",") if i.strip()):
         match = re.fullmatch(r"([A-Za-z]+)(?:[%:]\.?([0-9]{1,4}))?", item)
-        if match is None or match[1].lower() not in FIELDS:
+        if match is None or match[1].lower() not in table:
             raise ValueError(f"unsupported field {item!r}")
         out.append((match[1].lower(), int(match[2]) if match[2] else None))
     return out

@@ -29,7 +29,8 @@ def squeue(args: list[str]) -> int:
     p.add_argument("-o", "--format")
     p.add_argument("-O", "--Format")
     p.add_argument("-p", "--partition")
-    for ignored in ("-a", "--all", "-r", "--array", "-l", "--long", "--noconvert"):
+    p.add_argument("-r", "--array", action="store_true")
+    for ignored in ("-a", "--all", "-l", "--long", "--noconvert"):
         p.add_argument(ignored, action="store_true")
     p.add_argument("-M", "--clusters")
     p.add_argument("-S", "--sort")
@@ -44,14 +45,16 @@ def squeue(args: list[str]) -> int:
     if ns.partition:
         wanted = set(ns.partition.split(","))
         rows = (r for r in rows if set(formats.partition(r).split(",")) & wanted)
+    if not ns.array:
+        rows = formats.collapse(rows)
     now = time.time()
     if ns.Format:
-        fields = common.fields(ns.Format)
+        fields = common.fields(ns.Format, squeue=True)
         if not ns.noheader:
             print(" ".join(formats.HEADERS.get(f, f.upper()).ljust(w or 20)
                            for f, w in fields).rstrip())
         for row in rows:
-            print(" ".join(formats.FIELDS[f][0](row, now)[:w or 20].ljust(w or 20)
+            print(" ".join(formats.SQUEUE_FIELDS[f][0](row, now)[:w or 20].ljust(w or 20)
                            for f, w in fields).rstrip())
         return 0
     try:
@@ -248,23 +251,66 @@ def _show_jobs(ids: list[str]) -> int:
     if select and not found:
         raise common.SlurmError("Invalid job id specified")
     now = time.time()
-    for row in found:
-        get = {name: field[0](row, now) for name, field in formats.FIELDS.items()}
-        array = "" if row.task is None else \
-            f" ArrayJobId={row.number} ArrayTaskId={row.task}"
-        print(f"JobId={get['jobid']}{array} JobName={row.name}\n"
-              f"   UserId={row.user} Priority={row.pri}\n"
-              f"   JobState={get['state']} Reason={get['reason']}\n"
-              f"   RunTime={get['elapsed']} TimeLimit={get['timelimit']}\n"
-              f"   SubmitTime={get['submit']} StartTime={get['start']} "
-              f"EndTime={get['end']}\n"
-              f"   Partition={get['partition']} NodeList={get['nodelist']}\n"
-              f"   NumNodes={get['numnodes']} NumCPUs={get['numcpus']} "
-              f"MinMemoryNode={get['minmemory']}\n"
-              f"   WorkDir={row.cwd or ''}\n"
-              f"   Command={row.command or ''}\n"
-              f"   ExitCode={get['exitcode']}\n")
+    # as Slurm: an array's waiting tasks (its own record) before those that run
+    shown = sorted(formats.collapse(found),
+                   key=lambda r: (r.number, "tasks" not in (r.slurm or {})))
+    for row in shown:
+        print(_job_text(row, now))
     return 0
+
+
+def _job_text(row: Any, now: float) -> str:
+    """One job as `scontrol show job` shows it (the fields tools read)."""
+    from wq.slurm import formats
+
+    get = {name: field[0](row, now) for name, field in formats.FIELDS.items()}
+    shape = row.slurm or {}
+    array = ""
+    if row.task is not None or "tasks" in shape:
+        array = f" ArrayJobId={row.number} ArrayTaskId={get['arraytaskid']}" + (
+            f" ArrayTaskThrottle={shape['throttle']}" if "throttle" in shape else "")
+    ntasks = shape.get("ntasks") or (shape.get("nodes") or 1) * (
+        shape.get("ntasks_per_node") or 1)
+    lines = [f"JobId={get['jobidraw']}{array} JobName={row.name}",
+             f"UserId={_named(row.user)} GroupId={_group(row.user)}",
+             f"Priority={get['priority']} Nice=0 Account=(null) QOS=(null)",
+             f"JobState={get['state']} Reason={get['reason']} Dependency=(null)",
+             f"Requeue=1 Restarts={max(0, row.instance - 1)} BatchFlag="
+             f"{1 if row.slurm is not None else 0} Reboot=0 ExitCode={get['exitcode']}",
+             f"RunTime={get['elapsed']} TimeLimit={get['timelimit']} TimeMin=N/A",
+             f"SubmitTime={get['submit']} EligibleTime={get['submit']}",
+             f"StartTime={get['start']} EndTime={get['end']} Deadline=N/A",
+             f"Partition={get['partition']} AllocNode:Sid={os.uname().nodename}:0",
+             f"NodeList={get['nodelist'] if row.hosts else ''}"]
+    if row.state == "running" and row.hosts:
+        lines.append(f"BatchHost={row.hosts[0]}")
+    lines += [f"NumNodes={get['numnodes']} NumCPUs={get['numcpus']} NumTasks={ntasks} "
+              f"CPUs/Task={shape.get('cpus_per_task', 1)}",
+              f"MinMemoryNode={get['minmemory']}",
+              f"Command={shape.get('script') or '(null)'}",
+              f"WorkDir={row.cwd or ''}"]
+    return "\n   ".join(lines) + "\n"
+
+
+def _named(user: str) -> str:
+    """user(uid), as Slurm names a job's owner."""
+    import pwd
+
+    try:
+        return f"{user}({pwd.getpwnam(user).pw_uid})"
+    except KeyError:
+        return user
+
+
+def _group(user: str) -> str:
+    import grp
+    import pwd
+
+    try:
+        gid = pwd.getpwnam(user).pw_gid
+        return f"{grp.getgrgid(gid).gr_name}({gid})"
+    except KeyError:
+        return "(null)"
 
 
 # -- sinfo, and partitions -------------------------------------------------------------------
@@ -305,7 +351,8 @@ def _show_hosts(nodes: bool, name: str | None) -> int:
         for host in hosts:
             if name in (None, host.name):
                 print(f"NodeName={host.name} CPUAlloc={host.used} CPUTot={host.cores} "
-                      f"RealMemory={int(host.mem * 1024)} Gres=gpu:{host.gpus}\n"
+                      f"RealMemory={int(host.mem * 1024)} "
+                      f"Gres={f'gpu:{host.gpus}' if host.gpus else '(null)'}\n"
                       f"   State={node_state(host).upper()} "
                       f"Partitions={','.join([DEFAULT_PARTITION, *host.labels])}\n"
                       f"   Reason={host.reason or 'None'}\n")
@@ -315,7 +362,7 @@ def _show_hosts(nodes: bool, name: str | None) -> int:
             print(f"PartitionName={part}\n"
                   f"   Default={'YES' if part == DEFAULT_PARTITION else 'NO'} "
                   f"MaxTime=UNLIMITED State=UP\n"
-                  f"   Nodes={','.join(h.name for h in members)}\n"
+                  f"   Nodes={hostlist.compress(h.name for h in members)}\n"
                   f"   TotalCPUs={sum(h.cores for h in members)} "
                   f"TotalNodes={len(members)}\n")
     return 0
@@ -374,7 +421,8 @@ def _sinfo_line(fmt: str, part: str | None, group: list[Any]) -> str:
             "l": "infinite", "D": str(len(group)), "t": node_state(group[0]),
             "T": {"idle": "idle", "mix": "mixed", "alloc": "allocated", "down": "down",
                   "drain": "drained"}[node_state(group[0])],
-            "N": ",".join(h.name for h in group), "n": ",".join(h.name for h in group),
+            "N": hostlist.compress(h.name for h in group),
+            "n": hostlist.compress(h.name for h in group),
             "c": str(max(h.cores for h in group)),
             "m": str(int(max(h.mem for h in group) * 1024)),
             "G": f"gpu:{max(h.gpus for h in group)}" if any(h.gpus for h in group)

@@ -55,7 +55,9 @@ def sbatch(args: list[str]) -> int:
     spec = JobSpec(command=script.run_command(text, batch.script_args), cwd=cwd,
                    env=tuple(sorted(_exported(batch.export).items())), requirements=req,
                    stdout=stdout, stderr=stderr, after=batch.after,
-                   slurm=dataclasses.replace(batch.shape, submit_dir=here))
+                   slurm=dataclasses.replace(
+                       batch.shape, submit_dir=here,
+                       script=os.path.abspath(batch.script) if batch.script else ""))
     frame = codec.spec_to_dict(spec)
     shape: dict[str, Any] = {} if batch.array is None else {
         "array": arrays.to_json(batch.array), "throttle": batch.throttle}
