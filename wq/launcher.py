@@ -35,7 +35,7 @@ from wq.executor.local import LocalExecutor
 from wq.executor.outcome import Started
 from wq.ledger import Ledger
 from wq.model import Host, Job
-from wq.parsing import arrays, units
+from wq.parsing import arrays, requirements, units
 from wq.protocol import framing
 from wq.protocol import messages as m
 from wq.protocol.launching import INSTANCE, OPS, SERVER_ID, Call, Report
@@ -181,6 +181,14 @@ class Launcher:
                     raise Refused(f"signal {call.first!r}")
                 return await executor.kill(host, wrapper.job_dir(call.server_id, call.name),
                                            max(0.0, min(call.grace, 3600.0)), call.first)
+            case "signal":
+                _instances([call.name])
+                try:
+                    name = requirements.signal_name(call.first)
+                except ValueError as exc:
+                    raise Refused(str(exc)) from None
+                return await executor.signal(host, wrapper.job_dir(call.server_id, call.name),
+                                             name, call.batch)
             case "status":
                 return await executor.status(host, call.server_id, _instances(call.names))
             case "hook":

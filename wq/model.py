@@ -197,6 +197,7 @@ class Requirements:
     time_limit: float | None = None     # seconds of wall time, then TERM, grace, KILL
     crash_limit: int = 3                # requeues after its host was lost
     shell: str = "sh"                   # what runs the command: sh, login or a path
+    signal: str | None = None           # [B:]SIG@SECONDS before its time limit (--signal)
     licenses: tuple[tuple[str, int], ...] = ()  # of the cluster's resources, by name
     nodes: int = 0                      # bycore: on exactly this many hosts (0: any)
     per_host: int = 0                   # bycore: at most this many cores a host (0: any)

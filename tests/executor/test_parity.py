@@ -51,6 +51,9 @@ async def both(make) -> tuple[tuple[Outcome, list[Started]], tuple[Outcome, list
         await executor.close()
 
 
+#: a child of the job's shell that notes a USR1 of its own in the file `marker`
+CHILD = ("sh -c 'trap \"echo child >> marker; exit\" USR1; while :; do sleep 0.1; done' 2>/dev/null & "
+         "s=$!;")
 CASES = {
     "ok": dict(command="echo out; echo err >&2; cat", stdin="data\n"),
     "exit": dict(command="exit 3"),
@@ -59,6 +62,13 @@ CASES = {
     "no output": dict(command="true", stdout="a-file/out"),
     "output dir made late": dict(command="echo late", stdout="late/out"),
     "time limit": dict(command="sleep 30", time_limit=1, grace=0.5),
+    # --signal: USR1 a second ahead of the limit, to the group (its sleep ends
+    # too) or to the job's shell alone (B:, its sleep is left to the job)
+    "warned": dict(command=f"{CHILD} trap 'echo warned; sleep 0.3; kill $s 2>/dev/null; exit 7' USR1; "
+                           "wait", time_limit=3, grace=0.5, warning="USR1@2"),
+    "warned, shell alone": dict(command=f"{CHILD} trap 'echo warned; sleep 0.3; kill $s 2>/dev/null; "
+                                        "exit 7' USR1; wait", time_limit=3, grace=0.5,
+                                warning="B:USR1@2"),
     "hostfile": dict(command="cat hosts.txt", hostfile_lines=("a", "a", "b"),
                      hostfile_path="hosts.txt"),
 }
@@ -103,6 +113,11 @@ def test_the_plain_and_the_helper_launch_agree(home, case):
         helped_files["error"] = (error[0], (error[1] or b"").replace(b"/2.1/", b"/1.1/"))
     assert plain_files == helped_files
     assert stat.S_IMODE(base.stat().st_mode) == 0o700
+    if case.startswith("warned"):       # the group has it, or with B: the shell alone
+        assert plain.exit_code == 7
+        marker = home / "work" / "marker"
+        assert (marker.read_text() if marker.exists() else "") == \
+            ("" if "alone" in case else "child\n" * 2)
     if timers:
         assert [(home / "work" / f"late-{n}" / "out").read_text() for n in ("1.1", "2.1")] \
             == ["late\n"] * 2

@@ -333,6 +333,7 @@ frames = {
     "rm": {"select": [waiting]}, "clean": {}, "rerun": {"id": ended},
     "signature": {"id": waiting}, "log": {"id": ended}, "attach": {"id": waiting},
     "info": {"id": waiting}, "session_end": {"id": waiting},
+    "signal": {"select": [waiting], "signal": "USR1"},
     "refresh": {}, "node": {"hosts": ["nowhere"], "offline": True},
     "limit": {"user": sys.argv[4], "jobs": 1}, "stop": {},
 }

@@ -530,3 +530,25 @@ def test_a_members_retry_runs_again_and_a_row_put_back_does_not(lab, members):
     [row] = json.loads(lab.wq("ls", "-a", "-e", "--json", f"{array}.1").stdout)
     assert row["state"] == "failed" and "replay" in row["reason"], row
     assert sorted(runs.read_text().split()) == ["1", "2", "2", "2"]
+
+
+def test_a_members_job_is_signalled_by_their_launcher_as_them(lab, members):
+    """`wq signal` of a member's running job goes through their launcher (the
+    operator's server runs nothing as them); another member is refused."""
+    users, _ = members
+    alice, bob = users["alice"], users["bob"]
+    got = alice.home / "signalled.txt"
+    got.unlink(missing_ok=True)
+    sub = alice.wq("sub", "-b", "-c", f"trap 'id -un >> {got}' USR1; "
+                   "while :; do sleep 0.2; done", cwd=alice.home)
+    assert sub.returncode == 0, sub.stderr
+    job = sub.stdout.strip()
+    wait_for(lambda: json.loads(alice.wq("ls", "--json", job).stdout)[0]["state"] == "running",
+             30, "alice's job to run")
+    refused = bob.wq("signal", "-s", "USR1", job)
+    assert refused.returncode == 1 and "alice" in refused.stderr, refused
+    sent = alice.wq("signal", "-s", "USR1", job)
+    assert sent.returncode == 0 and sent.stdout == f"job {job}: signalled\n", sent
+    wait_for(lambda: got.exists() and got.read_text() == f"{alice.name}\n", 30,
+             "the job to be signalled")
+    assert alice.wq("rm", job).returncode == 0

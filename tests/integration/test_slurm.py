@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.integration.conftest import wait_state
-from tests.integration.sshd import WqServer
+from tests.integration.sshd import WqServer, wait_for
 
 SCRIPT = """#!/bin/bash
 #SBATCH -J sim
@@ -138,3 +138,27 @@ def test_each_array_task_has_an_integer_job_id_that_slurms_commands_take(server,
         assert shown.stdout.splitlines() == (
             [f"{number}_{t}|COMPLETED" for t in (1, 4, 7)] if task == 7 else
             [f"{number}_{task}|COMPLETED"]), shown.stderr
+
+
+def test_signals_reach_running_jobs_which_run_on_and_sbatch_signal_warns_ahead(server,
+                                                                             tmp_path):
+    run = shims(server, tmp_path)
+    loop = "trap 'echo got >> sig.txt' USR1; while :; do sleep 0.2; done"
+    number = run("sbatch", "--parsable", "--wrap", loop).stdout.strip()
+    waiting = run("sbatch", "--parsable", "-d", f"afterok:{number}", "--wrap", "true")
+    wait_state(server, int(number), ("running",))
+    sent = server.wq("signal", "-s", "SIGUSR1", number, waiting.stdout.strip())
+    assert sent.returncode == 1 and sent.stdout.splitlines() == [
+        f"job {waiting.stdout.strip()}: not running", f"job {number}: signalled"], sent.stdout
+    wait_for(lambda: (tmp_path / "sig.txt").exists(), 30, "the job to get USR1")
+    assert run("scancel", "-s", "10", number).returncode == 0          # (USR1's number)
+    wait_for(lambda: (tmp_path / "sig.txt").read_text() == "got\n" * 2, 30, "a second USR1")
+    assert wait_state(server, int(number), ("running",))["state"] == "running"
+    assert server.wq("signal", "-s", "KILL", number).returncode == 2   # (wq rm's job)
+    run("scancel", number)
+
+    warned = run("sbatch", "--parsable", "-t", "1", "--signal=B:USR1@58", "-o", "w.out",
+                 "--wrap", "sleep 30 & s=$!; trap 'echo warned; kill $s; exit 0' USR1; wait")
+    assert wait_state(server, int(warned.stdout), ("done", "failed", "timeout"),
+                      timeout=30)["state"] == "done"
+    assert (tmp_path / "w.out").read_text() == "warned\n"

@@ -76,3 +76,20 @@ def test_bad_requirement_strings(text, message):
                  job_name=st.one_of(st.none(), st.text("abc:; ", min_size=1).filter(str.strip))))
 def test_dict_round_trip(req):
     assert requirements.from_dict(requirements.to_dict(req)) == req
+
+
+def test_a_signal_ahead_of_the_time_limit_as_slurm_writes_it():
+    from wq.executor.wrapper import Launch
+    from wq.parsing.requirements import signal_name, warning
+
+    assert [warning(t) for t in ("USR1", "B:SIGUSR2@90", "b:10@0", "TERM@65535")] == \
+        ["USR1@60", "B:USR2@90", "B:USR1@0", "TERM@65535"]
+    for bad in ("B:", "X:USR1", "USR1@-1", "USR1@65536", "KILL", "NOPE@5", "99"):
+        with pytest.raises(ValueError):
+            warning(bad)
+    assert signal_name("sigwinch") == "WINCH"
+    limit = Launch("s", "1.1", "true", "/", {}, time_limit=90.5, warning="B:USR1@30")
+    assert limit.limit == "91:USR1:30:B"
+    assert Launch("s", "1.1", "true", "/", {}, time_limit=60, warning="HUP@5").limit == \
+        "60:HUP:5:"
+    assert Launch("s", "1.1", "true", "/", {}, time_limit=60).limit == "60"

@@ -25,6 +25,7 @@ VERBS = {
     "ls": "List jobs.",
     "stat": "Show the cluster: usage per host and in total.",
     "rm": "Remove jobs: dequeue waiting ones, kill running ones.",
+    "signal": "Send a signal to running jobs (USR1, ...), which keep running.",
     "log": "Show a job's output (-f: follow it until the job ends).",
     "status": "Print each job's state as one word (running, success, failed).",
     "retry": "Submit again the tasks of an array (or a job) that did not end done.",

@@ -148,6 +148,15 @@ class ShellExecutor:
             await proc.wait()
         return out.decode(errors="replace").strip()
 
+    async def signal(self, host: Host, directory: str, signal: str, batch: bool = False
+                     ) -> str:
+        """Send `signal` to a running job (with `batch`, its batch shell only):
+        signalled, gone or notstarted."""
+        async with self._run(host, wrapper.signal_script(directory, signal, batch)) as proc:
+            out = await proc.stdout.read()
+            await proc.wait()
+        return out.decode(errors="replace").strip()
+
     async def follow(self, host: Host, directory: str, stdout_word: str, stderr_word: str,
                      emit: Emit) -> None:
         """Stream a job's output to `emit(stream, data)` until the job ends."""

@@ -46,7 +46,7 @@ def source() -> bytes:
     """The helper's text as shipped: node/helper.py with the launch contract filled in."""
     text = resources.files("wq.executor").joinpath("node", "helper.py").read_text()
     scripts = {"run": wrapper.wrapper_text(),
-               "timer": wrapper.node_script("timer.sh", "killgroup.sh")}
+               "timer": wrapper.node_script("timer.sh", "killgroup.sh", "signal.sh")}
     # a JSON string is a Python string literal too (ASCII, the same escapes)
     literal = json.dumps(json.dumps(scripts))[1:-1]
     return contract.substitute(text).replace("@SCRIPTS@", literal).encode()

@@ -123,6 +123,18 @@ class Launch:
     time_limit: float | None = None    # seconds, enforced on the node
     grace: float = 5.0                 # between TERM and KILL
     shell: str = "sh"                  # what runs the command (node/wrapper.sh)
+    warning: str | None = None         # --signal's [B:]SIG@SECONDS, before the limit
+
+    @property
+    def limit(self) -> str:
+        """The time limit as node/timer.sh takes it: SECONDS[:SIG:BEFORE:[B]]."""
+        assert self.time_limit is not None
+        text = str(math.ceil(self.time_limit))
+        if self.warning is not None:
+            batch, _, rest = self.warning.rpartition(":")
+            sig, _, before = rest.partition("@")
+            text += f":{sig}:{before}:{batch}"
+        return text
 
     @property
     def dir(self) -> str:
@@ -184,7 +196,7 @@ def helper_request(job: Launch) -> dict[str, object]:
     if words:
         request["argv"] = words
     if job.time_limit is not None:
-        request["limit"] = str(math.ceil(job.time_limit))
+        request["limit"] = job.limit
         request["steps"] = _steps(job.grace)
     if job.stdin is not None:
         request["stdin"] = job.stdin
@@ -216,8 +228,8 @@ def launch_script(job: Launch) -> str:
     ]
     limit_args = "'' '' ''"
     if job.time_limit is not None:
-        parts.append(_heredoc('"$d/timer"', node_script("timer.sh", "killgroup.sh")))
-        limit_args = f'{math.ceil(job.time_limit)} {_steps(job.grace)} "$d/timer"'
+        parts.append(_heredoc('"$d/timer"', node_script("timer.sh", "killgroup.sh", "signal.sh")))
+        limit_args = f'{quote(job.limit)} {_steps(job.grace)} "$d/timer"'
     if job.stdin is not None:
         parts.append(_exact_file('"$d/stdin"', job.stdin))
     if job.hostfile_lines:
@@ -332,6 +344,18 @@ def kill_script(directory: str, grace: float, first: str = "TERM") -> str:
         '[ -f "$d/pid" ] || { echo notstarted; exit 0; }\n'
         'read -r pid start boot < "$d/pid"\n'
         f'wq_kill_group "$d" "$pid" {first} {_steps(grace)}\n')
+
+
+def signal_script(directory: str, signal: str, batch: bool = False) -> str:
+    """Send `signal` to the job's process group (with `batch`, its batch shell
+    only); prints signalled, gone or notstarted."""
+    return (
+        PRIVATE + node_script("signal.sh") +
+        f"d={directory}\n"
+        '[ -s "$d/rc" ] && { echo gone; exit 0; }\n'
+        '[ -f "$d/pid" ] || { echo notstarted; exit 0; }\n'
+        'read -r pid start boot < "$d/pid"\n'
+        f'wq_signal_job "$d" "$pid" {quote(signal)} {"B" if batch else "-"}\n')
 
 
 def follow_script(directory: str, stdout_word: str, stderr_word: str) -> str:

@@ -54,6 +54,46 @@ def _shell(value: Any) -> str:
                      "such as /bin/bash)")
 
 
+#: what --signal and `wq signal` may send (by name, or by number as Slurm takes
+#: it too): those the job's runner outlives (node/wrapper.sh); KILL is `wq rm`'s
+SIGNALS = ("HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "ALRM", "CONT", "STOP", "TSTP",
+           "URG", "WINCH")
+
+
+def signal_name(value: Any) -> str:
+    """A signal as its name (USR1): SIGUSR1, usr1 and 10 say it too."""
+    import signal
+
+    text = units.text(value).strip().upper().removeprefix("SIG")
+    if text.isdigit():
+        try:
+            text = signal.Signals(int(text)).name.removeprefix("SIG")
+        except ValueError:
+            text = ""
+    if text not in SIGNALS:
+        raise ValueError(f"unknown signal {units.shown(value)} (one of {', '.join(SIGNALS)}, "
+                         "or its number)")
+    return text
+
+
+def warning(value: Any) -> str:
+    """Slurm's --signal, [B:]SIG[@SECONDS]: SIG goes to the job (with B, its
+    batch shell only) SECONDS (60 by default, at most 65535) before its time
+    limit. Kept as B:SIG@SECONDS or SIG@SECONDS."""
+    text = units.text(value).strip()
+    batch, sep, rest = text.partition(":")
+    if not sep:
+        batch, rest = "", text
+    elif batch.upper() != "B":
+        raise ValueError(f"signal {units.shown(value)}: expected [B:]SIG[@SECONDS]")
+    sig, at, seconds = rest.partition("@")
+    if at and not (seconds.isdigit() and int(seconds) <= 65535):
+        raise ValueError(f"signal {units.shown(value)}: @SECONDS is a whole number of "
+                         "seconds up to 65535")
+    name = signal_name(sig)
+    return ("B:" if batch else "") + f"{name}@{int(seconds) if at else 60}"
+
+
 def _hostfile(value: Any) -> str:
     out = units.text(value).strip()
     return "auto" if out in ("auto", "%hostfile%") else out
@@ -84,6 +124,7 @@ FIELDS = FieldTable([
     Field("nodes", units.positive_int, ("hosts_count",)),
     Field("per_host", units.positive_int, ("perhost", "cores_per_host")),
     Field("whole", units.flag, ("exclusive",)),
+    Field("signal", warning),
 ])
 
 _ATTR = {"mode": "mode", "N": "n", "group": "groups", "notgroup": "not_groups",
@@ -92,7 +133,7 @@ _ATTR = {"mode": "mode", "N": "n", "group": "groups", "notgroup": "not_groups",
          "job_name": "job_name", "hostfile": "hostfile", "threads": "threads", "X": "x11",
          "retries": "retries", "time": "time_limit", "crash_limit": "crash_limit",
          "shell": "shell", "licenses": "licenses", "nodes": "nodes", "per_host": "per_host",
-         "whole": "whole"}
+         "whole": "whole", "signal": "signal"}
 
 Raw = tuple[str, Any, int | None]   # key, value, line
 

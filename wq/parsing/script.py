@@ -118,15 +118,24 @@ def _pattern(pattern: str | None, name: str) -> str | None:
 
 
 def run_command(text: str, args: tuple[str, ...] = ()) -> str:
-    """sh that writes the script to a private temporary file on the node, runs it
-    (its `#!` line picks the interpreter) with `args`, and exits with its status."""
+    """sh that writes the script to a private file on the node and runs it (its
+    `#!` line picks the interpreter) with `args`. Run by a job's runner (as
+    DIR/script), the copy is DIR/batch and the script is exec'd, so that it is
+    the job's own shell: a signal to it (`wq signal -b`, `--signal=B:`) or to
+    the job reaches the script, and nothing in between dies of it. Elsewhere (an
+    interactive session) it is a temporary file, removed once the script ends."""
     marker = f"WQ_SCRIPT_{secrets.token_hex(8)}"
     while marker in text:
         marker = f"WQ_SCRIPT_{secrets.token_hex(8)}"
     body = text if text.endswith("\n") else text + "\n"
-    return (f"wq_script=$(mktemp) || exit 1\n"
+    words = "".join(" " + shlex.quote(a) for a in args)
+    return ("case $0 in\n"
+            "    */script) wq_script=${0%/*}/batch wq_tmp= ;;\n"
+            "    *) wq_script=$(mktemp) || exit 1; wq_tmp=1 ;;\n"
+            "esac\n"
             f"cat > \"$wq_script\" <<'{marker}'\n{body}{marker}\n"
             f"chmod 700 \"$wq_script\"\n"
-            f"\"$wq_script\"{''.join(' ' + shlex.quote(a) for a in args)}; wq_rc=$?\n"
+            f"[ -n \"$wq_tmp\" ] || exec \"$wq_script\"{words}\n"
+            f"\"$wq_script\"{words}; wq_rc=$?\n"
             f"rm -f \"$wq_script\"\n"
             f"exit $wq_rc\n")

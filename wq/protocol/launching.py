@@ -23,7 +23,7 @@ from wq import codec
 from wq.model import Host, Job, JobId, JobState, SshOptions
 from wq.protocol.messages import checked
 
-OPS = ("launch", "watch", "follow", "kill", "status", "remove", "cat", "hook")
+OPS = ("launch", "watch", "follow", "kill", "signal", "status", "remove", "cat", "hook")
 SERVER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")                  # what a server id may be
 INSTANCE = re.compile(r"[0-9]{1,19}(\.[0-9]{1,19})?\.[0-9]{1,19}")   # 12.1, 12.7.1
 
@@ -100,10 +100,11 @@ class Call:
     host: HostRef
     job: JobRef | None = None               # launch, watch, follow, cat
     hosts: list[HostRef] = field(default_factory=list)   # launch: the placement's hosts
-    name: str = ""                          # kill: the instance (12.3.1)
+    name: str = ""                          # kill, signal: the instance (12.3.1)
     names: list[str] = field(default_factory=list)        # status, remove
     grace: float = 5.0                      # launch, kill
-    first: str = "TERM"                     # kill
+    first: str = "TERM"                     # kill, signal: the signal
+    batch: bool = False                     # signal: the batch shell only
     max_bytes: int = 0                      # cat
     facts: dict[str, str] = field(default_factory=dict)   # hook: how the job ended
 

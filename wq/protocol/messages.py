@@ -221,6 +221,17 @@ class Why:
 
 
 @dataclass(frozen=True, slots=True)
+class Signal:
+    """Send a signal to running jobs (`wq signal`, `scancel -s`), with `batch`
+    to their batch shell only; they are not cancelled."""
+
+    type: ClassVar[str] = "signal"
+    select: list[str]
+    signal: str = "TERM"
+    batch: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Ask the server to exit cleanly (`wq stop`; its operator's alone). Running
     jobs keep running and are watched again at its next start."""
@@ -230,7 +241,7 @@ class Stop:
 
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
            | Log | SessionEnd | Info | Clean | Launcher | Attach | Status | Rerun
-           | Session | SubmitMany | Stop | Why | Signature)
+           | Session | SubmitMany | Stop | Why | Signature | Signal)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

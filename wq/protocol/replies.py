@@ -256,6 +256,19 @@ class Removed(Row):
 
 
 @dataclass(frozen=True, slots=True)
+class SignalRow(Row):
+    """One result of `wq signal`: a job signalled, or why not."""
+    id: str
+    result: str
+    sent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Signalled(Row):
+    results: list[SignalRow]
+
+
+@dataclass(frozen=True, slots=True)
 class Refreshed(Row):
     """`wq refresh`: the cluster's host count now, and the hosts added and removed."""
     hosts: int

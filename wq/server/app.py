@@ -313,6 +313,8 @@ class Server:
                 await reply(handlers.on_stat(req, user))
             case m.Remove():
                 await reply(await handlers.on_rm(req, user))
+            case m.Signal():
+                await reply(await handlers.on_signal(req, user))
             case m.Refresh():
                 await reply(handlers.on_refresh(req, user))
             case m.NodeState():

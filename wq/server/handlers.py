@@ -7,6 +7,7 @@ the store, and feed the engine through the runner. A WqError becomes an error re
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import dataclasses
 import heapq
@@ -19,16 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wq import codec, scheduler
-from wq.errors import ParseError, WqError
+from wq.errors import ExecutorError, HostUnreachable, ParseError, WqError
 from wq.model import (HostState, Job, JobId, JobSpec, JobState, Limits, Requirements,
                       priority_name)
-from wq.parsing import arrays, selectors
+from wq.parsing import arrays, requirements, selectors
 from wq.protocol import messages as m
 from wq.scheduler.deps import Key, Tally
 from wq.protocol.replies import (Attached, Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
                                  JobRow, LicenseRow, LimitReply, Listing, LogReply, NodeReply,
-                                 Refreshed, Removed, RemoveRow, Signed, StatReply, StatusReply,
-                                 StatusRow, UserRow, WhyHost, WhyReply)
+                                 Refreshed, Removed, RemoveRow, Signalled, SignalRow, Signed,
+                                 StatReply, StatusReply, StatusRow, UserRow, WhyHost, WhyReply)
 from wq.server import effects as fx
 from wq.server import rights
 from wq.server import launches, targets
@@ -46,6 +47,7 @@ MAX_STATUS = 100_000
 MAX_UNPAGED = 10_000        # rows of a listing in one reply, not paged
 LIST_CHUNK = 250            # rows of such a listing built per step
 MAX_SELECT = 1_000          # selectors (ids, ranges) in one request
+MAX_SIGNALLED = 10_000      # running jobs one `wq signal` reaches
 MAX_MANY = 100_000          # separate jobs in one SubmitMany request
 CHECK_CHUNK = 1_000         # separate jobs checked per step
 WRITE_CHUNK = 2_000         # separate jobs written, and given to the engine, per step (~50 ms)
@@ -587,6 +589,42 @@ class Handlers:
                     jobs += found
         results = await self.runner.remove(jobs, user, admin=self.members.is_admin(user))
         return Removed(results.rows() + missing)
+
+    async def on_signal(self, req: m.Signal, user: str) -> Signalled:
+        """A signal to each running job named (not cancelled), on its first host:
+        by the server, or in a lab by the owner's launcher."""
+        try:
+            name = requirements.signal_name(req.signal)
+        except ValueError as exc:
+            raise WqError(str(exc)) from None
+        rows: list[SignalRow] = []
+        running: list[Job] = []
+        active = sorted(self.engine.active_in)
+        for text in dict.fromkeys(_capped(req.select)):
+            live = self._live(text, user, active)
+            for job in live:
+                self._may(req.type, job, user)
+            live = [j for j in live if j.state is JobState.RUNNING]
+            if not live:
+                rows.append(SignalRow(text, "not running", False))
+            running += live
+            if len(running) > MAX_SIGNALLED:
+                raise WqError(f"signal at most {MAX_SIGNALLED} running jobs at once")
+
+        async def one(job: Job) -> SignalRow:
+            assert job.placement is not None
+            host = self.engine.known.get(job.placement.first_host)
+            if host is None:
+                return SignalRow(job.label, "its host left the cluster", False)
+            try:
+                said = await self.runner.ops(host, job.user).signal(
+                    host, launches.directory(self.engine.server_id, job), name, req.batch,
+                    name=launches.instance_name(job))
+            except (ExecutorError, HostUnreachable) as exc:
+                return SignalRow(job.label, str(exc), False)
+            return SignalRow(job.label, said, said == "signalled")
+        rows += await asyncio.gather(*(one(job) for job in running))
+        return Signalled(rows)
 
     def _live(self, text: str, user: str, active: list[int]) -> list[Job]:
         """The waiting and running jobs a selector names, from the engine (no store

@@ -51,6 +51,9 @@ class Ops(Protocol):
     async def kill(self, host: Host, directory: str, grace: float,
                    first: str = "TERM", name: str = "") -> str: ...
 
+    async def signal(self, host: Host, directory: str, signal: str, batch: bool = False,
+                     name: str = "") -> str: ...
+
     async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]: ...
 
     async def remove(self, host: Host, server_id: str, names: list[str]) -> None: ...
@@ -80,6 +83,10 @@ class OwnOps:
     async def kill(self, host: Host, directory: str, grace: float,
                    first: str = "TERM", name: str = "") -> str:
         return await self.executor.kill(host, directory, grace, first)
+
+    async def signal(self, host: Host, directory: str, signal: str, batch: bool = False,
+                     name: str = "") -> str:
+        return await self.executor.signal(host, directory, signal, batch)
 
     async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]:
         return await self.executor.status(host, server_id, names)
@@ -227,6 +234,11 @@ class LauncherOps:
                    first: str = "TERM", name: str = "") -> str:
         call = self._call("kill", host, name=name, grace=grace, first=first)
         return str(await self._short(call, more=grace))
+
+    async def signal(self, host: Host, directory: str, signal: str, batch: bool = False,
+                     name: str = "") -> str:
+        call = self._call("signal", host, name=name, first=signal, batch=batch)
+        return str(await self._short(call))
 
     async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]:
         result = await self._short(self._call("status", host, names=names))

@@ -51,7 +51,7 @@ def launch_spec(job: Job, known: Mapping[str, Host], server_id: str,
     return wrapper.Launch(server_id, instance_name(job), command, spec.cwd, env,
                           stdout, stderr, lines, hostfile, spec.stdin,
                           time_limit=None if spec.interactive else req.time_limit,
-                          grace=kill_grace, shell=req.shell)
+                          grace=kill_grace, shell=req.shell, warning=req.signal)
 
 
 def slurm_environment(job: Job) -> dict[str, str]:

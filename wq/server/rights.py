@@ -39,6 +39,7 @@ RULES: dict[str, Rule] = {
     "rerun": Rule.OWNER, "signature": Rule.OWNER, "log": Rule.OWNER, "attach": Rule.OWNER,
     "session_end": Rule.OWNER,
     "rm": Rule.OWNER_ADMIN, "clean": Rule.OWNER_ADMIN, "info": Rule.OWNER_ADMIN,
+    "signal": Rule.OWNER_ADMIN,
     "refresh": Rule.ADMIN, "node": Rule.ADMIN,
     "stop": Rule.OPERATOR,
 }
@@ -46,6 +47,7 @@ RULES: dict[str, Rule] = {
 #: how a refused request is named to its sender
 WHAT = {"rerun": "running it again", "signature": "its signature", "log": "its output",
         "attach": "following it", "session_end": "ending its session", "rm": "removing it",
+        "signal": "signalling it",
         "clean": "forgetting it", "info": "wq info", "refresh": "wq refresh",
         "node": "wq node", "stop": "wq stop"}
 

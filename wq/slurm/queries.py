@@ -182,6 +182,7 @@ def scancel(args: list[str]) -> int:
     p.add_argument("-Q", "--quiet", action="store_true")
     p.add_argument("-f", "--full", action="store_true")
     p.add_argument("-b", "--batch", action="store_true")
+    p.add_argument("-s", "--signal")
     ns = p.known(args)
     select = [i for word in ns.ids for i in common.ids(word)]
     if not select and not (ns.name or ns.user or ns.state):
@@ -195,6 +196,8 @@ def scancel(args: list[str]) -> int:
         select = [r.id for r in rows]
         if not select:
             return 0
+    if ns.signal is not None:
+        return _signal(select, ns.signal, ns.batch, ns.quiet)
     with Client() as client:
         removed = client.ask(m.Remove(select=select), Removed, timeout=None)
     code = 0
@@ -206,6 +209,29 @@ def scancel(args: list[str]) -> int:
     return code
 
 
+
+
+def _signal(select: list[str], signal: str, batch: bool, quiet: bool) -> int:
+    """scancel -s: a signal to running jobs, which are not cancelled."""
+    from wq.client import Client
+    from wq.parsing.requirements import signal_name
+    from wq.protocol import messages as m
+    from wq.protocol.replies import Signalled
+
+    try:
+        name = signal_name(signal)
+    except ValueError:
+        raise common.SlurmError(f"Unknown job signal: {signal}") from None
+    with Client() as client:
+        reply = client.ask(m.Signal(select=select, signal=name, batch=batch), Signalled,
+                           timeout=None)
+    code = 0
+    for row in reply.results:
+        if not row.sent and not quiet:
+            print(f"scancel: error: Kill job error on job id {row.id}: {row.result}",
+                  file=sys.stderr)
+            code = 1
+    return code
 
 
 # -- scontrol --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from wq.errors import ParseError
 from wq.model import After, Mode, Ranges, Requirements, SlurmShape
-from wq.parsing import arrays, deps
+from wq.parsing import arrays, deps, requirements
 from wq.parsing.units import MAX_COUNT, MAX_SECONDS, counts
 
 DEFAULT_PARTITION = "wq"     # every host (sinfo shows it); each host label is one too
@@ -34,6 +34,7 @@ TAKEN: dict[str, tuple[str | None, bool]] = {
     "test-only": (None, False), "wrap": (None, True), "nodelist": ("w", True),
     "exclude": ("x", True), "constraint": ("C", True), "licenses": ("L", True),
     "quiet": ("Q", False), "ntasks-per-node": (None, True), "exclusive": (None, False),
+    "signal": (None, True),
 }
 #: accepted and ignored, with a warning (they change nothing wq can act on)
 IGNORED: dict[str, tuple[str | None, bool]] = {
@@ -41,7 +42,7 @@ IGNORED: dict[str, tuple[str | None, bool]] = {
     "mail-user": (None, True), "comment": (None, True), "open-mode": (None, True),
     "nice": (None, True), "requeue": (None, False), "no-requeue": (None, False),
     "get-user-env": (None, False), "propagate": (None, True), "clusters": ("M", True),
-    "signal": (None, True), "time-min": (None, True), "reservation": (None, True),
+    "time-min": (None, True), "reservation": (None, True),
     "kill-on-invalid-dep": (None, True), "distribution": ("m", True),
     "hint": (None, True), "threads-per-core": (None, True), "wckey": (None, True),
     "verbose": ("v", False), "profile": (None, True), "acctg-freq": (None, True),
@@ -236,6 +237,11 @@ def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, .
                                                       else cpus))
     if values.get("time") is not None:
         req = dataclasses.replace(req, time_limit=slurm_time(str(values["time"])))
+    if values.get("signal") is not None:
+        try:
+            req = dataclasses.replace(req, signal=requirements.warning(str(values["signal"])))
+        except ValueError as exc:
+            raise ParseError(f"--signal: {exc}", source=SOURCE) from None
     gpus = _gpus(values)
     if gpus:
         req = dataclasses.replace(req, gpus=gpus)

@@ -44,6 +44,8 @@ umask 077
 # runner: catch them (children get the default action back) and carry on
 # to record the exit status.
 trap 'wq_signal=1' TERM INT HUP
+# Nor must a signal sent to the job (`wq signal`, --signal) end this runner.
+trap : QUIT USR1 USR2 ALRM TSTP
 
 wq_timer=
 wq_finish() {
