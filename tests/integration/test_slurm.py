@@ -118,6 +118,8 @@ def test_a_log_folder_made_right_after_sbatch_returns_is_waited_for(server, tmp_
     (tmp_path / "logs" / number).mkdir(parents=True)
     assert wait_state(server, int(number), ("done", "failed"))["state"] == "done"
     assert (tmp_path / "logs" / number / f"{number}_0_log.out").read_text() == "made\n"
+    waited = run("sbatch", "--parsable", "--wait", "--wrap", "exit 4")   # (as Slurm's)
+    assert waited.returncode == 4 and waited.stdout.strip().isdigit(), waited
 
 
 def test_each_array_task_has_an_integer_job_id_that_slurms_commands_take(server, tmp_path):

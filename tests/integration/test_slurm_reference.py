@@ -78,12 +78,34 @@ CASES = [
     Case("exit status", (), "exit 3"),
     Case("chdir", ("-D", "sub"), "pwd", files=("sub/",)),
     Case("separate error file", ("-o", "o-%j.txt", "-e", "e-%j.txt"), "echo oops >&2"),
+    Case("error file alone", ("-e", "err-%j.txt"), "echo out; echo err >&2"),
+    Case("output patterns", ("-J", "pat", "-o", "p-%x-%u-%n-%t-%j.out")),
+    Case("after any", ("-d", "afterany:{exit}"), "echo after"),
+    Case("after not ok", ("-d", "afternotok:{exit}"), "echo after"),
+    Case("singleton, first", ("-J", "single"), "sleep 1"),
+    Case("singleton", ("-J", "single", "-d", "singleton")),
+    Case("export none but one", ("--export", "NONE,REF_A=1"), 'echo "a=${REF_A-unset}"'),
+    Case("export all and one", ("--export", "ALL,REF_B=2"), 'echo "b=${REF_B-unset}"'),
+    Case("open mode append", ("--open-mode=append",)),
+    Case("mail and comment", ("--mail-type=END", "--comment", "a note")),
+    # (not --wait: a real sbatch polls the job's state, 42 s for a job of a second)
+    Case("test only", ("--test-only",)),
+    Case("tasks per node alone", ("--ntasks-per-node", "2")),
+    Case("tasks of two cores", ("-n", "2", "-c", "2")),
+    Case("time as D-H:M", ("-t", "0-1:30")),
+    Case("a gpu", ("--gres=gpu:1",)),
+    Case("a later start", ("--begin=now+1hour",), cancel=True),
+    Case("held", ("-H",), cancel=True),
 ]
+#: what a case's arguments may name: {exit} is the id of that case's job
+REFERENCES = {"exit": "exit status"}
 
 #: cases where wq differs from Slurm, each with docs/slurm.md's row for it
 DIVERGENT: dict[str, str] = {
     "Slurm's commands inside a job": "Slurm's commands inside a job",
     "more nodes than there are": "a job that can never fit",
+    "a later start": "a later start (--begin)",
+    "held": "held jobs (-H)",
 }
 
 
@@ -164,8 +186,11 @@ class Side:
                     (where / made).write_text("")
             self.dirs[case.name] = where
             script = f"{SHOW}\n{case.command}" if case.command else SHOW
-            result = self.run("sbatch", "--parsable", *case.args, "--wrap", script, cwd=where)
-            self.ids[case.name] = result.stdout.strip() if result.returncode == 0 else ""
+            named = {key: self.ids.get(other, "") for key, other in REFERENCES.items()}
+            args = [a.format(**named) for a in case.args]
+            result = self.run("sbatch", "--parsable", *args, "--wrap", script, cwd=where)
+            said = result.stdout.split()            # (--wait: the id, then what it says)
+            self.ids[case.name] = said[0] if said and said[0].isdigit() else ""
             if case.cancel and self.ids[case.name]:
                 self.run("scancel", self.ids[case.name], cwd=where)
             (where / ".sbatch").write_text(f"{result.returncode}\n{result.stdout}")

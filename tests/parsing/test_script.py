@@ -68,3 +68,8 @@ def test_sbatch_lines_are_read_and_wq_lines_win():
         ["afterok:7"]
     with pytest.raises(ParseError, match=r"^job.sh: #SBATCH: --deadline"):
         script.parse("#!/bin/sh\n#SBATCH --deadline=now+1hour\ntrue\n", "job.sh")
+
+
+def test_a_scripts_singleton_is_for_sbatch():
+    with pytest.raises(ParseError, match="singleton is sbatch's"):
+        script.parse("#!/bin/sh\n#SBATCH -d singleton\ntrue\n", "job.sh")

@@ -155,3 +155,11 @@ def test_an_arrays_waiting_tasks_are_one_line_as_in_slurm():
     pieces = formats.squeue_format("%i|%A|%K")
     assert [formats.render(pieces, r, 0) for r in shown] == [
         "12_1|12_1|1", "12_[2-4,6%1]|12|2-4,6%1", "13|13|N/A", "14_5|14_5|5"]
+
+
+def test_singleton_is_left_for_the_submitting_side_to_resolve():
+    batch = parse(["-d", "afterok:3,singleton", "--wrap", "t"], None)
+    assert batch.singleton and [str(a) for a in batch.after] == ["afterok:3"]
+    alone = parse(["-d", "singleton", "--wrap", "t"], None)
+    assert alone.singleton and alone.after == ()
+    assert not parse(["-d", "afterany:4", "--wrap", "t"], None).singleton

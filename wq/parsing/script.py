@@ -89,6 +89,10 @@ def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
             else:
                 raw.append((key, value, number))
     slurm = _sbatch_lines(text, source)
+    if slurm.singleton:
+        raise ParseError("#SBATCH -d singleton is sbatch's (it looks up your jobs of that "
+                         "name as it submits): submit this script with sbatch",
+                         source=source)
     req = requirements.build(raw, source=source, base=slurm.requirements)
     if overrides:
         req = requirements.build(

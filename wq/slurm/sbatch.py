@@ -86,6 +86,7 @@ class Batch:
     array: Ranges | None = None                     # --array's indices
     throttle: int | None = None
     after: tuple[After, ...] = ()
+    singleton: bool = False                         # -d singleton (submit.py resolves it)
     export: str = "ALL"
     parsable: bool = False
     wait: bool = False
@@ -269,8 +270,7 @@ def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, .
         req = dataclasses.replace(req, job_name=name)
     array, throttle = (None, None) if values.get("array") is None else \
         arrays.parse_slurm(str(values["array"]), source=SOURCE)
-    after = () if values.get("dependency") is None else \
-        deps.parse(str(values["dependency"]), source="--dependency")
+    after, singleton = dependency(values.get("dependency"))
     export = values.get("export") or "ALL"
     wrap = values.get("wrap")
     if wrap is not None and rest:
@@ -285,7 +285,7 @@ def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, .
                  stdout=values.get("output"),
                  stderr=values.get("error"), chdir=values.get("chdir"), array=array,
                  throttle=throttle, after=after, export=export,
-                 parsable="parsable" in values, wait="wait" in values,
+                 singleton=singleton, parsable="parsable" in values, wait="wait" in values,
                  test_only="test-only" in values, quiet="quiet" in values, wrap=wrap,
                  script=rest[0] if rest else None, script_args=tuple(rest[1:]),
                  ignored=ignored)
@@ -374,6 +374,18 @@ def slurm_time(text: str) -> float | None:
         return None                       # Slurm reads a zero limit as none
     minutes = -(-seconds // 60)           # Slurm's limits are whole minutes, rounded up
     return float(min(minutes * 60, MAX_SECONDS))
+
+
+def dependency(text: str | None) -> tuple[tuple[After, ...], bool]:
+    """-d: its dependencies, and whether it says singleton (after every job of
+    the user's of the same name, which only the submitting side can know)."""
+    if text is None:
+        return (), False
+    parts = [p.strip() for p in text.split(",")]
+    singleton = "singleton" in parts
+    rest = ",".join(p for p in parts if p != "singleton")
+    return (deps.parse(rest, source="--dependency") if rest or not singleton else ()), \
+        singleton
 
 
 def output_pattern(pattern: str, name: str, user: str) -> str:

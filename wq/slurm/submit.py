@@ -52,9 +52,10 @@ def sbatch(args: list[str]) -> int:
     req = batch.requirements
     if req.job_name is None:
         req = dataclasses.replace(req, job_name=name)
+    after = batch.after + (_singleton(name, user) if batch.singleton else ())
     spec = JobSpec(command=script.run_command(text, batch.script_args), cwd=cwd,
                    env=tuple(sorted(_exported(batch.export).items())), requirements=req,
-                   stdout=stdout, stderr=stderr, after=batch.after,
+                   stdout=stdout, stderr=stderr, after=after,
                    slurm=dataclasses.replace(
                        batch.shape, submit_dir=here,
                        script=os.path.abspath(batch.script) if batch.script else ""))
@@ -75,6 +76,17 @@ def sbatch(args: list[str]) -> int:
         from wq.cli.wait import wait
         return wait(None, [reply.id])
     return 0
+
+
+def _singleton(name: str, user: str) -> tuple[Any, ...]:
+    """-d singleton as Slurm means it: after every job of `user`'s named `name`
+    that waits or runs now (each to end, however)."""
+    from wq.model import After, DepKind
+
+    return tuple(dict.fromkeys(
+        After(DepKind.AFTERANY, row.number, row.task)
+        for row in common.rows(select=None, finished=False, user=user)
+        if row.name == name and not row.array))
 
 
 def _exported(export: str) -> dict[str, str]:
