@@ -3,10 +3,12 @@
 One corpus of sbatch invocations (CASES) runs on a real Slurm
 (tests/integration/realslurm.py: nodes node1-3 of 2 CPUs on loopback) and on
 wq's commands over a server whose sshd hosts have the same names and cores.
-Each side runs the whole corpus once (a module fixture) and the test of each
-case compares what a client can observe: sbatch's exit code and the form of
-its output, the `SLURM_*` environment inside the job, the output files'
-names and contents, and the state and exit code `scontrol show job` reports.
+Each side runs the whole corpus once (module fixtures, both sides at once),
+and the test of each case compares what a client can observe: sbatch's exit
+code and the form of its output, the `SLURM_*` environment inside the job,
+the output files' names and contents, and the state and exit code `scontrol
+show job` reports. QUERIES, asked of both about one scenario, are compared
+field by field.
 A case whose observations differ must be one of DIVERGENT, each a row of
 docs/slurm.md's "Differences from Slurm", with its reason; a case listed there
 that has come to match fails too, so that the list stays true.
@@ -20,6 +22,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -298,8 +301,18 @@ def normalize(env: dict[str, str], job: str, where: Path) -> dict[str, str]:
     return out
 
 
+def play(side: Side, what: str) -> Side:
+    """The whole corpus, then the queries, on one side."""
+    side.submit_all()
+    wait_for(side.ended, 120, f"{what} to run the corpus")
+    side.ask_all()
+    return side
+
+
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
+def slurm_playing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future[Side]]:
+    """The real Slurm's side, played in a thread of its own while wq's plays
+    (each side takes about ten seconds)."""
     why = missing()
     if why is not None:
         if os.environ.get("CI"):            # (scripts/test installs it: CI must compare)
@@ -307,6 +320,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
         pytest.skip(why)
     slurm = real_slurm([("node1", "127.0.0.21", 2), ("node2", "127.0.0.22", 2),
                         ("node3", "127.0.0.23", 2)], name="wq")
+    pool = ThreadPoolExecutor(1)
     try:
         slurm.start()
         root = slurm.base / "cases"
@@ -314,19 +328,23 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
 
         def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
             return slurm.run(*args, cwd=cwd)
-        side = Side("slurm", root, run)
-        side.submit_all()
-        wait_for(side.ended, 120, "the real Slurm to run the corpus")
-        side.ask_all()
-        yield side
+        playing = pool.submit(play, Side("slurm", root, run), "the real Slurm")
+        yield playing
+        playing.result()
     finally:
+        pool.shutdown(wait=True)
         slurm.stop()
         shutil.rmtree(slurm.base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def ours(tmp_path_factory: pytest.TempPathFactory, keys: Keys, hosts: list[SshHost]
-         ) -> Iterator[Side]:
+def reference(slurm_playing: Future[Side], ours: Side) -> Side:
+    return slurm_playing.result(timeout=300)
+
+
+@pytest.fixture(scope="module")
+def ours(tmp_path_factory: pytest.TempPathFactory, keys: Keys, hosts: list[SshHost],
+         slurm_playing: Future[Side]) -> Iterator[Side]:
     base = tmp_path_factory.mktemp("wq-side")
     cluster = base / "cluster.yaml"
     cluster.write_text(cluster_yaml(keys, hosts, cores=2, labels={}))   # (one partition)
@@ -340,11 +358,7 @@ def ours(tmp_path_factory: pytest.TempPathFactory, keys: Keys, hosts: list[SshHo
         def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
             return subprocess.run(list(args), env=env, cwd=str(cwd), capture_output=True,
                                   text=True, timeout=60)
-        side = Side("wq", base / "cases", run)
-        side.submit_all()
-        wait_for(side.ended, 120, "wq to run the corpus")
-        side.ask_all()
-        yield side
+        yield play(Side("wq", base / "cases", run), "wq")
     finally:
         if server.proc is not None:
             server.wq("rm", "all", timeout=60)
