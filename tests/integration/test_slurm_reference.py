@@ -155,7 +155,8 @@ QUERIES = [
     Query("squeue -h --me -o %i", ids=(0,)),
     *(Query(f"scontrol show job {{{name}}}",
             keys=("JobId", "ArrayJobId", "ArrayTaskId", "ArrayTaskThrottle", "JobName",
-                  "UserId", "JobState", "Reason", "TimeLimit", "NumNodes", "NumCPUs",
+                  "UserId", "JobState", "Reason", "Dependency", "TimeLimit", "NumNodes",
+                  "NumCPUs",
                   "NumTasks", "CPUs/Task", "Partition", "BatchFlag", "WorkDir", "Command"))
       for name in ("run", "dep", "arr", "sc")),
 ]
@@ -247,6 +248,9 @@ class Side:
                 for key in ("JobId", "ArrayJobId"):
                     if key in pairs:
                         pairs[key] = ident(pairs[key])
+                if "Dependency" in pairs:       # afterok:12(unfulfilled)
+                    pairs["Dependency"] = re.sub(r"(?<=:)\d+", lambda m: ident(m[0]),
+                                                 pairs["Dependency"])
                 shown += [f"{k}={pairs[k].replace(where, 'DIR')}" for k in query.keys
                           if k in pairs]
             return shown

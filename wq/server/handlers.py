@@ -485,11 +485,16 @@ class Handlers:
 
     def _slurm_facts(self, job: Job) -> dict[str, Any]:
         """What Slurm's commands show of a job of sbatch's: what it was asked
-        (codec.slurm_to_dict), its Slurm id, priority and array throttle."""
+        (codec.slurm_to_dict), its Slurm id, priority, array throttle and the
+        dependencies it still waits for, as Slurm writes them."""
         assert job.spec.slurm is not None
         shape = codec.slurm_to_dict(job.spec.slurm)
         throttle = self.engine.throttles.get(job.number) if job.task is not None else None
+        left = self.engine.blocked.get(job.id) if job.state is JobState.WAITING else None
+        waits = ",".join(f"{a.kind.value}:{a.number}" + ("" if a.task is None else f"_{a.task}")
+                         + "(unfulfilled)" for a in left or ())
         return {**(shape if isinstance(shape, dict) else {}), "id": launches.slurm_number(job),
+                **({"dependency": waits} if waits else {}),
                 "priority": job.spec.requirements.priority,
                 **({} if throttle is None else {"throttle": throttle})}
 

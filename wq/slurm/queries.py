@@ -300,7 +300,8 @@ def _job_text(row: Any, now: float) -> str:
     lines = [f"JobId={get['jobidraw']}{array} JobName={row.name}",
              f"UserId={_named(row.user)} GroupId={_group(row.user)}",
              f"Priority={get['priority']} Nice=0 Account=(null) QOS=(null)",
-             f"JobState={get['state']} Reason={get['reason']} Dependency=(null)",
+             f"JobState={get['state']} Reason={get['reason']} "
+             f"Dependency={shape.get('dependency') or '(null)'}",
              f"Requeue=1 Restarts={max(0, row.instance - 1)} BatchFlag="
              f"{1 if row.slurm is not None else 0} Reboot=0 ExitCode={get['exitcode']}",
              f"RunTime={get['elapsed']} TimeLimit={get['timelimit']} TimeMin=N/A",
