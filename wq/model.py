@@ -203,6 +203,13 @@ class Requirements:
     per_host: int = 0                   # bycore: at most this many cores a host (0: any)
     whole: bool = False                 # bycore: its hosts taken whole (Slurm's --exclusive)
 
+    @property
+    def task_cores(self) -> int:
+        """The cores of one task, which stay on one host: `threads`, when N is a
+        multiple of it."""
+        threads = self.threads or 1
+        return threads if self.n % threads == 0 else 1
+
 
 class DepKind(enum.Enum):
     """When a job may start, relative to the end of another (Slurm's names)."""

@@ -45,6 +45,18 @@ def test_positions_and_indices_are_inverse_and_in_order(raw):
     assert all(not arrays.contains(ranges, i) for i in set(range(every[-1] + 2)) - set(every))
 
 
+@given(pieces, st.integers(1, 10**6))
+def test_each_task_has_an_own_id_that_leads_back_to_it(raw, number):
+    ranges = disjoint(raw)
+    every = arrays.each(ranges)
+    ids = [arrays.own_id(number, ranges, i) for i in every]
+    assert sorted(ids) == list(range(number, number + len(every)))  # the numbers it took
+    assert ids[-1] == number                                     # the last keeps the array's
+    assert [arrays.task_of(number, ranges, i) for i in ids[:-1]] == every[:-1]
+    assert arrays.task_of(number, ranges, number) is None
+    assert arrays.task_of(number, ranges, number + len(every)) is None
+
+
 @given(pieces)
 def test_the_text_parses_back_and_json_goes_both_ways(raw):
     ranges = disjoint(raw)

@@ -142,6 +142,21 @@ def at(ranges: Ranges, place: int) -> int | None:
     return first + (place - (ends[which] - sizes[which])) * step
 
 
+def own_id(number: int, ranges: Ranges, index: int) -> int:
+    """The job id Slurm gives task `index` of array `number` (of `ranges`): as a
+    real Slurm does, the last task keeps the array's number and the others take
+    the following ones in order (the array takes count(ranges) numbers)."""
+    place = position(ranges, index)
+    return number if place is None or place == count(ranges) - 1 else number + 1 + place
+
+
+def task_of(number: int, ranges: Ranges, job_id: int) -> int | None:
+    """own_id's inverse: the index whose own id is `job_id` (not the array's
+    number itself, which names the whole array), or None."""
+    return at(ranges, job_id - number - 1) if number < job_id < number + count(ranges) \
+        else None
+
+
 def text(ranges: Ranges, throttle: int | None = None) -> str:
     """As Slurm writes them back: 1-6, 1,4, 1-9:2, with %N."""
     out = ",".join(str(f) if f == l else f"{f}-{l}" if s == 1 else f"{f}-{l}:{s}"

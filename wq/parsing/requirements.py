@@ -194,8 +194,7 @@ def check(req: Requirements, *, source: str = "",
     if shaped and req.mode is not Mode.BYCORE:
         raise ParseError(f"{shaped[0]} is mode bycore's (cores that may span hosts)",
                          source=source, line=lines.get(shaped[0]), key=shaped[0])
-    threads = req.threads or 1
-    tasks = req.n // threads if req.n % threads == 0 else req.n
+    tasks = req.n // req.task_cores
     if req.nodes > tasks:
         raise ParseError(f"nodes: {req.nodes} hosts need a task each; N: {req.n} makes "
                          f"{tasks}", source=source, line=lines.get("nodes"), key="nodes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from wq.model import Mode, Requirements
-from wq.scheduler import filters, modes
+from wq.scheduler import filters
 from wq.scheduler.view import ClusterView, HostUse
 
 
@@ -32,7 +32,7 @@ def never_fits(req: Requirements, view: ClusterView) -> str | None:
     if not hosts:
         return _no_host(req)
     if req.mode is Mode.BYCORE:
-        size = modes.unit(req)
+        size = req.task_cores
         rooms = sorted((_room(req, u.host.cores) for u in hosts
                         if u.host.gpus >= req.gpus and u.host.mem >= req.mem), reverse=True)
         rooms = [room for room in rooms if room]
@@ -86,8 +86,8 @@ def why_waiting(req: Requirements, view: ClusterView, hosts: Sequence[HostUse]) 
 
 
 def _room(req: Requirements, cores: int) -> int:
-    """Tasks (of modes.unit cores) a host of `cores` holds for `req`."""
-    size = modes.unit(req)
+    """Tasks (of task_cores cores) a host of `cores` holds for `req`."""
+    size = req.task_cores
     room = cores // size
     return min(room, req.per_host // size) if req.per_host else room
 
@@ -95,8 +95,8 @@ def _room(req: Requirements, cores: int) -> int:
 def _shape(req: Requirements) -> str:
     """A bycore job's shape beyond its cores, in words ("" for none)."""
     parts = []
-    if modes.unit(req) > 1:
-        parts.append(f"{modes.unit(req)} cores a task on one host")
+    if req.task_cores > 1:
+        parts.append(f"{req.task_cores} cores a task on one host")
     if req.per_host:
         parts.append(f"at most {req.per_host} a host")
     return ", ".join(parts)

@@ -29,7 +29,7 @@ def _whole(use: HostUse) -> Slice:
 
 
 def bycore(req: Requirements, hosts: Sequence[HostUse]) -> Placement | None:
-    if req.nodes or req.per_host or req.whole or unit(req) > 1:
+    if req.nodes or req.per_host or req.whole or req.task_cores > 1:
         return tasks(req, hosts)
     one = bycore1(req, hosts)
     if one is not None:
@@ -45,20 +45,13 @@ def bycore(req: Requirements, hosts: Sequence[HostUse]) -> Placement | None:
     return Placement(tuple(slices)) if need == 0 else None
 
 
-def unit(req: Requirements) -> int:
-    """The cores of one task, which stay on one host: `threads`, when N is a
-    multiple of it."""
-    threads = req.threads or 1
-    return threads if req.n % threads == 0 else 1
-
-
 def tasks(req: Requirements, hosts: Sequence[HostUse]) -> Placement | None:
     """Slurm's allocation of N/unit tasks: each task's cores on one host, at most
     `per_host` cores a host, on exactly `nodes` hosts when given (each with a
     task at least, then the rest in host order, as Slurm's block distribution),
     whole hosts when `whole`. One host that holds them all if any (without
     `nodes`), else the first hosts in order that do."""
-    size = unit(req)
+    size = req.task_cores
     count = req.n // size
     rooms: list[tuple[HostUse, int]] = []
     for use in hosts:

@@ -491,8 +491,7 @@ class Handlers:
         shape = codec.slurm_to_dict(job.spec.slurm)
         throttle = self.engine.throttles.get(job.number) if job.task is not None else None
         left = self.engine.blocked.get(job.id) if job.state is JobState.WAITING else None
-        waits = ",".join(f"{a.kind.value}:{a.number}" + ("" if a.task is None else f"_{a.task}")
-                         + "(unfulfilled)" for a in left or ())
+        waits = ",".join(str(a).replace(".", "_") + "(unfulfilled)" for a in left or ())
         return {**(shape if isinstance(shape, dict) else {}), "id": launches.slurm_number(job),
                 **({"dependency": waits} if waits else {}),
                 "priority": job.spec.requirements.priority,

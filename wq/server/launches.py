@@ -100,17 +100,13 @@ def slurm_environment(job: Job) -> dict[str, str]:
 
 
 def slurm_number(job: Job) -> int:
-    """A job's id as Slurm gives it: an integer, for an array's task too. An
-    array of sbatch's takes as many numbers as it has tasks (Store.open_array);
-    as in Slurm, its last task keeps the array's number and the others take
-    the following ones in order (Store.slurm_alias finds them again)."""
+    """A job's id as Slurm gives it: an integer, for an array's task too (an
+    array of sbatch's takes a number per task, Store.open_array; arrays.own_id
+    says which, Store.slurm_alias finds them again)."""
     shape = job.spec.slurm
     if job.task is None or shape is None or shape.array is None:
         return job.number or job.id
-    place = arrays.position(shape.array, job.task)
-    if place is None or place == arrays.count(shape.array) - 1:
-        return job.number
-    return job.number + 1 + place
+    return arrays.own_id(job.number, shape.array, job.task)
 
 
 def repeats(values: list[int]) -> str:

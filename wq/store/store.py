@@ -556,10 +556,8 @@ class Store:
         if first not in self._array_specs:
             self._array_specs[first] = self._spec(row[1], row[2])
         shape = self._array_specs[first].slurm
-        if shape is None or shape.array is None \
-                or not first < number < first + arrays.count(shape.array):
-            return None
-        task = arrays.at(shape.array, number - first - 1)
+        task = None if shape is None or shape.array is None else \
+            arrays.task_of(first, shape.array, number)
         return None if task is None else (first, task)
 
     def last_number(self, user: str) -> int | None:
