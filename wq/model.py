@@ -63,11 +63,12 @@ _TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.WAITING: frozenset({JobState.RUNNING, JobState.CANCELLED, JobState.FAILED}),
     JobState.RUNNING: frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED,
                                  JobState.LOST, JobState.WAITING, JobState.TIMEOUT}),
-    JobState.DONE: frozenset(),
-    JobState.FAILED: frozenset(),
-    JobState.CANCELLED: frozenset(),
+    # an ended job is final until its user requeues it (wq requeue, scontrol requeue)
+    JobState.DONE: frozenset({JobState.WAITING}),
+    JobState.FAILED: frozenset({JobState.WAITING}),
+    JobState.CANCELLED: frozenset({JobState.WAITING}),
     JobState.LOST: frozenset({JobState.WAITING}),
-    JobState.TIMEOUT: frozenset(),
+    JobState.TIMEOUT: frozenset({JobState.WAITING}),
 }
 
 
@@ -324,6 +325,7 @@ class Job:
     task: int | None = None             # its index in its array (WQ_TASK_ID)
     entry: str | None = None            # its WQ_ENTRY: a line of --each-line, a --from-json item
     entry_tag: str | None = None        # its user's HMAC of the entry (wq.signing), in a lab
+    held: bool = False                  # held by its user or an admin: waits until released
 
     @property
     def label(self) -> str:

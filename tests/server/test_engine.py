@@ -64,8 +64,13 @@ def brief(effect: fx.Effect) -> str:
             return "reschedule"
         case fx.Hook():
             return f"hook {effect.facts['WQ_JOB_ID']} {effect.facts['WQ_STATE']}"
-        case fx.Removed():
-            return "removed " + "; ".join(f"{n}{'' if t is None else f'.{t}'}: {r}"
+        case fx.RecordHeld():
+            return f"record {','.join(str(i) for i in effect.ids)} " + \
+                ("held" if effect.held else "released")
+        case fx.RecordSpec():
+            return f"record {effect.job.label} spec: {effect.detail}"
+        case fx.Answer():
+            return "answer " + "; ".join(f"{n}{'' if t is None else f'.{t}'}: {r}"
                                           for n, t, r, _ in effect.results)
     raise AssertionError(f"unknown effect {effect!r}")
 
@@ -77,6 +82,8 @@ class Sim:
         self.engine = Engine(Cluster(tuple(hosts)), server_id="s1", **kw)
         self.now = 1000.0
         self.stored: dict[int, JobState] = {}
+        self.held: set[int] = set()                 # as the store has it
+        self.ended: dict[int, Job] = {}             # ended jobs as last recorded
         self.effects: list[fx.Effect] = []
         for h in hosts:
             self.feed(fx.HostUp(h.name, f"boot-{h.name}"))
@@ -92,6 +99,15 @@ class Sim:
                 old = self.stored[job_id]
                 assert old.can_become(state), f"{job_id}: {old.value} -> {state.value}"
                 self.stored[job_id] = state
+            if isinstance(effect, fx.Record):
+                self.held = self.held | {effect.job.id} if effect.job.held else \
+                    self.held - {effect.job.id}
+                if effect.job.state.final:
+                    self.ended[effect.job.id] = effect.job
+            if isinstance(effect, fx.RecordHeld):
+                assert all(self.stored[i] is JobState.WAITING for i in effect.ids)
+                self.held = self.held | set(effect.ids) if effect.held else \
+                    self.held - set(effect.ids)
         return [brief(e) for e in self.effects]
 
     def submit(self, *jobs: Job, throttle: int | None = None, watched: bool = False
@@ -332,7 +348,7 @@ def test_removing_a_whole_queued_array_is_one_write():
     effects = sim.feed(fx.Remove(tuple(tasks), "ann"))
     assert [e for e in effects if e.startswith("record")] == \
         [f"record {','.join(str(t.id) for t in tasks)} cancelled"]
-    assert effects[-2].startswith("removed 10.1: removed from the queue")
+    assert effects[-2].startswith("answer 10.1: removed from the queue")
     assert not sim.engine.jobs and not sim.engine.queue and not len(sim.engine.waiting)
 
 
@@ -340,11 +356,11 @@ def test_a_held_array_starts_nothing_until_released_and_goes_a_chunk_at_a_time()
     sim = Sim(host("a", cores=2))
     tasks = [task(10, i) for i in range(1, 7)]
     sim.submit(*tasks, job(20))
-    assert sim.feed(fx.Hold(frozenset({10}), True)) == []
+    assert sim.feed(fx.Pause(frozenset({10}), True)) == []
     assert sim.schedule() == ["record 20 started", "launch 20.1 on a"]
     sim.feed(fx.Remove(tuple(tasks[:3]), "ann"))
     assert [j.task for j in sim.engine.queue[10]] == [4, 5, 6]
-    assert sim.feed(fx.Hold(frozenset({10}), False)) == ["reschedule"]
+    assert sim.feed(fx.Pause(frozenset({10}), False)) == ["reschedule"]
     assert sim.schedule() == ["record 10.4 started", "launch 10.4.1 on a"]
 
 
@@ -377,7 +393,7 @@ def test_removing_a_job_during_its_launch_kills_it_when_it_starts():
     sim.submit(job(1))
     sim.schedule()
     assert sim.feed(fx.Remove((sim.engine.jobs[1],), "ann")) == [
-        "kill 1.1 TERM", "removed 1: killed", "reschedule"]
+        "kill 1.1 TERM", "answer 1: killed", "reschedule"]
     assert sim.feed(fx.Started(1, 1, "a", 9)) == ["kill 1.1 TERM"]
     assert sim.end(1, Outcome(exit_code=143))[0] == "record 1 cancelled"
     assert sim.state(1) is JobState.CANCELLED
@@ -388,7 +404,7 @@ def test_removing_is_for_the_owner_and_says_what_already_ended():
     sim.submit(job(1, user="bob"))
     done = with_(job(2), state=JobState.DONE)
     assert sim.feed(fx.Remove((sim.engine.jobs[1], done), "ann")) == [
-        "removed 1: not yours (it belongs to bob); 2: already done", "reschedule"]
+        "answer 1: not yours (it belongs to bob); 2: already done", "reschedule"]
     assert sim.feed(fx.Remove((sim.engine.jobs[1],), "root", admin=True))[0] \
         == "record 1 cancelled"
 
@@ -466,7 +482,7 @@ def test_removing_an_interactive_session_asks_its_client_to_end_it():
     sim.submit(interactive(job(1)), watched=True)
     sim.schedule()
     assert sim.feed(fx.Remove((sim.engine.jobs[1],), "ann")) == [
-        "tell 1 end", "kill 1.1 HUP report", "removed 1: session ended", "reschedule"]
+        "tell 1 end", "kill 1.1 HUP report", "answer 1: session ended", "reschedule"]
     assert sim.feed(fx.SessionEnded(1, 0, ""))[0] == "record 1 cancelled"
     assert sim.feed(fx.KillDone(1, 1)) == []
 
@@ -626,7 +642,7 @@ def test_a_returning_launcher_settles_before_its_users_jobs_start_and_kills_wait
     sim.submit(job(1, user="bob"), job(2, user="bob"))
     sim.schedule()
     assert sim.feed(fx.LauncherGone("bob")) == ["abandon 1.1", "abandon 2.1"]
-    assert sim.feed(fx.Remove((sim.engine.jobs[2],), "bob")) == ["removed 2: killed",
+    assert sim.feed(fx.Remove((sim.engine.jobs[2],), "bob")) == ["answer 2: killed",
                                                                 "reschedule"]
     # (its kill waits for the launcher; the job ends when it is watched again)
     sim.submit(job(3, user="bob"))

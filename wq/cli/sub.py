@@ -289,6 +289,8 @@ def _is_shell(command: str) -> bool:
               help="Submit and print the job id; do not wait for the job.")
 @click.option("--parsable", is_flag=True,
               help="Print only the job id (as sbatch --parsable); implies -b.")
+@click.option("--hold", is_flag=True,
+              help="Submit it held: it waits until wq release; implies -b.")
 @click.option("-o", "--output", "stdout", metavar="PATTERN",
               help="The job's stdout file (%j job id, %i instance, %h host); relative "
                    "paths are to the current directory. Default: kept by wq, see wq log.")
@@ -347,7 +349,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
             time_limit: str | None, retries: int | None, array: str | None,
             each_line: str | None, from_json: str | None, throttle: int | None,
             cores: int | None, dependency: str | None, after_ids: tuple[str, ...],
-            parsable: bool, rerun: str | None, session: str | None,
+            parsable: bool, hold: bool, rerun: str | None, session: str | None,
             on_end: str | None, licenses: tuple[str, ...]) -> None:
     """Submit a job: a -c command, a YAML JOBFILE, or a script (a file starting
     with #!, or any that is not YAML), run as it is with its #WQ header lines
@@ -364,7 +366,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
     tasks share the command and requirements, and `wq sub` shows their
     progress and exits non-zero when any task did not end done.
     """
-    batch = batch or parsable
+    batch = batch or parsable or hold
     if parsable:                                     # (a driver's submission)
         options.finish_when_interrupted()
     if rerun is not None:
@@ -372,6 +374,8 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
             raise UsageError("--rerun submits an earlier job again: give no command or file")
         from wq.cli.retry import rerun as again
 
+        if hold:
+            raise UsageError("--rerun submits at once; hold the new job with wq hold")
         again(obj["socket"], rerun, (), batch)
         return
     shape = array_shape(array, each_line, from_json, throttle)
@@ -382,6 +386,8 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
                       batch=batch or shape is not None, retries=retries, cores=cores,
                       time_limit=time_limit, after=dependencies(dependency, after_ids),
                       on_end=on_end, licenses=licenses)
+    if hold and spec.interactive:
+        raise UsageError("an interactive session cannot be held; drop --hold")
     if session:
         spec = dataclasses.replace(spec, session=session)
     frame = codec.spec_to_dict(spec)
@@ -390,7 +396,8 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
             if client.by_launcher:
                 frame, shape = signed(frame, shape, client.user)
                 ensure_launcher(client, obj["socket"])
-            reply = client.ask(m.Submit(spec=frame, attach=not batch, **shape), Accepted)
+            reply = client.ask(m.Submit(spec=frame, attach=not batch, hold=hold, **shape),
+                               Accepted)
             if batch:
                 click.echo(reply.id)
                 return
@@ -401,7 +408,7 @@ def command(obj: dict[str, str | None], jobfile: str | None, command: str | None
             frame, _ = signed(frame, {}, client.user)
             ensure_launcher(client, obj["socket"])
         if batch:
-            click.echo(client.ask(m.Submit(spec=frame), Accepted).id)
+            click.echo(client.ask(m.Submit(spec=frame, hold=hold), Accepted).id)
             return
         job_id = client.ask(m.Submit(spec=frame, attach=True), Accepted).id
         terminal = None

@@ -46,6 +46,7 @@ class Submit:
     entries: list[str] | None = None
     throttle: int | None = None
     entry_tags: list[str] | None = None     # in a lab: each entry's tag (wq.signing)
+    hold: bool = False                      # it waits, held, until released (wq release)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +233,42 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """Hold waiting jobs (`wq hold`, `scontrol hold`): they start nothing until
+    released."""
+
+    type: ClassVar[str] = "hold"
+    select: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Release held jobs (`wq release`, `scontrol release`)."""
+
+    type: ClassVar[str] = "release"
+    select: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Requeue:
+    """Put running or ended jobs back in the queue (`wq requeue`, `scontrol
+    requeue`): a running one is stopped first."""
+
+    type: ClassVar[str] = "requeue"
+    select: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Change waiting jobs (`wq update`, `scontrol update`): their time limit in
+    seconds (0: none). Each selector names a whole job or array."""
+
+    type: ClassVar[str] = "update"
+    select: list[str]
+    time_limit: float
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Ask the server to exit cleanly (`wq stop`; its operator's alone). Running
     jobs keep running and are watched again at its next start."""
@@ -241,7 +278,8 @@ class Stop:
 
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
            | Log | SessionEnd | Info | Clean | Launcher | Attach | Status | Rerun
-           | Session | SubmitMany | Stop | Why | Signature | Signal)
+           | Session | SubmitMany | Stop | Why | Signature | Signal | Hold | Release | Requeue
+           | Update)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

@@ -256,6 +256,20 @@ class Removed(Row):
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeRow(Row):
+    """One result of `wq hold`, `release`, `requeue` or `update`: a job, a task or
+    a run of tasks (12.1-50)."""
+    id: str
+    result: str
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Changed(Row):
+    results: list[ChangeRow]
+
+
+@dataclass(frozen=True, slots=True)
 class SignalRow(Row):
     """One result of `wq signal`: a job signalled, or why not."""
     id: str

@@ -12,11 +12,12 @@ is tried once per pass, however many jobs it holds.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from wq.model import Job, JobId, Requirements
+from wq.model import Job, JobId, JobSpec, Requirements
 from wq.scheduler.order import queue_key
 
 # (requirements, user, interactive), or an array's number
@@ -93,6 +94,13 @@ class JobClass:
         else:
             del self._jobs[i]
         return True
+
+    def respec(self, spec: JobSpec) -> list[Job]:
+        """Its jobs all take `spec` (wq update of an array: its order stays); the
+        new jobs."""
+        jobs = [dataclasses.replace(j, spec=spec) for j in self]
+        self._jobs[self._first:] = jobs
+        return jobs
 
     def keep(self, drop: set[JobId]) -> int:
         """Drop many jobs in one sweep; how many went. Dropping the first ones (an

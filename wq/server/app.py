@@ -171,7 +171,7 @@ class Server:
                         launchers=None if cluster.lab is None else {members.operator})
         runner = Runner(engine, store, local=local, ssh=ssh, monitor=monitor,
                         operator=members.operator)
-        members.waiting = lambda user: engine.waiting.of_user[user] + engine.blocked_of[user]
+        members.waiting = lambda user: engine.waiting.of_user[user] + engine.aside_of[user]
         monitor.listener = runner
         self.runner = runner
         self.sampler = sampler = Sampler(monitor, runner.feed,
@@ -289,7 +289,8 @@ class Server:
             await handlers.runner.durable()
             await conn.send({"ok": True, **message.to_frame()})
         handlers.allowed(req, user)
-        if isinstance(req, (m.ListJobs, m.Remove, m.Users)):
+        if isinstance(req, (m.ListJobs, m.Remove, m.Users, m.Hold, m.Release, m.Requeue,
+                            m.Update)):
             await handlers.runner.loaded.wait()     # they need the whole queue
         match req:
             case m.Submit() | m.Rerun():
@@ -315,6 +316,8 @@ class Server:
                 await reply(await handlers.on_rm(req, user))
             case m.Signal():
                 await reply(await handlers.on_signal(req, user))
+            case m.Hold() | m.Release() | m.Requeue() | m.Update():
+                await reply(handlers.on_change(req, user))
             case m.Refresh():
                 await reply(handlers.on_refresh(req, user))
             case m.NodeState():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from wq.executor import wrapper
 from wq.executor.outcome import Outcome
-from wq.model import Cluster, Host, Instance, Job, JobId, JobState, Limits, Sample
+from wq.model import Cluster, Host, Instance, Job, JobId, JobSpec, JobState, Limits, Sample
 from wq.protocol import events
 from wq.scheduler.deps import Key, Tally
 
@@ -63,9 +63,9 @@ class ArrayUnwatched:
 
 
 @dataclass(frozen=True, slots=True)
-class Hold:
-    """`on`: no task of the arrays numbered so starts until the same Hold with `on`
-    False (a number that is not an array's holds nothing)."""
+class Pause:
+    """`on`: no task of the arrays numbered so starts until the same Pause with `on`
+    False (a number that is not an array's pauses nothing)."""
     numbers: frozenset[int]
     on: bool
 
@@ -204,6 +204,33 @@ class Remove:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """wq hold (`on`) or wq release of these waiting jobs (as the engine has them)."""
+    jobs: tuple[Job, ...]
+    user: str
+    on: bool
+    admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Requeue:
+    """wq requeue: these jobs (running ones as the engine has them, ended ones as
+    stored) wait again."""
+    jobs: tuple[Job, ...]
+    user: str
+    admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """wq update: waiting jobs (an array's: all of its waiting tasks) take `spec`."""
+    jobs: tuple[Job, ...]
+    spec: JobSpec
+    user: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetOffline:
     hosts: tuple[str, ...]
     offline: bool
@@ -226,9 +253,10 @@ class Schedule:
     """Run a scheduling pass (the runner coalesces Reschedule effects into one)."""
 
 
-Event = (Loaded | Submitted | Watched | Unwatched | ArrayUnwatched | Hold | ClientGone
+Event = (Loaded | Submitted | Watched | Unwatched | ArrayUnwatched | Pause | ClientGone
          | ArrayClientGone | WorkflowGone | Started | Ended | HostUp | HostDown | HostLost
          | Settle | StaleKilled | SessionEnded | SessionExpired | KillDone | Remove
+         | Hold | Requeue | Update
          | SetOffline | SetLimits | SetCluster | Schedule | LauncherUp | LauncherSettled
          | LauncherGone | Sampled)
 
@@ -242,6 +270,22 @@ class Record:
     event: str
     detail: str = ""
     instance: Instance | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHeld:
+    """Waiting jobs are held or released."""
+    ids: tuple[JobId, ...]
+    held: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSpec:
+    """A waiting job's (an array's) spec changes."""
+    job: Job
+    spec: JobSpec
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,17 +431,19 @@ class Reschedule:
     """Something changed that may let a job start: run a pass soon."""
 
 
-#: what wq rm did to one job: (its number, its task or None, what happened, whether
-#: it is removed by it: killed, taken from the queue, its session ended)
+#: what a request (wq rm, hold, release, requeue, update) did to one job: (its
+#: number, its task or None, what happened, whether it did what was asked: for rm,
+#: killed, taken from the queue or its session ended)
 Result = tuple[int, int | None, str, bool]
 
 
 @dataclass(frozen=True, slots=True)
-class Removed:
-    """wq rm's answer: one result per job named."""
+class Answer:
+    """A request's answer: one result per job named."""
     results: tuple[Result, ...]
 
 
 Effect = (Record | RecordMany | RecordSettled | RecordOffline | RecordLimits | Launch
           | Watch | Follow | Kill | Abandon | KillStale | Publish | PublishArray | Lease
-          | ArmTimer | CancelTimer | Reschedule | Removed | Hook)
+          | ArmTimer | CancelTimer | Reschedule | Answer | Hook
+          | RecordHeld | RecordSpec)

@@ -24,17 +24,19 @@ from wq.errors import ExecutorError, HostUnreachable, ParseError, WqError
 from wq.model import (HostState, Job, JobId, JobSpec, JobState, Limits, Requirements,
                       priority_name)
 from wq.parsing import arrays, requirements, selectors
+from wq.parsing.units import format_duration
 from wq.protocol import messages as m
 from wq.scheduler.deps import Key, Tally
 from wq.protocol.replies import (Attached, Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
                                  JobRow, LicenseRow, LimitReply, Listing, LogReply, NodeReply,
-                                 Refreshed, Removed, RemoveRow, Signalled, SignalRow, Signed,
+                                 Refreshed, Removed, RemoveRow, Signalled,
+                                 Changed, ChangeRow, SignalRow, Signed,
                                  StatReply, StatusReply, StatusRow, UserRow, WhyHost, WhyReply)
 from wq.server import effects as fx
 from wq.server import rights
 from wq.server import launches, targets
 from wq.server.lab import Members
-from wq.server.runner import Runner, long_lived, pause
+from wq.server.runner import Runner, Runs, long_lived, pause
 from wq.server.state import decrement
 from wq.server.watchers import Watcher
 from wq.store import Store
@@ -48,6 +50,7 @@ MAX_UNPAGED = 10_000        # rows of a listing in one reply, not paged
 LIST_CHUNK = 250            # rows of such a listing built per step
 MAX_SELECT = 1_000          # selectors (ids, ranges) in one request
 MAX_SIGNALLED = 10_000      # running jobs one `wq signal` reaches
+MAX_REQUEUED = 100_000      # jobs (ended, or running) one `wq requeue` reaches
 MAX_MANY = 100_000          # separate jobs in one SubmitMany request
 CHECK_CHUNK = 1_000         # separate jobs checked per step
 WRITE_CHUNK = 2_000         # separate jobs written, and given to the engine, per step (~50 ms)
@@ -261,7 +264,7 @@ class Handlers:
         submit_many not yet accepted) and, `submitting`, being accepted."""
         bounds = self.members.bounds(user)
         if bounds is not None:
-            waiting = self.engine.waiting.of_user[user] + self.engine.blocked_of[user] + \
+            waiting = self.engine.waiting.of_user[user] + self.engine.aside_of[user] + \
                 self.staged[user]
             if waiting + adding > bounds.queued:
                 raise WqError(f"refused: the lab allows {bounds.queued} waiting jobs a user; "
@@ -277,13 +280,13 @@ class Handlers:
         watcher = Watcher() if req.attach else None
         now = time.time()
         if tasks is None:
-            job = self.store.add_job(user, spec, now)
+            job = self.store.add_job(user, spec, now, held=req.hold)
             if watcher is not None:
                 self.runner.hub.watch(job.id, watcher)
             self.runner.feed(fx.Submitted((job,), watched=watcher is not None,
                                           tallies=self._tallies((job,))))
             return job, 1, watcher
-        array = self.store.open_array(user, spec, now, len(tasks), req.throttle)
+        array = self.store.open_array(user, spec, now, len(tasks), req.throttle, held=req.hold)
         try:
             jobs: list[Job] = []
             for start in range(0, len(tasks), ACCEPT_CHUNK):
@@ -630,6 +633,45 @@ class Handlers:
         rows += await asyncio.gather(*(one(job) for job in running))
         return Signalled(rows)
 
+    def on_change(self, req: m.Hold | m.Release | m.Requeue | m.Update, user: str) -> Changed:
+        """wq hold, release, requeue and update of the jobs the selectors name: the
+        engine's answer, a row per job or run of tasks alike."""
+        admin = self.members.is_admin(user)
+        rows: list[ChangeRow] = []
+        jobs: list[Job] = []
+        active = sorted(self.engine.active_in)
+        for text in dict.fromkeys(_capped(req.select)):
+            if isinstance(req, m.Update):
+                sel = self._numbers(selectors.parse(text), user)
+                if sel is not None and sel.tasks is not None:
+                    rows.append(ChangeRow(text, f"an array's tasks share one spec: update the "
+                                          f"whole array ({sel.first})", False))
+                    continue
+            found = self._live(text, user, active)
+            if isinstance(req, m.Requeue):       # ended jobs too
+                found = self.find([text], user, limit=MAX_REQUEUED + 1)
+                if len(jobs) + len(found) > MAX_REQUEUED:
+                    raise WqError(f"requeue at most {MAX_REQUEUED} jobs at once")
+            elif not found:
+                found = self.find([text], user, limit=2)
+                if len(found) > 1:
+                    rows.append(ChangeRow(text, "already ended", False))
+                    continue
+            if not found:
+                rows.append(ChangeRow(text, "no such job", False))
+            jobs += found
+        runs = Runs()
+        match req:
+            case m.Hold() | m.Release():
+                runs.add(self.runner.change(fx.Hold(tuple(jobs), user, isinstance(req, m.Hold),
+                                                    admin)))
+            case m.Requeue():
+                runs.add(self.runner.change(fx.Requeue(tuple(jobs), user, admin)))
+            case m.Update():
+                for event in _updates(jobs, req.time_limit, user):
+                    runs.add(self.runner.change(event))
+        return Changed([ChangeRow(r.id, r.result, r.removed) for r in runs.rows()] + rows)
+
     def _live(self, text: str, user: str, active: list[int]) -> list[Job]:
         """The waiting and running jobs a selector names, from the engine (no store
         rows read: an array of a million tasks is named at the cost of its queue);
@@ -907,6 +949,25 @@ def _tasks(req: m.Submit) -> list[tuple[int, str | None]] | None:
     if req.throttle is not None:
         raise WqError("a throttle (%N) is for arrays")
     return None
+
+
+def _updates(jobs: list[Job], time_limit: float, user: str) -> list[fx.Update]:
+    """The engine events of a wq update: one per job, or array, named (their specs
+    differ); a job signed by its user in a lab is refused (its launcher would
+    refuse a spec changed without its user's signature)."""
+    limit = time_limit or None
+    detail = "time limit " + (format_duration(limit) if limit else "none")
+    by_number: dict[int, list[Job]] = {}
+    for job in jobs:
+        by_number.setdefault(job.number or job.id, []).append(job)
+    for group in by_number.values():
+        if group[0].spec.signature is not None:
+            raise WqError(f"job {group[0].number or group[0].id} is signed by its user, in a "
+                          "lab: its time limit cannot change after submission (wq rm it and "
+                          "submit it again)")
+    return [fx.Update(tuple(group), dataclasses.replace(spec, requirements=dataclasses.replace(
+        spec.requirements, time_limit=limit)), user, detail)
+        for group in by_number.values() for spec in (group[0].spec,)]
 
 
 def _check_signed(spec: JobSpec, tasks: list[tuple[int, str | None]] | None,

@@ -38,8 +38,9 @@ RULES: dict[str, Rule] = {
     "limit": Rule.ANYONE,       # a member lowers their own; another's is ADMIN (on_limit)
     "rerun": Rule.OWNER, "signature": Rule.OWNER, "log": Rule.OWNER, "attach": Rule.OWNER,
     "session_end": Rule.OWNER,
+    "requeue": Rule.OWNER, "update": Rule.OWNER,     # (what runs, or how long: its own word)
     "rm": Rule.OWNER_ADMIN, "clean": Rule.OWNER_ADMIN, "info": Rule.OWNER_ADMIN,
-    "signal": Rule.OWNER_ADMIN,
+    "signal": Rule.OWNER_ADMIN, "hold": Rule.OWNER_ADMIN, "release": Rule.OWNER_ADMIN,
     "refresh": Rule.ADMIN, "node": Rule.ADMIN,
     "stop": Rule.OPERATOR,
 }
@@ -47,7 +48,8 @@ RULES: dict[str, Rule] = {
 #: how a refused request is named to its sender
 WHAT = {"rerun": "running it again", "signature": "its signature", "log": "its output",
         "attach": "following it", "session_end": "ending its session", "rm": "removing it",
-        "signal": "signalling it",
+        "signal": "signalling it", "hold": "holding it", "release": "releasing it",
+        "requeue": "requeueing it", "update": "updating it",
         "clean": "forgetting it", "info": "wq info", "refresh": "wq refresh",
         "node": "wq node", "stop": "wq stop"}
 

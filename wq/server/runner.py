@@ -150,7 +150,7 @@ class Runner:
         many = len(jobs) > REMOVE_CHUNK
         arrays = _arrays(jobs) if many else frozenset()
         if many:
-            self.feed(fx.Hold(arrays, True))
+            self.feed(fx.Pause(arrays, True))
         results = Runs()
         kills: list[asyncio.Task[Any]] = []
         steps = Steps()
@@ -161,10 +161,10 @@ class Runner:
                 chunk = tuple(jobs[start:start + REMOVE_CHUNK])
                 effects = self.engine.handle(fx.Remove(chunk, user, admin), time.time())
                 kills += self.apply(effects)
-                results.add(next(e for e in effects if isinstance(e, fx.Removed)).results)
+                results.add(next(e for e in effects if isinstance(e, fx.Answer)).results)
         finally:
             if many:
-                self.feed(fx.Hold(arrays, False))
+                self.feed(fx.Pause(arrays, False))
         if len(jobs) >= BIG_REMOVAL:     # give the WAL's space back
             self.commit()
             self.store.checkpoint()
@@ -172,6 +172,13 @@ class Runner:
             if isinstance(outcome, BaseException):
                 log.warning("kill failed: %s", outcome)
         return results
+
+    def change(self, event: fx.Hold | fx.Requeue | fx.Update) -> tuple[fx.Result, ...]:
+        """wq hold, release, requeue or update: the engine's answer, once written
+        (a requeued running job is being killed: it waits again once it ended)."""
+        effects = self.engine.handle(event, time.time())
+        self.apply(effects)
+        return next(e for e in effects if isinstance(e, fx.Answer)).results
 
     async def load(self, upto: JobId, left: int) -> None:
         """Hand the engine the waiting jobs (ids up to `upto`, `left` of them) a page
@@ -226,7 +233,7 @@ class Runner:
         for effect in effects:
             match effect:
                 case fx.Record() | fx.RecordMany() | fx.RecordSettled() | fx.RecordOffline() \
-                        | fx.RecordLimits():
+                        | fx.RecordLimits() | fx.RecordHeld() | fx.RecordSpec():
                     self._write(effect)
                 case fx.Launch() | fx.Watch():
                     self._start_run(effect)
@@ -262,7 +269,7 @@ class Runner:
                     self.wake()
                 case fx.Hook():
                     self.background(self._hook(effect), f"job {effect.job.label}'s on_end")
-                case fx.Removed():
+                case fx.Answer():
                     pass
         return kills
 
@@ -284,6 +291,10 @@ class Runner:
             case fx.RecordMany():
                 self.store.update_many(list(effect.ids), effect.state, effect.ended,
                                        effect.reason, now, effect.event)
+            case fx.RecordHeld():
+                self.store.set_held(list(effect.ids), effect.held, now, effect.detail)
+            case fx.RecordSpec():
+                self.store.set_spec(effect.job, effect.spec, now, effect.detail)
             case fx.RecordSettled():
                 self.store.settle(effect.instance, now, effect.event, effect.detail)
             case fx.RecordOffline():

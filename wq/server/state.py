@@ -85,20 +85,23 @@ class Engine:
         self.unloaded = 0                               # waiting jobs still to be loaded
         self.watched: Counter[JobId] = Counter()        # attached clients per job
         self.watched_arrays: Counter[int] = Counter()   # ... per array
-        self.held: Counter[int] = Counter()             # arrays none of whose tasks start
+        self.paused: Counter[int] = Counter()           # arrays none of whose tasks start
         # jobs started and ended since the runner last logged a summary line
         # (one line every few seconds, not two a job: a job's own lines are debug)
         self.activity: Counter[str] = Counter()
         self.hooked: dict[int, Job] = {}                # arrays with on_end: a task of each
-        # waiting jobs held by dependencies: the ones not met yet; their jobs by number;
-        # the targets they wait on, with what is known of each
+        # waiting jobs held by dependencies: the ones not met yet; the targets they
+        # wait on, with what is known of each
         self.blocked: dict[JobId, list[After]] = {}
-        self.blocked_queue: dict[int, JobClass] = {}
-        self.blocked_of: Counter[str] = Counter()
         self.dependents: dict[Key, set[JobId]] = {}
         self.tallies: dict[Key, Tally] = {}
+        # waiting jobs kept out of the scheduler's queue (by dependencies, or held by
+        # their user: Job.held), by number; and how many each user has
+        self.blocked_queue: dict[int, JobClass] = {}
+        self.aside_of: Counter[str] = Counter()
         self._changed: list[Key] = []                   # targets whose tally changed
         self.cancelling: dict[JobId, str] = {}          # being killed, and why
+        self.requeueing: dict[JobId, str] = {}          # being killed to wait again, and why
         self.timed_out: set[JobId] = set()              # interactive sessions out of time
         self.timers: set[JobId] = set()                 # sessions with a time limit armed
         self.start_failures: dict[str, int] = {}        # per host, in a row
@@ -157,7 +160,7 @@ class Engine:
     def waiting_count(self) -> int:
         """Waiting jobs (those still being loaded at start, and those held by
         dependencies, included)."""
-        return len(self.waiting) + len(self.blocked) + self.unloaded
+        return len(self.waiting) + sum(self.aside_of.values()) + self.unloaded
 
     def queued(self, number: int) -> Sequence[Job] | JobClass:
         """A job's (or an array's) waiting jobs, in task order, held or not."""
@@ -179,7 +182,9 @@ class Engine:
         return {a.number for spec in specs.values() for a in spec.after}
 
     def blocked_reason(self, job: Job) -> str | None:
-        """Why a job held by dependencies waits (None: it is not)."""
+        """Why a job held by its user or by dependencies waits (None: it is not)."""
+        if job.held:
+            return f"held (wq release {job.label} lets it start)"
         left = self.blocked.get(job.id)
         if not left:
             return None
@@ -250,14 +255,14 @@ class Engine:
     def _array_unwatched(self, ev: fx.ArrayUnwatched) -> None:
         decrement(self.watched_arrays, ev.number)
 
-    def _hold(self, ev: fx.Hold) -> None:
+    def _pause(self, ev: fx.Pause) -> None:
         """While a big wq rm goes a chunk at a time, the arrays it names start
         nothing (their tasks would only be killed by a later chunk)."""
         for number in ev.numbers:
             if ev.on:
-                self.held[number] += 1
+                self.paused[number] += 1
             else:
-                decrement(self.held, number)
+                decrement(self.paused, number)
         if not ev.on:
             self._reschedule()
 
@@ -329,12 +334,12 @@ class Engine:
                 results.append((number, job.task, "killed", True))
         if queued:
             self._cancel_waiting(queued, REMOVED_BY_RM)
-        self._out.append(fx.Removed(tuple(results)))
+        self._out.append(fx.Answer(tuple(results)))
         self._reschedule()
 
     def _cancel_waiting(self, jobs: list[Job], reason: str) -> None:
         """Cancel waiting jobs (all of an array's, at no more cost than one pass)."""
-        self.waiting.remove_many(j for j in jobs if j.id not in self.blocked)
+        self.waiting.remove_many(j for j in jobs if not self._aside(j))
         for number in {j.number or j.id for j in jobs}:
             if number not in self.waiting.classes:
                 self.queue.pop(number, None)
@@ -346,6 +351,124 @@ class Engine:
             if self.watched[job.id]:
                 self._exit(job.id, exit)
         self._reschedule()
+
+    # -- events: what users change of their jobs -----------------------------------------
+
+    def _hold(self, ev: fx.Hold) -> None:
+        """wq hold: waiting jobs stay in the queue but start nothing until wq
+        release (which also releases a job submitted held)."""
+        kind, word = ("hold", "held") if ev.on else ("release", "released")
+        results: list[fx.Result] = []
+        changed: list[JobId] = []
+        for found in ev.jobs:
+            job = self._mine(found, kind, ev.user, ev.admin, results)
+            if job is None:
+                continue
+            number = job.number or job.id
+            if job.state is not JobState.WAITING:
+                results.append((number, job.task, f"{job.state.value}: only a waiting job "
+                                f"can be {word}", False))
+            elif job.held == ev.on:
+                results.append((number, job.task, "already held" if ev.on else "not held",
+                                True))
+            else:
+                self._put(dataclasses.replace(job, held=ev.on))
+                changed.append(job.id)
+                results.append((number, job.task, word, True))
+        if changed:
+            self._out.append(fx.RecordHeld(tuple(changed), ev.on, f"{word} by {ev.user}"))
+            for job_id in changed:
+                self._told.pop(job_id, None)
+            if not ev.on:
+                self._reschedule()
+        self._out.append(fx.Answer(tuple(results)))
+
+    def _requeue(self, ev: fx.Requeue) -> None:
+        """wq requeue: a running job is killed and waits again; an ended one waits
+        again (its next instance is a new run, as a retry's)."""
+        results: list[fx.Result] = []
+        reason = f"requeued by {ev.user}"
+        for found in ev.jobs:
+            job = self._mine(found, "requeue", ev.user, ev.admin, results, ended=True)
+            if job is None:
+                continue
+            number = job.number or job.id
+            if job.spec.interactive:
+                results.append((number, job.task, "an interactive session cannot be requeued",
+                                False))
+            elif job.state is JobState.WAITING:
+                results.append((number, job.task, "already waiting", True))
+            elif job.state is JobState.RUNNING:
+                if job.id in self.cancelling:
+                    results.append((number, job.task, "being removed", False))
+                    continue
+                if job.id not in self.requeueing:
+                    self.requeueing[job.id] = reason
+                    self._kill(job)
+                results.append((number, job.task, "requeued (being stopped)", True))
+            else:
+                self._again_ended(job, reason)
+                results.append((number, job.task, "requeued", True))
+        self._out.append(fx.Answer(tuple(results)))
+
+    def _again_ended(self, job: Job, reason: str) -> None:
+        """An ended job waits again: it is live once more, and the targets that
+        counted its end count it as live."""
+        again = dataclasses.replace(job, state=JobState.WAITING, placement=None, started=None,
+                                    ended=None, exit_code=None, reason=reason, held=False)
+        self._out.append(fx.Record(again, "requeued", reason))
+        self._untally(job)
+        self._put(again)
+        self._publish(job.id, events.Requeued(reason))
+        self._reschedule()
+
+    def _update(self, ev: fx.Update) -> None:
+        """wq update: waiting jobs take a new spec (an array's waiting tasks all of
+        it: its tasks share one spec). Only what does not change a job's place in
+        the queue is updated (its time limit)."""
+        results: list[fx.Result] = []
+        arrays: dict[int, Job] = {}
+        for found in ev.jobs:
+            job = self._mine(found, "update", ev.user, False, results)
+            if job is None:
+                continue
+            number = job.number or job.id
+            if job.state is not JobState.WAITING:
+                results.append((number, job.task, f"{job.state.value}: only a waiting job can "
+                                "be updated", False))
+            elif job.task is not None:
+                arrays.setdefault(number, job)
+            else:
+                self._out.append(fx.RecordSpec(job, ev.spec, ev.detail))
+                self._put(dataclasses.replace(job, spec=ev.spec))
+                self._told.pop(job.id, None)
+                results.append((number, None, f"updated: {ev.detail}", True))
+        for number, first in arrays.items():
+            self._out.append(fx.RecordSpec(first, ev.spec, ev.detail))
+            for queued in (self.queue.get(number), self.blocked_queue.get(number)):
+                if isinstance(queued, JobClass):
+                    for job in queued.respec(ev.spec):
+                        self.jobs[job.id] = job
+                        self._told.pop(job.id, None)
+                        results.append((number, job.task, f"updated: {ev.detail}", True))
+        results.sort(key=lambda r: (r[0], r[1] or 0))
+        self._reschedule()
+        self._out.append(fx.Answer(tuple(results)))
+
+    def _mine(self, found: Job, kind: str, user: str, admin: bool,
+              results: list[fx.Result], ended: bool = False) -> Job | None:
+        """The job as the engine has it, if `user` may act on it (`ended`: an ended
+        job, as found, too); else None, with the result said."""
+        job = self.jobs.get(found.id)
+        number = found.number or found.id
+        if job is None and not (ended and found.state.final):
+            results.append((number, found.task, f"already {found.state.value}", False))
+            return None
+        job = job or found
+        if not rights.on_job(kind, user, job.user, admin):
+            results.append((number, job.task, f"not yours (it belongs to {job.user})", False))
+            return None
+        return job
 
     # -- events: instances ----------------------------------------------------------
 
@@ -552,7 +675,7 @@ class Engine:
         number = job.number or job.id
         if job.task is None:
             return None
-        if number in self.held:
+        if number in self.paused:
             return "its array is being removed"
         throttle = self.throttles.get(number)
         if throttle is not None and self.running_in[number] >= throttle:
@@ -560,10 +683,10 @@ class Engine:
         return None
 
     def _room(self) -> dict[int, int]:
-        """How many more tasks each throttled (or held) array may start."""
+        """How many more tasks each throttled (or paused) array may start."""
         room = {number: max(0, throttle - self.running_in[number])
                 for number, throttle in self.throttles.items()}
-        room.update((number, 0) for number in self.held)
+        room.update((number, 0) for number in self.paused)
         return room
 
     def _tell_waiting(self) -> None:
@@ -710,7 +833,8 @@ class Engine:
         host = current.placement.first_host if current.placement else ""
         verdict = judge(current, outcome, cancelled=job_id in self.cancelling,
                         why=self.cancelling.get(job_id, REMOVED_BY_RM),
-                        session_timed_out=job_id in self.timed_out, host=host)
+                        session_timed_out=job_id in self.timed_out, host=host,
+                        requeued=self.requeueing.pop(job_id, None))
         self.cancelling.pop(job_id, None)
         self.timed_out.discard(job_id)
         now = self._now
@@ -776,17 +900,26 @@ class Engine:
         else:
             self.active_in[job.number or job.id] += 1
         self.jobs[job.id] = job
+        self._index(job)
+
+    def _index(self, job: Job) -> None:
         number = job.number or job.id
         if job.state is not JobState.WAITING:
             self.running[job.id] = job
             self.running_in[number] += 1
-        elif job.id in self.blocked:
-            held = self.blocked_queue.get(number)
-            if held is None:
-                held = self.blocked_queue[number] = JobClass(number, None)
-            held.add(job)
+        elif self._aside(job):
+            aside = self.blocked_queue.get(number)
+            if aside is None:
+                aside = self.blocked_queue[number] = JobClass(number, None)
+            aside.add(job)
+            self.aside_of[job.user] += 1
         else:
             self._enqueue(job)
+
+    def _aside(self, job: Job) -> bool:
+        """A waiting job is kept out of the queue the scheduler sees: held by its
+        dependencies, or by its user (wq hold)."""
+        return job.held or job.id in self.blocked
 
     def _enqueue(self, job: Job) -> None:
         number = job.number or job.id
@@ -795,11 +928,12 @@ class Engine:
 
     def _unindex(self, job: Job) -> None:
         number = job.number or job.id
-        if job.id in self.blocked:
-            held = self.blocked_queue[number]
-            held.remove(job)
-            if not held:
+        if job.state is JobState.WAITING and self._aside(job):
+            aside = self.blocked_queue[number]
+            aside.remove(job)
+            if not aside:
                 del self.blocked_queue[number]
+            decrement(self.aside_of, job.user)
         elif job.state is JobState.WAITING:
             self.waiting.remove(job)
             if job.task is None or number not in self.waiting.classes:
@@ -817,7 +951,7 @@ class Engine:
         if old.id in self.blocked:
             self._unindex(old)
             self._unblock(old)
-        elif queued or old.state is not JobState.WAITING:
+        elif queued or old.state is not JobState.WAITING or old.held:
             self._unindex(old)
         number = job.number or job.id
         self.active_in[number] -= 1
@@ -879,7 +1013,6 @@ class Engine:
             else:
                 if left:
                     self.blocked[job.id] = left
-                    self.blocked_of[job.user] += 1
                     for after in left:
                         key = deps.key_of(after, job)
                         self.tallies.setdefault(key, known.get(key) or Tally())
@@ -895,7 +1028,6 @@ class Engine:
     def _unblock(self, job: Job) -> None:
         """A held job is released, or ended: its targets no longer wait for it."""
         left = self.blocked.pop(job.id)
-        decrement(self.blocked_of, job.user)
         for after in left:
             self._forget(deps.key_of(after, job), job.id)
 
@@ -907,6 +1039,22 @@ class Engine:
             if not waiting:
                 del self.dependents[key]
                 self.tallies.pop(key, None)
+
+    def _untally(self, job: Job) -> None:
+        """An ended job is requeued: the targets it is part of count it live again,
+        and so does its array."""
+        number = job.number or job.id
+        for key in ((number, None),) if job.task is None else ((number, None), (number, job.task)):
+            tally = self.tallies.get(key)
+            if tally is not None:
+                tally.live += 1
+                if job.state is JobState.DONE:
+                    tally.done -= 1
+                else:
+                    tally.failed -= 1
+        counts = self.array_counts.get(number)
+        if counts is not None:
+            decrement(counts, job.state.value)
 
     def _tally(self, job: Job, state: JobState) -> None:
         """A job ended: count it in the tallies of the targets it is part of."""
@@ -949,9 +1097,10 @@ class Engine:
                     self._release(job)
 
     def _release(self, job: Job) -> None:
+        """A job's dependencies are all met: it waits in the queue (unless held)."""
         self._unindex(job)
         self._unblock(job)
-        self._enqueue(job)
+        self._index(job)
         self._reschedule()
 
     # -- telling ----------------------------------------------------------------------------
@@ -1015,7 +1164,7 @@ def _instance_of(job: Job) -> Instance:
 
 _HANDLERS: dict[type, str] = {
     fx.Loaded: "_loaded", fx.Submitted: "_submitted", fx.Unwatched: "_unwatched",
-    fx.ArrayUnwatched: "_array_unwatched", fx.Hold: "_hold", fx.ClientGone: "_client_gone",
+    fx.ArrayUnwatched: "_array_unwatched", fx.Pause: "_pause", fx.ClientGone: "_client_gone",
     fx.ArrayClientGone: "_array_client_gone", fx.Watched: "_watched",
     fx.WorkflowGone: "_workflow_gone", fx.Remove: "_remove", fx.Started: "_started",
     fx.Ended: "_ended", fx.KillDone: "_kill_done", fx.SessionEnded: "_session_ended",
@@ -1024,5 +1173,5 @@ _HANDLERS: dict[type, str] = {
     fx.SetOffline: "_set_offline", fx.SetLimits: "_set_limits",
     fx.SetCluster: "_set_cluster", fx.Schedule: "_schedule", fx.LauncherUp: "_launcher_up",
     fx.LauncherGone: "_launcher_gone", fx.LauncherSettled: "_launcher_settled",
-    fx.Sampled: "_sampled",
+    fx.Sampled: "_sampled", fx.Hold: "_hold", fx.Requeue: "_requeue", fx.Update: "_update",
 }

@@ -2,7 +2,7 @@
 
 Pure: the engine (state.py) applies the verdict.
 
-  * `wq rm` wins over everything: cancelled.
+  * `wq rm` wins over everything: cancelled; then `wq requeue`: it waits again.
   * Lost with its host: requeued while the job's crash limit allows (default 3),
     then lost. An instance whose launch never reached the node runs again
     without counting. Interactive sessions are never re-run.
@@ -46,12 +46,16 @@ class Verdict:
 
 
 def judge(job: Job, outcome: Outcome, *, cancelled: bool, session_timed_out: bool = False,
-          host: str = "", why: str = "removed with wq rm") -> Verdict:
-    """What an instance's outcome means; `why` a cancelled one was cancelled."""
+          host: str = "", why: str = "removed with wq rm",
+          requeued: str | None = None) -> Verdict:
+    """What an instance's outcome means; `why` a cancelled one was cancelled,
+    `requeued` why one stopped to wait again (None: it was not)."""
     req = job.spec.requirements
     code = outcome.exit_code
     if cancelled:
         return Verdict(JobState.CANCELLED, why, code, "cancelled")
+    if requeued is not None:
+        return Verdict(JobState.WAITING, requeued, code, "requeued")
     if session_timed_out or outcome.timed_out:
         limit = format_duration(req.time_limit) if req.time_limit else "?"
         return Verdict(JobState.TIMEOUT, f"its time limit ({limit}) ran out", code, "timeout")

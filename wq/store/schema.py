@@ -98,4 +98,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN batch INTEGER;
     CREATE TABLE batches (id INTEGER PRIMARY KEY);
     """,
+    # 7: a job held by its user (wq hold, sbatch -H) waits until released
+    """
+    ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -31,7 +31,7 @@ CHECKPOINT_CHANGES = 20_000
 ENV_CACHE = 4096
 
 _COLUMNS = ("id, user, state, spec, submitted, started, ended, placement, exit_code, reason, "
-            "instance, crashes, failures, avoid, number, task, entry, entry_tag, env")
+            "instance, crashes, failures, avoid, number, task, entry, entry_tag, env, held")
 _INSTANCE_COLUMNS = ("job_id, number, placement, started, ended, outcome, exit_code, detail, "
                      "boot_id, settled")
 #: instances with their job's number and task, which name their node directories, and
@@ -168,12 +168,12 @@ class Store:
                             (first + count - 1,))
         return first
 
-    def add_job(self, user: str, spec: JobSpec, now: float) -> Job:
-        """A separate job."""
-        return self.add_jobs(user, [spec], now)[0]
+    def add_job(self, user: str, spec: JobSpec, now: float, held: bool = False) -> Job:
+        """A separate job (`held`: it waits until released)."""
+        return self.add_jobs(user, [spec], now, held=held)[0]
 
     def add_jobs(self, user: str, specs: list[JobSpec], now: float,
-                 batch: int | None = None) -> list[Job]:
+                 batch: int | None = None, held: bool = False) -> list[Job]:
         """Many separate jobs, in one transaction (of an open `batch`, if given:
         see open_batch)."""
         if not specs:
@@ -183,15 +183,15 @@ class Store:
                     for spec in specs]
             number, first = self._take_numbers(len(specs)), self._take_ids(len(specs))
             self.db.executemany(
-                "INSERT INTO jobs (id, user, state, spec, submitted, number, env, batch) "
-                "VALUES (?, ?, 'waiting', ?, ?, ?, ?, ?)",
-                ((first + k, user, text, now, number + k, env, batch)
+                "INSERT INTO jobs (id, user, state, spec, submitted, number, env, batch, held) "
+                "VALUES (?, ?, 'waiting', ?, ?, ?, ?, ?, ?)",
+                ((first + k, user, text, now, number + k, env, batch, held)
                  for k, (text, env) in enumerate(rows)))
             self.db.executemany(
                 "INSERT INTO events (job_id, time, kind, detail) VALUES (?, ?, 'submitted', ?)",
                 ((first + k, now, user) for k in range(len(specs))))
         waiting = JobState.WAITING
-        return [Job(JobId(first + k), user, spec, waiting, now, number=number + k)
+        return [Job(JobId(first + k), user, spec, waiting, now, number=number + k, held=held)
                 for k, spec in enumerate(specs)]
 
     def open_batch(self) -> int:
@@ -285,7 +285,7 @@ class Store:
         return jobs
 
     def open_array(self, user: str, spec: JobSpec, now: float, count: int,
-                   throttle: int | None) -> NewArray:
+                   throttle: int | None, held: bool = False) -> NewArray:
         """Start accepting an array of `count` tasks (add_tasks, then close_array):
         its number is taken and its tasks' ids reserved. Until it is closed it is
         incomplete, and forget_incomplete() drops it. An array of sbatch's takes a
@@ -302,7 +302,7 @@ class Store:
                              self._env_id(spec.env)))
             first = self._take_ids(count)
         self._array_specs[number] = spec
-        return NewArray(number, first, user, spec, now, count)
+        return NewArray(number, first, user, spec, now, count, held=held)
 
     def add_tasks(self, array: NewArray, tasks: list[tuple[int, str | None]],
                   tags: list[str] | None = None) -> list[Job]:
@@ -314,13 +314,13 @@ class Store:
         with self._txn():
             self.db.executemany(
                 "INSERT INTO jobs (id, user, state, spec, submitted, number, task, entry, "
-                "entry_tag) VALUES (?, ?, 'waiting', '', ?, ?, ?, ?, ?)",
-                ((first + k, user, now, number, task, entry, marks[k])
+                "entry_tag, held) VALUES (?, ?, 'waiting', '', ?, ?, ?, ?, ?, ?)",
+                ((first + k, user, now, number, task, entry, marks[k], array.held)
                  for k, (task, entry) in enumerate(tasks)))
         array.added += len(tasks)
-        spec, waiting = array.spec, JobState.WAITING
+        spec, waiting, held = array.spec, JobState.WAITING, array.held
         return [Job(JobId(first + k), user, spec, waiting, now, None, None, None, None, "", 0,
-                    0, 0, (), number, task, entry, marks[k])
+                    0, 0, (), number, task, entry, marks[k], held)
                 for k, (task, entry) in enumerate(tasks)]
 
     def close_array(self, array: NewArray) -> None:
@@ -367,11 +367,11 @@ class Store:
         with self._txn():
             done = self.db.execute(
                 "UPDATE jobs SET state=?, started=?, ended=?, placement=?, exit_code=?, "
-                "reason=?, instance=?, crashes=?, failures=?, avoid=? WHERE id=? AND state IN "
-                f"({','.join('?' * len(allowed))})",
+                "reason=?, instance=?, crashes=?, failures=?, avoid=?, held=? WHERE id=? AND "
+                f"state IN ({','.join('?' * len(allowed))})",
                 (job.state.value, job.started, job.ended,
                  _placement_json(job.placement), job.exit_code, job.reason,
-                 job.instance, job.crashes, job.failures, ",".join(job.avoid), job.id,
+                 job.instance, job.crashes, job.failures, ",".join(job.avoid), job.held, job.id,
                  *allowed))
             if done.rowcount != 1:              # nothing was written: nothing to undo
                 self._check_moves([job.id], job.state)
@@ -390,6 +390,30 @@ class Store:
             self.db.executemany(
                 "INSERT INTO events (job_id, time, kind, detail) VALUES (?, ?, ?, ?)",
                 ((i, now, event, reason) for i in ids))
+
+    def set_held(self, ids: list[JobId], held: bool, now: float, detail: str) -> None:
+        """Waiting jobs are held (wq hold) or released, with an event each."""
+        event = "held" if held else "released"
+        with self._txn():
+            self.db.executemany("UPDATE jobs SET held=? WHERE id=? AND state='waiting'",
+                                ((held, i) for i in ids))
+            self.db.executemany(
+                "INSERT INTO events (job_id, time, kind, detail) VALUES (?, ?, ?, ?)",
+                ((i, now, event, detail) for i in ids))
+
+    def set_spec(self, job: Job, spec: JobSpec, now: float, detail: str) -> None:
+        """A job's spec changes (wq update), an array's for all its tasks, with an
+        event (an array's: on its first task)."""
+        text = json.dumps(codec.spec_to_dict(spec, env=False))
+        with self._txn():
+            env = self._env_id(spec.env)
+            if job.task is None:
+                self.db.execute("UPDATE jobs SET spec=?, env=? WHERE id=?", (text, env, job.id))
+            else:
+                self.db.execute("UPDATE arrays SET spec=?, env=? WHERE number=?",
+                                (text, env, job.number))
+                self._array_specs[job.number] = spec
+            self._event(job.id, now, "updated", detail)
 
     def _check_moves(self, ids: list[JobId], new: JobState) -> None:
         allowed = _FROM[new]
@@ -705,6 +729,7 @@ class NewArray:
     now: float
     count: int
     added: int = 0
+    held: bool = False
 
 
 class IllegalTransition(Exception):
@@ -774,11 +799,11 @@ def _tasks(sql: str, args: list[Any], tasks: Tasks) -> tuple[str, list[Any]]:
 
 def _job(row: tuple[Any, ...], spec: JobSpec) -> Job:
     (job_id, user, state, _, submitted, started, ended, placement, exit_code, reason,
-     instance, crashes, failures, avoid, number, task, entry, entry_tag, _env) = row
+     instance, crashes, failures, avoid, number, task, entry, entry_tag, _env, held) = row
     # positional (a quarter faster than keywords: a million waiting tasks load at
     # start), in Job's field order, which tests/store checks
     return Job(JobId(job_id), user, spec, _STATES[state], submitted, started, ended,
                codec.placement_from_list(json.loads(placement)) if placement else None,
                exit_code, reason, instance, crashes, failures,
                tuple(a for a in avoid.split(",") if a) if avoid else (), number, task, entry,
-               entry_tag)
+               entry_tag, bool(held))

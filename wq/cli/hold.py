@@ -1,0 +1,21 @@
+"""wq hold JOBS..."""
+
+from __future__ import annotations
+
+import click
+
+from wq.cli import change, complete
+from wq.protocol import messages as m
+
+
+@click.command("hold")
+@click.argument("jobs", nargs=-1, required=True, shell_complete=complete.job_ids)
+@click.pass_obj
+def command(obj: dict[str, str | None], jobs: tuple[str, ...]) -> None:
+    """Hold waiting jobs: they stay in the queue but start nothing until released
+    (wq release). Running jobs are not affected.
+
+    JOBS are selectors (12, 12.3, 12.1-50, 3-9, last, all); only your own jobs
+    (a lab's admins: anyone's).
+    """
+    change.ask(obj["socket"], m.Hold(select=change.selectors(jobs)))
