@@ -164,3 +164,50 @@ def test_signals_reach_running_jobs_which_run_on_and_sbatch_signal_warns_ahead(s
     assert wait_state(server, int(warned.stdout), ("done", "failed", "timeout"),
                       timeout=30)["state"] == "done"
     assert (tmp_path / "w.out").read_text() == "warned\n"
+
+
+def test_hold_release_update_and_requeue_through_wq_and_scontrol(server, tmp_path):
+    """A held job keeps its place and says JobHeldUser; released it runs with the
+    time limit it was updated to; requeued once ended it runs again, same id."""
+    run = shims(server, tmp_path)
+    held = run("sbatch", "--parsable", "-H", "-t", "10", "-o", "h.out", "--wrap",
+               "echo run $SLURM_RESTART_COUNT; echo limit $SLURM_JOB_ID").stdout.strip()
+    queue = run("squeue", "-h", "-j", held, "-o", "%i|%T|%r|%l|%Q")
+    assert queue.stdout == f"{held}|PENDING|JobHeldUser|10:00|0\n", queue.stderr
+    why = server.wq("why", held)
+    assert f"held (wq release {held} lets it start)" in why.stdout, why.stdout
+    assert run("scontrol", "update", f"JobId={held}", "TimeLimit=2:00").returncode == 0
+    assert run("squeue", "-h", "-j", held, "-o", "%l").stdout == "2:00\n"
+    bad = run("scontrol", "update", f"JobId={held}", "TimeLimit=bogus")
+    assert (bad.returncode, bad.stderr) == (1, "scontrol: error: Invalid TimeLimit value\n")
+    assert run("scontrol", "hold", held).returncode == 0                # (already held)
+    released = server.wq("release", held)
+    assert released.stdout == f"job {held}: released\n", released.stdout + released.stderr
+    assert wait_state(server, int(held), ("done",))["state"] == "done"
+    assert run("scontrol", "show", "job", held).stdout.count("TimeLimit=00:02:00") == 1
+
+    requeued = run("scontrol", "requeue", held)
+    assert requeued.returncode == 0, requeued.stderr
+    wait_for(lambda: (tmp_path / "h.out").read_text().startswith("run 1"), 30,
+             "the requeued job to run again")
+    info = server.wq("info", held)
+    assert "requeued by" in info.stdout, info.stdout
+    missing = run("scontrol", "hold", "99999")
+    assert (missing.returncode, missing.stderr) == (
+        1, "Invalid job id specified for job 99999\n")
+
+    gate = tmp_path / "gate"
+    busy = run("sbatch", "--parsable", "--wrap",
+               f"echo start >> b.log; while [ ! -e {gate} ]; do sleep 0.05; done"
+               ).stdout.strip()
+    wait_state(server, int(busy), ("running",))
+    not_pending = server.wq("hold", busy)
+    assert (not_pending.returncode, not_pending.stdout) == (
+        1, f"job {busy}: running: only a waiting job can be held\n")
+    assert run("scontrol", "hold", busy).returncode == 0       # (Slurm's says nothing)
+    stopped = server.wq("requeue", busy)
+    assert stopped.stdout == f"job {busy}: requeued (being stopped)\n", stopped.stdout
+    wait_for(lambda: (tmp_path / "b.log").read_text().count("start") == 2, 30,
+             "the running job to be stopped and run again")
+    gate.touch()
+    assert wait_state(server, int(busy), ("done",))["state"] == "done"

@@ -83,6 +83,8 @@ def slurm_environment(job: Job) -> dict[str, str]:
         env["SLURM_CPUS_PER_TASK"] = str(shape.cpus_per_task)
     if shape.ntasks_per_node is not None:
         env["SLURM_NTASKS_PER_NODE"] = str(shape.ntasks_per_node)
+    if job.instance > 1:                 # run again (requeued, retried): how many times
+        env["SLURM_RESTART_COUNT"] = str(job.instance - 1)
     if shape.mem_per_cpu is not None:
         env["SLURM_MEM_PER_CPU"] = str(shape.mem_per_cpu)
     elif req.mem:

@@ -397,7 +397,7 @@ class Engine:
                 results.append((number, job.task, "an interactive session cannot be requeued",
                                 False))
             elif job.state is JobState.WAITING:
-                results.append((number, job.task, "already waiting", True))
+                results.append((number, job.task, "already waiting", False))
             elif job.state is JobState.RUNNING:
                 if job.id in self.cancelling:
                     results.append((number, job.task, "being removed", False))

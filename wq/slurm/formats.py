@@ -128,10 +128,15 @@ def _nodes(row: JobRow) -> str:
     return hostlist.compress(row.hosts or ())
 
 
+HELD = "held ("          # how a held job's reason begins (Engine.blocked_reason)
+
+
 def reason(row: JobRow) -> str:
     """Why a job waits, in Slurm's words; None for any other."""
     if row.state != "waiting":
         return "None"
+    if row.reason.startswith(HELD):
+        return "JobHeldUser"
     if row.reason.startswith("waiting for after"):
         return "Dependency"
     if " runs at most " in row.reason:
@@ -147,6 +152,8 @@ def _reason_list(row: JobRow) -> str:
 
 
 def priority(row: JobRow) -> str:
+    if row.state == "waiting" and row.reason.startswith(HELD):
+        return "0"                                  # (Slurm's held jobs have none)
     value = (row.slurm or {}).get("priority")
     return str(value) if isinstance(value, int) else str(PRIORITY_NAMES.get(row.pri, PRIORITY_NAMES['med']))
 

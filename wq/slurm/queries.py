@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any
 
+from wq.errors import ParseError
 from wq.parsing import hostlist
 from wq.slurm import common, sbatch
 
@@ -244,9 +245,12 @@ CONFIG = {"ClusterName": "wq", "MinJobAge": "300 sec", "MaxArraySize": "1000001"
 
 def scontrol(args: list[str]) -> int:
     words = [a for a in args if not a.startswith("-")]
+    if words and words[0].lower() in CHANGES:
+        return _change(words[0].lower(), words[1:])
     if len(words) < 2 or words[0] != "show":
-        raise common.SlurmError("wq's scontrol shows: job ID, config, partition, node, "
-                                "hostnames LIST")
+        raise common.SlurmError("wq's scontrol does: show job ID, config, partition, node, "
+                                "hostnames LIST; hold, release, requeue JOBS; update "
+                                "JobId=ID TimeLimit=T")
     what, rest = words[1].lower(), words[2:]
     if what in ("job", "jobs", "jobid"):
         return _show_jobs(rest)
@@ -267,6 +271,53 @@ def scontrol(args: list[str]) -> int:
     if what in ("partition", "partitions", "node", "nodes"):
         return _show_hosts(what.startswith("node"), rest[0] if rest else None)
     raise common.SlurmError(f"wq's scontrol does not show {what!r}")
+
+
+#: scontrol's verbs that change jobs
+CHANGES = ("hold", "release", "requeue", "update")
+
+
+def _change(verb: str, words: list[str]) -> int:
+    """scontrol hold|release|requeue JOBS, and update JobId=ID TimeLimit=T: what
+    wq hold, release, requeue and update do, with Slurm's messages."""
+    from wq.client import Client
+    from wq.protocol import messages as m
+    from wq.protocol.replies import Changed
+
+    request: m.Hold | m.Release | m.Requeue | m.Update
+    if verb == "update":
+        fields = dict(word.split("=", 1) for word in words if "=" in word)
+        given = {key.lower(): value for key, value in fields.items()}
+        job = given.pop("jobid", None)
+        limit = given.pop("timelimit", None)
+        if job is None or limit is None or given or len(fields) != len(words):
+            raise common.SlurmError("wq's scontrol update changes a waiting job's time "
+                                    "limit alone: scontrol update JobId=ID TimeLimit=T")
+        try:
+            seconds = sbatch.slurm_time(limit)
+        except ParseError:
+            raise common.SlurmError("Invalid TimeLimit value") from None
+        request = m.Update(select=common.ids(job), time_limit=seconds or 0.0)
+    else:
+        select = [i for word in words for i in common.ids(word)]
+        if not select:
+            raise common.SlurmError(f"scontrol {verb}: give the job ids")
+        request = m.Hold(select) if verb == "hold" else m.Release(select) \
+            if verb == "release" else m.Requeue(select)
+    with Client() as client:
+        reply = client.ask(request, Changed, timeout=None)
+    code = 0
+    for row in reply.results:
+        if row.changed or (verb in ("hold", "release") and row.result.startswith("running:")):
+            continue                    # (Slurm holds a running job without a word)
+        code = 1
+        if row.result == "no such job":
+            print(f"Invalid job id specified for job {row.id}", file=sys.stderr)
+        elif row.result == "already waiting":
+            print(f"Job is pending execution for job {row.id}", file=sys.stderr)
+        else:
+            print(f"scontrol: error: job {row.id}: {row.result}", file=sys.stderr)
+    return code
 
 
 def _show_jobs(ids: list[str]) -> int:

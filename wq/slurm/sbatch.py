@@ -34,7 +34,7 @@ TAKEN: dict[str, tuple[str | None, bool]] = {
     "test-only": (None, False), "wrap": (None, True), "nodelist": ("w", True),
     "exclude": ("x", True), "constraint": ("C", True), "licenses": ("L", True),
     "quiet": ("Q", False), "ntasks-per-node": (None, True), "exclusive": (None, False),
-    "signal": (None, True),
+    "signal": (None, True), "hold": ("H", False),
 }
 #: accepted and ignored, with a warning (they change nothing wq can act on)
 IGNORED: dict[str, tuple[str | None, bool]] = {
@@ -53,7 +53,7 @@ IGNORED: dict[str, tuple[str | None, bool]] = {
 }
 #: known to Slurm, meaning something wq does not do: refused
 REFUSED = {
-    "begin": "a start time", "hold": "a held job (-H)", "H": "a held job (-H)",
+    "begin": "a start time",
     "deadline": "a deadline", "container": "containers", "het-job": "heterogeneous jobs",
     "batch": "batch features", "gpus-per-task": "GPUs per task",
     "gpus-per-node": "GPUs per node (use --gpus)", "mem-per-gpu": "memory per GPU",
@@ -92,6 +92,7 @@ class Batch:
     wait: bool = False
     test_only: bool = False
     quiet: bool = False
+    hold: bool = False                              # -H: submitted held
     wrap: str | None = None
     script_args: tuple[str, ...] = ()
     script: str | None = None                       # its path, as given
@@ -158,7 +159,7 @@ def _takes(name: str) -> bool:
         return TAKEN[name][1]
     if name in IGNORED:
         return IGNORED[name][1]
-    if name in REFUSED and name not in ("H", "hold"):
+    if name in REFUSED:
         return True
     return False
 
@@ -286,7 +287,8 @@ def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, .
                  stderr=values.get("error"), chdir=values.get("chdir"), array=array,
                  throttle=throttle, after=after, export=export,
                  singleton=singleton, parsable="parsable" in values, wait="wait" in values,
-                 test_only="test-only" in values, quiet="quiet" in values, wrap=wrap,
+                 test_only="test-only" in values, quiet="quiet" in values,
+                 hold="hold" in values, wrap=wrap,
                  script=rest[0] if rest else None, script_args=tuple(rest[1:]),
                  ignored=ignored)
 

@@ -70,7 +70,8 @@ def sbatch(args: list[str]) -> int:
         if client.by_launcher:
             frame, shape = signed(frame, shape, client.user)
             ensure_launcher(client, None)
-        reply = client.ask(m.Submit(spec=frame, attach=False, **shape), Accepted)
+        reply = client.ask(m.Submit(spec=frame, attach=False, hold=batch.hold, **shape),
+                           Accepted)
     print(reply.id if batch.parsable else f"Submitted batch job {reply.id}", flush=True)
     if batch.wait:
         from wq.cli.wait import wait
