@@ -75,8 +75,10 @@ class Client:
         self.server_pid = hello.pid
         # a lab member (jobs signed, run by one's launcher, sessions built here): by
         # one's own configuration, which names another user's server, never by what
-        # that server says of itself (one that said no would run its own sessions)
-        self.by_launcher = owner != os.getuid()
+        # that server says of itself (one that said no would run its own sessions);
+        # its yes is taken too (a job's wq reaches the lab through the socket its
+        # launcher forwarded, which is the member's own)
+        self.by_launcher = owner != os.getuid() or hello.launcher
         self.launcher_up = hello.launcher_up
         if revive and self.by_launcher and hello.waiting and not self.launcher_up:
             self._revive(socket_path)

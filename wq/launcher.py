@@ -31,6 +31,7 @@ from wq.errors import (ExecutorError, HostUnreachable, ParseError, ProtocolError
                        ServerNotRunning, WqError)
 from wq.executor import wrapper
 from wq.executor.base import ShellExecutor
+from wq.executor.helper import Reach
 from wq.executor.local import LocalExecutor
 from wq.executor.outcome import Started
 from wq.ledger import Ledger
@@ -71,6 +72,7 @@ class Launcher:
         self.local = LocalExecutor(umask)
         self.ssh = SshExecutor(on_lost=lambda name, why: log.warning("%s: %s", name, why))
         self.tasks: set[asyncio.Task[None]] = set()
+        self.socket: str | None = None     # the lab's socket it serves, which its jobs reach
 
     def executor(self, host: Host) -> ShellExecutor:
         return self.local if host.local else self.ssh
@@ -128,6 +130,8 @@ class Launcher:
             raise Refused(f"unknown call {call.op!r}")
         if not SERVER_ID.fullmatch(call.server_id):
             raise Refused("a server id that is not one")
+        if self.socket is not None and self.local.reach is None:
+            self.local.reach = self.ssh.reach = Reach(call.server_id, self.socket)
         for ref in (call.host, *call.hosts):      # (they name output files: %h)
             try:
                 units.name(ref.name)
@@ -322,6 +326,7 @@ async def run(socket_path: str | None, once: bool = False, ready: int | None = N
             _say_ready(ready, SERVING)
             ready = None
             log.info("serving %s's jobs for the wq server at %s", client.user, client.path)
+            launcher.socket = client.path
             sock = client.sock
             sock.settimeout(None)
             sock.setblocking(False)

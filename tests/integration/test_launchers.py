@@ -552,3 +552,21 @@ def test_a_members_job_is_signalled_by_their_launcher_as_them(lab, members):
     wait_for(lambda: got.exists() and got.read_text() == f"{alice.name}\n", 30,
              "the job to be signalled")
     assert alice.wq("rm", job).returncode == 0
+
+
+def test_wq_in_a_members_job_reaches_the_server_as_that_member(lab, members):
+    """A member's job that runs wq (a workflow's driver) reaches the lab's server
+    through the socket their launcher forwarded to the node, as the member: what
+    it submits is theirs."""
+    users, _ = members
+    alice = users["alice"]
+    said = alice.home / "inner.txt"
+    said.unlink(missing_ok=True)
+    inner = f"{alice.python} -m wq sub -b -c 'id -un > {said}'"
+    sub = alice.wq("sub", "-c", f"test -S \"$WQ_SOCKET\" && {inner}", cwd=alice.home)
+    assert sub.returncode == 0, sub.stderr
+    number = sub.stdout.strip()
+    wait_for(lambda: said.exists() and said.read_text() == f"{alice.name}\n", 60,
+             "the job's own job to run as alice")
+    [row] = json.loads(alice.wq("ls", "-a", "--json", number).stdout)
+    assert row["user"] == alice.name, row

@@ -98,6 +98,10 @@ CASES = [
     Case("time as D-H:M", ("-t", "0-1:30")),
     Case("a gpu", ("--gres=gpu:1",)),
     Case("a later start", ("--begin=now+1hour",), cancel=True),
+    Case("squeue inside a job", (), "squeue -h -j $SLURM_JOB_ID -o %T"),
+    Case("sbatch inside a job", (), "sbatch --parsable -J inner -o inner.out --wrap "
+         "'echo inner' | grep -c '^[0-9]*$'; scontrol show job $SLURM_JOB_ID | "
+         "grep -o 'Restarts=[0-9]*'"),
     Case("held", ("-H",), cancel=True),
 ]
 #: what a case's arguments may name: {exit} is the id of that case's job
@@ -105,7 +109,6 @@ REFERENCES = {"exit": "exit status"}
 
 #: cases where wq differs from Slurm, each with docs/slurm.md's row for it
 DIVERGENT: dict[str, str] = {
-    "Slurm's commands inside a job": "Slurm's commands inside a job",
     "more nodes than there are": "a job that can never fit",
     "a later start": "a later start (--begin)",
 }

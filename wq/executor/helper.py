@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -323,11 +324,22 @@ class Helpers:
             await link.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Where jobs reach wq from their node: `socket`, this machine's (the server's,
+    or a launcher's lab socket), made to appear on every host with a helper as
+    BASE/wq.sock (BASE: $HOME/.cache/wq/SERVER_ID, the jobs' directories' parent),
+    where the runner finds it and sets WQ_SOCKET (node/wrapper.sh)."""
+    server_id: str
+    socket: str
+
+
 class HelperExecutor(ShellExecutor):
     """Each host's operations through its helper where it runs, else through
     `_plain` (`sh -s` by a transport of the subclass's)."""
 
     helpers: Helpers
+    reach: Reach | None = None
 
     def _plain(self, host: Host, script: str) -> contextlib.AbstractAsyncContextManager[Proc]:
         raise NotImplementedError

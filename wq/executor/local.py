@@ -42,6 +42,24 @@ class _LocalProc:
                 os.killpg(self._proc.pid, signal.SIGTERM)
 
 
+def _link_socket(reach: helpers.Reach) -> None:
+    """BASE/wq.sock, where this machine's jobs find wq (as ssh hosts' find the
+    socket forwarded there): a symbolic link to it, replaced atomically."""
+    base = os.path.expanduser(f"~/.cache/wq/{reach.server_id}")
+    path = os.path.join(base, "wq.sock")
+    try:
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        if os.path.realpath(path) != os.path.realpath(reach.socket):
+            temporary = f"{path}.{os.getpid()}"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            os.symlink(reach.socket, temporary)
+            os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("jobs on this machine cannot reach wq (wq's and Slurm's commands in a "
+                    "job): %s", exc)
+
+
 class LocalExecutor(helpers.HelperExecutor):
     def __init__(self, umask: int = 0o022) -> None:
         self.umask = umask        # the user's, as a login over ssh would give the scripts
@@ -71,6 +89,8 @@ class LocalExecutor(helpers.HelperExecutor):
         link = helpers.HelperLink(host.name, stdin.write, proc.stdout, proc.stderr, close)
         hello = await link.start()
         log.info("%s: local helper running (pid %s)", host.name, hello.get("pid"))
+        if self.reach is not None:
+            _link_socket(self.reach)
         return link
 
     @contextlib.asynccontextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -206,7 +207,29 @@ class SshExecutor(helpers.HelperExecutor):
         hello = await link.start()
         log.info("%s: helper running (python %s, pid %s)", host.name, hello.get("python"),
                  hello.get("pid"))
+        if self.reach is not None and isinstance(hello.get("home"), str):
+            await self._forward(host, conn, link, hello["home"], self.reach)
         return link
+
+    async def _forward(self, host: Host, conn: Any, link: helpers.HelperLink, home: str,
+                       reach: helpers.Reach) -> None:
+        """Forward BASE/wq.sock on the node to this machine's socket over the
+        helper's connection (it goes with it), so that wq's commands in a job
+        reach wq. A stale socket of an earlier connection is replaced; where
+        sshd refuses (AllowStreamLocalForwarding no), jobs there just cannot."""
+        base = f"{home}/.cache/wq/{reach.server_id}"
+        path = f"{base}/wq.sock"
+        async with link.running(f"mkdir -p {shlex.quote(base)} && chmod 700 "
+                                f"{shlex.quote(base)} && rm -f {shlex.quote(path)}") as proc:
+            code = await proc.wait()
+        try:
+            if code != 0:
+                raise OSError(f"cannot prepare {path}")
+            if await conn.forward_remote_path(path, reach.socket) is None:
+                raise OSError("sshd refused to forward a socket")
+        except (asyncssh.Error, OSError) as exc:
+            log.warning("%s: its jobs cannot reach wq (wq's and Slurm's commands in a "
+                        "job): %s", host.name, exc)
 
     @contextlib.asynccontextmanager
     async def _plain(self, host: Host, script: str) -> AsyncIterator[Proc]:

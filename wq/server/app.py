@@ -25,6 +25,7 @@ from typing import TextIO, TypeVar
 
 from wq import codec
 from wq.errors import ProtocolError, WqError
+from wq.executor.helper import Reach
 from wq.executor.local import LocalExecutor
 from wq.executor.ssh import SshExecutor
 from wq.model import Cluster, Host, Job, JobState
@@ -194,11 +195,12 @@ class Server:
         runner.feed(Loaded(tuple(resumed), {j.id: i for j in resumed
                                             if (i := store.instance(j.id, j.instance))},
                            store.throttles(), left=waiting))
-        monitor.track(list(cluster.hosts))
-        sampler.track(list(cluster.hosts))
         handle = functools.partial(self._handle, handlers)
         endpoint = Endpoint(self.sockets, handle, members=members)
         await endpoint.start()
+        local.reach = ssh.reach = Reach(engine.server_id, endpoint.path)
+        monitor.track(list(cluster.hosts))
+        sampler.track(list(cluster.hosts))
         shared = None
         if cluster.lab is not None:
             shared = Endpoint([cluster.lab.socket], handle, members=members, shared=True)

@@ -390,7 +390,7 @@ class Helper:
         return path
 
     def serve(self):
-        send({"ready": 1, "boot": BOOT, "pid": os.getpid(),
+        send({"ready": 1, "boot": BOOT, "pid": os.getpid(), "home": HOME,
               "python": "%d.%d" % sys.version_info[:2]})
         while True:
             flush()

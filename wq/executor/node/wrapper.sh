@@ -127,6 +127,13 @@ if [ -n "$wq_limit" ]; then
     echo "$wq_timer" > "$wq_d/timer.pid"
 fi
 [ -n "$wq_prepared" ] || . "$wq_d/env"
+# wq, for wq's (and Slurm's) commands in the job: its socket, forwarded to this
+# host beside the jobs' directories (a test, no fork)
+if [ -S "${wq_d%/*}/wq.sock" ]; then
+    WQ_SOCKET=${wq_d%/*}/wq.sock
+    export WQ_SOCKET
+    unset WQ_SERVER
+fi
 wq_input=/dev/null
 [ -f "$wq_d/stdin" ] && wq_input=$wq_d/stdin
 case $wq_shell in
