@@ -334,6 +334,10 @@ frames = {
     "signature": {"id": waiting}, "log": {"id": ended}, "attach": {"id": waiting},
     "info": {"id": waiting}, "session_end": {"id": waiting},
     "signal": {"select": [waiting], "signal": "USR1"},
+    "hold": {"select": [waiting]}, "release": {"select": [waiting]},
+    "requeue": {"select": [ended]}, "update": {"select": [waiting], "time_limit": 60},
+    "step": {"job": waiting, "host": "lab1", "argv": ["true"], "env": {}, "cwd": "/",
+             "node": 0, "tasks": [0]},
     "refresh": {}, "node": {"hosts": ["nowhere"], "offline": True},
     "limit": {"user": sys.argv[4], "jobs": 1}, "stop": {},
 }
@@ -378,7 +382,7 @@ def test_every_request_naming_another_members_job_is_refused_or_shows_it_public(
         if RULES[kind] is Rule.ANYONE and kind != "limit":
             assert reply["ok"], (kind, reply)
             assert "private" not in json.dumps(reply), (kind, reply)
-        elif kind == "rm":                                  # (refused row by row)
+        elif kind in ("rm", "hold", "release", "requeue", "update"):   # (row by row)
             assert [r["result"] for r in reply["results"]] == [
                 f"not yours (it belongs to {alice.name})"], reply
         elif kind == "clean":                               # (her own: none)

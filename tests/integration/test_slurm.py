@@ -211,3 +211,36 @@ def test_hold_release_update_and_requeue_through_wq_and_scontrol(server, tmp_pat
              "the running job to be stopped and run again")
     gate.touch()
     assert wait_state(server, int(busy), ("done",))["state"] == "done"
+
+
+def test_srun_inside_a_job_starts_its_tasks_on_every_host_of_the_job(server, tmp_path):
+    """srun in an `sbatch -N 2 -n 3` job runs SLURM_NTASKS tasks in blocks over the
+    job's two hosts (the second's through the server), each with its ids, their
+    output on srun's and srun's exit status their worst; `srun -n 2` outside a
+    job is a job of that shape doing the same; a job removed stops its step's
+    tasks on the other host too."""
+    run = shims(server, tmp_path)
+    show = "srun sh -c 'echo $SLURM_PROCID/$SLURM_NTASKS $SLURM_NODEID $SLURMD_NODENAME'"
+    job = run("sbatch", "--parsable", "-N", "2", "-n", "3", "-o", "s.out", "--wrap",
+              f"{show}; srun -n 1 true; srun sh -c 'exit $SLURM_PROCID'; echo rc=$?")
+    assert wait_state(server, int(job.stdout), ("done", "failed"))["state"] == "done"
+    lines = (tmp_path / "s.out").read_text().splitlines()
+    assert lines[-1] == "rc=2", lines
+    tasks = sorted(lines[:-1])
+    assert [t.split()[:2] for t in tasks] == [["0/3", "0"], ["1/3", "0"], ["2/3", "1"]], lines
+    assert tasks[0].split()[2] == tasks[1].split()[2] != tasks[2].split()[2]
+
+    outside = run("srun", "-n", "2", "sh", "-c", "echo task $SLURM_PROCID")
+    assert outside.returncode == 0, outside.stderr
+    assert sorted(outside.stdout.splitlines()) == ["task 0", "task 1"]
+
+    mark = tmp_path / "remote-alive"
+    long = run("sbatch", "--parsable", "-N", "2", "--wrap",
+               f"srun sh -c '[ $SLURM_NODEID = 1 ] && touch {mark}; exec sleep 300'")
+    wait_for(mark.exists, 30, "the step's task on the second host")
+    pids = subprocess.run(["pgrep", "-f", "exec sleep 300|^sleep 300"], capture_output=True,
+                          text=True).stdout.split()
+    assert len(pids) >= 2, pids
+    assert run("scancel", long.stdout.strip()).returncode == 0
+    wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 30,
+             "every task of the step to be stopped")

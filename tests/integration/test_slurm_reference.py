@@ -99,6 +99,11 @@ CASES = [
     Case("a gpu", ("--gres=gpu:1",)),
     Case("a later start", ("--begin=now+1hour",), cancel=True),
     Case("squeue inside a job", (), "squeue -h -j $SLURM_JOB_ID -o %T"),
+    Case("srun over two nodes", ("-N", "2", "-n", "3"),
+         "srun sh -c 'echo $SLURM_PROCID $SLURM_LOCALID $SLURM_NODEID $SLURM_NTASKS' | sort"),
+    Case("srun of fewer tasks", ("-n", "2"),
+         "srun -n 1 sh -c 'echo $SLURM_PROCID $SLURM_NTASKS'; srun sh -c 'exit 3'; "
+         "echo rc=$?"),
     Case("sbatch inside a job", (), "sbatch --parsable -J inner -o inner.out --wrap "
          "'echo inner' | grep -c '^[0-9]*$'; scontrol show job $SLURM_JOB_ID | "
          "grep -o 'Restarts=[0-9]*'"),

@@ -169,6 +169,18 @@ class ShellExecutor:
             finally:
                 proc.terminate()
 
+    async def step(self, host: Host, script: str, emit: Emit) -> int | None:
+        """Run a job step's tasks (wrapper.step_script), their output to `emit(stream,
+        data)` as it comes; their worst exit status (None: the host was lost). A
+        cancelled step is stopped (TERM to its process group)."""
+        async with self._run(host, script) as proc:
+            try:
+                await asyncio.gather(_pump(proc.stdout, "stdout", emit),
+                                     _pump(proc.stderr, "stderr", emit))
+                return await proc.wait()
+            finally:
+                proc.terminate()
+
     async def cat(self, host: Host, directory: str, stdout_word: str, stderr_word: str,
                   max_bytes: int) -> tuple[bytes, bytes]:
         async with self._run(host, wrapper.cat_script(directory, stdout_word, stderr_word,

@@ -269,6 +269,24 @@ class Update:
 
 
 @dataclass(frozen=True, slots=True)
+class Step:
+    """Tasks of a running job's step on one of its hosts (srun inside the job):
+    `argv` in `cwd` with `env`, once per SLURM_PROCID in `tasks`, as node `node`
+    (SLURM_NODEID). Answered by frames of output ({"stream", "data"}, the bytes
+    as latin-1 text) and a last one with the worst task's `exit` status (None:
+    the host was lost). The tasks are stopped if the connection ends first."""
+
+    type: ClassVar[str] = "step"
+    job: str
+    host: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    node: int
+    tasks: list[int]
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Ask the server to exit cleanly (`wq stop`; its operator's alone). Running
     jobs keep running and are watched again at its next start."""
@@ -279,7 +297,7 @@ class Stop:
 Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
            | Log | SessionEnd | Info | Clean | Launcher | Attach | Status | Rerun
            | Session | SubmitMany | Stop | Why | Signature | Signal | Hold | Release | Requeue
-           | Update)
+           | Update | Step)
 REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
 
 

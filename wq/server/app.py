@@ -330,6 +330,8 @@ class Server:
                 await reply(handlers.on_limit(req, user))
             case m.Log():
                 await reply(await handlers.on_log(req, user))
+            case m.Step():
+                return await self._step(handlers, conn, req)
             case m.SessionEnd():
                 await reply(handlers.on_session_end(req, user))
             case m.Info():
@@ -447,6 +449,31 @@ class Server:
             runner.feed(LauncherGone(user))
             log.info("%s's launcher went away; their running jobs run on", user)
         return False
+
+    async def _step(self, handlers: Handlers, conn: Connection, req: m.Step) -> bool:
+        """Run a step's tasks on one host, their output to the client as it comes,
+        then their exit status; a client that goes first stops them. Returns False:
+        the connection is closed afterwards."""
+        ops, host, script = handlers.step(req, conn.user)
+
+        async def emit(stream: str, data: bytes) -> None:
+            await conn.send({"ok": True, "stream": stream, "data": data.decode("latin-1")})
+        step = asyncio.ensure_future(ops.step(host, script, emit))
+        gone = asyncio.ensure_future(conn.recv())
+        try:
+            await asyncio.wait({step, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if step.done():
+                try:
+                    code = step.result()
+                except WqError as exc:             # (unreachable, or not for a lab's members)
+                    await conn.send({"ok": False, "error": str(exc)})
+                else:
+                    await conn.send({"ok": True, "exit": code})
+            return False               # (or the srun went away: its tasks are stopped)
+        finally:
+            for task in (step, gone):
+                task.cancel()
+            await asyncio.gather(step, return_exceptions=True)     # (it is stopped)
 
     async def _stream(self, handlers: Handlers, conn: Connection, job: Job,
                       watcher: Watcher, tied: bool = True) -> bool:

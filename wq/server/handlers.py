@@ -21,7 +21,8 @@ from typing import Any
 
 from wq import codec, scheduler
 from wq.errors import ExecutorError, HostUnreachable, ParseError, WqError
-from wq.model import (HostState, Job, JobId, JobSpec, JobState, Limits, Requirements,
+from wq.executor import wrapper
+from wq.model import (Host, HostState, Job, JobId, JobSpec, JobState, Limits, Requirements,
                       priority_name)
 from wq.parsing import arrays, requirements, selectors
 from wq.parsing.units import format_duration
@@ -36,6 +37,7 @@ from wq.server import effects as fx
 from wq.server import rights
 from wq.server import launches, targets
 from wq.server.lab import Members
+from wq.server.launchers import Ops
 from wq.server.runner import Runner, Runs, long_lived, pause
 from wq.server.state import decrement
 from wq.server.watchers import Watcher
@@ -51,6 +53,7 @@ LIST_CHUNK = 250            # rows of such a listing built per step
 MAX_SELECT = 1_000          # selectors (ids, ranges) in one request
 MAX_SIGNALLED = 10_000      # running jobs one `wq signal` reaches
 MAX_REQUEUED = 100_000      # jobs (ended, or running) one `wq requeue` reaches
+MAX_STEP_TASKS = 4096       # tasks of one step on one host
 MAX_MANY = 100_000          # separate jobs in one SubmitMany request
 CHECK_CHUNK = 1_000         # separate jobs checked per step
 WRITE_CHUNK = 2_000         # separate jobs written, and given to the engine, per step (~50 ms)
@@ -874,6 +877,23 @@ class Handlers:
         return LogReply(job.label, host.name, instance.number,
                         out.decode("utf-8", "surrogateescape"),
                         err.decode("utf-8", "surrogateescape"))
+
+    def step(self, req: m.Step, user: str) -> tuple[Ops, Host, str]:
+        """Where and how to run a step's tasks (srun inside a running job of the
+        user's, on one of its hosts): the job's operations, the host, the script."""
+        job = self._one(req.job, user, req.type)[0]
+        if job.state is not JobState.RUNNING or job.placement is None:
+            raise WqError(f"job {job.label} is not running ({job.state.value})")
+        if req.host not in job.placement.hosts:
+            raise WqError(f"job {job.label} has no cores on {req.host} (it has "
+                          f"{', '.join(dict.fromkeys(job.placement.hosts))})")
+        host = self.engine.known.get(req.host)
+        if host is None:
+            raise WqError(f"{req.host} is no longer in the cluster")
+        if not req.argv or not req.tasks or len(req.tasks) > MAX_STEP_TASKS:
+            raise WqError(f"a step runs a command, 1 to {MAX_STEP_TASKS} tasks a host")
+        script = wrapper.step_script(req.argv, req.env, req.cwd, host.name, req.node, req.tasks)
+        return self.runner.ops(host, job.user), host, script
 
     def on_info(self, req: m.Info, user: str) -> tuple[JobInfo,
                                                        Iterator[InstanceRow | EventRow]]:

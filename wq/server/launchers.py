@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from wq import hooks
-from wq.errors import ExecutorError, HostUnreachable, ProtocolError
+from wq.errors import ExecutorError, HostUnreachable, ProtocolError, WqError
 from wq.executor import wrapper
 from wq.executor.base import Emit, ShellExecutor
 from wq.executor.outcome import Outcome, Started
@@ -61,6 +61,8 @@ class Ops(Protocol):
     async def cat(self, job: Job, host: Host, directory: str, stdout: str, stderr: str,
                   max_bytes: int) -> tuple[bytes, bytes]: ...
 
+    async def step(self, host: Host, script: str, emit: Emit) -> int | None: ...
+
 
 class OwnOps:
     """The server's own executor (the job is the server's user's)."""
@@ -97,6 +99,9 @@ class OwnOps:
     async def cat(self, job: Job, host: Host, directory: str, stdout: str, stderr: str,
                   max_bytes: int) -> tuple[bytes, bytes]:
         return await self.executor.cat(host, directory, stdout, stderr, max_bytes)
+
+    async def step(self, host: Host, script: str, emit: Emit) -> int | None:
+        return await self.executor.step(host, script, emit)
 
 
 class Link:
@@ -159,6 +164,12 @@ class Link:
 
 class LauncherOps:
     """A member's job operations, by their launcher."""
+
+    async def step(self, host: Host, script: str, emit: Emit) -> int | None:
+        """A launcher runs nothing its member did not sign, and a step's command
+        is not signed: a step across hosts is not for a lab's members (yet)."""
+        raise WqError("srun across a job's hosts is not available to a lab's members: "
+                      "the job's first host runs its tasks alone (srun -N 1)")
 
     def __init__(self, link: Link, server_id: str) -> None:
         self.link, self.server_id = link, server_id

@@ -38,7 +38,8 @@ RULES: dict[str, Rule] = {
     "limit": Rule.ANYONE,       # a member lowers their own; another's is ADMIN (on_limit)
     "rerun": Rule.OWNER, "signature": Rule.OWNER, "log": Rule.OWNER, "attach": Rule.OWNER,
     "session_end": Rule.OWNER,
-    "requeue": Rule.OWNER, "update": Rule.OWNER,     # (what runs, or how long: its own word)
+    # what runs, or for how long: the owner's word alone
+    "requeue": Rule.OWNER, "update": Rule.OWNER, "step": Rule.OWNER,
     "rm": Rule.OWNER_ADMIN, "clean": Rule.OWNER_ADMIN, "info": Rule.OWNER_ADMIN,
     "signal": Rule.OWNER_ADMIN, "hold": Rule.OWNER_ADMIN, "release": Rule.OWNER_ADMIN,
     "refresh": Rule.ADMIN, "node": Rule.ADMIN,
@@ -49,7 +50,7 @@ RULES: dict[str, Rule] = {
 WHAT = {"rerun": "running it again", "signature": "its signature", "log": "its output",
         "attach": "following it", "session_end": "ending its session", "rm": "removing it",
         "signal": "signalling it", "hold": "holding it", "release": "releasing it",
-        "requeue": "requeueing it", "update": "updating it",
+        "requeue": "requeueing it", "update": "updating it", "step": "running a step of it",
         "clean": "forgetting it", "info": "wq info", "refresh": "wq refresh",
         "node": "wq node", "stop": "wq stop"}
 

@@ -121,23 +121,96 @@ def srun(args: list[str]) -> int:
     batch, command, pty = options.parse_srun(args)
     if os.environ.get("SLURM_JOB_ID"):
         return _step(batch, command)
+    if not pty and (batch.ntasks > 1 or (batch.shape.nodes or 1) > 1):
+        # a job of that shape whose command is this srun again: inside it, a step
+        # of its tasks (the node runs wq's python, as for Slurm's commands in a job)
+        if batch.requirements.job_name is None:
+            batch = dataclasses.replace(batch, requirements=dataclasses.replace(
+                batch.requirements, job_name=os.path.basename(command[0])))
+        command = [sys.executable, "-m", "wq.slurm", "srun", "--", *command]
     return _attached(batch, command, pty)
 
 
 def _step(batch: Any, command: list[str]) -> int:
+    """A step of the job srun runs in: its tasks over the job's hosts in blocks
+    (steps.layout), those of this host as its children, the others started by
+    the server on theirs (m.Step, one connection each, their output copied
+    here as it comes); the worst task's exit status."""
     import subprocess
+    import threading
 
+    from wq.errors import WqError
+    from wq.parsing import hostlist
+    from wq.slurm import steps
+
+    env = os.environ
     try:
-        if batch.chdir:
-            os.chdir(batch.chdir)
-        if batch.ntasks == 1:
-            os.execvpe(command[0], command, {**os.environ, "SLURM_PROCID": "0"})
-        procs = [subprocess.Popen(command, env={**os.environ, "SLURM_PROCID": str(i),
-                                                "SLURM_LOCALID": str(i)})
-                 for i in range(batch.ntasks)]
+        hosts = hostlist.expand(env.get("SLURM_JOB_NODELIST", "") or env.get("WQ_HOST", ""))
+        per_node = steps.counts(env.get("SLURM_TASKS_PER_NODE", ""), len(hosts))
+        ntasks = batch.shape.ntasks
+        if ntasks is None and batch.shape.nodes is None and env.get("SLURM_NTASKS"):
+            ntasks = int(env["SLURM_NTASKS"])
+        placed = steps.layout(hosts, per_node, ntasks, batch.shape.nodes)
+    except (ValueError, WqError) as exc:
+        raise common.SlurmError(str(exc)) from None
+    cwd = os.path.abspath(batch.chdir) if batch.chdir else os.getcwd()
+    here = env.get("WQ_HOST") or (hosts[0] if hosts else "")
+    total = str(sum(len(p.tasks) for p in placed))
+    step_env = {**env, "SLURM_NTASKS": total, "SLURM_NPROCS": total,
+                "SLURM_STEP_NUM_TASKS": total}
+    codes: list[int] = []
+    lock = threading.Lock()
+    threads = [threading.Thread(target=_remote, args=(p, command, step_env, cwd, codes, lock),
+                                daemon=True) for p in placed if p.host != here]
+    for thread in threads:
+        thread.start()
+    procs = []
+    try:
+        for p in (p for p in placed if p.host == here):
+            for local, task in enumerate(p.tasks):
+                procs.append(subprocess.Popen(command, cwd=cwd, env={
+                    **step_env, "SLURM_PROCID": str(task), "SLURM_LOCALID": str(local),
+                    "SLURM_NODEID": str(p.node), "SLURMD_NODENAME": here}))
     except OSError as exc:
         raise common.SlurmError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
-    return max(p.wait() for p in procs)
+    codes += [p.wait() for p in procs]
+    for thread in threads:
+        thread.join()
+    return max((128 - c if c < 0 else c for c in codes), default=0)
+
+
+def _remote(placed: Any, command: list[str], env: dict[str, str], cwd: str,
+            codes: list[int], lock: Any) -> None:
+    """One host's tasks of a step, through the server; their output copied to
+    this srun's as it comes (whole writes, under `lock`)."""
+    from wq.client import Client
+    from wq.errors import WqError
+    from wq.protocol import messages as m
+
+    request = m.Step(job=os.environ.get("WQ_JOB_ID", os.environ.get("SLURM_JOB_ID", "")),
+                     host=placed.host, argv=command, env=dict(env), cwd=cwd, node=placed.node,
+                     tasks=list(placed.tasks))
+    code = 1
+    try:
+        with Client(timeout=None) as client:
+            client.send(request)
+            while True:
+                frame = client.receive(timeout=None)
+                if "stream" in frame:
+                    out = sys.stdout if frame["stream"] == "stdout" else sys.stderr
+                    with lock:
+                        out.buffer.write(str(frame["data"]).encode("latin-1"))
+                        out.flush()
+                    continue
+                if not frame.get("ok"):
+                    raise WqError(str(frame.get("error", "the server refused the step")))
+                code = 1 if frame.get("exit") is None else int(frame["exit"])
+                break
+    except WqError as exc:
+        with lock:
+            print(f"srun: error: {placed.host}: {exc}", file=sys.stderr)
+    with lock:
+        codes.append(code)
 
 
 def _attached(batch: Any, command: list[str], pty: bool) -> int:
