@@ -268,10 +268,10 @@ def test_a_job_lost_with_its_host_while_its_launcher_was_away_is_taken_back(lab,
 def test_wq_clean_deletes_a_members_job_directories_through_their_launcher(lab, members):
     users, _ = members
     alice = users["alice"]
-    before = set((alice.home / ".cache" / "wq").glob("*/*"))      # (earlier servers')
+    before = set((alice.home / ".cache" / "wq").glob("*/*/"))     # (earlier servers')
     result = alice.wq("sub", "-c", "true", cwd=alice.home)
     assert result.returncode == 0, result.stderr
-    dirs = set((alice.home / ".cache" / "wq").glob("*/*")) - before
+    dirs = set((alice.home / ".cache" / "wq").glob("*/*/")) - before   # (not its socket)
     assert dirs, "the job left no directory on its node"
     cleaned = lab.wq("clean")
     assert cleaned.returncode == 0 and "forgot" in cleaned.stdout, cleaned.stderr

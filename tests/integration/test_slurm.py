@@ -89,7 +89,8 @@ def test_srun_scontrol_sinfo_and_accounts(server, tmp_path):
                    "echo cpus=$SLURM_CPUS_PER_TASK; exit 4")
     assert attached.returncode == 4 and attached.stdout == "cpus=2\n", attached.stderr
     (tmp_path / "steps.sh").write_text(
-        "#!/bin/sh\nsrun -n2 sh -c 'echo step $SLURM_PROCID of $SLURM_JOB_ID' | sort\n"
+        "#!/bin/sh\n#SBATCH -n 2\n"
+        "srun -n2 sh -c 'echo step $SLURM_PROCID of $SLURM_JOB_ID' | sort\n"
         "scontrol show hostnames \"n[1-2],m\"\n")
     job = run("sbatch", "--parsable", "-o", "steps.out", "steps.sh").stdout.strip()
     wait_state(server, int(job), ("done",))
@@ -226,7 +227,9 @@ def test_srun_inside_a_job_starts_its_tasks_on_every_host_of_the_job(server, tmp
     assert wait_state(server, int(job.stdout), ("done", "failed"))["state"] == "done"
     lines = (tmp_path / "s.out").read_text().splitlines()
     assert lines[-1] == "rc=2", lines
-    tasks = sorted(lines[:-1])
+    said = [line.split(": ", 3)[3] for line in lines if line.startswith("srun: error: ")]
+    assert said == ["task 1: Exited with exit code 1", "task 2: Exited with exit code 2"]
+    tasks = sorted(line for line in lines[:-1] if not line.startswith("srun: "))
     assert [t.split()[:2] for t in tasks] == [["0/3", "0"], ["1/3", "0"], ["2/3", "1"]], lines
     assert tasks[0].split()[2] == tasks[1].split()[2] != tasks[2].split()[2]
 

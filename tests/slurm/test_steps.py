@@ -60,6 +60,17 @@ def test_a_hosts_share_runs_each_task_with_its_ids_and_exits_with_the_worst(tmp_
                           env={"PATH": "/usr/bin:/bin", "HOSTNAME": "here"}, timeout=30)
     assert done.returncode == 3
     assert sorted(done.stdout.splitlines()) == ["2 0 1 b it's here", "3 1 1 b it's here"]
+    assert done.stderr == ("srun: error: b: task 2: Exited with exit code 2\n"
+                           "srun: error: b: task 3: Exited with exit code 3\n")
+
+
+def test_tasks_failing_alike_are_said_together_as_srun_does(tmp_path):
+    script = step_script(["sh", "-c", "exit $((SLURM_PROCID < 2 ? 3 : 0))"], {},
+                         str(tmp_path), "n1", 0, [0, 1, 2])
+    done = subprocess.run(["sh", "-s"], input=script, capture_output=True, text=True,
+                          timeout=30)
+    assert (done.returncode, done.stderr) == (
+        3, "srun: error: n1: tasks 0-1: Exited with exit code 3\n")
 
 
 def test_a_step_in_a_missing_directory_fails_at_once(tmp_path):

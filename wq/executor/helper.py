@@ -328,8 +328,9 @@ class Helpers:
 class Reach:
     """Where jobs reach wq from their node: `socket`, this machine's (the server's,
     or a launcher's lab socket), made to appear on every host with a helper as
-    BASE/wq.sock (BASE: $HOME/.cache/wq/SERVER_ID, the jobs' directories' parent),
-    where the runner finds it and sets WQ_SOCKET (node/wrapper.sh)."""
+    BASE/wq-HOST.sock (BASE: $HOME/.cache/wq/SERVER_ID, the jobs' directories'
+    parent; HOST its name, as homes may be shared), where the runner finds it
+    and sets WQ_SOCKET (node/wrapper.sh)."""
     server_id: str
     socket: str
 

@@ -42,11 +42,12 @@ class _LocalProc:
                 os.killpg(self._proc.pid, signal.SIGTERM)
 
 
-def _link_socket(reach: helpers.Reach) -> None:
-    """BASE/wq.sock, where this machine's jobs find wq (as ssh hosts' find the
-    socket forwarded there): a symbolic link to it, replaced atomically."""
+def _link_socket(reach: helpers.Reach, name: str) -> None:
+    """BASE/wq-NAME.sock, where the jobs of host NAME (this machine) find wq, as
+    ssh hosts' find the socket forwarded there: a symbolic link to it, replaced
+    atomically."""
     base = os.path.expanduser(f"~/.cache/wq/{reach.server_id}")
-    path = os.path.join(base, "wq.sock")
+    path = os.path.join(base, f"wq-{name}.sock")
     try:
         os.makedirs(base, mode=0o700, exist_ok=True)
         if os.path.realpath(path) != os.path.realpath(reach.socket):
@@ -90,7 +91,7 @@ class LocalExecutor(helpers.HelperExecutor):
         hello = await link.start()
         log.info("%s: local helper running (pid %s)", host.name, hello.get("pid"))
         if self.reach is not None:
-            _link_socket(self.reach)
+            _link_socket(self.reach, host.name)
         return link
 
     @contextlib.asynccontextmanager

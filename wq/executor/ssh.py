@@ -213,12 +213,12 @@ class SshExecutor(helpers.HelperExecutor):
 
     async def _forward(self, host: Host, conn: Any, link: helpers.HelperLink, home: str,
                        reach: helpers.Reach) -> None:
-        """Forward BASE/wq.sock on the node to this machine's socket over the
+        """Forward BASE/wq-HOST.sock on the node to this machine's socket over the
         helper's connection (it goes with it), so that wq's commands in a job
         reach wq. A stale socket of an earlier connection is replaced; where
         sshd refuses (AllowStreamLocalForwarding no), jobs there just cannot."""
         base = f"{home}/.cache/wq/{reach.server_id}"
-        path = f"{base}/wq.sock"
+        path = f"{base}/wq-{host.name}.sock"          # (hosts may share a home)
         async with link.running(f"mkdir -p {shlex.quote(base)} && chmod 700 "
                                 f"{shlex.quote(base)} && rm -f {shlex.quote(path)}") as proc:
             code = await proc.wait()
@@ -227,7 +227,7 @@ class SshExecutor(helpers.HelperExecutor):
                 raise OSError(f"cannot prepare {path}")
             if await conn.forward_remote_path(path, reach.socket) is None:
                 raise OSError("sshd refused to forward a socket")
-        except (asyncssh.Error, OSError) as exc:
+        except (asyncssh.Error, asyncssh.ChannelListenError, OSError) as exc:
             log.warning("%s: its jobs cannot reach wq (wq's and Slurm's commands in a "
                         "job): %s", host.name, exc)
 

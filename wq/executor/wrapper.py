@@ -420,19 +420,16 @@ def step_script(argv: list[str], env: dict[str, str], cwd: str, host: str, node:
     """Tasks of a job's step on one of its hosts (srun inside the job): `argv` in
     `cwd` with `env` (the step's, host-specific variables left out), once per
     SLURM_PROCID in `tasks`, on node `node` (SLURM_NODEID) named `host`, with no
-    stdin; exits with the worst task's status.
+    stdin; says which failed as srun does, and exits with the worst status.
     They are this script's children, in its process group: stopping the script
     (the srun that asked went away) ends them."""
-    lines = [f"cd {quote(cwd)} || exit 1\n",
+    lines = [node_script("step.sh"), f"cd {quote(cwd)} || exit 1\n",
              *(f"export {k}={quote(v)}\n" for k, v in sorted(job_environment(env).items())),
              f"export SLURM_NODEID={node} SLURMD_NODENAME={quote(host)} WQ_HOST={quote(host)}\n",
-             "wq_pids=\n"]
+             "set --\n"]
     command = " ".join(quote(word) for word in argv)
     for local, task in enumerate(tasks):
         lines.append(f"SLURM_PROCID={task} SLURM_LOCALID={local} exec {command} "
-                     "</dev/null &\nwq_pids=\"$wq_pids $!\"\n")
-    lines.append('wq_rc=0\nfor wq_pid in $wq_pids; do\n'
-                 '    wait "$wq_pid"; wq_one=$?\n'
-                 '    [ "$wq_one" -gt "$wq_rc" ] && wq_rc=$wq_one\n'
-                 'done\nexit "$wq_rc"\n')
+                     f"</dev/null &\nset -- \"$@\" {task} $!\n")
+    lines.append(f"wq_step_wait {quote(host)} \"$@\"\n")
     return "".join(lines)

@@ -974,14 +974,15 @@ def _tasks(req: m.Submit) -> list[tuple[int, str | None]] | None:
 def _updates(jobs: list[Job], time_limit: float, user: str) -> list[fx.Update]:
     """The engine events of a wq update: one per job, or array, named (their specs
     differ); a job signed by its user in a lab is refused (its launcher would
-    refuse a spec changed without its user's signature)."""
+    refuse a spec changed without its user's signature; another's job the engine
+    refuses as not theirs)."""
     limit = time_limit or None
     detail = "time limit " + (format_duration(limit) if limit else "none")
     by_number: dict[int, list[Job]] = {}
     for job in jobs:
         by_number.setdefault(job.number or job.id, []).append(job)
     for group in by_number.values():
-        if group[0].spec.signature is not None:
+        if group[0].spec.signature is not None and group[0].user == user:
             raise WqError(f"job {group[0].number or group[0].id} is signed by its user, in a "
                           "lab: its time limit cannot change after submission (wq rm it and "
                           "submit it again)")

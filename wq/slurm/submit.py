@@ -140,6 +140,7 @@ def _step(batch: Any, command: list[str]) -> int:
     import threading
 
     from wq.errors import WqError
+    from wq.executor.wrapper import step_script
     from wq.parsing import hostlist
     from wq.slurm import steps
 
@@ -164,16 +165,10 @@ def _step(batch: Any, command: list[str]) -> int:
                                 daemon=True) for p in placed if p.host != here]
     for thread in threads:
         thread.start()
-    procs = []
-    try:
-        for p in (p for p in placed if p.host == here):
-            for local, task in enumerate(p.tasks):
-                procs.append(subprocess.Popen(command, cwd=cwd, env={
-                    **step_env, "SLURM_PROCID": str(task), "SLURM_LOCALID": str(local),
-                    "SLURM_NODEID": str(p.node), "SLURMD_NODENAME": here}))
-    except OSError as exc:
-        raise common.SlurmError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
-    codes += [p.wait() for p in procs]
+    for p in (p for p in placed if p.host == here):       # (as the server runs the others)
+        script = step_script(command, step_env, cwd, here, p.node, list(p.tasks))
+        codes.append(subprocess.run(["/bin/sh", "-s"], input=script.encode(
+            "utf-8", "surrogateescape"), env=step_env).returncode)
     for thread in threads:
         thread.join()
     return max((128 - c if c < 0 else c for c in codes), default=0)

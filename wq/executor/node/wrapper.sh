@@ -128,9 +128,9 @@ if [ -n "$wq_limit" ]; then
 fi
 [ -n "$wq_prepared" ] || . "$wq_d/env"
 # wq, for wq's (and Slurm's) commands in the job: its socket, forwarded to this
-# host beside the jobs' directories (a test, no fork)
-if [ -S "${wq_d%/*}/wq.sock" ]; then
-    WQ_SOCKET=${wq_d%/*}/wq.sock
+# host beside the jobs' directories, named after it (a test, no fork)
+if [ -S "${wq_d%/*}/wq-$WQ_HOST.sock" ]; then
+    WQ_SOCKET=${wq_d%/*}/wq-$WQ_HOST.sock
     export WQ_SOCKET
     unset WQ_SERVER
 fi
