@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,15 @@ ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 #: a cluster whose one host never answers: what is submitted waits
 NOWHERE = ("hosts:\n  - {name: nowhere, address: 127.0.0.9, port: 9, cores: 4,"
            " connect_timeout: 1}\n")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A TERM (a CI's time limit, a kill of the run) interrupts the run as Ctrl-C
+    does, so that fixtures still stop the sshd hosts, servers and users they
+    started."""
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupted)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

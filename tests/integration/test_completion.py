@@ -38,7 +38,8 @@ def complete(server: WqServer, tmp_path: Path, *words: str) -> list[str]:
 
 
 def test_bash_completes_commands_options_job_ids_and_hosts(server, tmp_path, hosts):
-    assert complete(server, tmp_path, "wq", "r") == ["rm", "retry", "refresh"]
+    assert complete(server, tmp_path, "wq", "r") == ["rm", "release", "requeue", "retry",
+                                                     "refresh"]
     assert "--time" in complete(server, tmp_path, "wq", "sub", "--ti")
     done = server.wq("sub", "-b", "-c", "true").stdout.strip()
     wait_state(server, int(done), ("done",))

@@ -209,8 +209,9 @@ def test_a_hung_host_loses_its_jobs_within_the_keepalive_bound(make_server, host
     settings = {"keepalive": 1, "keepalive_count": 2, "connect_timeout": 3}
     server = make_server(cluster_yaml(keys, hosts, **settings))
     victim = hosts[0]
-    job_id = sub(server, tmp_path, "sleep 20; echo finished > out", "-r",
-                 f"mode: byhost; host: {victim.name}")
+    gate = tmp_path / "gate"
+    job_id = sub(server, tmp_path, f"while [ ! -e {gate} ]; do sleep 0.05; done; "
+                 "echo finished > out", "-r", f"mode: byhost; host: {victim.name}")
     wait_state(server, job_id, ("running",))
     job_pid(server, job_id)
     victim.freeze()
@@ -226,5 +227,6 @@ def test_a_hung_host_loses_its_jobs_within_the_keepalive_bound(make_server, host
     bound = settings["keepalive"] * settings["keepalive_count"] + settings["connect_timeout"]
     assert lost_after < bound + 2, f"took {lost_after:.1f} s (bound {bound} s)"
     wait_state(server, job_id, ("running",), timeout=60)
+    gate.touch()                           # (the instance taken back ends now)
     done = wait_state(server, job_id, ("done",), timeout=60)
     assert done["exit"] == 0 and (tmp_path / "out").read_text() == "finished\n"

@@ -174,14 +174,16 @@ def test_another_user_reads_nothing_wq_keeps(users):
                 assert mode(path) == expected, f"{path} is {mode(path):04o}"
                 assert not mallory.can_read(path), f"{mallory.name} can read {path}"
             return {f.name for d in job_dirs for f in d.iterdir()}
-        running = check_private(list(server_dir.iterdir()))          # while it runs
+        def jobs_there() -> list[Path]:     # (beside them: wq-HOST.sock, where jobs reach wq)
+            return [d for d in server_dir.iterdir() if d.is_dir()]
+        running = check_private(jobs_there())                         # while it runs
         assert running >= {"script", "pid", "stdin", "timer.pid", "stderr"}, \
             running                                      # (its stdout is out.txt)
         assert "env" not in running                      # the helper passes it directly
         gate.touch()
         assert victim.wq("wait", job.stdout.strip(), env=env).returncode == 0
         assert victim.wq("sub", "-c", "echo default output", env=env).returncode == 0
-        job_dirs = list(server_dir.iterdir())
+        job_dirs = jobs_there()
         assert len(job_dirs) == 2
         ended = check_private(job_dirs)                  # the job's environment is gone
         assert ended >= {"rc", "pid", "stdout", "stderr"} and "env" not in ended, ended

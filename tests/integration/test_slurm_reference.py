@@ -303,7 +303,8 @@ class Side:
                                      if line.startswith("SLURM_") and "=" in line
                                      and line.split("=", 1)[0] in KEYS), job, where)
             name = str(path.relative_to(where)).replace(job, "J") if job else path.name
-            files[name] = "\n".join(line.replace(str(where), "DIR") for line in lines
+            files[name] = "\n".join(re.sub(r"\bnode\d+", "nodeN",    # (each scheduler's choice)
+                                            line.replace(str(where), "DIR")) for line in lines
                                     if not line.startswith("SLURM_"))
         state = ""
         if job:

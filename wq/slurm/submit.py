@@ -163,6 +163,17 @@ def _step(batch: Any, command: list[str]) -> int:
     lock = threading.Lock()
     threads = [threading.Thread(target=_remote, args=(p, command, step_env, cwd, codes, lock),
                                 daemon=True) for p in placed if p.host != here]
+    if len(placed) == 1 and len(placed[0].tasks) == 1 and placed[0].host == here:
+        try:                 # (the usual step: one task, here; no shell between)
+            code = subprocess.call(command, cwd=cwd, env={
+                **step_env, "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0",
+                "SLURMD_NODENAME": here})
+        except OSError as exc:
+            raise common.SlurmError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
+        code = 128 - code if code < 0 else code
+        if code:
+            print(f"srun: error: {here}: task 0: Exited with exit code {code}", file=sys.stderr)
+        return code
     for thread in threads:
         thread.start()
     for p in (p for p in placed if p.host == here):       # (as the server runs the others)
