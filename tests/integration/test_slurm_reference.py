@@ -86,6 +86,10 @@ CASES = [
     Case("output patterns", ("-J", "pat", "-o", "p-%x-%u-%n-%t-%j.out")),
     Case("after any", ("-d", "afterany:{exit}"), "echo after"),
     Case("after not ok", ("-d", "afternotok:{exit}"), "echo after"),
+    Case("after ok", ("-d", "afterok:{plain}"), "echo after"),
+    Case("input file", ("-i", "in.txt"), "cat; echo read", files=("in.txt",)),
+    Case("user environment and requeue flags", ("--get-user-env", "--requeue")),
+    Case("never requeued", ("--no-requeue", "-J", "nr")),
     Case("singleton, first", ("-J", "single"), "sleep 1"),
     Case("singleton", ("-J", "single", "-d", "singleton")),
     Case("export none but one", ("--export", "NONE,REF_A=1"), 'echo "a=${REF_A-unset}"'),
@@ -111,12 +115,13 @@ CASES = [
     Case("held", ("-H",), cancel=True),
 ]
 #: what a case's arguments may name: {exit} is the id of that case's job
-REFERENCES = {"exit": "exit status"}
+REFERENCES = {"exit": "exit status", "plain": "plain"}
 
 #: cases where wq differs from Slurm, each with docs/slurm.md's row for it
 DIVERGENT: dict[str, str] = {
     "more nodes than there are": "a job that can never fit",
     "a later start": "a later start (--begin)",
+    "input file": "standard input from a file (-i)",
 }
 
 

@@ -53,7 +53,7 @@ IGNORED: dict[str, tuple[str | None, bool]] = {
 }
 #: known to Slurm, meaning something wq does not do: refused
 REFUSED = {
-    "begin": "a start time",
+    "begin": "a start time", "input": "standard input from a file (-i)",
     "deadline": "a deadline", "container": "containers", "het-job": "heterogeneous jobs",
     "batch": "batch features", "gpus-per-task": "GPUs per task",
     "gpus-per-node": "GPUs per node (use --gpus)", "mem-per-gpu": "memory per GPU",
@@ -68,8 +68,8 @@ SRUN: dict[str, tuple[str | None, bool]] = {
     "input": ("i", True), "het-group": (None, True), "multi-prog": (None, False),
     "whole": (None, False), "x11": (None, False),
 }
-_SHORT = {short: name for table in (TAKEN, IGNORED) for name, (short, _) in table.items()
-          if short}
+_SHORT = {**{short: name for table in (TAKEN, IGNORED) for name, (short, _) in table.items()
+             if short}, "i": "input"}
 _SRUN_SHORT = {**_SHORT, **{short: name for name, (short, _) in SRUN.items() if short}}
 
 
