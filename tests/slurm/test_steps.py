@@ -77,3 +77,10 @@ def test_a_step_in_a_missing_directory_fails_at_once(tmp_path):
     script = step_script(["true"], {}, str(tmp_path / "gone"), "b", 0, [0])
     assert subprocess.run(["sh", "-s"], input=script, capture_output=True, text=True,
                           timeout=30).returncode == 1
+
+
+def test_a_program_for_each_task_is_refused_not_ignored():
+    from wq.slurm.sbatch import parse_srun
+
+    with pytest.raises(ParseError, match="--multi-prog: a program of its own"):
+        parse_srun(["-n", "2", "--multi-prog", "tasks.conf"])

@@ -68,6 +68,8 @@ SRUN: dict[str, tuple[str | None, bool]] = {
     "input": ("i", True), "het-group": (None, True), "multi-prog": (None, False),
     "whole": (None, False), "x11": (None, False),
 }
+#: srun's options that would change what its step means: refused
+SRUN_REFUSED = {"multi-prog": "a program of its own for each task (--multi-prog)"}
 _SHORT = {**{short: name for table in (TAKEN, IGNORED) for name, (short, _) in table.items()
              if short}, "i": "input"}
 _SRUN_SHORT = {**_SHORT, **{short: name for name, (short, _) in SRUN.items() if short}}
@@ -186,6 +188,10 @@ def parse_srun(args: list[str]) -> tuple[Batch, list[str], bool]:
     if not command:
         raise ParseError("no command given", source=SOURCE)
     pty = any(name == "pty" for name, _ in given)
+    for name, _ in given:
+        if name in SRUN_REFUSED:
+            raise ParseError(f"--{name}: {SRUN_REFUSED[name]} is not supported by wq",
+                             source=SOURCE)
     values, ignored = _values([(n, v) for n, v in given if n not in SRUN])
     return _batch(values, [], ignored), command, pty
 
