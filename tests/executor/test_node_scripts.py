@@ -203,7 +203,7 @@ def test_helper_false_is_obeyed_while_the_hosts_helper_runs(home):
     """`helper: false` (after a `wq refresh`, say) takes the plain path at once."""
     async def scenario(executor: LocalExecutor) -> Outcome:
         await executor.launch(HELPED, launch(40, "true"), lambda s: None)
-        return await executor.launch(PLAIN, launch(41, "true", stdout="/proc/forbidden/out"),
+        return await executor.launch(PLAIN, launch(41, "true", stdout="/proc/wq-forbidden"),
                                      lambda s: None)
 
     outcome = run(scenario)

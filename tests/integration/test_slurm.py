@@ -237,13 +237,14 @@ def test_srun_inside_a_job_starts_its_tasks_on_every_host_of_the_job(server, tmp
     assert outside.returncode == 0, outside.stderr
     assert sorted(outside.stdout.splitlines()) == ["task 0", "task 1"]
 
-    mark = tmp_path / "remote-alive"
+    pids = tmp_path / "pids"
+    pids.mkdir()
     long = run("sbatch", "--parsable", "-N", "2", "--wrap",
-               f"srun sh -c '[ $SLURM_NODEID = 1 ] && touch {mark}; exec sleep 300'")
-    wait_for(mark.exists, 30, "the step's task on the second host")
-    pids = subprocess.run(["pgrep", "-f", "exec sleep 300|^sleep 300"], capture_output=True,
-                          text=True).stdout.split()
-    assert len(pids) >= 2, pids
+               f"srun sh -c 'echo $$ > {pids}/$SLURM_NODEID; exec sleep 300'")
+    wait_for(lambda: len([p for p in pids.iterdir() if p.read_text().strip()]) == 2, 30,
+             "the step's task on each host")
+    alive = [p.read_text().strip() for p in pids.iterdir()]
+    assert all(os.path.exists(f"/proc/{pid}") for pid in alive), alive
     assert run("scancel", long.stdout.strip()).returncode == 0
-    wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 30,
+    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in alive), 30,
              "every task of the step to be stopped")
