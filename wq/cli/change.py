@@ -1,4 +1,5 @@
-"""What wq hold, release, requeue and update share: ask, then a line per job."""
+"""What wq hold, release, requeue and update share (and rm and signal): ask,
+then a line per job."""
 
 from __future__ import annotations
 
@@ -14,11 +15,17 @@ def ask(socket: str | None, request: m.Hold | m.Release | m.Requeue | m.Update) 
     changed as asked."""
     with Client(socket) as client:
         reply = client.ask(request, Changed, timeout=None)
-    failed = False
-    for r in reply.results:
-        click.echo(f"job {r.id}: {r.result}")
-        failed |= not r.changed
-    if failed:
+    report([(r.id, r.result, r.changed) for r in reply.results])
+
+
+def report(results: list[tuple[str, str, bool]], none: str = "") -> None:
+    """A line per job (its id, what became of it); exit 1 if any was not done as
+    asked. `none`: what to say when no job was named."""
+    for job, result, _ in results:
+        click.echo(f"job {job}: {result}")
+    if none and not results:
+        click.echo(none)
+    if not all(done for _, _, done in results):
         raise SystemExit(1)
 
 

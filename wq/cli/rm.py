@@ -38,11 +38,7 @@ def command(obj: dict[str, str | None], jobs: tuple[str, ...]) -> None:
     texts, everything = parse_selectors(jobs)
     with Client(obj["socket"]) as client:
         reply = client.ask(m.Remove(select=texts, all=everything), Removed, timeout=None)
-    failed = False
-    for r in reply.results:
-        click.echo(f"job {r.id}: {r.result}")
-        failed |= not r.removed
-    if everything and not reply.results:
-        click.echo("you have no jobs")
-    if failed:
-        raise SystemExit(1)
+    from wq.cli.change import report
+
+    report([(r.id, r.result, r.removed) for r in reply.results],
+           none="you have no jobs" if everything else "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wq.cli import complete
+from wq.cli import change, complete
 from wq.client import Client
 from wq.protocol import messages as m
 from wq.protocol.replies import Signalled
@@ -35,9 +35,4 @@ def command(obj: dict[str, str | None], jobs: tuple[str, ...], sig: str, batch: 
     with Client(obj["socket"]) as client:
         reply = client.ask(m.Signal(select=["all"] if everything else texts, signal=name,
                                     batch=batch), Signalled, timeout=None)
-    failed = False
-    for r in reply.results:
-        click.echo(f"job {r.id}: {r.result}")
-        failed |= not r.sent
-    if failed:
-        raise SystemExit(1)
+    change.report([(r.id, r.result, r.sent) for r in reply.results])
