@@ -650,12 +650,11 @@ class Handlers:
                     rows.append(ChangeRow(text, f"an array's tasks share one spec: update the "
                                           f"whole array ({sel.first})", False))
                     continue
-            found = self._live(text, user, active)
             if isinstance(req, m.Requeue):       # ended jobs too
                 found = self.find([text], user, limit=MAX_REQUEUED + 1)
                 if len(jobs) + len(found) > MAX_REQUEUED:
                     raise WqError(f"requeue at most {MAX_REQUEUED} jobs at once")
-            elif not found:
+            elif not (found := self._live(text, user, active)):
                 found = self.find([text], user, limit=2)
                 if len(found) > 1:
                     rows.append(ChangeRow(text, "already ended", False))
