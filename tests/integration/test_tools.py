@@ -128,13 +128,24 @@ def test_an_interrupted_snakemake_leaves_no_job_behind(workflow, how, sig):
         return len(live) == 6 and sum(j["state"] == "running" for j in live) >= 3 \
             and (how != "slurm" or told() == 6)
 
+    def logged() -> str:
+        return "".join(path.read_text() for path in
+                       (workflow.dir / ".snakemake" / "log").glob("*.snakemake.log"))
+
     def told() -> int:              # the jobs Snakemake knows it submitted (an sbatch
-        logs = workflow.dir / ".snakemake" / "log"   # the server has answered may not
-        return sum(path.read_text().count("submitted with SLURM jobid")  # be read yet)
-                   for path in logs.glob("*.snakemake.log"))
+        return logged().count("submitted with SLURM jobid")  # the server has answered
+                                                             # may not be read yet)
     wait_for(mid_run, 120, "the six count jobs submitted, three of them running")
     if sig == signal.SIGKILL:
         proc.kill()
+    elif sig == signal.SIGINT:                  # (Snakemake drops a Ctrl-C that comes
+        def heard() -> bool:                    # while it writes a line of its log:
+            return "Terminating processes on user request" in logged()   # press again)
+        for _ in range(5):
+            os.killpg(proc.pid, sig)
+            with contextlib.suppress(TimeoutError):
+                wait_for(heard, 5, "Snakemake to hear Ctrl-C")
+                break
     else:
         os.killpg(proc.pid, sig)
     out, _ = proc.communicate(timeout=180)
