@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.sshd import MADE, Keys, SshHost, WqServer, wait_for
+from tests.integration.users import members_venv
 
 ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 #: a cluster whose one host never answers: what is submitted waits
@@ -42,6 +43,14 @@ def forget_job_directories() -> Iterator[None]:
     yield
     for server in MADE:
         server.forget_node_dirs()
+
+
+@pytest.fixture(scope="session")
+def members_python() -> Iterator[str]:
+    """The python test users run wq with (a venv of the system's python3), made
+    once for every module that makes users."""
+    with members_venv() as python:
+        yield python
 
 
 @pytest.fixture(scope="session")

@@ -227,7 +227,11 @@ LogLevel ERROR
         for process in tree:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.suspend()
-        self.stop()
+        for process in tree:        # (KILL: a stopped process would hold a TERM back)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        self.proc.wait(10)
+        self.proc = None
         self.boot_id_file.write_text(f"{uuid.uuid4()}\n")
         self.start()
 

@@ -20,8 +20,8 @@ from wq.protocol.launching import HostRef
 
 
 @pytest.fixture(scope="module")
-def alice() -> Iterator[UnixUser]:
-    with unix_users("alice") as made:
+def alice(members_python: str) -> Iterator[UnixUser]:
+    with unix_users(members_python, "alice") as made:
         yield made["alice"]
 
 

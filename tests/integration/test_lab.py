@@ -21,8 +21,8 @@ from tests.integration.users import UnixUser, unix_users
 
 
 @pytest.fixture(scope="module")
-def users() -> Iterator[dict[str, UnixUser]]:
-    with unix_users("alice", "carol", "mallory") as made:
+def users(members_python: str) -> Iterator[dict[str, UnixUser]]:
+    with unix_users(members_python, "alice", "carol", "mallory") as made:
         yield made
 
 

@@ -26,7 +26,7 @@ from tests.integration.users import REPO, WAYS, UnixUser, give_ssh, unix_users
 
 
 @pytest.fixture(scope="module")
-def members(tmp_path_factory: pytest.TempPathFactory, keys: Keys
+def members(tmp_path_factory: pytest.TempPathFactory, keys: Keys, members_python: str
             ) -> Iterator[tuple[dict[str, UnixUser], SshHost]]:
     """alice and bob, each with a key authorized (as themselves only) on a host of
     their own lab, which they know, and on the lab's head node (this machine,
@@ -37,7 +37,7 @@ def members(tmp_path_factory: pytest.TempPathFactory, keys: Keys
                    user_keys=user_keys)
     head = SshHost("labhead", "127.0.0.7", tmp_path_factory.mktemp("labhead"), keys,
                    user_keys=user_keys)
-    with unix_users("alice", "bob") as made:
+    with unix_users(members_python, "alice", "bob") as made:
         for user in made.values():
             give_ssh(user, user_keys, [(h.name, h.address, h.port, h.host_key_line)
                                        for h in (host, head)])
@@ -490,8 +490,9 @@ def test_any_command_of_a_member_brings_their_launcher_back(lab, members):
 def test_another_member_sees_a_failure_without_the_owners_paths(lab, members):
     users, _ = members
     alice, bob = users["alice"], users["bob"]
-    sub = alice.wq("sub", "-b", "-o", "/wq-no-such-dir/alice-secret/out", "-c", "true",
-                   cwd=alice.home)
+    unwritable = alice.home.parent           # (root's: it fails at once; a missing
+    sub = alice.wq("sub", "-b", "-o", f"{unwritable}/alice-secret.out", "-c", "true",
+                   cwd=alice.home)              # directory would be waited for)
     assert sub.returncode == 0, sub.stderr
     job_id = sub.stdout.strip()
     wait_for(lambda: ls(lab)[job_id]["state"] == "failed", 60, "the job to fail")

@@ -1,6 +1,7 @@
 """Listings of any size: sent in pages, rows built as they go, the same rows as
 one reply would hold; 150,000 separate jobs (34 MB of rows, over a frame's
-limit) list with `wq ls` and `wq ls --json`."""
+limit) list with `wq ls --json` (the table comes from the same pages:
+tests/cli/test_render.py)."""
 
 from __future__ import annotations
 
@@ -71,11 +72,6 @@ def test_pages_hold_the_same_rows_as_one_reply(idle):
 def test_a_queue_of_150k_separate_jobs_lists(idle):
     queue_directly(idle, separate=75_000)
     idle.start()
-    table = idle.wq("ls", timeout=120)
-    assert table.returncode == 0, table.stderr
-    lines = table.stdout.splitlines()
-    assert lines[-1] == " Jobs: 150000 Running: 0 Waiting: 150000"
-    assert len(lines) == 150_002
     listed = idle.wq("ls", "--json", timeout=300)
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)

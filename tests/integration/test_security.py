@@ -48,8 +48,8 @@ SQUATTER = textwrap.dedent("""\
 
 
 @pytest.fixture(scope="module")
-def users() -> Iterator[dict[str, UnixUser]]:
-    with unix_users("v", "m") as made:
+def users(members_python: str) -> Iterator[dict[str, UnixUser]]:
+    with unix_users(members_python, "v", "m") as made:
         yield made
 
 

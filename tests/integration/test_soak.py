@@ -64,7 +64,8 @@ def fault(kind: str, server: WqServer, host: SshHost) -> None:
                      f"{host.name} down ({kind})")
         finally:
             mends()
-    elif kind == "reboot":
+        server.wq("refresh")          # (probed back now, not after the 5 s backoff:
+    elif kind == "reboot":            # backing off is test_faults' business)
         host.reboot()
 
 

@@ -169,9 +169,30 @@ def give_ssh(user: UnixUser, user_keys: Path, hosts: list[tuple[str, str, int, s
 
 
 @contextlib.contextmanager
-def unix_users(*roles: str) -> Iterator[dict[str, UnixUser]]:
-    """Create one user per role (names wqt<pid><role>), a shared venv with wq in it,
-    and remove them all afterwards."""
+def members_venv() -> Iterator[str]:
+    """A venv made from the system's python3 with this checkout's wq in it, for
+    the test users' commands: its python. (The conftest makes it once a session:
+    pip builds wq in seconds.)"""
+    why = unavailable()
+    if why is not None:
+        pytest.skip(why)
+    base = Path(tempfile.mkdtemp(prefix="wq-venv-", dir="/tmp"))
+    base.chmod(0o755)
+    try:
+        venv = base / "venv"
+        subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
+                        "--no-warn-script-location", str(REPO)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        yield str(venv / "bin" / "python")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def unix_users(python: str, *roles: str) -> Iterator[dict[str, UnixUser]]:
+    """Create one user per role (names wqt<pid><role>), each running wq with
+    `python` (members_venv's), and remove them all afterwards."""
     why = unavailable()
     if why is not None:
         pytest.skip(why)
@@ -180,11 +201,6 @@ def unix_users(*roles: str) -> Iterator[dict[str, UnixUser]]:
     made: list[UnixUser] = []
     had_etc = os.path.exists("/etc/wq")
     try:
-        venv = base / "venv"
-        subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
-                        "--no-warn-script-location", str(REPO)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for role in roles:
             name = f"wqt{os.getpid()}{role}"[:32]
             home = base / "home" / name
@@ -197,8 +213,7 @@ def unix_users(*roles: str) -> Iterator[dict[str, UnixUser]]:
             home.mkdir(parents=True)
             home.chmod(0o755)
             os.chown(home, entry.pw_uid, entry.pw_gid)
-            made.append(UnixUser(name, entry.pw_uid, entry.pw_gid, home,
-                                 str(venv / "bin" / "python")))
+            made.append(UnixUser(name, entry.pw_uid, entry.pw_gid, home, python))
         yield {role: user for role, user in zip(roles, made)}
     finally:
         for user in made:
