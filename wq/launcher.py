@@ -191,8 +191,10 @@ class Launcher:
                     name = requirements.signal_name(call.first)
                 except ValueError as exc:
                     raise Refused(str(exc)) from None
+                if call.scope not in requirements.SCOPES:
+                    raise Refused(f"signal scope {call.scope!r}")
                 return await executor.signal(host, wrapper.job_dir(call.server_id, call.name),
-                                             name, call.batch)
+                                             name, call.scope)
             case "status":
                 return await executor.status(host, call.server_id, _instances(call.names))
             case "hook":

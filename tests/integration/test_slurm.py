@@ -145,20 +145,35 @@ def test_each_array_task_has_an_integer_job_id_that_slurms_commands_take(server,
 
 def test_signals_reach_running_jobs_which_run_on_and_sbatch_signal_warns_ahead(server,
                                                                              tmp_path):
+    """wq signal reaches the whole job; scancel -s, as Slurm's, srun's tasks
+    alone, -b the batch shell alone, -f both; srun outlives them all."""
     run = shims(server, tmp_path)
-    loop = "trap 'echo got >> sig.txt' USR1; while :; do sleep 0.2; done"
-    number = run("sbatch", "--parsable", "--wrap", loop).stdout.strip()
+    loop = "while :; do sleep 0.1; done"
+    script = (f"#!/bin/sh\ntrap 'echo batch >> sig.txt' USR1\n"
+              f"srun sh -c \"trap 'echo step >> sig.txt' USR1; : > up; {loop}\" &\n{loop}\n")
+    (tmp_path / "job.sh").write_text(script)
+    number = run("sbatch", "--parsable", "job.sh").stdout.strip()
     waiting = run("sbatch", "--parsable", "-d", f"afterok:{number}", "--wrap", "true")
     wait_state(server, int(number), ("running",))
+    wait_for(lambda: (tmp_path / "up").exists(), 30, "srun's task to start")
     sent = server.wq("signal", "-s", "SIGUSR1", number, waiting.stdout.strip())
     assert sent.returncode == 1 and sent.stdout.splitlines() == [
         f"job {waiting.stdout.strip()}: not running", f"job {number}: signalled"], sent.stdout
-    wait_for(lambda: (tmp_path / "sig.txt").exists(), 30, "the job to get USR1")
-    assert run("scancel", "-s", "10", number).returncode == 0          # (USR1's number)
-    wait_for(lambda: (tmp_path / "sig.txt").read_text() == "got\n" * 2, 30, "a second USR1")
+    heard = tmp_path / "sig.txt"
+
+    def counts(step: int, batch: int) -> bool:
+        said = heard.read_text().split() if heard.exists() else []
+        return (said.count("step"), said.count("batch")) == (step, batch)
+    wait_for(lambda: counts(1, 1), 30, "the whole job to get USR1")
+    for args, step, batch in ((("-s", "10"), 2, 1), (("-b", "-s", "USR1"), 2, 2),
+                              (("-f", "-s", "USR1"), 3, 3)):        # (10: USR1's number)
+        assert run("scancel", *args, number).returncode == 0
+        wait_for(lambda: counts(step, batch), 30, f"scancel {' '.join(args)} to be heard")
     assert wait_state(server, int(number), ("running",))["state"] == "running"
     assert server.wq("signal", "-s", "KILL", number).returncode == 2   # (wq rm's job)
     run("scancel", number)
+    wait_state(server, int(number), ("cancelled",))
+    assert counts(3, 3), heard.read_text()          # (nothing more came: each once)
 
     warned = run("sbatch", "--parsable", "-t", "1", "--signal=B:USR1@58", "-o", "w.out",
                  "--wrap", "sleep 30 & s=$!; trap 'echo warned; kill $s; exit 0' USR1; wait")
@@ -248,3 +263,4 @@ def test_srun_inside_a_job_starts_its_tasks_on_every_host_of_the_job(server, tmp
     assert run("scancel", long.stdout.strip()).returncode == 0
     wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in alive), 30,
              "every task of the step to be stopped")
+

@@ -81,9 +81,14 @@ def test_dict_round_trip(req):
 def test_a_signal_ahead_of_the_time_limit_as_slurm_writes_it():
     from wq.executor.wrapper import Launch
     from wq.parsing.requirements import signal_name, warning
+    from wq.slurm.sbatch import _warning
 
-    assert [warning(t) for t in ("USR1", "B:SIGUSR2@90", "b:10@0", "TERM@65535")] == \
-        ["USR1@60", "B:USR2@90", "B:USR1@0", "TERM@65535"]
+    assert [warning(t) for t in ("USR1", "B:SIGUSR2@90", "b:10@0", "TERM@65535", "s:HUP")] == \
+        ["USR1@60", "B:USR2@90", "B:USR1@0", "TERM@65535", "S:HUP@60"]
+    # sbatch's: to the steps (srun's tasks) unless B: says the batch shell
+    assert [_warning(t) for t in ("USR1@5", "B:USR1@5")] == ["S:USR1@5", "B:USR1@5"]
+    with pytest.raises(ParseError):
+        _warning("S:USR1")
     for bad in ("B:", "X:USR1", "USR1@-1", "USR1@65536", "KILL", "NOPE@5", "99"):
         with pytest.raises(ValueError):
             warning(bad)
@@ -92,4 +97,6 @@ def test_a_signal_ahead_of_the_time_limit_as_slurm_writes_it():
     assert limit.limit == "91:USR1:30:B"
     assert Launch("s", "1.1", "true", "/", {}, time_limit=60, warning="HUP@5").limit == \
         "60:HUP:5:"
+    assert Launch("s", "1.1", "true", "/", {}, time_limit=9, warning="S:HUP@5").limit == \
+        "9:HUP:5:S"
     assert Launch("s", "1.1", "true", "/", {}, time_limit=60).limit == "60"

@@ -34,5 +34,6 @@ def command(obj: dict[str, str | None], jobs: tuple[str, ...], sig: str, batch: 
         raise click.BadParameter(str(exc), param_hint="--signal") from None
     with Client(obj["socket"]) as client:
         reply = client.ask(m.Signal(select=["all"] if everything else texts, signal=name,
-                                    batch=batch), Signalled, timeout=None)
+                                    scope="batch" if batch else "job"), Signalled,
+                           timeout=None)
     change.report([(r.id, r.result, r.sent) for r in reply.results])

@@ -148,11 +148,11 @@ class ShellExecutor:
             await proc.wait()
         return out.decode(errors="replace").strip()
 
-    async def signal(self, host: Host, directory: str, signal: str, batch: bool = False
+    async def signal(self, host: Host, directory: str, signal: str, scope: str = "job"
                      ) -> str:
-        """Send `signal` to a running job (with `batch`, its batch shell only):
-        signalled, gone or notstarted."""
-        async with self._run(host, wrapper.signal_script(directory, signal, batch)) as proc:
+        """Send `signal` to a running job, to whom `scope` says (requirements.SCOPES):
+        signalled, gone, nostep or notstarted."""
+        async with self._run(host, wrapper.signal_script(directory, signal, scope)) as proc:
             out = await proc.stdout.read()
             await proc.wait()
         return out.decode(errors="replace").strip()

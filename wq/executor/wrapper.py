@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from wq.executor import contract
+from wq.parsing.requirements import SCOPES
 from wq.executor.contract import (ERROR, EXITED, READY, RC_NO_CWD, RC_NO_HOSTFILE,
                                   RC_NO_JOB_DIR, TIMED_OUT)
 
@@ -346,16 +347,16 @@ def kill_script(directory: str, grace: float, first: str = "TERM") -> str:
         f'wq_kill_group "$d" "$pid" {first} {_steps(grace)}\n')
 
 
-def signal_script(directory: str, signal: str, batch: bool = False) -> str:
-    """Send `signal` to the job's process group (with `batch`, its batch shell
-    only); prints signalled, gone or notstarted."""
+def signal_script(directory: str, signal: str, scope: str = "job") -> str:
+    """Send `signal` to the job (`scope`: requirements.SCOPES); prints
+    signalled, gone, nostep or notstarted."""
     return (
         PRIVATE + node_script("signal.sh") +
         f"d={directory}\n"
         '[ -s "$d/rc" ] && { echo gone; exit 0; }\n'
         '[ -f "$d/pid" ] || { echo notstarted; exit 0; }\n'
         'read -r pid start boot < "$d/pid"\n'
-        f'wq_signal_job "$d" "$pid" {quote(signal)} {"B" if batch else "-"}\n')
+        f'wq_signal_job "$d" "$pid" {quote(signal)} {SCOPES[scope]}\n')
 
 
 def follow_script(directory: str, stdout_word: str, stderr_word: str) -> str:
@@ -426,10 +427,10 @@ def step_script(argv: list[str], env: dict[str, str], cwd: str, host: str, node:
     lines = [node_script("step.sh"), f"cd {quote(cwd)} || exit 1\n",
              *(f"export {k}={quote(v)}\n" for k, v in sorted(job_environment(env).items())),
              f"export SLURM_NODEID={node} SLURMD_NODENAME={quote(host)} WQ_HOST={quote(host)}\n",
-             "set --\n"]
+             "wq_outlive\nset --\n"]
     command = " ".join(quote(word) for word in argv)
     for local, task in enumerate(tasks):
-        lines.append(f"SLURM_PROCID={task} SLURM_LOCALID={local} exec {command} "
+        lines.append(f"SLURM_PROCID={task} SLURM_LOCALID={local} WQ_STEP=1 exec {command} "
                      f"</dev/null &\nset -- \"$@\" {task} $!\n")
     lines.append(f"wq_step_wait {quote(host)} \"$@\"\n")
     return "".join(lines)

@@ -60,6 +60,13 @@ SIGNALS = ("HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "ALRM", "CONT", "STOP",
            "URG", "WINCH")
 
 
+#: whom a signal reaches (`wq signal`, scancel, --signal), and the letter the
+#: node's scripts take for it: the job's whole process group; its batch shell
+#: alone (Slurm's B:, scancel -b); the tasks srun started in it, which is what
+#: Slurm's scancel -s and --signal without B: reach
+SCOPES = {"job": "-", "batch": "B", "steps": "S"}
+
+
 def signal_name(value: Any) -> str:
     """A signal as its name (USR1): SIGUSR1, usr1 and 10 say it too."""
     import signal
@@ -77,21 +84,21 @@ def signal_name(value: Any) -> str:
 
 
 def warning(value: Any) -> str:
-    """Slurm's --signal, [B:]SIG[@SECONDS]: SIG goes to the job (with B, its
-    batch shell only) SECONDS (60 by default, at most 65535) before its time
-    limit. Kept as B:SIG@SECONDS or SIG@SECONDS."""
+    """A signal ahead of the time limit, [B:|S:]SIG[@SECONDS]: SIG goes to the
+    job (with B, its batch shell only; with S, srun's tasks only) SECONDS (60 by
+    default, at most 65535) before its time limit. Kept as [B:|S:]SIG@SECONDS."""
     text = units.text(value).strip()
     batch, sep, rest = text.partition(":")
     if not sep:
         batch, rest = "", text
-    elif batch.upper() != "B":
-        raise ValueError(f"signal {units.shown(value)}: expected [B:]SIG[@SECONDS]")
+    elif batch.upper() not in ("B", "S"):
+        raise ValueError(f"signal {units.shown(value)}: expected [B:|S:]SIG[@SECONDS]")
     sig, at, seconds = rest.partition("@")
     if at and not (seconds.isdigit() and int(seconds) <= 65535):
         raise ValueError(f"signal {units.shown(value)}: @SECONDS is a whole number of "
                          "seconds up to 65535")
     name = signal_name(sig)
-    return ("B:" if batch else "") + f"{name}@{int(seconds) if at else 60}"
+    return (f"{batch.upper()}:" if batch else "") + f"{name}@{int(seconds) if at else 60}"
 
 
 def _hostfile(value: Any) -> str:

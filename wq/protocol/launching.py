@@ -104,7 +104,7 @@ class Call:
     names: list[str] = field(default_factory=list)        # status, remove
     grace: float = 5.0                      # launch, kill
     first: str = "TERM"                     # kill, signal: the signal
-    batch: bool = False                     # signal: the batch shell only
+    scope: str = "job"                      # signal: to whom (requirements.SCOPES)
     max_bytes: int = 0                      # cat
     facts: dict[str, str] = field(default_factory=dict)   # hook: how the job ended
 

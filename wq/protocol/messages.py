@@ -223,13 +223,14 @@ class Why:
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """Send a signal to running jobs (`wq signal`, `scancel -s`), with `batch`
-    to their batch shell only; they are not cancelled."""
+    """Send a signal to running jobs (`wq signal`, `scancel -s`), to whom
+    `scope` says (job, batch or steps: requirements.SCOPES); they are not
+    cancelled."""
 
     type: ClassVar[str] = "signal"
     select: list[str]
     signal: str = "TERM"
-    batch: bool = False
+    scope: str = "job"
 
 
 @dataclass(frozen=True, slots=True)

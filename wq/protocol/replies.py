@@ -269,6 +269,11 @@ class Changed(Row):
     results: list[ChangeRow]
 
 
+#: SignalRow's result for a job that has no task of srun's to signal (scope
+#: steps): nothing is sent, which Slurm's scancel -s does not call an error
+NO_STEP = "no step of srun's running"
+
+
 @dataclass(frozen=True, slots=True)
 class SignalRow(Row):
     """One result of `wq signal`: a job signalled, or why not."""

@@ -28,7 +28,7 @@ from wq.parsing import arrays, requirements, selectors
 from wq.parsing.units import format_duration
 from wq.protocol import messages as m
 from wq.scheduler.deps import Key, Tally
-from wq.protocol.replies import (Attached, Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
+from wq.protocol.replies import (NO_STEP, Attached, Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
                                  JobRow, LicenseRow, LimitReply, Listing, LogReply, NodeReply,
                                  Refreshed, Removed, RemoveRow, Signalled,
                                  Changed, ChangeRow, SignalRow, Signed,
@@ -607,6 +607,9 @@ class Handlers:
             name = requirements.signal_name(req.signal)
         except ValueError as exc:
             raise WqError(str(exc)) from None
+        if req.scope not in requirements.SCOPES:
+            raise WqError(f"a signal goes to one of {', '.join(requirements.SCOPES)}, "
+                          f"not {req.scope!r}")
         rows: list[SignalRow] = []
         running: list[Job] = []
         active = sorted(self.engine.active_in)
@@ -628,10 +631,12 @@ class Handlers:
                 return SignalRow(job.label, "its host left the cluster", False)
             try:
                 said = await self.runner.ops(host, job.user).signal(
-                    host, launches.directory(self.engine.server_id, job), name, req.batch,
+                    host, launches.directory(self.engine.server_id, job), name, req.scope,
                     name=launches.instance_name(job))
             except (ExecutorError, HostUnreachable) as exc:
                 return SignalRow(job.label, str(exc), False)
+            if said == "nostep":
+                return SignalRow(job.label, NO_STEP, False)
             return SignalRow(job.label, said, said == "signalled")
         rows += await asyncio.gather(*(one(job) for job in running))
         return Signalled(rows)

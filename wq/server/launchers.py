@@ -51,7 +51,7 @@ class Ops(Protocol):
     async def kill(self, host: Host, directory: str, grace: float,
                    first: str = "TERM", name: str = "") -> str: ...
 
-    async def signal(self, host: Host, directory: str, signal: str, batch: bool = False,
+    async def signal(self, host: Host, directory: str, signal: str, scope: str = "job",
                      name: str = "") -> str: ...
 
     async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]: ...
@@ -86,9 +86,9 @@ class OwnOps:
                    first: str = "TERM", name: str = "") -> str:
         return await self.executor.kill(host, directory, grace, first)
 
-    async def signal(self, host: Host, directory: str, signal: str, batch: bool = False,
+    async def signal(self, host: Host, directory: str, signal: str, scope: str = "job",
                      name: str = "") -> str:
-        return await self.executor.signal(host, directory, signal, batch)
+        return await self.executor.signal(host, directory, signal, scope)
 
     async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]:
         return await self.executor.status(host, server_id, names)
@@ -246,9 +246,9 @@ class LauncherOps:
         call = self._call("kill", host, name=name, grace=grace, first=first)
         return str(await self._short(call, more=grace))
 
-    async def signal(self, host: Host, directory: str, signal: str, batch: bool = False,
+    async def signal(self, host: Host, directory: str, signal: str, scope: str = "job",
                      name: str = "") -> str:
-        call = self._call("signal", host, name=name, first=signal, batch=batch)
+        call = self._call("signal", host, name=name, first=signal, scope=scope)
         return str(await self._short(call))
 
     async def status(self, host: Host, server_id: str, names: list[str]) -> dict[str, str]:

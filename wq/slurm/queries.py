@@ -198,7 +198,8 @@ def scancel(args: list[str]) -> int:
         if not select:
             return 0
     if ns.signal is not None:
-        return _signal(select, ns.signal, ns.batch, ns.quiet)
+        scope = "job" if ns.full else "batch" if ns.batch else "steps"
+        return _signal(select, ns.signal, scope, ns.quiet)
     with Client() as client:
         removed = client.ask(m.Remove(select=select), Removed, timeout=None)
     code = 0
@@ -212,23 +213,24 @@ def scancel(args: list[str]) -> int:
 
 
 
-def _signal(select: list[str], signal: str, batch: bool, quiet: bool) -> int:
-    """scancel -s: a signal to running jobs, which are not cancelled."""
+def _signal(select: list[str], signal: str, scope: str, quiet: bool) -> int:
+    """scancel -s: a signal to running jobs, which are not cancelled: to srun's
+    tasks (steps), with -b to the batch shell, with -f to both, as Slurm's."""
     from wq.client import Client
     from wq.parsing.requirements import signal_name
     from wq.protocol import messages as m
-    from wq.protocol.replies import Signalled
+    from wq.protocol.replies import NO_STEP, Signalled
 
     try:
         name = signal_name(signal)
     except ValueError:
         raise common.SlurmError(f"Unknown job signal: {signal}") from None
     with Client() as client:
-        reply = client.ask(m.Signal(select=select, signal=name, batch=batch), Signalled,
+        reply = client.ask(m.Signal(select=select, signal=name, scope=scope), Signalled,
                            timeout=None)
     code = 0
     for row in reply.results:
-        if not row.sent and not quiet:
+        if not row.sent and row.result != NO_STEP and not quiet:
             print(f"scancel: error: Kill job error on job id {row.id}: {row.result}",
                   file=sys.stderr)
             code = 1

@@ -246,10 +246,7 @@ def _batch(values: dict[str, str | None], rest: list[str], ignored: tuple[str, .
     if values.get("time") is not None:
         req = dataclasses.replace(req, time_limit=slurm_time(str(values["time"])))
     if values.get("signal") is not None:
-        try:
-            req = dataclasses.replace(req, signal=requirements.warning(str(values["signal"])))
-        except ValueError as exc:
-            raise ParseError(f"--signal: {exc}", source=SOURCE) from None
+        req = dataclasses.replace(req, signal=_warning(str(values["signal"])))
     gpus = _gpus(values)
     if gpus:
         req = dataclasses.replace(req, gpus=gpus)
@@ -401,3 +398,15 @@ def output_pattern(pattern: str, name: str, user: str) -> str:
     as wq has them; %J (job.step) as %j, %N (node) as %h."""
     table = {"x": name, "u": user, "N": "%h", "J": "%j", "n": "0", "t": "0", "s": "batch"}
     return re.sub(r"%(.)", lambda m: table.get(m.group(1), m.group(0)), pattern)
+
+
+def _warning(text: str) -> str:
+    """--signal=[B:]SIG[@SECONDS]: to the batch shell with B, else (as Slurm's)
+    to the job's steps, the tasks srun starts, not the batch shell."""
+    try:
+        if text[:2].upper() == "S:":
+            raise ValueError("expected [B:]SIG[@SECONDS]")
+        warning = requirements.warning(text)
+    except ValueError as exc:
+        raise ParseError(f"--signal: {exc}", source=SOURCE) from None
+    return warning if warning.startswith("B:") else f"S:{warning}"

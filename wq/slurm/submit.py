@@ -157,8 +157,9 @@ def _step(batch: Any, command: list[str]) -> int:
     cwd = os.path.abspath(batch.chdir) if batch.chdir else os.getcwd()
     here = env.get("WQ_HOST") or (hosts[0] if hosts else "")
     total = str(sum(len(p.tasks) for p in placed))
-    step_env = {**env, "SLURM_NTASKS": total, "SLURM_NPROCS": total,
-                "SLURM_STEP_NUM_TASKS": total}
+    step_env = {**{k: v for k, v in env.items() if k != "WQ_STEP"}, "SLURM_NTASKS": total,
+                "SLURM_NPROCS": total, "SLURM_STEP_NUM_TASKS": total}
+    _outlive_signals()
     codes: list[int] = []
     lock = threading.Lock()
     threads = [threading.Thread(target=_remote, args=(p, command, step_env, cwd, codes, lock),
@@ -167,7 +168,7 @@ def _step(batch: Any, command: list[str]) -> int:
         try:                 # (the usual step: one task, here; no shell between)
             code = subprocess.call(command, cwd=cwd, env={
                 **step_env, "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0",
-                "SLURMD_NODENAME": here})
+                "SLURMD_NODENAME": here, "WQ_STEP": "1"})
         except OSError as exc:
             raise common.SlurmError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
         code = 128 - code if code < 0 else code
@@ -183,6 +184,18 @@ def _step(batch: Any, command: list[str]) -> int:
     for thread in threads:
         thread.join()
     return max((128 - c if c < 0 else c for c in codes), default=0)
+
+
+def _outlive_signals() -> None:
+    """srun is not one of its step's tasks: a signal to the whole job (wq signal,
+    scancel -f) reaches the tasks, which are in the job's process group, and
+    srun waits for them to end as they choose (scancel -s alone reaches only
+    the tasks, which carry WQ_STEP). Handled, not ignored: the tasks start with
+    the default actions."""
+    import signal
+
+    for name in ("HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "ALRM"):
+        signal.signal(getattr(signal, f"SIG{name}"), lambda *_: None)
 
 
 def _remote(placed: Any, command: list[str], env: dict[str, str], cwd: str,
