@@ -115,7 +115,10 @@ class RealSlurm:
             "ReturnToService=2",
             "MpiDefault=none",
             "SchedulerType=sched/backfill",
-            "SchedulerParameters=sched_interval=1",
+            # (the main scheduler every second; no backfill pass in a test's life: one
+            # plans idle nodes, `plnd`, and gives the jobs it starts a limit of 365
+            # days rather than UNLIMITED, at moments no test can choose)
+            "SchedulerParameters=sched_interval=1,bf_interval=3600",
             "MinJobAge=300",
         ]
         for node, address, cpus in self.nodes:

@@ -56,6 +56,15 @@ class Case:
 
 
 CASES = [
+    # (first: a real sbatch --wait polls after 2 s, then 8 more, then 32 more; a
+    # real Slurm sends --signal at its pass every 30 s: their jobs start at once)
+    Case("wait", ("--wait",), "exit 2"),
+    Case("signal ahead of the limit to the steps", ("-t", "1", "--signal=USR1@55"),
+         "srun sh -c 'sleep 100 & trap \"echo step got; exit 0\" USR1; wait; "
+         "echo no signal'; echo rc=$?"),
+    Case("signal ahead of the limit to the batch shell", ("-t", "1", "--signal=B:USR1@55"),
+         "sleep 100 & s=$!; trap 'echo batch got; kill $s; exit 0' USR1; wait; "
+         "echo no signal"),
     Case("plain", ()),
     Case("name and output pattern", ("-J", "named", "-o", "out-%x-%j.txt")),
     Case("cpus per task", ("-c", "2")),
@@ -96,7 +105,6 @@ CASES = [
     Case("export all and one", ("--export", "ALL,REF_B=2"), 'echo "b=${REF_B-unset}"'),
     Case("open mode append", ("--open-mode=append",)),
     Case("mail and comment", ("--mail-type=END", "--comment", "a note")),
-    # (not --wait: a real sbatch polls the job's state, 42 s for a job of a second)
     Case("test only", ("--test-only",)),
     Case("tasks per node alone", ("--ntasks-per-node", "2")),
     Case("tasks of two cores", ("-n", "2", "-c", "2")),
@@ -131,11 +139,12 @@ SCENARIO = (("run", ("-J", "run", "-t", "10"), "sleep 300"),
             ("dep", ("-J", "dep", "-d", "afterok:{run}"), "true"),
             ("arr", ("-J", "arr", "--array", "1-6%1", "-t", "1:30"), "sleep 300"),
             ("sc", ("-J", "sc"), None),
-            ("held", ("-J", "held", "-H", "-t", "10"), "true"))
+            ("held", ("-J", "held", "-H", "-t", "10"), "true"),
+            ("victim", ("-J", "victim", "-d", "afterok:{run}"), "true"))
 SCRIPT = "#!/bin/sh\n#SBATCH -t 5\nsleep 300\n"
 #: what `squeue -h -r -o %j|%T` shows (sorted) once the scenario has settled
 SETTLED = sorted(["run|RUNNING", "dep|PENDING", "arr|RUNNING", *["arr|PENDING"] * 5,
-                  "sc|RUNNING", "held|PENDING"])
+                  "sc|RUNNING", "held|PENDING", "victim|PENDING"])
 
 
 @dataclass(frozen=True)
@@ -157,10 +166,19 @@ QUERIES = [
     Query("scontrol hold 999999", act=True),
     Query("scontrol release 999999", act=True),
     Query("scontrol requeue {dep}", act=True),
+    Query("scancel -s USR1 {sc}", act=True),         # (a job without steps: nothing)
+    Query("scancel -b -s CONT {run}", act=True),
+    Query("scancel -n nosuch", act=True),
+    Query("scancel -u nosuchuser", act=True),
+    Query("scancel -t BOGUS -n victim", act=True),
+    Query("scancel --state=RUNNING -n victim", act=True),
+    Query("scancel -t PENDING -u root -n victim", act=True),      # (then it is gone)
     Query("sinfo -h", idle=True),
     Query("sinfo -h -N", idle=True),
     Query("sinfo -h -o %P|%a|%l|%D|%t|%N|%c|%C", idle=True),
     Query("sinfo -h -N -o %N|%c|%t|%m", idle=True),
+    Query("sinfo -h -p wq", idle=True),
+    Query("sinfo -h -p nosuch", idle=True),
     Query("scontrol show hostnames node[1-3]", idle=True),
     Query("scontrol show partition", idle=True,
           keys=("PartitionName", "Default", "MaxTime", "State", "Nodes", "TotalCPUs",
@@ -177,6 +195,8 @@ QUERIES = [
     Query("squeue -h -j {arr}_2 -o %i|%T", ids=(0,)),
     Query("squeue -h -n run,dep -o %i|%j", ids=(0,)),
     Query("squeue -h --me -o %i", ids=(0,)),
+    Query("squeue --start", ids=(0,)),
+    Query("squeue --start -h -o %i|%j|%S|%r|%Y", ids=(0,)),
     *(Query(f"scontrol show job {{{name}}}",
             keys=("JobId", "ArrayJobId", "ArrayTaskId", "ArrayTaskThrottle", "JobName",
                   "UserId", "JobState", "Reason", "Dependency", "TimeLimit", "NumNodes",

@@ -233,6 +233,8 @@ FIELDS: dict[str, tuple[Field, int]] = {
 SQUEUE_FIELDS: dict[str, tuple[Field, int]] = {
     **FIELDS, "timelimit": (lambda r, n: short_duration(_limit(r)), 10),
     "jobid": (lambda r, n: raw_id(r), 20), "account": (lambda r, n: "(null)", 10),
+    "starttime": (lambda r, n: "N/A" if r.started is None else timestamp(r.started), 19),
+    "schednodes": (lambda r, n: "(null)", 20),
     "jobarrayid": (lambda r, n: slurm_id(r), 20)}
 
 #: squeue's %X codes, as field names (of SQUEUE_FIELDS)
@@ -242,7 +244,7 @@ CODE_FIELDS = {"i": "jobarrayid", "j": "jobname", "u": "user", "t": "statecompac
                "A": "jobidraw", "a": "account", "V": "submittime", "S": "starttime",
                "e": "endtime", "Z": "workdir", "o": "command", "r": "reason",
                "Q": "priority", "p": "priority", "m": "minmemory", "F": "arrayjobid",
-               "K": "arraytaskid", "L": "timelimit", "k": "comment"}
+               "K": "arraytaskid", "L": "timelimit", "k": "comment", "Y": "schednodes"}
 HEADERS = {"jobid": "JOBID", "jobname": "NAME", "user": "USER", "statecompact": "ST",
            "state": "STATE", "timeused": "TIME", "timelimit": "TIME_LIMIT",
            "numnodes": "NODES", "numcpus": "CPUS", "reasonlist": "NODELIST(REASON)",
@@ -251,9 +253,10 @@ HEADERS = {"jobid": "JOBID", "jobname": "NAME", "user": "USER", "statecompact": 
            "starttime": "START_TIME", "endtime": "END_TIME", "workdir": "WORK_DIR",
            "command": "COMMAND", "reason": "REASON", "priority": "PRIORITY",
            "minmemory": "MIN_MEMORY", "comment": "COMMENT", "jobidraw": "JOBID",
-           "account": "ACCOUNT", "jobarrayid": "JOBID"}
+           "account": "ACCOUNT", "jobarrayid": "JOBID", "schednodes": "SCHEDNODES"}
 
 SQUEUE_DEFAULT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
+SQUEUE_START = "%.18i %.9P %.8j %.8u %.2t %.19S %.6D %20Y %R"      # (squeue --start)
 _CODE = re.compile(r"%(\.)?([0-9]*)([A-Za-z])")
 
 

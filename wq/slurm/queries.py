@@ -31,6 +31,7 @@ def squeue(args: list[str]) -> int:
     p.add_argument("-O", "--Format")
     p.add_argument("-p", "--partition")
     p.add_argument("-r", "--array", action="store_true")
+    p.add_argument("--start", action="store_true")
     for ignored in ("-a", "--all", "-l", "--long", "--noconvert"):
         p.add_argument(ignored, action="store_true")
     p.add_argument("-M", "--clusters")
@@ -38,6 +39,8 @@ def squeue(args: list[str]) -> int:
     ns = p.known(args)
     user = getpass.getuser() if ns.me else ns.user
     states = common.states(ns.states) if ns.states else {"waiting", "running"}
+    if ns.start:                        # (when waiting jobs start: wq cannot tell, N/A)
+        states = {"waiting"}
     select = [i for j in ns.jobs for i in common.ids(j)] if ns.jobs else None
     names = set(ns.name.split(",")) if ns.name else None
     finished = states is None or bool(states - {"waiting", "running"})
@@ -59,7 +62,8 @@ def squeue(args: list[str]) -> int:
                            for f, w in fields).rstrip())
         return 0
     try:
-        pieces = formats.squeue_format(ns.format or formats.SQUEUE_DEFAULT)
+        pieces = formats.squeue_format(ns.format or (
+            formats.SQUEUE_START if ns.start else formats.SQUEUE_DEFAULT))
     except ValueError as exc:
         raise common.SlurmError(str(exc)) from None
     if not ns.noheader:
@@ -188,8 +192,17 @@ def scancel(args: list[str]) -> int:
     select = [i for word in ns.ids for i in common.ids(word)]
     if not select and not (ns.name or ns.user or ns.state):
         raise common.SlurmError("no job identification provided")
+    if ns.user is not None and not _is_user(ns.user):
+        raise common.SlurmError(f"Invalid user name: {ns.user}")
     if ns.name or ns.user or ns.state:          # by name, user, state: find them first
-        states = common.states(ns.state) if ns.state else {"waiting", "running"}
+        states = {"waiting", "running"}
+        if ns.state:
+            try:
+                states = {SCANCEL_STATES[w.strip().upper()] for w in ns.state.split(",")}
+            except KeyError:
+                print(f"Invalid job state specified: {ns.state}\nValid job states are "
+                      "PENDING, RUNNING, and SUSPENDED", file=sys.stderr)
+                return 1
         names = set(ns.name.split(",")) if ns.name else None
         rows = list(common.keep(common.rows(select=select or None, finished=False,
                                             user=ns.user),
@@ -211,6 +224,21 @@ def scancel(args: list[str]) -> int:
     return code
 
 
+
+
+#: the states scancel -t takes (SUSPENDED: none of wq's jobs is)
+SCANCEL_STATES = {"PENDING": "waiting", "PD": "waiting", "RUNNING": "running", "R": "running",
+                  "SUSPENDED": "suspended", "S": "suspended"}
+
+
+def _is_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+    except (KeyError, OverflowError):
+        return False
+    return True
 
 
 def _signal(select: list[str], signal: str, scope: str, quiet: bool) -> int:
