@@ -15,7 +15,9 @@ next round), and reported as the median rate with its spread (min-max):
   * parallel      GNU parallel --sshloginfile, ssh with ControlMaster (apt-get install
                   parallel); skipped when missing
   * hyperqueue    HyperQueue's LocalCluster (pip install hyperqueue): a server and K
-                  workers x C cores on this machine, no ssh at all; skipped when missing
+                  workers x C cores on this machine, no ssh at all; its completion is
+                  seen through a last task that depends on the others (run_hyperqueue);
+                  skipped when missing
   * embedded      wq's embedded default: `wq serve` without a cluster file (this
                   machine, no ssh), as a new user first times it
   * tsp           Task Spooler (apt-get install task-spooler), as many slots as this
@@ -136,20 +138,38 @@ def _quiet() -> Iterator[None]:
 
 
 def run_hyperqueue(hosts: int, slots: int, tasks: int, root: Path) -> float:
+    """HyperQueue's LocalCluster, timed from submission until completion is seen.
+
+    Its Python API waits by asking the server once a second (wait_for_jobs),
+    which alone spreads a 5 s run over 4-6 s; its CLI's `hq submit --wait` is
+    told at once, but the wheel ships no `hq`. So the job carries one more
+    task that depends on all the others and writes to a FIFO this process is
+    blocked reading: completion is seen within one more task's start, as wq's
+    attached client hears its last task's end. The workers are warmed up first
+    (a task on every core): start_worker returns before a worker has joined."""
     from hyperqueue import Job, LocalCluster
     from hyperqueue.cluster import WorkerConfig
 
+    fifo = root / f"hq-done-{time.monotonic_ns()}"
+    os.mkfifo(fifo)
     with _quiet(), LocalCluster(server_dir=str(root / "hq")) as cluster:  # type: ignore[arg-type]
         for _ in range(hosts):
             cluster.start_worker(WorkerConfig(cores=slots))
         client = cluster.client()
+        warm = Job()
+        for _ in range(hosts * slots):
+            warm.program(["sleep", "0.2"], stdout=None, stderr=None)
+        client.wait_for_jobs([client.submit(warm)])
         job = Job()
-        for _ in range(tasks):
-            job.program(["true"], stdout=None, stderr=None)
+        work = [job.program(["true"], stdout=None, stderr=None) for _ in range(tasks)]
+        job.program(["sh", "-c", f"echo done > {fifo}"], deps=work, stdout=None, stderr=None)
         began = time.monotonic()
         submitted = client.submit(job)
-        client.wait_for_jobs([submitted])
+        with open(fifo) as done:                # (blocks until the last task opens it)
+            done.read()
         took = time.monotonic() - began
+        client.wait_for_jobs([submitted])
+    fifo.unlink()
     return took
 
 

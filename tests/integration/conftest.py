@@ -24,10 +24,14 @@ NOWHERE = ("hosts:\n  - {name: nowhere, address: 127.0.0.9, port: 9, cores: 4,"
 def pytest_configure(config: pytest.Config) -> None:
     """A TERM (a CI's time limit, a kill of the run) interrupts the run as Ctrl-C
     does, so that fixtures still stop the sshd hosts, servers and users they
-    started."""
+    started. A run started in the background (`cmd &` in a script) inherits
+    Ctrl-C ignored, and so would every program the tests start, which the
+    tests that interrupt one (Snakemake) cannot have: it is restored."""
     def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupted)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
