@@ -59,11 +59,13 @@ CASES = [
     # (first: a real sbatch --wait polls after 2 s, then 8 more, then 32 more; a
     # real Slurm sends --signal at its pass every 30 s: their jobs start at once)
     Case("wait", ("--wait",), "exit 2"),
+    # (a real slurmstepd follows the signal with CONT, and writes an error into
+    # the output when the shell is gone by then: the traps linger a little)
     Case("signal ahead of the limit to the steps", ("-t", "1", "--signal=USR1@55"),
-         "srun sh -c 'sleep 100 & trap \"echo step got; exit 0\" USR1; wait; "
+         "srun sh -c 'sleep 100 & trap \"echo step got; sleep 0.5; exit 0\" USR1; wait; "
          "echo no signal'; echo rc=$?"),
     Case("signal ahead of the limit to the batch shell", ("-t", "1", "--signal=B:USR1@55"),
-         "sleep 100 & s=$!; trap 'echo batch got; kill $s; exit 0' USR1; wait; "
+         "sleep 100 & s=$!; trap 'echo batch got; kill $s; sleep 0.5; exit 0' USR1; wait; "
          "echo no signal"),
     Case("plain", ()),
     Case("name and output pattern", ("-J", "named", "-o", "out-%x-%j.txt")),
