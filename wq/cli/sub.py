@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,9 +22,11 @@ from wq.model import After, JobSpec, Mode
 from wq.parsing.arrays import MAX_TASK_ID
 from wq.parsing.requirements import MAX_RETRIES
 from wq.parsing.units import MAX_COUNT as MAX_CORES
-from wq.protocol import events
 from wq.protocol import messages as m
 from wq.protocol.replies import Accepted, Attached, LogReply, Removed
+
+if TYPE_CHECKING:
+    from wq.protocol import events
 
 TIMEOUT_EXIT = 124        # as timeout(1)
 
@@ -36,12 +38,12 @@ def build_spec(command: str | None, jobfile: str | None, require: str | None,
                time_limit: str | None = None, cores: int | None = None,
                after: tuple[After, ...] = (), on_end: str | None = None,
                licenses: tuple[str, ...] = ()) -> JobSpec:
-    from wq.parsing import jobfile as jobfiles
     from wq.parsing import requirements
 
     if (command is None) == (jobfile is None):
         raise UsageError("give either -c COMMAND or a JOBFILE")
     if jobfile is not None:
+        from wq.parsing import jobfile as jobfiles
         from wq.parsing import script, textfile
 
         text = textfile.read(jobfile, "job file")
@@ -168,6 +170,8 @@ def array_shape(array: str | None, each_line: str | None, from_json: str | None,
 def follow_array(client: Client, number: str, tasks: int, socket_path: str | None) -> int:
     """Show an attached array's progress until its last task ends: 0 when all are done.
     Ctrl-C removes the array's tasks that have not ended."""
+    from wq.protocol import events
+
     bar = Progress(number, tasks)
     try:
         with Cancelling(f"array {number}", number, socket_path):
@@ -239,6 +243,8 @@ class Progress:
 
     def update(self, event: events.Task | events.ArrayEnd) -> None:
         import time
+
+        from wq.protocol import events
 
         self.counts = dict(event.counts or self.counts)
         if isinstance(event, events.Task) and event.state != "done" and len(self.failed) < 10:
@@ -431,7 +437,7 @@ class Interactive:
 
     def run(self, lease: events.Lease) -> int:
         from wq import interactive
-        from wq.protocol import framing
+        from wq.protocol import events, framing
 
         def on_server(session: interactive.Session) -> bool:
             try:
@@ -474,6 +480,8 @@ def follow(client: Client, job_id: str, socket_path: str | None,
     """Stream an attached job's output; return the exit code `wq sub` should exit with
     (Ctrl-C: see Cancelling). A batch job is followed again through a server
     restart (the client waits for the server, then re-attaches)."""
+    from wq.protocol import events
+
     chatty = sys.stderr.isatty()
     if chatty:
         click.echo(f"wq: job {job_id} submitted", err=True)
@@ -520,6 +528,8 @@ class Shown:
         self.skip = {"stdout": 0, "stderr": 0}
 
     def new(self, event: events.Output) -> events.Output:
+        from wq.protocol import events
+
         data = event.data.encode("utf-8", "surrogateescape")
         skip = min(self.skip[event.stream], len(data))
         self.skip[event.stream] -= skip
@@ -532,6 +542,8 @@ class Shown:
 
     def rest(self, client: Client, job_id: str) -> None:
         """A job that ended while the server was away: the output not shown yet."""
+        from wq.protocol import events
+
         try:
             log = client.ask(m.Log(id=job_id), LogReply, timeout=None)
         except ServerError:
@@ -554,6 +566,8 @@ def reattach(socket_path: str | None, job_id: str, tie: bool = True
 
 def _show(event: events.Event, job_id: str, chatty: bool, cancelled: bool) -> int | None:
     """Show one event; the exit code of `wq sub` once the job has ended."""
+    from wq.protocol import events
+
     match event:
         case events.Output():
             stream = sys.stdout if event.stream == "stdout" else sys.stderr
