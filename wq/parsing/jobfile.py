@@ -9,12 +9,14 @@ The original wq's files work as they are (`command: |` scripts, `N`, `group`,
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import yaml
+from typing import TYPE_CHECKING
 
 from wq.errors import ParseError
 from wq.model import After, Requirements
-from wq.parsing import deps, requirements, yamlsrc
+from wq.parsing import deps, requirements
+
+if TYPE_CHECKING:                   # (YAML is loaded only to read a job file: sbatch
+    from wq.parsing import yamlsrc  # and wq sub of a script need JobFile alone)
 
 _OWN_KEYS = ("command", "stdout", "stderr", "on_end")
 
@@ -31,6 +33,8 @@ class JobFile:
 
 def _unsexagesimal(item: yamlsrc.Item) -> object:
     """YAML 1.1 reads `1:30:00` as the number 5400; give such values back as written."""
+    import yaml
+
     node = item.node
     if (isinstance(item.value, (int, float)) and isinstance(node, yaml.ScalarNode)
             and node.style is None and ":" in node.value):
@@ -40,6 +44,8 @@ def _unsexagesimal(item: yamlsrc.Item) -> object:
 
 def parse(text: str, source: str, *, overrides: str | None = None) -> JobFile:
     """Parse a job file; `overrides` is a -r string that wins over its keys."""
+    from wq.parsing import yamlsrc
+
     node = yamlsrc.compose(text, source)
     if node is None:
         raise ParseError("the job file is empty; it needs at least 'command'", source=source)

@@ -21,10 +21,8 @@ import re
 import secrets
 import shlex
 
-import yaml
-
 from wq.errors import ParseError
-from wq.parsing import requirements, yamlsrc
+from wq.parsing import requirements
 from wq.model import After
 from wq.parsing.jobfile import JobFile, parse_after
 from wq.slurm import sbatch
@@ -41,6 +39,10 @@ def is_script(text: str, source: str) -> bool:
         return True
     if source.endswith((".yaml", ".yml")):
         return False
+    import yaml                 # (here: sbatch and wq sub of a script never load it)
+
+    from wq.parsing import yamlsrc
+
     try:
         node = yamlsrc.compose(text, source)
     except ParseError:
