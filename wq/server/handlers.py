@@ -28,7 +28,8 @@ from wq.parsing import arrays, requirements, selectors
 from wq.parsing.units import format_duration
 from wq.protocol import messages as m
 from wq.scheduler.deps import Key, Tally
-from wq.protocol.replies import (NO_STEP, Attached, Cleaned, Done, EventRow, HostRow, InstanceRow, JobInfo,
+from wq.protocol.replies import (NO_STEP, Attached, Cleaned, Done, EventRow, HostRow,
+                                 InstanceRow, JobInfo,
                                  JobRow, LicenseRow, LimitReply, Listing, LogReply, NodeReply,
                                  Refreshed, Removed, RemoveRow, Signalled,
                                  Changed, ChangeRow, SignalRow, Signed,
