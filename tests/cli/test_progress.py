@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from wq.cli.sub import Progress
+from wq.cli.follow import Progress
 from wq.protocol import events
 
 

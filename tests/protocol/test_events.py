@@ -8,7 +8,7 @@ import typing
 
 import pytest
 
-from wq.cli.sub import TIMEOUT_EXIT, _show
+from wq.cli.follow import TIMEOUT_EXIT, _show
 from wq.errors import ProtocolError
 from wq.protocol import events
 

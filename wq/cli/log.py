@@ -53,7 +53,7 @@ def command(obj: dict[str, str | None], job_id: str, max_bytes: int,
 
 def _followed(socket_path: str | None, job_id: str) -> bool:
     """Follow a job that has not ended; False if it had (its log is shown instead)."""
-    from wq.cli.sub import Shown, reattach
+    from wq.cli.follow import Shown, reattach
     from wq.errors import ServerLost
     from wq.protocol import events
 

@@ -13,7 +13,7 @@ from wq.protocol.replies import Accepted, Signed
 
 
 def rerun(socket_path: str | None, job: str, states: tuple[str, ...], batch: bool) -> None:
-    from wq.cli.sub import follow, follow_array
+    from wq.cli.follow import follow, follow_array
 
     with Client(socket_path) as client:
         again = tag = None

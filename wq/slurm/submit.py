@@ -236,7 +236,7 @@ def _attached(batch: Any, command: list[str], pty: bool) -> int:
     import shlex
 
     from wq import codec
-    from wq.cli.sub import Interactive, follow
+    from wq.cli.follow import Interactive, follow
     from wq.submission import ensure_launcher, signed
     from wq.client import Client
     from wq.model import JobSpec
