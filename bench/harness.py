@@ -31,11 +31,16 @@ def loopback(name: str, count: int, cores: int, first_address: int,
              bashrc: str = STOCK_BASHRC) -> Iterator[Bench]:
     """`count` sshd hosts on 127.0.0.(first_address+1)..., `cores` each, and a wq
     server on them with every host up; all stopped, and their files deleted,
-    afterwards."""
+    afterwards. Each host keeps its job directories (~/.cache/wq) in its own
+    directory under `root`, on the temporary directory's file system, as each
+    machine of a lab has a disk of its own, and as the peers write theirs
+    (docs/development.md: on this VM a file made under /root costs 20-50x one
+    made under /tmp)."""
     root = Path(tempfile.mkdtemp(prefix=f"wq-{name}-"))
     keys = Keys(root / "keys")
     hosts = [SshHost(f"node{i}", f"127.0.0.{first_address + i}", root / f"node{i}", keys,
-                     bashrc=bashrc) for i in range(1, count + 1)]
+                     bashrc=bashrc, cache=root / f"node{i}" / "cache")
+             for i in range(1, count + 1)]
     server = None
     try:
         for h in hosts:

@@ -17,7 +17,9 @@ next round), and reported as the median rate with its spread (min-max):
   * hyperqueue    HyperQueue's LocalCluster (pip install hyperqueue): a server and K
                   workers x C cores on this machine, no ssh at all; its completion is
                   seen through a last task that depends on the others (run_hyperqueue);
+                  each task's output kept in files, its default, as wq keeps them;
                   skipped when missing
+  * hyperqueue-quiet  the same with every task's output discarded
   * embedded      wq's embedded default: `wq serve` without a cluster file (this
                   machine, no ssh), as a new user first times it
   * tsp           Task Spooler (apt-get install task-spooler), as many slots as this
@@ -137,7 +139,7 @@ def _quiet() -> Iterator[None]:
             os.close(fd)
 
 
-def run_hyperqueue(hosts: int, slots: int, tasks: int, root: Path) -> float:
+def run_hyperqueue(hosts: int, slots: int, tasks: int, root: Path, outputs: bool) -> float:
     """HyperQueue's LocalCluster, timed from submission until completion is seen.
 
     Its Python API waits by asking the server once a second (wait_for_jobs),
@@ -146,7 +148,9 @@ def run_hyperqueue(hosts: int, slots: int, tasks: int, root: Path) -> float:
     task that depends on all the others and writes to a FIFO this process is
     blocked reading: completion is seen within one more task's start, as wq's
     attached client hears its last task's end. The workers are warmed up first
-    (a task on every core): start_worker returns before a worker has joined."""
+    (a task on every core): start_worker returns before a worker has joined.
+    `outputs`: each task's stdout and stderr go to files in the job's
+    directory, HyperQueue's default, as wq keeps every job's; else nowhere."""
     from hyperqueue import Job, LocalCluster
     from hyperqueue.cluster import WorkerConfig
 
@@ -160,8 +164,11 @@ def run_hyperqueue(hosts: int, slots: int, tasks: int, root: Path) -> float:
         for _ in range(hosts * slots):
             warm.program(["sleep", "0.2"], stdout=None, stderr=None)
         client.wait_for_jobs([client.submit(warm)])
-        job = Job()
-        work = [job.program(["true"], stdout=None, stderr=None) for _ in range(tasks)]
+        workdir = root / f"hq-work-{time.monotonic_ns()}"
+        workdir.mkdir()
+        job = Job(default_workdir=workdir)
+        work = [job.program(["true"]) if outputs else
+                job.program(["true"], stdout=None, stderr=None) for _ in range(tasks)]
         job.program(["sh", "-c", f"echo done > {fifo}"], deps=work, stdout=None, stderr=None)
         began = time.monotonic()
         submitted = client.submit(job)
@@ -176,7 +183,10 @@ def run_hyperqueue(hosts: int, slots: int, tasks: int, root: Path) -> float:
 def run_embedded(root: Path, tasks: int) -> Measured:
     """wq's embedded default: a server with no cluster file (this machine), started
     afresh for each run."""
-    server = WqServer(root / f"embedded-{time.monotonic_ns()}", None)
+    here = root / f"embedded-{time.monotonic_ns()}"
+    # its job directories (~/.cache/wq) on the file system Task Spooler writes to
+    (here / "home").mkdir(parents=True)
+    server = WqServer(here, None, env={"HOME": str(here / "home")})
     server.start()
     try:
         return run_wq(server, tasks)
@@ -187,15 +197,18 @@ def run_embedded(root: Path, tasks: int) -> Measured:
 
 def run_tsp(root: Path, tasks: int) -> float:
     """Task Spooler: its own server (TS_SOCKET), one slot a core; from the first
-    submission until the last task ended."""
-    env = {**os.environ, "TS_SOCKET": str(root / f"tsp-{time.monotonic_ns()}.sock"),
+    submission until the last task ended. Each task's output is kept in a file
+    (in TMPDIR), its default, as wq keeps every job's."""
+    here = root / f"tsp-{time.monotonic_ns()}"
+    here.mkdir()
+    env = {**os.environ, "TS_SOCKET": str(here / "tsp.sock"), "TMPDIR": str(here),
            "TS_MAXFINISHED": str(tasks + 10), "TS_SAVELIST": ""}
     tsp = shutil.which("tsp") or "ts"
     subprocess.run([tsp, "-S", str(os.cpu_count() or 1)], env=env, check=True)
     try:
         began = time.monotonic()
         for _ in range(tasks):
-            subprocess.run([tsp, "-n", "true"], env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([tsp, "true"], env=env, check=True, stdout=subprocess.DEVNULL)
         subprocess.run([tsp, "-w"], env=env, check=False)
         return time.monotonic() - began
     finally:
@@ -244,7 +257,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     parser.add_argument("--only",
-                        default="wq,wq-slow,asyncssh,parallel,hyperqueue,embedded,tsp,xargs",
+                        default="wq,wq-slow,asyncssh,parallel,hyperqueue,hyperqueue-quiet,embedded,"
+                                "tsp,xargs",
                         help="which systems to measure (comma-separated)")
     args = parser.parse_args()
     chosen = args.only.split(",")
@@ -263,7 +277,10 @@ def main() -> None:
              timed(lambda: run_parallel(hosts, keys, args.tasks, args.slots, root))
              if shutil.which("parallel") else "skipped: apt-get install parallel"),
             ("hyperqueue", "HyperQueue LocalCluster (no ssh)",
-             timed(lambda: run_hyperqueue(args.hosts, args.slots, args.tasks, root))
+             timed(lambda: run_hyperqueue(args.hosts, args.slots, args.tasks, root, True))
+             if _has("hyperqueue") else "skipped: pip install hyperqueue"),
+            ("hyperqueue-quiet", "HyperQueue, outputs discarded",
+             timed(lambda: run_hyperqueue(args.hosts, args.slots, args.tasks, root, False))
              if _has("hyperqueue") else "skipped: pip install hyperqueue"),
             ("embedded", "wq embedded default (this machine)",
              lambda: run_embedded(root, args.tasks)),
@@ -285,6 +302,7 @@ def main() -> None:
     rows = [(name, series[key].row() if key in series else str(measure))
             for key, name, measure in systems if key in chosen]
     for a, b, what in (("wq", "hyperqueue", "wq / HyperQueue"),
+                       ("wq", "hyperqueue-quiet", "wq / HyperQueue, outputs discarded"),
                        ("embedded", "tsp", "embedded / Task Spooler"),
                        ("wq-slow", "wq", "slow ~/.bashrc / stock")):
         if a in series and b in series:

@@ -105,6 +105,8 @@ class SshHost:
     extra_config: str = ""
     bashrc: str = STOCK_BASHRC        # the ~/.bashrc its shells see (when namespaced)
     user_keys: Path | None = None     # a directory of authorized keys files, one per user
+    cache: Path | None = None         # bound over ~/.cache/wq (when namespaced): the job
+    #                                   directories on a disk of this host's own
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -159,11 +161,17 @@ LogLevel ERROR
                 home_rc = bashrc           # binding it over itself changes nothing
             if not self.boot_id_file.exists():
                 self.boot_id_file.write_text(f"{uuid.uuid4()}\n")
+            cache, home_cache = "", Path.home() / ".cache" / "wq"
+            if self.cache is not None:
+                self.cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+                home_cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+                cache = str(self.cache)
             command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                        'mount --bind "$1" "$2" && '
                        'mount --bind "$3" /proc/sys/kernel/random/boot_id && '
-                       'shift 3 && exec "$@"', "sh",
-                       str(bashrc), str(home_rc), str(self.boot_id_file), *command]
+                       '{ [ -z "$4" ] || mount --bind "$4" "$5"; } && '
+                       'shift 5 && exec "$@"', "sh", str(bashrc), str(home_rc),
+                       str(self.boot_id_file), cache, str(home_cache), *command]
         log = open(self.root / "sshd.log", "ab")
         self.proc = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                      start_new_session=True)

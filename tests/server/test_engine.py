@@ -15,7 +15,8 @@ import pytest
 
 from tests.builders import host, job, with_
 from wq.executor.outcome import Outcome
-from wq.model import Cluster, Host, Instance, Job, JobState, Limits, Placement, Slice
+from wq.model import Cluster, Host, Instance, Job, JobState, Limits, Placement, Sample, Slice
+from wq.scheduler import Usage
 from wq.protocol import events
 from wq.server import effects as fx
 from wq.server import launches
@@ -550,6 +551,19 @@ def test_limits_and_a_new_cluster_are_taken_at_once():
     assert sim.schedule() == ["record 2 started", "launch 2.1 on a"]
 
 
+def test_a_hosts_own_load_is_judged_against_the_cores_wq_holds_there_now():
+    sim = Sim(dataclasses.replace(host("a", cores=4), max_load=2.0))
+    sim.feed(fx.Sampled("a", Sample(load=0.0, at=0.0)))
+    sim.submit(job(1, n=2))
+    assert sim.schedule() == ["record 1 started", "launch 1.1 on a"]
+    sim.feed(fx.Sampled("a", Sample(load=3.5, at=1.0)))      # 2 of it are wq's job
+    assert sim.engine.view().uses["a"].over is None
+    sim.end(1, Outcome(exit_code=0))                         # now all of it is another's
+    assert sim.engine.view().uses["a"].over.endswith("over its max_load 2")
+    sim.submit(job(2))
+    assert sim.schedule() == []
+
+
 # -- any sequence of events ------------------------------------------------------------------
 
 from hypothesis import given, settings  # noqa: E402
@@ -559,8 +573,28 @@ OUTCOMES = [Outcome(exit_code=0), Outcome(exit_code=2), Outcome(error="no job di
             Outcome(lost=True, error="channel closed"), Outcome(timed_out=True, exit_code=143),
             Outcome(lost=True, never_started=True, error="could not reach")]
 ACTIONS = st.lists(st.tuples(
-    st.sampled_from(["submit", "array", "schedule", "end", "lost", "up", "rm", "started"]),
+    st.sampled_from(["submit", "array", "schedule", "end", "lost", "up", "rm", "started",
+                     "offline", "sampled"]),
     st.integers(0, 1000)), max_size=60)
+
+
+def assert_kept_as_built(engine):
+    """The view and usage the engine keeps as jobs come and go are what building
+    them afresh from its running jobs gives."""
+    kept = engine.view()
+    engine._hosts_changed()
+    built = engine.view()
+    assert kept.uses.keys() == built.uses.keys()
+    for name, use in kept.uses.items():
+        assert use == built.uses[name], name
+    assert kept.free_cores == built.free_cores
+    assert +kept.licenses_used == +built.licenses_used
+    usage = {}
+    for j in engine.running.values():
+        used = usage.setdefault(j.user, Usage())
+        used.jobs += 1
+        used.cores += j.placement.cores
+    assert engine.usage() == usage
 
 
 @settings(max_examples=150, deadline=None)
@@ -571,6 +605,7 @@ def test_any_sequence_of_events_keeps_the_books_straight(actions):
     per number: no number kept once its jobs ended), and no host runs more than
     its cores."""
     hosts = [host("a", cores=2), host("b", cores=3), host("c", cores=1)]
+    hosts[1] = dataclasses.replace(hosts[1], max_load=2.0)
     sim = Sim(*hosts)
     next_id = 1
     for action, pick in actions:
@@ -598,6 +633,11 @@ def test_any_sequence_of_events_keeps_the_books_straight(actions):
             sim.feed(fx.HostUp(hosts[pick % 3].name))
         elif action == "rm" and live:
             sim.feed(fx.Remove((sim.engine.jobs[live[pick % len(live)]],), "ann"))
+        elif action == "offline":
+            name = hosts[pick % 3].name
+            sim.feed(fx.SetOffline((name,), name not in sim.engine.offline))
+        elif action == "sampled":
+            sim.feed(fx.Sampled(hosts[pick % 3].name, Sample(load=pick % 7, at=pick)))
         engine = sim.engine
         assert set(engine.jobs) == {i for i, s in sim.stored.items() if not s.final}
         assert all(sim.stored[i] is j.state for i, j in engine.jobs.items())
@@ -609,6 +649,7 @@ def test_any_sequence_of_events_keeps_the_books_straight(actions):
         assert dict(engine.active_in) == Counter(j.number or j.id for j in engine.jobs.values())
         for use in engine.view().hosts():
             assert use.used_cores <= use.host.cores
+        assert_kept_as_built(engine)
 
 
 # -- a lab: jobs start only for users whose launcher is in ------------------------

@@ -82,15 +82,20 @@ class ClusterView:
         for p in placements:
             view.take(p)
         view.take_licenses(licenses_used)
-        if samples:
-            for use in view.uses.values():
-                if use.host.name in samples:
-                    found = assess(use.host, samples[use.host.name], use.used_cores,
-                                   (wq_load or {}).get(use.host.name))
-                    use.over, use.load, use.gpu_free = found.over, found.other_load, \
-                        found.gpu_free
-            view._free = sum(u.free_cores for u in view.uses.values() if u.usable)
+        for name, sample in (samples or {}).items():
+            view.reassess(name, sample, (wq_load or {}).get(name))
         return view
+
+    def reassess(self, name: str, sample: Sample, recent: float | None) -> None:
+        """Check a host's own state against its limits again: a new sample, or the
+        cores wq's jobs hold there changed (`recent`: wq's share of its load)."""
+        use = self.uses.get(name)
+        if use is None:
+            return
+        before = use.free_cores if use.usable else 0
+        found = assess(use.host, sample, use.used_cores, recent)
+        use.over, use.load, use.gpu_free = found.over, found.other_load, found.gpu_free
+        self._free += (use.free_cores if use.usable else 0) - before
 
     def empty_like(self) -> ClusterView:
         """The same hosts, every one online, up and free, and every licence free:
@@ -106,6 +111,12 @@ class ClusterView:
     def take_licenses(self, wanted: Iterable[tuple[str, int]]) -> None:
         for name, n in wanted:
             self.licenses_used[name] += n
+
+    def release_licenses(self, held: Iterable[tuple[str, int]]) -> None:
+        for name, n in held:
+            self.licenses_used[name] -= n
+            if self.licenses_used[name] <= 0:
+                del self.licenses_used[name]
 
     def copy(self) -> ClusterView:
         return copy.deepcopy(self)

@@ -38,7 +38,7 @@ from wq.protocol import events
 from wq.scheduler import ClusterView, Usage, deps
 from wq.scheduler.deps import Key, Tally
 from wq.scheduler.queue import JobClass, task_key
-from wq.scheduler.load import assess, wq_share
+from wq.scheduler.load import wq_share
 from wq.scheduler.why import Facts, HostWhy, why_hosts
 from wq.server import effects as fx
 from wq.server import launches
@@ -109,6 +109,10 @@ class Engine:
         self.wq_load: dict[str, float] = {}             # wq's share of their load
         self._never_fits: dict[Requirements, str | None] = {}
         self._told: dict[JobId, str] = {}      # the waiting reason last sent to watchers
+        # what each host has free, kept as jobs start and end (None: to be built
+        # afresh, after hosts changed), and what each user's running jobs hold
+        self._view: ClusterView | None = None
+        self._usage: dict[str, Usage] = {}
         self._out: list[fx.Effect] = []
         self._now = 0.0
         self._wake = False
@@ -129,9 +133,19 @@ class Engine:
     # -- what handlers read ------------------------------------------------------
 
     def view(self) -> ClusterView:
-        return ClusterView.build(self.cluster, self.placements(), offline=self.offline,
-                                 down=self.down, licenses_used=self.licenses_used(),
-                                 samples=self.samples, wq_load=self.wq_load)
+        """What each host has free now. It is the engine's own, kept up to date as
+        jobs start and end rather than built for every pass: read it, or plan on
+        a copy."""
+        if self._view is None:
+            self._view = ClusterView.build(
+                self.cluster, self.placements(), offline=self.offline, down=self.down,
+                licenses_used=self.licenses_used(), samples=self.samples,
+                wq_load=self.wq_load)
+        return self._view
+
+    def _hosts_changed(self) -> None:
+        """Hosts came, went, or changed: the view is built afresh when next read."""
+        self._view = None
 
     def licenses_used(self) -> list[tuple[str, int]]:
         """The licences running jobs hold (their requirements say which)."""
@@ -142,13 +156,8 @@ class Engine:
         return [j.placement for j in self.running.values() if j.placement is not None]
 
     def usage(self) -> dict[str, Usage]:
-        out: dict[str, Usage] = {}
-        for job in self.running.values():
-            if job.placement is not None:
-                used = out.setdefault(job.user, Usage())
-                used.jobs += 1
-                used.cores += job.placement.cores
-        return out
+        """What each user's running jobs hold (the engine's own: read it only)."""
+        return self._usage
 
     def never_fits(self, req: Requirements) -> str | None:
         """Why a job can never fit the cluster as it is (cached per requirements)."""
@@ -516,35 +525,28 @@ class Engine:
 
     def _host_up(self, ev: fx.HostUp) -> None:
         self.down.discard(ev.name)
+        self._hosts_changed()
         self.boot_ids[ev.name] = ev.boot_id
         self._reschedule()
 
     def _sampled(self, ev: fx.Sampled) -> None:
         """A host's own state was sampled: a pass if that lets it take jobs again
         (or a limit check changed), so waiting jobs start at once."""
-        before = self._over(ev.name)
+        view = self.view()
+        use = view.uses.get(ev.name)          # (None: no longer in the cluster file)
+        before = use.over if use else None
         last = self.samples.get(ev.name)
-        self.wq_load[ev.name] = wq_share(
-            self.wq_load.get(ev.name), self._used_on(ev.name),
+        self.wq_load[ev.name] = load = wq_share(
+            self.wq_load.get(ev.name), use.used_cores if use else 0,
             ev.sample.at - last.at if last is not None else 0.0)
         self.samples[ev.name] = ev.sample
-        if self._over(ev.name) != before:
+        view.reassess(ev.name, ev.sample, load)
+        if use is not None and use.over != before:
             self._reschedule()
-
-    def _used_on(self, name: str) -> int:
-        return sum(s.cores for j in self.running.values() if j.placement is not None
-                   for s in j.placement.slices if s.host == name)
-
-    def _over(self, name: str) -> str | None:
-        """Why a host takes no new job for its own load (None: it may)."""
-        host = self.known.get(name)
-        sample = self.samples.get(name)
-        if host is None or sample is None:
-            return None
-        return assess(host, sample, self._used_on(name), self.wq_load.get(name)).over
 
     def _host_down(self, ev: fx.HostDown) -> None:
         self.down.add(ev.name)
+        self._hosts_changed()
         self._reschedule()
 
     def _host_lost(self, ev: fx.HostLost) -> None:
@@ -552,6 +554,7 @@ class Engine:
         their crash limit), rather than when each one's own channel gives up. Their
         fate is settled when the host returns."""
         self.down.add(ev.name)
+        self._hosts_changed()
         for job in [j for j in self.running.values()
                     if j.placement is not None and j.placement.first_host == ev.name
                     and not j.spec.interactive]:
@@ -603,6 +606,7 @@ class Engine:
             else:
                 self.offline.pop(host, None)
                 self.start_failures.pop(host, None)
+        self._hosts_changed()
         self._reschedule()
 
     def _set_limits(self, ev: fx.SetLimits) -> None:
@@ -621,6 +625,7 @@ class Engine:
                 self.down.add(host.name)
         self.cluster = ev.cluster
         self.known.update({h.name: h for h in ev.cluster.hosts})
+        self._hosts_changed()
         if ev.cluster.lab is not None:
             self.shares = dict(ev.cluster.lab.weights)
         self._never_fits.clear()
@@ -632,10 +637,16 @@ class Engine:
         if self.unloaded:
             return
         if self.queue:
-            starts = scheduler.plan(self.waiting, self.view(), now=self._now,
+            view = self.view()
+            starts = scheduler.plan(self.waiting, view, now=self._now,
                                     usage=self.usage(), limits=self.limits,
                                     starve_after=self.starve_after, room=self._room(),
                                     ready=self.ready(), shares=self.shares)
+            # the pass took its starts from the view; each is taken again as its
+            # job is kept running (_occupy), like any job
+            for start in starts:
+                view.release(start.placement)
+                view.release_licenses(self.jobs[start.job_id].spec.requirements.licenses)
             for start in starts:
                 self._start(self.jobs[start.job_id], start.placement)
         self._tell_waiting()
@@ -907,6 +918,7 @@ class Engine:
         if job.state is not JobState.WAITING:
             self.running[job.id] = job
             self.running_in[number] += 1
+            self._occupy(job)
         elif self._aside(job):
             aside = self.blocked_queue.get(number)
             if aside is None:
@@ -941,6 +953,45 @@ class Engine:
         else:
             del self.running[job.id]
             self.running_in[number] -= 1
+            self._vacate(job)
+
+    def _occupy(self, job: Job) -> None:
+        """A running job holds its placement: taken from the view and counted in its
+        user's usage."""
+        placement = job.placement
+        if placement is None:
+            return
+        used = self._usage.setdefault(job.user, Usage())
+        used.jobs += 1
+        used.cores += placement.cores
+        if self._view is not None:
+            self._view.take(placement)
+            self._view.take_licenses(job.spec.requirements.licenses)
+            self._reassess(placement)
+
+    def _vacate(self, job: Job) -> None:
+        """What _occupy took is given back (the job ended, or moved)."""
+        placement = job.placement
+        if placement is None:
+            return
+        used = self._usage[job.user]
+        used.jobs -= 1
+        used.cores -= placement.cores
+        if not used.jobs:
+            del self._usage[job.user]
+        if self._view is not None:
+            self._view.release(placement)
+            self._view.release_licenses(job.spec.requirements.licenses)
+            self._reassess(placement)
+
+    def _reassess(self, placement: Placement) -> None:
+        """The hosts of `placement` hold more or fewer of wq's cores: check their
+        own state against their limits again, where sampled."""
+        assert self._view is not None
+        for s in placement.slices:
+            sample = self.samples.get(s.host)
+            if sample is not None:
+                self._view.reassess(s.host, sample, self.wq_load.get(s.host))
 
     def _drop(self, job: Job, state: JobState, reason: str | None = None,
               queued: bool = True) -> None:
