@@ -6,6 +6,7 @@ import contextlib
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,12 @@ class Bench:
     keys: Keys
     hosts: list[SshHost]
     server: WqServer
+    up_after: float          # seconds from the server's start until every host was up
+
+
+def address(n: int) -> str:
+    """The n-th loopback address: 127.0.0.n for n < 255, then on into 127.0.1.x, ..."""
+    return f"127.0.0.{n}" if n < 255 else f"127.0.{n // 254}.{n % 254 + 1}"
 
 
 @contextlib.contextmanager
@@ -38,7 +45,7 @@ def loopback(name: str, count: int, cores: int, first_address: int,
     made under /tmp)."""
     root = Path(tempfile.mkdtemp(prefix=f"wq-{name}-"))
     keys = Keys(root / "keys")
-    hosts = [SshHost(f"node{i}", f"127.0.0.{first_address + i}", root / f"node{i}", keys,
+    hosts = [SshHost(f"node{i}", address(first_address + i), root / f"node{i}", keys,
                      bashrc=bashrc, cache=root / f"node{i}" / "cache")
              for i in range(1, count + 1)]
     server = None
@@ -49,9 +56,10 @@ def loopback(name: str, count: int, cores: int, first_address: int,
         cluster = root / "cluster.yaml"
         cluster.write_text(cluster_yaml(keys, hosts, cores=cores))
         server = WqServer(root / "wq", cluster)
+        began = time.monotonic()
         server.start()
-        wait_for(lambda: _all_up(server), 60, "the hosts up")
-        yield Bench(root, keys, hosts, server)
+        wait_for(lambda: _all_up(server), 60 + count / 2, "the hosts up")
+        yield Bench(root, keys, hosts, server, time.monotonic() - began)
     finally:
         if server is not None:
             server.stop()

@@ -82,8 +82,36 @@ def connect_options(host: Host) -> dict[str, Any]:
     return opts
 
 
+_loaded_known_hosts: dict[tuple[tuple[str, int, int], ...], asyncssh.SSHKnownHosts] = {}
+
+
+def _with_known_hosts(opts: dict[str, Any]) -> dict[str, Any]:
+    """`opts` with its known_hosts files read once for every connection while
+    they are unchanged: asyncssh would parse them at each connect, twice (each
+    parse as long as the files, so bringing N hosts up took N^2)."""
+    paths = opts.get("known_hosts")
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, list) or not paths:
+        return opts
+    try:
+        key = tuple((p, (st := os.stat(p)).st_mtime_ns, st.st_size) for p in paths)
+    except OSError:
+        return opts                 # (asyncssh names the file it cannot read)
+    loaded = _loaded_known_hosts.get(key)
+    if loaded is None:
+        try:
+            loaded = asyncssh.read_known_hosts(paths)
+        except (OSError, ValueError):
+            return opts
+        _loaded_known_hosts.clear()
+        _loaded_known_hosts[key] = loaded
+    return {**opts, "known_hosts": loaded}
+
+
 async def _with_ciphers(opts: dict[str, Any]) -> dict[str, Any]:
     """`opts` offering FAST_CIPHERS, unless ssh_config chose ciphers for the host."""
+    opts = _with_known_hosts(opts)
     chosen = await asyncssh.SSHClientConnectionOptions.construct(**opts)
     if list(chosen.encryption_algs) == get_default_encryption_algs():
         return {**opts, "encryption_algs": list(FAST_CIPHERS)}

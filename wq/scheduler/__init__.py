@@ -71,9 +71,8 @@ class Reservations:
 def candidates(req: Requirements, view: ClusterView, excluded: set[str]) -> list[HostUse]:
     """The hosts `req` may be placed on now, in cluster-file order."""
     if req.mode is Mode.BYGROUP:     # every host of the groups, usable or not
-        return [u for u in view.hosts() if filters.eligible(u.host, req)]
-    hosts = [u for u in view.hosts()
-             if u.usable and u.host.name not in excluded and filters.eligible(u.host, req)]
+        return list(view.eligible(req))
+    hosts = [u for u in view.eligible(req) if u.usable and u.host.name not in excluded]
     if any(u.load is not None for u in hosts):      # the less loaded first, by whole cores
         hosts.sort(key=lambda u: int(u.load or 0.0))
     return hosts

@@ -11,8 +11,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from wq.model import Cluster, Host, Placement, Sample
+from wq.model import Cluster, Host, Placement, Requirements, Sample
+from wq.scheduler import filters
 from wq.scheduler.load import assess
+
+#: kinds of job whose eligible hosts a view keeps (more: it starts again)
+ELIGIBLE_KEPT = 1000
 
 
 @dataclass(slots=True)
@@ -62,6 +66,7 @@ class ClusterView:
                  licenses: Mapping[str, int] | None = None) -> None:
         self.uses: dict[str, HostUse] = {u.host.name: u for u in uses}
         self._free = sum(u.free_cores for u in self.uses.values() if u.usable)
+        self._eligible: dict[Requirements, list[HostUse]] = {}
         self.licenses: dict[str, int] = dict(licenses or {})   # the cluster's counts
         self.licenses_used: Counter[str] = Counter()
 
@@ -119,7 +124,23 @@ class ClusterView:
                 del self.licenses_used[name]
 
     def copy(self) -> ClusterView:
-        return copy.deepcopy(self)
+        kept, self._eligible = self._eligible, {}      # (the copy finds its own)
+        try:
+            return copy.deepcopy(self)
+        finally:
+            self._eligible = kept
+
+    def eligible(self, req: Requirements) -> list[HostUse]:
+        """The hosts `req` may use at all, in cluster-file order (filters.eligible:
+        it depends on the hosts alone, so it is worked out once per kind of job,
+        not for every host at every placement)."""
+        found = self._eligible.get(req)
+        if found is None:
+            if len(self._eligible) >= ELIGIBLE_KEPT:
+                self._eligible.clear()
+            found = self._eligible[req] = [u for u in self.uses.values()
+                                           if filters.eligible(u.host, req)]
+        return found
 
     def take(self, placement: Placement) -> None:
         for s in placement.slices:
