@@ -37,6 +37,19 @@ def test_ls_is_fixed_columns():
     assert lines[3] == " Jobs: 2 Running: 1 Waiting: 1"
 
 
+def test_a_long_listing_comes_a_batch_at_a_time_each_at_least_as_wide(monkeypatch):
+    monkeypatch.setattr(render, "BATCH", 3)
+    rows = (row(id=10 ** i) for i in range(6))           # ids 1, 10, ... 100000
+    chunks = list(render.ls_chunks(rows, now=10.0))
+    assert [len(c.splitlines()) for c in chunks] == [3, 3, 1, 1]    # (header, summary)
+    lines = "\n".join(chunks).splitlines()
+    users = [line.index(" anze ") for line in lines[1:-1]]
+    assert users == [3, 3, 6, 6, 6, 7]                   # aligned in a batch, never narrower
+    assert [line.split()[0] for line in lines[1:-1]] == [str(10 ** i) for i in range(6)]
+    assert lines[-1] == " Jobs: 6 Running: 6 Waiting: 0"
+    assert render.ls((row(id=10 ** i) for i in range(6)), now=10.0) == "\n".join(chunks)
+
+
 def test_ls_marks_unfit_jobs_and_shows_exit_codes():
     out = render.ls([row(state="waiting", unfit=True, started=None),
                      row(id=2, state="failed", exit=3, ended=5.0)], now=10.0, finished=True)

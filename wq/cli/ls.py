@@ -65,15 +65,24 @@ def command(obj: dict[str, str | None], select: tuple[str, ...], user: str | Non
                 click.echo(piece, nl=False)
             click.echo()
             return
-        rows = [JobRow.from_frame(r) for r in stream]
-    if chosen is not None:
-        click.echo(render.ls_columns(rows, now, chosen, header=not no_header))
-        return
-    if full:
-        click.echo(render.ls_full(rows, now))
-        return
-    finished = all_ or bool(select) or any(s not in ("waiting", "running") for s in states)
-    click.echo(render.ls(rows, now, finished=finished))
-    for row in rows:
-        if row.unfit:
+        unfit: list[JobRow] = []
+        rows = (_noting_unfit(JobRow.from_frame(r), unfit) for r in stream)
+        if chosen is not None:
+            chunks = render.ls_columns_chunks(rows, now, chosen, header=not no_header)
+        elif full:
+            chunks = render.ls_full_chunks(rows, now)
+        else:
+            finished = all_ or bool(select) or any(s not in ("waiting", "running")
+                                                   for s in states)
+            chunks = render.ls_chunks(rows, now, finished=finished)
+        for chunk in chunks:                # printed as it comes, whatever its length
+            click.echo(chunk)
+    if chosen is None and not full:
+        for row in unfit:
             click.echo(f"wq: job {row.id} {row.reason}", err=True)
+
+
+def _noting_unfit(row: JobRow, unfit: list[JobRow]) -> JobRow:
+    if row.unfit:
+        unfit.append(row)
+    return row

@@ -10,6 +10,7 @@ which would drive the reader's terminal, and its kin) reaches a terminal.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -52,15 +53,28 @@ def duration(seconds: float | None) -> str:
     return f"{s:02d}s"
 
 
+#: rows laid out at a time: a long listing is printed as it arrives
+BATCH = 1000
+
+
 def _columns(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> list[str]:
-    rows = [[printable(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = []
-    for r in rows:
-        cells = [c.rjust(w) if i in right else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(r, widths, strict=True))]
-        out.append(" " + " ".join(cells).rstrip())
-    return out
+    return [line for chunk in _column_chunks(rows, right) for line in chunk.split("\n")]
+
+
+def _column_chunks(rows: Iterable[Sequence[str]], right: frozenset[int] = frozenset()
+                   ) -> Iterator[str]:
+    """Rows as aligned lines, BATCH at a time, each batch a chunk of lines: each
+    column as wide as its widest cell so far (a listing of at most BATCH rows is
+    aligned throughout; a longer one widens where a later batch needs it)."""
+    widths: list[int] = []
+    rows = iter(rows)
+    while batch := [[printable(c) for c in r] for r in itertools.islice(rows, BATCH)]:
+        widths = [max(len(r[i]) for r in batch) for i in range(len(batch[0]))] \
+            if not widths else [max(w, *(len(r[i]) for r in batch))
+                                for i, w in enumerate(widths)]
+        yield "\n".join(" " + " ".join(c.rjust(w) if i in right else c.ljust(w)
+                                         for i, (c, w) in enumerate(zip(r, widths, strict=True))
+                                         ).rstrip() for r in batch)
 
 
 def state_letter(row: JobRow) -> str:
@@ -72,16 +86,31 @@ def state_letter(row: JobRow) -> str:
     return STATE_LETTERS.get(row.state, "?")
 
 
-def ls(rows: Sequence[JobRow], now: float, *, finished: bool = False) -> str:
+def ls(rows: Iterable[JobRow], now: float, *, finished: bool = False) -> str:
     """The job table; an array is one row (Id 12[1000]) whose Cmd ends with how
     many of its tasks are in each state, in the same field (every row has as
     many fields, for awk): sleep(W:900,R:16,D:84)."""
+    return "\n".join(ls_chunks(rows, now, finished=finished))
+
+
+def ls_chunks(rows: Iterable[JobRow], now: float, *, finished: bool = False
+              ) -> Iterator[str]:
+    """`ls` as it is laid out, a chunk of lines at a time (_column_chunks)."""
     header = ["Id", "User", "St", "Pri", "Nc", "Nh", "Host0", "Tq", "Trun", "Cmd"]
     if finished:
         header.insert(-1, "Exit")
-    table = [header]
-    running = waiting = 0
-    for r in rows:
+    jobs = running = waiting = 0
+
+    def table() -> Iterator[list[str]]:
+        nonlocal jobs
+        for r in rows:
+            if not jobs:
+                yield header
+            jobs += 1
+            yield line_of(r)
+
+    def line_of(r: JobRow) -> list[str]:
+        nonlocal running, waiting
         end = r.ended if r.ended is not None else now
         tq = end - r.submitted if r.state != "running" or r.started is None \
             else now - r.submitted
@@ -102,10 +131,10 @@ def ls(rows: Sequence[JobRow], now: float, *, finished: bool = False) -> str:
                 duration(tq), duration(trun), name]
         if finished:
             line.insert(-1, "-" if r.exit is None else str(r.exit))
-        table.append(line)
-    lines = _columns(table) if rows else []
-    lines.append(f" Jobs: {len(rows)} Running: {running} Waiting: {waiting}")
-    return "\n".join(lines)
+        return line
+
+    yield from _column_chunks(table())
+    yield f" Jobs: {jobs} Running: {running} Waiting: {waiting}"
 
 
 def _stamp(value: float | None) -> str:
@@ -140,12 +169,18 @@ COLUMNS: dict[str, Callable[[JobRow, float], str]] = {
 }
 
 
-def ls_columns(rows: Sequence[JobRow], now: float, columns: Sequence[str],
+def ls_columns(rows: Iterable[JobRow], now: float, columns: Sequence[str],
                header: bool = True) -> str:
     """wq ls -o: the columns asked for, in that order."""
-    table = [[c.upper() for c in columns]] if header else []
-    table += [[COLUMNS[c](r, now) for c in columns] for r in rows]
-    return "\n".join(_columns(table)) if table else ""
+    return "\n".join(ls_columns_chunks(rows, now, columns, header))
+
+
+def ls_columns_chunks(rows: Iterable[JobRow], now: float, columns: Sequence[str],
+                      header: bool = True) -> Iterator[str]:
+    """`ls_columns` as it is laid out, a chunk of lines at a time."""
+    head = [[c.upper() for c in columns]] if header else []
+    yield from _column_chunks(itertools.chain(
+        head, ([COLUMNS[c](r, now) for c in columns] for r in rows)))
 
 
 def _state_order(item: tuple[str, int]) -> int:
@@ -153,10 +188,18 @@ def _state_order(item: tuple[str, int]) -> int:
     return order.index(item[0]) if item[0] in order else len(order)
 
 
-def ls_full(rows: Sequence[JobRow], now: float) -> str:
+def ls_full(rows: Iterable[JobRow], now: float) -> str:
     """One block per job, every detail (the original's -f, without its crash)."""
-    blocks = []
+    return "\n".join(ls_full_chunks(rows, now))
+
+
+def ls_full_chunks(rows: Iterable[JobRow], now: float) -> Iterator[str]:
+    """`ls_full` a block at a time."""
+    jobs = running = waiting = 0
     for r in rows:
+        jobs += 1
+        running += r.state == "running"
+        waiting += r.state == "waiting"
         lines = [f"job {r.id}:",
                  f"  user: {r.user}",
                  f"  state: {r.state}" + (" (can no longer fit)" if r.unfit else "")
@@ -183,11 +226,8 @@ def ls_full(rows: Sequence[JobRow], now: float) -> str:
             lines.extend(f"    {c}" for c in command.rstrip("\n").splitlines())
         else:
             lines.append(f"  command: {command.strip()}")
-        blocks.append("\n".join(lines))
-    running = sum(1 for r in rows if r.state == "running")
-    waiting = sum(1 for r in rows if r.state == "waiting")
-    blocks.append(f" Jobs: {len(rows)} Running: {running} Waiting: {waiting}")
-    return printable("\n".join(blocks))
+        yield printable("\n".join(lines))
+    yield f" Jobs: {jobs} Running: {running} Waiting: {waiting}"
 
 
 def _value(v: Any) -> str:

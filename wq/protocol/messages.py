@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -327,22 +328,42 @@ def tagged(frame: dict[str, Any], tag: str, classes: dict[str, type[Any]], what:
 def checked(cls: type[Any], frame: dict[str, Any], kind: str) -> Any:
     """An instance of the dataclass `cls` from a frame's fields, each checked
     against its type; ProtocolError (naming `kind`) if one does not fit."""
-    hints = _hints(cls)
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in frame:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ProtocolError(f"{kind}: missing field {f.name!r}")
+    for name, required, nested, fits in _plan(cls):
+        if name not in frame:
+            if required:
+                raise ProtocolError(f"{kind}: missing field {name!r}")
             continue
-        value, hint = frame[f.name], hints[f.name]
-        nested = _nested(hint)
+        value = frame[name]
         if nested is not None:          # rows in a reply: each checked, and built
-            values[f.name] = _build(value, nested, f"{kind}.{f.name}")
+            values[name] = _build(value, nested, f"{kind}.{name}")
             continue
-        if not _fits(value, hint):
-            raise ProtocolError(f"{kind}: field {f.name!r} has the wrong type")
-        values[f.name] = value
+        if not fits(value):
+            raise ProtocolError(f"{kind}: field {name!r} has the wrong type")
+        values[name] = value
     return cls(**values)
+
+
+#: per field of a message class: its name, whether it must be there, the
+#: messages it holds (_nested) or else the check of its value
+Plan = list[tuple[str, bool, "tuple[type[Any], bool, bool] | None", Callable[[Any], bool]]]
+_PLANS: dict[type[Any], Plan] = {}
+
+
+def _plan(cls: type[Any]) -> Plan:
+    """How to check a message class's fields, worked out once per class (a listing
+    of a million rows checks each of them)."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        plan = []
+        for f in dataclasses.fields(cls):
+            required = f.default is dataclasses.MISSING \
+                and f.default_factory is dataclasses.MISSING
+            nested = _nested(hints[f.name])
+            plan.append((f.name, required, nested, _check_of(hints[f.name])))
+        _PLANS[cls] = plan
+    return plan
 
 
 def _nested(hint: Any) -> tuple[type[Any], bool, bool] | None:
@@ -374,32 +395,29 @@ def _build(value: Any, nested: tuple[type[Any], bool, bool], kind: str) -> Any:
     return checked(cls, value, kind)
 
 
-_HINTS: dict[type[Any], dict[str, Any]] = {}
-
-
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    """A message class's field types, worked out once."""
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _fits(value: Any, hint: Any) -> bool:
+def _check_of(hint: Any) -> Callable[[Any], bool]:
+    """Whether a value fits the type `hint`, as a function (made once per field)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, h) for h in typing.get_args(hint))
+        parts = [_check_of(h) for h in typing.get_args(hint)]
+        if len(parts) == 2 and type(None) in typing.get_args(hint):
+            other = parts[0] if typing.get_args(hint)[1] is type(None) else parts[1]
+            return lambda value: value is None or other(value)
+        return lambda value: any(fits(value) for fits in parts)
     if hint is type(None):
-        return value is None
+        return lambda value: value is None
     if origin is list:
         (inner,) = typing.get_args(hint)
-        return isinstance(value, list) and all(_fits(v, inner) for v in value)
+        each = _check_of(inner)
+        return lambda value: isinstance(value, list) and all(each(v) for v in value)
     if origin is dict:
-        return isinstance(value, dict)
+        return lambda value: isinstance(value, dict)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT
+        return lambda value: (isinstance(value, int) and not isinstance(value, bool)
+                              and abs(value) <= MAX_INT)
     if hint is float:
-        return (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and abs(value) <= MAX_INT)
+        return lambda value: (isinstance(value, (int, float)) and not isinstance(value, bool)
+                              and abs(value) <= MAX_INT)
     if hint is Any:
-        return True
-    return isinstance(value, hint)
+        return lambda value: True
+    return lambda value: isinstance(value, hint)

@@ -25,20 +25,32 @@ class Row:
 
     def to_frame(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):   # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            if f.default is dataclasses.MISSING or value != f.default:
+        for name, default in _fields(type(self)):
+            value = getattr(self, name)
+            if default is dataclasses.MISSING or value != default:
                 if isinstance(value, Row):
                     value = value.to_frame()
                 elif isinstance(value, list) and value and isinstance(value[0], Row):
                     value = [v.to_frame() for v in value]
-                out[f.name] = value
+                out[name] = value
         return out
 
     @classmethod
     def from_frame(cls, frame: dict[str, Any]) -> Self:
         row: Self = checked(cls, frame, cls.__name__)
         return row
+
+
+_FIELDS: dict[type[Row], list[tuple[str, Any]]] = {}
+
+
+def _fields(cls: type[Row]) -> list[tuple[str, Any]]:
+    """A row class's fields and their defaults, worked out once per class."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = [(f.name, f.default)
+                                for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    return found
 
 
 @dataclass(frozen=True, slots=True)
