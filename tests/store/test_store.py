@@ -166,20 +166,60 @@ def test_the_store_refuses_a_move_the_transition_table_forbids(tmp_path):
     assert [k for _, k, _ in s.events(a.id)] == ["submitted", "rm"]
 
 
-def test_a_checkpoint_truncates_the_wal(tmp_path):
+def _forgotten_array(path, tasks=5000):
+    """A store with an array of `tasks` tasks, ended and then forgotten."""
+    s = Store(str(path))
+    jobs = s.add_array("ann", spec("x" * 500), 1.0, [(i, None) for i in range(1, tasks + 1)],
+                       None)
+    s.update_many([j.id for j in jobs], JobState.CANCELLED, 2.0, "removed", 2.0, "cancelled")
+    assert s.prune(3.0, [JobState.CANCELLED])[0] == tasks
+    return s
+
+
+def test_a_big_removal_gives_its_space_back_to_the_disk(tmp_path):
     import os
 
-    s = Store(str(tmp_path / "wq.db"))
-    jobs = s.add_array("ann", spec("x"), 1.0, [(i, None) for i in range(1, 5001)], None)
-    s.update_many([j.id for j in jobs], JobState.CANCELLED, 2.0, "removed", 2.0, "cancelled")
-    assert os.path.getsize(tmp_path / "wq.db-wal") > 100_000
+    db = tmp_path / "wq.db"
+    s = _forgotten_array(db)
+    s.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = os.path.getsize(db)
+    assert s.db.execute("PRAGMA freelist_count").fetchone()[0] > 100
     s.begin()
-    s.checkpoint()                          # not inside a transaction: later
+    s.reclaim()                             # not inside a transaction: later
     s.commit()
-    assert os.path.getsize(tmp_path / "wq.db-wal") > 100_000
-    s.checkpoint()
+    assert os.path.getsize(db) == before
+    s.reclaim()
+    assert s.db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert os.path.getsize(db) < before / 4
     assert os.path.getsize(tmp_path / "wq.db-wal") == 0
-    assert len(s.select(1, 1, None)) == 5000
+    assert s.select(1, 1, None) == []
+
+
+def test_the_checkpointer_thread_gives_the_space_back_when_the_server_has_one(tmp_path):
+    import os
+
+    db = tmp_path / "wq.db"
+    s = _forgotten_array(db)
+    s.manual_checkpoints()
+    try:
+        s.reclaim()
+        assert s._checkpointer.reclaimed.wait(30)
+        assert s.db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+        assert os.path.getsize(tmp_path / "wq.db-wal") == 0
+    finally:
+        s.close()
+
+
+def test_a_store_made_before_incremental_vacuum_is_rewritten_once_in_that_mode(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "wq.db"
+    old = sqlite3.connect(db)
+    old.execute("CREATE TABLE t (x)")              # (auto_vacuum is fixed from here on)
+    old.close()
+    s = Store(str(db))
+    assert s.db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2       # incremental
+    s.close()
 
 
 def test_jobs_are_built_in_the_field_order_the_store_assumes():

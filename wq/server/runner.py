@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 FOLLOW_DRAIN = 10.0       # seconds to let a job's output reach its watchers after it ends
 REMOVE_CHUNK = 1000       # jobs removed (node directories deleted) at a time
 STEP = 0.01               # seconds a big request holds the event loop at a time
-BIG_REMOVAL = 10_000      # jobs removed at once after which the WAL is truncated
+BIG_REMOVAL = 10_000      # jobs removed at once after which their space goes back
 PAUSE = 0.002             # seconds of the event loop other work gets between two steps
 LOAD_PAGE = 5_000         # waiting jobs loaded per step at start
 LONG_LIVED = 5_000        # jobs taken in at once after which long_lived() is called
@@ -165,9 +165,9 @@ class Runner:
         finally:
             if many:
                 self.feed(fx.Pause(arrays, False))
-        if len(jobs) >= BIG_REMOVAL:     # give the WAL's space back
+        if len(jobs) >= BIG_REMOVAL:     # give the WAL's space back, and the rows'
             self.commit()
-            self.store.checkpoint()
+            self.store.reclaim()
         for outcome in await asyncio.gather(*kills, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 log.warning("kill failed: %s", outcome)
@@ -578,7 +578,7 @@ class Runner:
                 break
             await pause()
         if count:
-            self.store.checkpoint()             # the forgotten rows' space, back on disk
+            self.store.reclaim()                # the forgotten rows' space, back on disk
         return count, await self.remove_dirs(instances)
 
     async def remove_dirs(self, instances: Iterable[Instance]) -> list[str]:

@@ -21,7 +21,7 @@ from wq.errors import WqError
 from wq.model import Instance, Job, JobId, JobSpec, JobState, Limits, Placement
 from wq.parsing import arrays
 from wq.parsing.selectors import Tasks
-from wq.store.checkpointer import Checkpointer
+from wq.store.checkpointer import Checkpointer, give_back
 from wq.store.schema import MIGRATIONS
 from wq.store.syncer import Syncer
 
@@ -54,12 +54,23 @@ class Store:
         self.generation = 0      # commits so far (what a Syncer counts)
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._incremental_vacuum()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA busy_timeout=5000")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise WqError(f"{path}: cannot open the wq database: {exc}") from None
+
+    def _incremental_vacuum(self) -> None:
+        """Pages freed by removals can be given back to the disk (`reclaim`): set
+        before anything is written in a new database; an older one is rewritten
+        once (VACUUM: seconds for a big one, at the start of a server)."""
+        if self.db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return
+        self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        if self.db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            self.db.execute("VACUUM")
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -114,11 +125,13 @@ class Store:
         """Commits become durable later, from the syncer's thread."""
         return self._syncer is not None
 
-    def checkpoint(self) -> None:
-        """Fold the WAL into the database and truncate it (after a big removal, the
-        WAL would otherwise keep its size on disk). Outside any transaction."""
-        if not self.in_batch:
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    def reclaim(self) -> None:
+        """After a big removal: give the pages it freed back to the disk, from the
+        checkpointer's thread (here, without one), and the WAL's space too."""
+        if self._checkpointer is not None:
+            self._checkpointer.reclaim()
+        elif not self.in_batch:
+            give_back(self.db)
 
     @property
     def in_batch(self) -> bool:
