@@ -60,10 +60,14 @@ CASES = [
     # real Slurm sends --signal at its pass every 30 s: their jobs start at once)
     Case("wait", ("--wait",), "exit 2"),
     # (a real slurmstepd follows the signal with CONT, and writes an error into
-    # the output when the shell is gone by then: the traps linger a little)
+    # the output when the shell is gone by then: the traps linger a little. It
+    # signals a step's processes one by one, in no set order: had the step's
+    # `sleep` not ignored USR1, its death could end the shell's wait first; and
+    # the step lasts as long as the `sleep` holds its output, so the trap kills it)
     Case("signal ahead of the limit to the steps", ("-t", "1", "--signal=USR1@55"),
-         "srun sh -c 'sleep 100 & trap \"echo step got; sleep 0.5; exit 0\" USR1; wait; "
-         "echo no signal'; echo rc=$?"),
+         "srun sh -c 'trap \"\" USR1; sleep 100 & s=$!; "
+         "trap \"echo step got; kill $s; sleep 0.5; exit 0\" USR1; wait; echo no signal'; "
+         "echo rc=$?"),
     Case("signal ahead of the limit to the batch shell", ("-t", "1", "--signal=B:USR1@55"),
          "sleep 100 & s=$!; trap 'echo batch got; kill $s; sleep 0.5; exit 0' USR1; wait; "
          "echo no signal"),
