@@ -44,6 +44,19 @@ def sizes(server: WqServer) -> str:
             f"server RSS {rss / 2**20:6.1f} MB")
 
 
+def settled(server: WqServer, timeout: float = 60.0) -> str:
+    """`sizes` once the server has given back what a removal freed (its files
+    and its memory, off the event loop, after the answer): unchanged for 2 s."""
+    last, deadline = sizes(server), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(2.0)
+        now = sizes(server)
+        if now == last:
+            break
+        last = now
+    return last
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=100_000)
@@ -76,9 +89,9 @@ def main() -> None:
                      f" slowest {max(stats):.0f} ms"))
         rows.append((f"{args.jobs} queued", sizes(server)))
         server.wq("rm", "all", timeout=600)
-        rows.append(("after wq rm all", sizes(server)))
+        rows.append(("after wq rm all", settled(server)))
         server.wq("clean", timeout=600)
-        rows.append(("after wq clean", sizes(server)))
+        rows.append(("after wq clean", settled(server)))
     finally:
         server.stop()
     env_bytes = len("".join(k + v for k, v in env.items()))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import ctypes
 import dataclasses
 import functools
 import gc
@@ -57,6 +58,7 @@ PAUSE = 0.002             # seconds of the event loop other work gets between tw
 LOAD_PAGE = 5_000         # waiting jobs loaded per step at start
 LONG_LIVED = 5_000        # jobs taken in at once after which long_lived() is called
 SUMMARY = 5.0             # seconds between the log's lines of jobs started and ended
+MEMORY_BACK = 1.0         # seconds after a big removal (its answer sent) to return the heap
 
 
 class Runner:
@@ -165,9 +167,11 @@ class Runner:
         finally:
             if many:
                 self.feed(fx.Pause(arrays, False))
-        if len(jobs) >= BIG_REMOVAL:     # give the WAL's space back, and the rows'
+        if len(jobs) >= BIG_REMOVAL:     # give the WAL's space back, the rows', the heap's
             self.commit()
             self.store.reclaim()
+            self.engine.compact()
+            asyncio.get_running_loop().call_later(MEMORY_BACK, give_memory_back)
         for outcome in await asyncio.gather(*kills, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 log.warning("kill failed: %s", outcome)
@@ -579,6 +583,8 @@ class Runner:
             await pause()
         if count:
             self.store.reclaim()                # the forgotten rows' space, back on disk
+            if count >= BIG_REMOVAL:
+                asyncio.get_running_loop().call_later(MEMORY_BACK, give_memory_back)
         return count, await self.remove_dirs(instances)
 
     async def remove_dirs(self, instances: Iterable[Instance]) -> list[str]:
@@ -702,6 +708,15 @@ async def pause() -> None:
     a moment, long enough for a request being read, answered and followed by the
     client's next one (a few round trips of a local socket), or a job end."""
     await asyncio.sleep(PAUSE)
+
+
+def give_memory_back() -> None:
+    """Return to the system the heap a big removal freed: glibc's malloc keeps
+    freed memory for reuse, and after a million jobs went the server would stay
+    hundreds of MB large."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def long_lived() -> None:

@@ -955,6 +955,18 @@ class Engine:
             self.running_in[number] -= 1
             self._vacate(job)
 
+    def compact(self) -> None:
+        """After many jobs went: the tables kept per job are made afresh at their
+        size now (a dict keeps the room of the most it ever held)."""
+        self.jobs = dict(self.jobs)
+        self.running = dict(self.running)
+        self.current = dict(self.current)
+        self.blocked = dict(self.blocked)
+        self.watched = Counter(self.watched)
+        self._told = dict(self._told)
+        self.active_in = Counter(self.active_in)
+        self.running_in = Counter(self.running_in)
+
     def _occupy(self, job: Job) -> None:
         """A running job holds its placement: taken from the view and counted in its
         user's usage."""
