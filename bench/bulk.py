@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from bench.harness import write_table  # noqa: E402
+from bench.harness import settled, write_table  # noqa: E402
 from tests.integration.sshd import WqServer  # noqa: E402
 from wq.client import Client  # noqa: E402
 from wq.errors import WqError  # noqa: E402
@@ -142,14 +143,21 @@ def main() -> None:
             rss = psutil.Process(server.proc.pid).memory_info().rss / 2**20
             rows.append((f"server RSS, {size} queued", f"{rss:9.1f} MB"))
             listing = Path(tmp) / "listing.json"
+            cpu = psutil.Process(server.proc.pid).cpu_times()
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
             with peak_rss(server.proc.pid) as peak, stat_loop(server.socket) as stats, \
                     listing.open("w") as out:
                 took, result = timed(lambda: subprocess.run(
                     [sys.executable, "-m", "wq", "ls", "-e", "--json"], env=server.env,
                     stdout=out, stderr=subprocess.PIPE, text=True, timeout=900))
+            after = psutil.Process(server.proc.pid).cpu_times()
+            client = resource.getrusage(resource.RUSAGE_CHILDREN)
             assert result.returncode == 0, result.stderr
             assert listing.stat().st_size > 100 * args.tasks
             rows.append((f"wq ls -e --json, {size} queued", f"{took:9.1f} ms"))
+            rows.append(("  CPU: server, client", "{:9.1f} s, {:.1f} s".format(
+                after.user + after.system - cpu.user - cpu.system,
+                client.ru_utime + client.ru_stime - children.ru_utime - children.ru_stime)))
             rows.append(("  stat meanwhile", spread(stats)))
             rows.append(("  server peak RSS meanwhile", f"{peak[0]:9.1f} MB"))
             server.stop()
@@ -173,6 +181,7 @@ def main() -> None:
                 took, result = timed(lambda: server.wq("clean", timeout=900))
             assert result.returncode == 0, result.stderr
             rows.append((f"wq clean of the {size} cancelled tasks", f"{took:9.1f} ms"))
+            rows.append(("  then, once given back", settled(server)))
             rows.append(("  stat meanwhile", spread(stats)))
         finally:
             server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -10,6 +11,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
@@ -119,3 +122,25 @@ def write_table(head: str, rows: list[tuple[str, str]], out: Path | None) -> Non
     print(table)
     if out:
         out.write_text(table + "\n")
+
+
+def sizes(server: WqServer) -> str:
+    assert server.proc is not None
+    db, wal = (os.path.getsize(f"{server.state}/{name}") if os.path.exists(
+        f"{server.state}/{name}") else 0 for name in ("wq.db", "wq.db-wal"))
+    rss = psutil.Process(server.proc.pid).memory_info().rss
+    return (f"database {db / 2**20:6.1f} MB (+ WAL {wal / 2**20:5.1f} MB), "
+            f"server RSS {rss / 2**20:6.1f} MB")
+
+
+def settled(server: WqServer, timeout: float = 60.0) -> str:
+    """`sizes` once the server has given back what a removal freed (its files
+    and its memory, off the event loop, after the answer): unchanged for 2 s."""
+    last, deadline = sizes(server), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(2.0)
+        now = sizes(server)
+        if now == last:
+            break
+        last = now
+    return last

@@ -18,43 +18,18 @@ Every figure is wall-clock on this machine.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from bench.bulk import NOWHERE, stat_loop  # noqa: E402
-from bench.harness import realistic_env, write_table  # noqa: E402
+from bench.harness import realistic_env, settled, sizes, write_table  # noqa: E402
 from tests.integration.sshd import WqServer  # noqa: E402
 import wq  # noqa: E402
-
-
-def sizes(server: WqServer) -> str:
-    assert server.proc is not None
-    db, wal = (os.path.getsize(f"{server.state}/{name}") if os.path.exists(
-        f"{server.state}/{name}") else 0 for name in ("wq.db", "wq.db-wal"))
-    rss = psutil.Process(server.proc.pid).memory_info().rss
-    return (f"database {db / 2**20:6.1f} MB (+ WAL {wal / 2**20:5.1f} MB), "
-            f"server RSS {rss / 2**20:6.1f} MB")
-
-
-def settled(server: WqServer, timeout: float = 60.0) -> str:
-    """`sizes` once the server has given back what a removal freed (its files
-    and its memory, off the event loop, after the answer): unchanged for 2 s."""
-    last, deadline = sizes(server), time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(2.0)
-        now = sizes(server)
-        if now == last:
-            break
-        last = now
-    return last
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ def spec_to_dict(spec: JobSpec, *, env: bool = True) -> dict[str, Any]:
     """The spec as JSON-able data; without its environment when not `env` (the
     store keeps environments apart, each once)."""
     return {"command": spec.command, "cwd": spec.cwd, **({"env": dict(spec.env)} if env else {}),
-            "requirements": dict(_requirements_dict(spec.requirements)),
+            "requirements": requirements_to_dict(spec.requirements),
             "stdout": spec.stdout, "stderr": spec.stderr, "interactive": spec.interactive,
             "stdin": spec.stdin,
             **({} if not spec.after else {"after": deps.to_strings(spec.after)}),
@@ -179,6 +179,11 @@ def _read_requirements(text: str, source: str) -> Requirements:
 
 #: requirements.to_dict, once for each of the few that recur (callers copy it)
 _requirements_dict = functools.lru_cache(maxsize=1024)(requirements.to_dict)
+
+
+def requirements_to_dict(req: Requirements) -> dict[str, Any]:
+    """A job's requirements as JSON-able data (worked out once per kind of job)."""
+    return dict(_requirements_dict(req))
 
 
 @functools.lru_cache(maxsize=1024)

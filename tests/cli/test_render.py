@@ -114,11 +114,13 @@ def test_interactive_jobs_show_as_I_while_they_run():
 @given(st.lists(st.dictionaries(st.text(max_size=5), st.one_of(
     st.none(), st.integers(), st.text(max_size=10), st.lists(st.integers(), max_size=3),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)), max_size=4), max_size=5))
-def test_json_list_in_pieces_is_json_dumps(items):
+def test_json_list_in_pieces_is_the_list_an_item_a_line(items):
     import json
 
     from wq.cli.render import json_list
-    assert "".join(json_list(iter(items))) == json.dumps(items, indent=1)
+    text = "".join(json_list(iter(items)))
+    assert json.loads(text) == items
+    assert len(text.splitlines()) == (len(items) + 2 if items else 1)
 
 
 HOSTILE_NAME = "\x1b]0;pwned\x07\x1b[2J\u202eevil"

@@ -350,11 +350,13 @@ def users(rows: Sequence[UserRow]) -> str:
 
 
 def json_list(items: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """`json.dumps(list(items), indent=1)` in pieces, one item at a time, so a
-    listing of any length prints without being held whole."""
+    """A JSON list of `items`, one on a line, in pieces of BATCH items, so a
+    listing of any length prints without being held whole (and with the C
+    encoder: indenting would take json's Python one, 30 us an item)."""
+    items = iter(items)
     first = True
-    for item in items:
-        body = json.dumps(item, indent=1).replace("\n", "\n ")
+    while batch := list(itertools.islice(items, BATCH)):
+        body = ",\n ".join(json.dumps(item, separators=(", ", ": ")) for item in batch)
         yield ("[\n " if first else ",\n ") + body
         first = False
     yield "[]" if first else "\n]"

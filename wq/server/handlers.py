@@ -480,15 +480,14 @@ class Handlers:
                 more["reason"] = reasons[kind]
         if req.full:
             more.update(hosts=list(job.placement.hosts) if job.placement else [],
-                        requirements=codec.spec_to_dict(job.spec)["requirements"])
+                        requirements=codec.requirements_to_dict(job.spec.requirements))
             if job.spec.slurm is not None:
                 more["slurm"] = self._slurm_facts(job)
             if details:
                 more.update(command=job.spec.command, cwd=job.spec.cwd)
         if not details:
             more["reason"] = public(more.get("reason", job.reason))
-        row = _row(job)
-        return dataclasses.replace(row, **more) if more else row
+        return _row(job, **more)
 
     def _slurm_facts(self, job: Job) -> dict[str, Any]:
         """What Slurm's commands show of a job of sbatch's: what it was asked
@@ -1058,13 +1057,16 @@ def _array_row(first: JobRow, number: int, counts: dict[str, int],
         tasks=sum(counts.values()))
 
 
-def _row(job: Job) -> JobRow:
+def _row(job: Job, **more: Any) -> JobRow:
+    """A job's row: its own fields, and `more` (JobRow's optional ones, or a
+    reason of the listing's) in one go."""
     p = job.placement
-    return JobRow(job.label, job.number or job.id, job.task, job.user, job.state.value,
-                  priority_name(job.spec.requirements.priority),
-                  p.cores if p else None, len(p.slices) if p else None,
-                  p.first_host if p else None, job.submitted, job.started, job.ended,
-                  job.exit_code, job.name, job.reason, job.instance)
+    return JobRow(id=job.label, number=job.number or job.id, task=job.task, user=job.user,
+                  state=job.state.value, pri=priority_name(job.spec.requirements.priority),
+                  nc=p.cores if p else None, nh=len(p.slices) if p else None,
+                  host0=p.first_host if p else None, submitted=job.submitted,
+                  started=job.started, ended=job.ended, exit=job.exit_code, name=job.name,
+                  instance=job.instance, **{"reason": job.reason, **more})
 
 
 def _env_of(frame: Any, envs: list[codec.Env]) -> codec.Env | None:
