@@ -181,8 +181,8 @@ def main() -> None:
                 took, result = timed(lambda: server.wq("clean", timeout=900))
             assert result.returncode == 0, result.stderr
             rows.append((f"wq clean of the {size} cancelled tasks", f"{took:9.1f} ms"))
-            rows.append(("  then, once given back", settled(server)))
             rows.append(("  stat meanwhile", spread(stats)))
+            rows.append(("  then, once given back", settled(server)))
         finally:
             server.stop()
     write_table(f"wq with big requests: one {size}-task array, nothing running", rows,

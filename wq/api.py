@@ -31,8 +31,9 @@ from wq.model import After, JobSpec, Mode, Requirements
 from wq.parsing import deps, requirements as reqs
 from wq.parsing import units
 from wq.protocol import messages as m
-from wq.protocol.replies import (Accepted, AcceptedMany, JobRow, Listing, LogReply, Removed,
-                                 RemoveRow, StatusReply, StatusRow)
+from wq.protocol.replies import (AcceptedMany, JobRow, Listing, LogReply, Removed, RemoveRow,
+                                 StatusReply, StatusRow)
+from wq.protocol.rows import Accepted
 
 __all__ = ["Client", "JobRow", "StatusRow", "RemoveRow", "LogReply"]
 

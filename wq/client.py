@@ -23,7 +23,7 @@ from wq import __version__, clientconfig, trust
 from wq.errors import ClientError, ServerError, ServerLost, ServerNotRunning, WqError
 from wq.protocol import framing
 from wq.protocol import messages as m
-from wq.protocol.replies import HelloReply, Row
+from wq.protocol.rows import HelloReply, Row
 
 if TYPE_CHECKING:
     from wq.protocol.events import Event

@@ -4,10 +4,10 @@
 import pytest
 
 from wq.errors import ProtocolError
-from wq.protocol.replies import (Accepted, Cleaned, Done, EventRow, HostRow, InfoPage,
-                                 InstanceRow, JobInfo, JobRow, LimitReply, Listing, LogReply,
-                                 NodeReply, Refreshed, Removed, RemoveRow, StatReply, UserRow,
-                                 UsersPage)
+from wq.protocol.replies import (Cleaned, Done, EventRow, HostRow, InfoPage, InstanceRow,
+                                 JobInfo, JobRow, LimitReply, Listing, LogReply, NodeReply,
+                                 Refreshed, Removed, RemoveRow, StatReply, UserRow, UsersPage)
+from wq.protocol.rows import Accepted
 
 BASE = {"id": "12", "number": 12, "task": None, "user": "ann", "state": "waiting",
         "pri": "med", "nc": None, "nh": None, "host0": None, "submitted": 1.0,

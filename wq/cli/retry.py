@@ -9,7 +9,8 @@ import click
 from wq.cli import complete
 from wq.client import Client
 from wq.protocol import messages as m
-from wq.protocol.replies import Accepted, Signed
+from wq.protocol.replies import Signed
+from wq.protocol.rows import Accepted
 
 
 def rerun(socket_path: str | None, job: str, states: tuple[str, ...], batch: bool) -> None:

@@ -19,7 +19,7 @@ from wq.parsing.arrays import MAX_TASK_ID
 from wq.parsing.requirements import MAX_RETRIES
 from wq.parsing.units import MAX_COUNT as MAX_CORES
 from wq.protocol import messages as m
-from wq.protocol.replies import Accepted
+from wq.protocol.rows import Accepted
 
 def build_spec(command: str | None, jobfile: str | None, require: str | None,
                stdout: str | None, stderr: str | None, *, interactive_flag: bool = False,

@@ -33,9 +33,9 @@ from wq.parsing import cluster as cluster_file
 from wq.parsing.units import format_duration
 from wq.protocol import events
 from wq.protocol import messages as m
-from wq.protocol.replies import (Accepted, AcceptedMany, Done, EventRow, HelloReply, InfoPage,
-                                 InstanceRow, JobInfo, Listing, Refreshed, Row, Stopping,
-                                 UsersPage)
+from wq.protocol.replies import (AcceptedMany, Done, EventRow, InfoPage, InstanceRow, JobInfo,
+                                 Listing, Refreshed, Stopping, UsersPage)
+from wq.protocol.rows import Accepted, HelloReply, Row
 from wq.server.effects import (ArrayClientGone, ClientGone, LauncherGone, LauncherSettled,
                                LauncherUp, Loaded, SessionEnded, SetCluster, WorkflowGone)
 from wq.server.filesystems import network_filesystem

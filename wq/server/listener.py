@@ -32,7 +32,7 @@ from wq import trust
 from wq.errors import FrameError, ProtocolError, WqError
 from wq.protocol import framing
 from wq.protocol import messages as m
-from wq.protocol.replies import HelloReply
+from wq.protocol.rows import HelloReply
 from wq.server.lab import Members
 
 log = logging.getLogger(__name__)

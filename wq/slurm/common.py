@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from wq.errors import WqError
-from wq.protocol.replies import JobRow
+
+if TYPE_CHECKING:       # (the replies' classes take a while to make: sbatch needs none)
+    from wq.protocol.replies import JobRow
 
 
 class SlurmError(WqError):

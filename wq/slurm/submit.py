@@ -18,7 +18,7 @@ def sbatch(args: list[str]) -> int:
     from wq.model import JobSpec
     from wq.parsing import arrays, script, textfile
     from wq.protocol import messages as m
-    from wq.protocol.replies import Accepted
+    from wq.protocol.rows import Accepted
     from wq import codec
     from wq.slurm import sbatch as options
 
@@ -241,7 +241,7 @@ def _attached(batch: Any, command: list[str], pty: bool) -> int:
     from wq.client import Client
     from wq.model import JobSpec
     from wq.protocol import messages as m
-    from wq.protocol.replies import Accepted
+    from wq.protocol.rows import Accepted
 
     if batch.ignored and not batch.quiet:
         print(f"srun: warning: ignored by wq: {', '.join(batch.ignored)}", file=sys.stderr)
