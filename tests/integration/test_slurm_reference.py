@@ -336,13 +336,21 @@ class Side:
             name = str(path.relative_to(where)).replace(job, "J") if job else path.name
             files[name] = "\n".join(re.sub(r"\bnode\d+", "nodeN",    # (each scheduler's choice)
                                             line.replace(str(where), "DIR")) for line in lines
-                                    if not line.startswith("SLURM_"))
+                                    if not line.startswith("SLURM_")
+                                    and not STEP_RETRY.match(line))
         state = ""
         if job:
             shown = self.run("scontrol", "show", "job", job.split("_")[0], cwd=where).stdout
             state = " ".join(sorted(set(re.findall(r"(?:JobState|ExitCode|TimeLimit)=\S+",
                                                    shown))))
         return Observed(sbatch, env, files, state)
+
+
+#: a real srun's word that it waits for the resources of the job's last step,
+#: which slurmd frees a moment after that step ended (seen under load), and then
+#: that it has them: a pause of Slurm's own, never part of what a job sees
+STEP_RETRY = re.compile(r"srun: (Job \d+ step creation temporarily disabled, retrying"
+                        r"|Step created for job \d+$)")
 
 
 def normalize(env: dict[str, str], job: str, where: Path) -> dict[str, str]:
