@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from bench.harness import write_table  # noqa: E402
 from tests.integration.sshd import WqServer  # noqa: E402
-from tests.integration.users import unix_users  # noqa: E402
+from tests.integration.users import members_venv, unix_users  # noqa: E402
 
 NOWHERE = ("hosts:\n  - {name: nowhere, address: 127.0.0.9, port: 9, cores: 4,"
            " connect_timeout: 1}\n")
@@ -126,7 +126,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="wq-attack-", dir="/tmp"))
     base.chmod(0o755)
     socket = str(base / "sock" / "lab.sock")
-    with unix_users("mallory", "carol") as users:
+    with members_venv() as python, unix_users(python, "mallory", "carol") as users:
         mallory, carol = users["mallory"], users["carol"]
         cluster = base / "cluster.yaml"
         cluster.write_text(NOWHERE + f"lab:\n  socket: {socket}\n"

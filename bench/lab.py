@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from bench.harness import write_table  # noqa: E402
 from tests.integration.conftest import cluster_yaml  # noqa: E402
 from tests.integration.sshd import Keys, SshHost, WqServer  # noqa: E402
-from tests.integration.users import UnixUser, give_ssh, unix_users  # noqa: E402
+from tests.integration.users import UnixUser, give_ssh, members_venv, unix_users  # noqa: E402
 
 
 def cpu(pid: int) -> float:
@@ -67,7 +67,7 @@ def main() -> None:
     hosts = [SshHost(f"node{i}", f"127.0.0.{40 + i}", root / f"node{i}", keys,
                      user_keys=shared / "keys") for i in range(1, args.hosts + 1)]
     rows: list[tuple[str, str]] = []
-    with unix_users("member") as made:
+    with members_venv() as python, unix_users(python, "member") as made:
         member = made["member"]
         server = None
         try:

@@ -18,6 +18,7 @@ Every figure is wall-clock on this machine.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -69,6 +70,7 @@ def main() -> None:
         rows.append(("after wq clean", settled(server)))
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
     env_bytes = len("".join(k + v for k, v in env.items()))
     write_table(f"many separate jobs through the Python API, a {env_bytes}-byte environment "
                 "each, one unreachable host", rows, args.out)

@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,17 +140,25 @@ class UnixUser:
 
     def kill_all(self) -> None:
         """End every process of this user: all of them were started by the tests."""
-        import psutil
         for proc in self.procs:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 9)
-        for process in psutil.process_iter(["uids"]):
-            with contextlib.suppress(psutil.Error):
-                if process.info["uids"] and process.info["uids"].real == self.uid:
-                    process.kill()
+        _kill_uid(self.uid)
         for proc in self.procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(10)
+
+
+def _kill_uid(uid: int) -> None:
+    """KILL every process of `uid`, and wait until they are gone (userdel refuses
+    a user with a process left)."""
+    theirs = []
+    for process in psutil.process_iter(["uids"]):
+        with contextlib.suppress(psutil.Error):
+            if process.info["uids"] and process.info["uids"].real == uid:
+                process.kill()
+                theirs.append(process)
+    psutil.wait_procs(theirs, timeout=10)
 
 
 def give_ssh(user: UnixUser, user_keys: Path, hosts: list[tuple[str, str, int, str]]) -> None:
@@ -189,6 +199,25 @@ def members_venv() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _userdel(name: str) -> None:
+    done = subprocess.run(["userdel", name], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        print(f"could not remove test user {name}: {done.stderr.strip()}", file=sys.stderr)
+
+
+def forget_stale_users() -> None:
+    """Remove the users a killed run of the tests left (wqt<pid><role>, that pid
+    gone): its `finally` never ran."""
+    for entry in pwd.getpwall():
+        match = re.fullmatch(r"wqt(\d+)[a-z]+", entry.pw_name)
+        if match is None or psutil.pid_exists(int(match[1])):
+            continue
+        _kill_uid(entry.pw_uid)
+        _userdel(entry.pw_name)
+        shutil.rmtree(f"/tmp/wq-{entry.pw_uid}", ignore_errors=True)
+
+
 @contextlib.contextmanager
 def unix_users(python: str, *roles: str) -> Iterator[dict[str, UnixUser]]:
     """Create one user per role (names wqt<pid><role>), each running wq with
@@ -196,6 +225,7 @@ def unix_users(python: str, *roles: str) -> Iterator[dict[str, UnixUser]]:
     why = unavailable()
     if why is not None:
         pytest.skip(why)
+    forget_stale_users()
     base = Path(tempfile.mkdtemp(prefix="wq-users-", dir="/tmp"))
     base.chmod(0o755)
     made: list[UnixUser] = []
@@ -219,8 +249,7 @@ def unix_users(python: str, *roles: str) -> Iterator[dict[str, UnixUser]]:
         for user in made:
             user.kill_all()
         for user in made:
-            subprocess.run(["userdel", user.name], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+            _userdel(user.name)
             shutil.rmtree(f"/tmp/wq-{user.uid}", ignore_errors=True)
             user.leave_lab()
         if not had_etc:
