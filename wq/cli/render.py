@@ -58,23 +58,29 @@ BATCH = 1000
 
 
 def _columns(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> list[str]:
-    return [line for chunk in _column_chunks(rows, right) for line in chunk.split("\n")]
+    return [line for batch in _aligned(rows, right) for line in batch]
 
 
 def _column_chunks(rows: Iterable[Sequence[str]], right: frozenset[int] = frozenset()
                    ) -> Iterator[str]:
-    """Rows as aligned lines, BATCH at a time, each batch a chunk of lines: each
-    column as wide as its widest cell so far (a listing of at most BATCH rows is
-    aligned throughout; a longer one widens where a later batch needs it)."""
+    """`_aligned`, each batch as one chunk of lines."""
+    return ("\n".join(batch) for batch in _aligned(rows, right))
+
+
+def _aligned(rows: Iterable[Sequence[str]], right: frozenset[int] = frozenset()
+             ) -> Iterator[list[str]]:
+    """Rows as aligned lines, BATCH at a time: each column as wide as its widest
+    cell so far (a listing of at most BATCH rows is aligned throughout; a longer
+    one widens where a later batch needs it)."""
     widths: list[int] = []
     rows = iter(rows)
     while batch := [[printable(c) for c in r] for r in itertools.islice(rows, BATCH)]:
         widths = [max(len(r[i]) for r in batch) for i in range(len(batch[0]))] \
             if not widths else [max(w, *(len(r[i]) for r in batch))
                                 for i, w in enumerate(widths)]
-        yield "\n".join(" " + " ".join(c.rjust(w) if i in right else c.ljust(w)
-                                         for i, (c, w) in enumerate(zip(r, widths, strict=True))
-                                         ).rstrip() for r in batch)
+        yield [" " + " ".join(c.rjust(w) if i in right else c.ljust(w)
+                              for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+               for r in batch]
 
 
 def state_letter(row: JobRow) -> str:

@@ -111,7 +111,6 @@ def _with_known_hosts(opts: dict[str, Any]) -> dict[str, Any]:
 
 async def _with_ciphers(opts: dict[str, Any]) -> dict[str, Any]:
     """`opts` offering FAST_CIPHERS, unless ssh_config chose ciphers for the host."""
-    opts = _with_known_hosts(opts)
     chosen = await asyncssh.SSHClientConnectionOptions.construct(**opts)
     if list(chosen.encryption_algs) == get_default_encryption_algs():
         return {**opts, "encryption_algs": list(FAST_CIPHERS)}
@@ -206,7 +205,8 @@ class SshExecutor(helpers.HelperExecutor):
             async def connect(lost: Callable[[Exception | None], None]) -> Any:
                 try:
                     conn, _ = await asyncssh.create_connection(
-                        lambda: _Client(lost), **await _with_ciphers(connect_options(host)))
+                        lambda: _Client(lost),
+                        **await _with_ciphers(_with_known_hosts(connect_options(host))))
                     return conn
                 except asyncio.CancelledError:
                     raise

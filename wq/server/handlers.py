@@ -1066,7 +1066,7 @@ def _row(job: Job, **more: Any) -> JobRow:
                   nc=p.cores if p else None, nh=len(p.slices) if p else None,
                   host0=p.first_host if p else None, submitted=job.submitted,
                   started=job.started, ended=job.ended, exit=job.exit_code, name=job.name,
-                  instance=job.instance, **{"reason": job.reason, **more})
+                  reason=more.pop("reason", job.reason), instance=job.instance, **more)
 
 
 def _env_of(frame: Any, envs: list[codec.Env]) -> codec.Env | None:

@@ -75,11 +75,13 @@ class Checkpointer:
 def give_back(db: sqlite3.Connection) -> None:
     """Give the database's free pages back to the disk, RECLAIM_STEP at a time,
     then fold the WAL into it and truncate the WAL."""
-    while db.execute("PRAGMA freelist_count").fetchone()[0]:
-        before = db.execute("PRAGMA freelist_count").fetchone()[0]
+    free = db.execute("PRAGMA freelist_count").fetchone()[0]
+    while free:
         # (execute() would free a single page: a pragma's statement is run one
         # step at a time, and this one frees a page a step)
         db.executescript(f"PRAGMA incremental_vacuum({RECLAIM_STEP});")
-        if db.execute("PRAGMA freelist_count").fetchone()[0] >= before:
+        left = db.execute("PRAGMA freelist_count").fetchone()[0]
+        if left >= free:
             break                  # (not in incremental mode: nothing to give back)
+        free = left
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
