@@ -112,10 +112,13 @@ def test_snakemake_through_the_slurm_shims(workflow):
     assert "sbatch" in out or "SLURM" in out
 
 
+# (TERM through the Slurm shims is left out: Snakemake then waits for its jobs
+# by sacct, as in the full run above, behind its plugin's growing pause between
+# checks, which made it the suite's longest test)
 @pytest.mark.parametrize("how, sig", [
     ("profile", signal.SIGINT), ("profile", signal.SIGTERM), ("profile", signal.SIGKILL),
-    ("slurm", signal.SIGINT), ("slurm", signal.SIGTERM)],
-    ids=["profile-INT", "profile-TERM", "profile-KILL", "slurm-INT", "slurm-TERM"])
+    ("slurm", signal.SIGINT)],
+    ids=["profile-INT", "profile-TERM", "profile-KILL", "slurm-INT"])
 def test_an_interrupted_snakemake_leaves_no_job_behind(workflow, how, sig):
     """INT (Ctrl-C, to the whole process group): Snakemake cancels. TERM: it
     waits for the jobs it has submitted, then exits. KILL of Snakemake alone:
