@@ -33,6 +33,12 @@ def launch(job_id: int, command: str, **kw) -> wrapper.Launch:
     return wrapper.Launch("sid", f"{job_id}.1", command, "/tmp", {}, **kw)
 
 
+def ended(outcome: Outcome) -> Outcome:
+    """How it ended, whether or not its start was told with its end (the helper's
+    way for a job shorter than its START_HOLD)."""
+    return dataclasses.replace(outcome, pid=None)
+
+
 def run(scenario):
     """scenario(executor) in a loop of its own, with a LocalExecutor closed after."""
     async def main():
@@ -54,6 +60,42 @@ def test_a_time_limit_terms_the_job_and_says_so(host):
     assert not psutil.pid_exists(started[0].pid)
 
 
+def test_a_start_is_told_once_with_the_end_of_a_quick_job_alone_for_a_longer_one(host):
+    async def scenario(executor: LocalExecutor) -> list[tuple[Outcome, list]]:
+        told = [[], []]
+        outcomes = await asyncio.gather(*(
+            executor.launch(host, launch(40 + n, command), told[n].append)
+            for n, command in enumerate(("true", "sleep 0.5"))))
+        return list(zip(outcomes, told))
+
+    (quick, quick_told), (longer, longer_told) = run(scenario)
+    assert ended(quick) == ended(longer) == Outcome(exit_code=0)
+    assert longer.pid is None and [s.pid > 0 for s in longer_told] == [True]
+    if host is HELPED:       # the start came with the end, and only there
+        assert quick_told == [] and quick.pid is not None and quick.pid > 0
+    else:
+        assert quick.pid is None and len(quick_told) == 1
+
+
+def test_launches_of_one_turn_each_get_their_own_command_environment_and_files(home, host):
+    """The helper gets them as one request (what they share said once); each
+    job still runs as if launched alone."""
+    jobs = [wrapper.Launch("sid", f"5{n}.1", 'echo "$SHARED $OWN ${ONLY_ONE-unset}"',
+                           "/tmp", {"SHARED": "s", "OWN": str(n), **({"ONLY_ONE": "x"}
+                                                                     if n == 1 else {})},
+                           stdin="in\n" if n == 2 else None,
+                           time_limit=60 if n == 0 else None)
+            for n in range(3)]
+
+    async def scenario(executor: LocalExecutor) -> list[Outcome]:
+        return await asyncio.gather(*(executor.launch(host, job, lambda s: None)
+                                      for job in jobs))
+
+    assert [ended(o) for o in run(scenario)] == [Outcome(exit_code=0)] * 3
+    said = [(home / f".cache/wq/sid/5{n}.1/stdout").read_text() for n in range(3)]
+    assert said == ["s 0 unset\n", "s 1 x\n", "s 2 unset\n"]
+
+
 def test_a_job_ignoring_term_is_killed_after_the_grace_period(home, host):
     started = []
     outcome = run(lambda ex: ex.launch(
@@ -66,7 +108,7 @@ def test_a_job_ignoring_term_is_killed_after_the_grace_period(home, host):
 def test_a_job_within_its_limit_leaves_no_watchdog_behind(home, host):
     outcome = run(lambda ex: ex.launch(host, launch(3, "exit 4", time_limit=60),
                                        lambda s: None))
-    assert outcome == Outcome(exit_code=4)
+    assert ended(outcome) == Outcome(exit_code=4)
     d = home / ".cache/wq/sid/3.1"
     assert not (d / "timer.pid").exists()              # (a finished job keeps no timer files)
 
@@ -87,7 +129,7 @@ def test_a_job_within_its_limit_leaves_no_watchdog_behind(home, host):
 def test_a_finished_job_keeps_only_what_is_read_later(home, host):
     outcome = run(lambda ex: ex.launch(host, launch(12, "echo hi", time_limit=60,
                                                     stdin="secret\n"), lambda s: None))
-    assert outcome == Outcome(exit_code=0)
+    assert ended(outcome) == Outcome(exit_code=0)
     d = home / ".cache/wq/sid/12.1"
     assert {f.name for f in d.iterdir()} == {"claim", "pid", "rc", "stdout", "stderr"}
     assert (d / "stdout").read_text() == "hi\n"
@@ -193,8 +235,8 @@ def test_a_command_sees_its_own_pid_and_plain_words_run_without_a_shell(home, ho
                                              "no-such-command-wq --x"))]
 
     killed, plain, missing = run(scenario)
-    assert killed == Outcome(exit_code=137)        # $$ is the job's shell, not its runner
-    assert plain == Outcome(exit_code=0) and missing == Outcome(exit_code=127)
+    assert ended(killed) == Outcome(exit_code=137)   # $$ is the job's shell, not its runner
+    assert ended(plain) == Outcome(exit_code=0) and ended(missing) == Outcome(exit_code=127)
     assert (home / ".cache/wq/sid/31.1/stdout").read_text() == "plain words\n"
     assert "no-such-command-wq" in (home / ".cache/wq/sid/32.1/stderr").read_text()
 

@@ -149,7 +149,7 @@ def test_a_job_runs_and_ends():
     assert sim.submit(job(1), watched=True) == ["reschedule"]
     assert sim.schedule() == ["record 1 started", "launch 1.1 on a"]
     launch = sim.the(fx.Launch).launch
-    assert launch.env["WQ_JOB_ID"] == "1" and launch.env["WQ_HOST"] == "a"
+    assert launch.own["WQ_JOB_ID"] == "1" and launch.environment["WQ_HOST"] == "a"
     assert sim.feed(fx.Started(1, 1, "a", 4242)) == ["tell 1 started", "follow 1 on a"]
     assert sim.end(1, Outcome(exit_code=0)) == ["record 1 done", "tell 1 exit last",
                                                 "reschedule"]

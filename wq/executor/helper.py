@@ -3,10 +3,16 @@ operation on a host, so a launch costs neither an sshd fork nor a login shell.
 
 The channel's command is stage one, a one-line `python3 -c` that any login
 shell can run: it reads the helper's text (node/helper.py, standard library
-only) from stdin and runs it. From then on stdin carries JSON requests and
-stdout JSON replies, one per line, each tagged with the id of the operation it
-belongs to; `HelperProc` turns one operation back into a `Proc`, so the
-executor reads a launch through the helper exactly as it reads `sh -s`.
+only) from stdin and runs it. From then on stdin carries JSON requests, one per
+line, and stdout the replies, each tagged with the id of the operation it
+belongs to, a line (a JSON array) per turn of the helper's loop; `HelperProc`
+turns one operation back into a `Proc`, so the executor reads a run through
+the helper exactly as it reads `sh -s`.
+
+The cost is per batch, not per task: the launches of one turn of the event loop
+go out as one request (what they share said once), a turn's replies come back
+as one line, and a job that ends within the helper's START_HOLD is told in one
+reply, its start with its end (Outcome.pid).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ log = logging.getLogger(__name__)
 HANDSHAKE_TIMEOUT = 30.0
 #: after a helper failed to start on a host, use plain channels there this long
 HELPER_RETRY = 600.0
+#: bytes of the helper's replies read at a time
+PUMP_READ = 1 << 16
 
 
 class HelperUnavailable(ExecutorError):
@@ -64,6 +72,24 @@ def bootstrap_command(length: int) -> str:
     backquotes, so sh, bash, zsh, csh and fish all pass it through untouched;
     -E -S: no PYTHON* variables, no site."""
     return f'python3 -E -S -c "{bootstrap_code(length)}"'
+
+
+def _line(request: dict[str, Any]) -> bytes:
+    return json.dumps(request, separators=(",", ":")).encode()
+
+
+def launches(requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Launch requests as one: alone as it is; many (an array's tasks placed in one
+    pass) as what they all share, said once (the command, the submitter's
+    environment, ...), and what each adds (its id, name, wq's own variables)."""
+    if len(requests) == 1:
+        return requests[0]
+    first, rest = requests[0], requests[1:]
+    common = {key: value for key, value in first.items() if key != "op" and all(
+        key in other and other[key] == value for other in rest)}
+    each = [{key: value for key, value in request.items()
+             if key not in common and key != "op"} for request in requests]
+    return {"op": "launches", "common": common, "each": each}
 
 
 class HelperProc:
@@ -116,12 +142,14 @@ class HelperLaunch:
         self.outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
     def _reply(self, message: dict[str, Any]) -> None:
+        if "exited" in message:
+            if not self.outcome.done():
+                self.outcome.set_result(_outcome(self._link.name, message))
+            return
         started = message.get("started")
         if isinstance(started, list) and len(started) == 3:
             pid, start, boot = started
             self._on_started(Started(int(pid), str(start), str(boot)))
-        if "exited" in message and not self.outcome.done():
-            self.outcome.set_result(_outcome(self._link.name, message))
 
     def _end(self, code: int | None) -> None:
         """The helper (or its connection) went away: the node tells the rest."""
@@ -132,13 +160,16 @@ class HelperLaunch:
 def _outcome(host: str, message: dict[str, Any]) -> Outcome:
     code = message.get("exited")
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    started = message.get("started")        # its start, told with its end
+    pid = started[0] if isinstance(started, list) and started and \
+        type(started[0]) is int else None
     error = message.get("error")
     if isinstance(error, str):
-        return Outcome(exit_code=code, error=error)
+        return Outcome(exit_code=code, error=error, pid=pid)
     if code is None:
         return Outcome(error=f"the launch on {host} failed: the wrapper ended without "
-                             "an exit status")
-    return Outcome(exit_code=code, timed_out=message.get("timeout") is True)
+                             "an exit status", pid=pid)
+    return Outcome(exit_code=code, timed_out=message.get("timeout") is True, pid=pid)
 
 
 class HelperLink:
@@ -152,6 +183,7 @@ class HelperLink:
         self._ops: dict[int, HelperProc | HelperLaunch] = {}
         self._ids = itertools.count(1)
         self._outbox: list[bytes] = []
+        self._launches: list[dict[str, Any]] = []       # this turn's, sent as one
         self._tasks: list[asyncio.Task[None]] = []
         self.alive = False
         self.closed = asyncio.Event()
@@ -197,12 +229,15 @@ class HelperLink:
     async def launch(self, request: dict[str, Any], on_started: Callable[[Started], None]
                      ) -> Outcome:
         """Start a job instance (wrapper.helper_request) and wait until it ended,
-        or the helper went (lost: the node then tells what became of it)."""
+        or the helper went (lost: the node then tells what became of it). The
+        launches of one turn go out as one request (`_flush`)."""
         op = HelperLaunch(self, next(self._ids), on_started)
         if not self.alive:
             return Outcome(lost=True)
         self._ops[op.id] = op
-        self.send({**request, "id": op.id})
+        if not self._outbox and not self._launches:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._launches.append({**request, "id": op.id})
         try:
             return await asyncio.shield(op.outcome)
         finally:
@@ -223,13 +258,16 @@ class HelperLink:
         one write (one ssh packet for a burst of launches)."""
         if not self.alive:
             return
-        if not self._outbox:
+        if not self._outbox and not self._launches:
             asyncio.get_running_loop().call_soon(self._flush)
-        self._outbox.append(json.dumps(request, separators=(",", ":")).encode())
+        self._outbox.append(_line(request))
 
     def _flush(self) -> None:
         """Write what was queued; a channel found closed ends the link (every open
         operation then reads as lost, and is checked on the node)."""
+        if self._launches:
+            self._outbox.append(_line(launches(self._launches)))
+            self._launches = []
         data, self._outbox = b"\n".join(self._outbox) + b"\n", []
         if not self.alive:
             return
@@ -239,23 +277,35 @@ class HelperLink:
             self._gone()
 
     async def _pump(self) -> None:
+        """Read the helper's replies as they come, many lines at a time."""
+        rest = b""
         try:
-            while True:
-                line = await self._stdout.readline()
-                if not line:
-                    break
-                try:
-                    message = json.loads(line)
-                    proc = self._ops.get(message["id"])
-                except (ValueError, KeyError, TypeError):
-                    log.warning("%s: the helper said something odd: %.200r", self.name, line)
-                    continue
-                if proc is not None:
-                    proc._reply(message)
-                    if "exit" in message or "exited" in message:
-                        del self._ops[proc.id]
+            while data := await self._stdout.read(PUMP_READ):
+                *lines, rest = (rest + data).split(b"\n")
+                for line in lines:
+                    self._route(line)
         finally:
             self._gone()
+
+    def _route(self, line: bytes) -> None:
+        """Hand each reply of one line (a JSON array) to its operation."""
+        try:
+            replies = json.loads(line)
+        except ValueError:
+            replies = None
+        if not isinstance(replies, list):
+            log.warning("%s: the helper said something odd: %.200r", self.name, line)
+            return
+        for message in replies:
+            try:
+                proc = self._ops.get(message["id"])
+            except (KeyError, TypeError):
+                log.warning("%s: the helper said something odd: %.200r", self.name, message)
+                continue
+            if proc is not None:
+                proc._reply(message)
+                if "exit" in message or "exited" in message:
+                    del self._ops[proc.id]
 
     async def _complain(self) -> None:
         """Whatever the helper itself writes to stderr is a bug worth logging."""

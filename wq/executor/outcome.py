@@ -27,3 +27,4 @@ class Outcome:
     never_started: bool = False
     unreachable: bool = False
     ended: float | None = None       # when it ended by the node's clock, if known
+    pid: int | None = None           # its process, when its start was told with its end

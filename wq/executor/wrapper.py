@@ -13,7 +13,7 @@ import functools
 import math
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 from wq.executor import contract
@@ -115,7 +115,7 @@ class Launch:
     name: str                     # the instance's directory name (INSTANCE_NAME)
     command: str
     cwd: str
-    env: dict[str, str]
+    env: dict[str, str]           # the submitter's (the same for every instance of it)
     stdout: str | None = None     # absolute, or relative to cwd; None: in the job dir
     stderr: str | None = None
     hostfile_lines: tuple[str, ...] = ()
@@ -125,6 +125,12 @@ class Launch:
     grace: float = 5.0                 # between TERM and KILL
     shell: str = "sh"                  # what runs the command (node/wrapper.sh)
     warning: str | None = None         # --signal's [B:]SIG@SECONDS, before the limit
+    own: dict[str, str] = field(default_factory=dict)   # wq's for this instance, over env
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What the job's command sees (over the login's own)."""
+        return {**self.env, **self.own}
 
     @property
     def limit(self) -> str:
@@ -155,7 +161,7 @@ def _fail(message: str, code: int) -> str:
 
 
 def _env_lines(job: Launch) -> str:
-    env_lines = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(job.env.items()))
+    env_lines = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(job.environment.items()))
     if job.hostfile_lines:     # $HOME expands where the lines are sourced, on the node
         target = (output_word(job.hostfile_path, "hostfile", job.cwd) if job.hostfile_path
                   else job_dir(job.server_id, f"{job.name}/hostfile"))
@@ -190,7 +196,7 @@ def helper_request(job: Launch) -> dict[str, object]:
     request: dict[str, object] = {
         "op": "launch", "server": job.server_id, "name": job.name, "cwd": job.cwd,
         "stdout": job.stdout, "stderr": job.stderr, "command": _as_lines(job.command),
-        "env": job.env}
+        "env": job.env, "own": job.own}
     shell, words = runner_command(job)
     if shell != "sh":
         request["shell"] = shell
@@ -260,7 +266,7 @@ def launch_script(job: Launch) -> str:
 
 def session_setup_script(job: Launch) -> str:
     """Prepare an interactive job's directory on the node; prints WQ-READY or WQ-ERROR."""
-    env_lines = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(job.env.items()))
+    env_lines = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(job.environment.items()))
     if job.hostfile_lines:
         env_lines += f"export WQ_HOSTFILE={output_word(job.hostfile_path, 'hostfile', job.cwd)}\n"
     parts = [

@@ -24,6 +24,26 @@ def instance_directory(server_id: str, instance: Instance) -> str:
     return wrapper.job_dir(server_id, instance.name)
 
 
+#: the submitted environments last filtered for a launch: the tasks of an array
+#: share theirs (a conda shell's is ~100 variables), so filter it once
+_ENVIRONMENTS: dict[int, tuple[tuple[tuple[str, str], ...], dict[str, str]]] = {}
+ENVIRONMENTS_KEPT = 32
+
+
+def submitted_environment(env: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """wrapper.job_environment of a spec's env, shared by every launch of it: not
+    to be changed (kept by its identity: the entry holds the tuple, so its id
+    stays its own)."""
+    kept = _ENVIRONMENTS.get(id(env))
+    if kept is not None and kept[0] is env:
+        return kept[1]
+    if len(_ENVIRONMENTS) >= ENVIRONMENTS_KEPT:
+        del _ENVIRONMENTS[next(iter(_ENVIRONMENTS))]
+    filtered = wrapper.job_environment(dict(env))
+    _ENVIRONMENTS[id(env)] = (env, filtered)
+    return filtered
+
+
 def launch_spec(job: Job, known: Mapping[str, Host], server_id: str,
                 kill_grace: float) -> wrapper.Launch:
     if job.placement is None:
@@ -31,27 +51,27 @@ def launch_spec(job: Job, known: Mapping[str, Host], server_id: str,
     spec, req, placement = job.spec, job.spec.requirements, job.placement
     first = placement.slices[0]
     host = known[first.host]
-    env = wrapper.job_environment(dict(spec.env))
-    env.update(WQ_JOB_ID=job.label, WQ_INSTANCE=str(job.instance), WQ_HOST=host.name,
+    own = dict(WQ_JOB_ID=job.label, WQ_INSTANCE=str(job.instance), WQ_HOST=host.name,
                WQ_NCORES=str(placement.cores), WQ_HOSTS=",".join(placement.hosts),
                OMP_NUM_THREADS=str(req.threads or first.cores))
     if job.task is not None:
-        env.update(WQ_ARRAY_ID=str(job.number), WQ_TASK_ID=str(job.task))
+        own.update(WQ_ARRAY_ID=str(job.number), WQ_TASK_ID=str(job.task))
         if job.entry is not None:
-            env["WQ_ENTRY"] = job.entry
+            own["WQ_ENTRY"] = job.entry
     if first.gpu_ids:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in first.gpu_ids)
+        own["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in first.gpu_ids)
     if spec.slurm:
-        env.update(slurm_environment(job))
+        own.update(slurm_environment(job))
     lines = tuple(known[s.host].address or s.host
                   for s in placement.slices for _ in range(s.cores))
     hostfile = None if req.hostfile in (None, "auto") else req.hostfile
     command = spec.command.replace("%hostfile%", '"$WQ_HOSTFILE"')
     stdout, stderr = output_paths(job)
-    return wrapper.Launch(server_id, instance_name(job), command, spec.cwd, env,
+    return wrapper.Launch(server_id, instance_name(job), command, spec.cwd,
+                          submitted_environment(spec.env),
                           stdout, stderr, lines, hostfile, spec.stdin,
                           time_limit=None if spec.interactive else req.time_limit,
-                          grace=kill_grace, shell=req.shell, warning=req.signal)
+                          grace=kill_grace, shell=req.shell, warning=req.signal, own=own)
 
 
 def slurm_environment(job: Job) -> dict[str, str]:

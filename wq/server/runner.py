@@ -423,6 +423,10 @@ class Runner:
                 if any(h.setup is not None for h in hosts):
                     await self.setups.ready(hosts)
                 outcome = await ops.launch(job, host, effect.launch, hosts, on_started)
+                if outcome.pid is not None and self.engine.watched[job.id]:
+                    # it ended before its start was told: its client hears of the
+                    # start, and gets its output, before its end
+                    on_started(Started(outcome.pid, "", ""))
             if outcome.lost and outcome.error is None:
                 outcome = await self._watch_after_loss(ops, job, host, directory)
         except SetupFailed as exc:      # the host is drained; the job waits for another

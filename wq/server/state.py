@@ -493,6 +493,10 @@ class Engine:
             self._out.append(self.follow_of(job))
 
     def _ended(self, ev: fx.Ended) -> None:
+        job = self._live(ev.job_id, ev.instance)
+        if ev.outcome.pid is not None and job is not None and job.placement is not None:
+            # its start, told with its end (its client, if any, was told by the runner)
+            self.start_failures[job.placement.first_host] = 0
         self._finish(ev.job_id, ev.instance, ev.outcome)
 
     def _kill_done(self, ev: fx.KillDone) -> None:

@@ -5,16 +5,21 @@
 #
 #   {"op": "run", "id": N, "script": TEXT}      run `sh -s` with TEXT on stdin
 #   {"op": "launch", "id": N, ...}              start a job instance (see launch)
+#   {"op": "launches", "common": {...}, "each": [{"id": N, ...}, ...]}
+#                                               start several: each is its item
+#                                               over `common`
 #   {"op": "stop", "id": N}                     end run N (TERM to its group); a
 #                                               launched job lives on regardless
 #
 # Replies to a run: {"id": N, "out": DATA}, {"id": N, "err": DATA} (bytes as
 # latin-1 text) and finally {"id": N, "exit": CODE}. A launch answers with
-# {"id": N, "started": [PID, START, BOOT]} once its runner runs, and
 # {"id": N, "exited": STATUS, "timeout": true, "error": WHY} once it ended
-# (STATUS null when no status was recorded; the last two only when so): what
-# the plain launch script prints as WQ-STARTED, WQ-EXIT, ... Replies are
-# written once per turn of the loop, all in one write.
+# (STATUS null when no status was recorded; the last two only when so) and,
+# once its runner runs, {"id": N, "started": [PID, START, BOOT]}: that one is
+# held for START_HOLD seconds and, for a job that ends sooner, is the exit's
+# "started" field instead (one message for a short job, not two). What the
+# plain launch script prints as WQ-STARTED, WQ-EXIT, ... The replies of one
+# turn of the loop go out as one line: a JSON array of them.
 #
 # A job never depends on this helper: its runner (the wrapper's `run`) lives in
 # a session of its own and records the exit status itself, so when the helper
@@ -38,6 +43,7 @@ SCRIPTS = json.loads("@SCRIPTS@")
 RC_NO_HOSTFILE, RC_NO_JOB_DIR = int("@RC_NO_HOSTFILE@"), int("@RC_NO_JOB_DIR@")
 RC_NO_CWD, RC_NO_OUTPUT = int("@RC_NO_CWD@"), int("@RC_NO_OUTPUT@")
 RC_WAIT = 2.0            # a runner killed by `wq rm` leaves its status to the killer
+START_HOLD = 0.05        # seconds a start is held back, to be told with a quick end
 HOME = os.path.expanduser("~")
 # wq's files are private; jobs, and the output files they name, get the
 # login's own umask back (the runner sets it)
@@ -88,12 +94,12 @@ OUTBOX = []
 
 
 def send(msg):
-    OUTBOX.append(json.dumps(msg, separators=(",", ":")))
+    OUTBOX.append(msg)
 
 
 def flush():
     if OUTBOX:
-        data = ("\n".join(OUTBOX) + "\n").encode()
+        data = (json.dumps(OUTBOX, separators=(",", ":")) + "\n").encode()
         del OUTBOX[:]
         try:
             write_all(1, data)
@@ -211,6 +217,7 @@ class Launch:
             return self.fail("cannot create the job directory %s" % d, RC_NO_JOB_DIR)
         env = dict(os.environ)
         env.update(req["env"])
+        env.update(req.get("own") or {})
         if req.get("hostfile") is not None:
             where = req.get("hostfile_path")
             where = os.path.join(cwd, where) if where else os.path.join(d, "hostfile")
@@ -275,7 +282,7 @@ class Launch:
             os.close(go_w)
         self.started = [self.pid, start, BOOT]
         if ready_r is None:
-            send({"id": self.id, "started": self.started})
+            helper.hold(self)
         else:
             nonblocking(ready_r)
             helper.sel.register(ready_r, selectors.EVENT_READ, (self.ready, None))
@@ -292,7 +299,7 @@ class Launch:
         self.helper.sel.unregister(fd)
         os.close(fd)
         if data.startswith(b"go"):
-            send({"id": self.id, "started": self.started})
+            self.helper.hold(self)
 
     def fail(self, message, code):
         send({"id": self.id, "exited": code, "error": message})
@@ -313,6 +320,8 @@ class Launch:
     def finish(self):
         d = self.dir
         reply = {"id": self.id, "exited": rc_of(d)}
+        if self.helper.held.pop(self.id, None) is not None:
+            reply["started"] = self.started
         if os.path.exists(os.path.join(d, "timeout")):
             reply["timeout"] = True
         try:
@@ -363,6 +372,7 @@ class Helper:
         self.runs = {}           # id -> Run
         self.children = {}       # pid -> Run or Launch
         self.waiting = []        # launches whose runner ended before its status showed
+        self.held = {}           # id -> (when to tell, Launch): starts not yet told
         self.buffer = b""
         nonblocking(0)
         self.sel.register(0, selectors.EVENT_READ, (self.request, None))
@@ -389,12 +399,31 @@ class Helper:
             os.rename("%s.%d" % (path, os.getpid()), path)
         return path
 
+    def hold(self, launch):
+        """Tell of the start START_HOLD from now, unless the exit tells it first."""
+        self.held[launch.id] = (time.monotonic() + START_HOLD, launch)
+
+    def tell_held(self):
+        """The starts held long enough; returns when the next one is due (or None)."""
+        now, due = time.monotonic(), None
+        for rid, (when, launch) in list(self.held.items()):
+            if when <= now:
+                del self.held[rid]
+                send({"id": rid, "started": launch.started})
+            elif due is None or when < due:
+                due = when
+        return due
+
     def serve(self):
-        send({"ready": 1, "boot": BOOT, "pid": os.getpid(), "home": HOME,
-              "python": "%d.%d" % sys.version_info[:2]})
+        # (the greeting is a line of its own: the server reads it before the rest)
+        write_all(1, (json.dumps({"ready": 1, "boot": BOOT, "pid": os.getpid(), "home": HOME,
+                                  "python": "%d.%d" % sys.version_info[:2]}) + "\n").encode())
         while True:
+            due = self.tell_held() if self.held else None
             flush()
             timeout = 0.1 if self.waiting else None
+            if due is not None:
+                timeout = max(0.0, min(timeout or 1.0, due - time.monotonic()))
             for key, _ in self.sel.select(timeout):
                 handler, arg = key.data
                 handler(key.fd, arg)
@@ -416,17 +445,30 @@ class Helper:
 
     def handle(self, req):
         op, rid = req.get("op"), req.get("id")
-        try:
-            if op == "run":
+        if op == "launch":
+            self.launch(rid, req)
+        elif op == "launches":
+            common = req["common"]
+            for each in req["each"]:
+                one = dict(common)
+                one.update(each)
+                self.launch(one["id"], one)
+        elif op == "run":
+            try:
                 run = Run(self, rid, req["script"])
-                self.runs[rid] = run
-                self.children[run.pid] = run
-            elif op == "launch":
-                Launch(self, rid, req)
-            elif op == "stop" and rid in self.runs:
-                self.runs[rid].stop()
-        except OSError as exc:
-            send({"id": rid, "err": "wq helper: %s\n" % exc, "exit": 126})
+            except OSError as exc:
+                send({"id": rid, "err": "wq helper: %s\n" % exc, "exit": 126})
+                return
+            self.runs[rid] = run
+            self.children[run.pid] = run
+        elif op == "stop" and rid in self.runs:
+            self.runs[rid].stop()
+
+    def launch(self, rid, req):
+        try:
+            Launch(self, rid, req)
+        except OSError as exc:   # (no process to start one with): the node's word
+            send({"id": rid, "exited": None, "error": "wq helper: %s" % exc})
 
     def drain(self, fd, _):
         try:
