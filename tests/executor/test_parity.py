@@ -127,7 +127,7 @@ def test_the_plain_and_the_helper_launch_agree(home, case):
 
 def test_the_contract_is_filled_into_every_node_script():
     node = Path(wrapper.__file__).parent / "node"
-    for path in node.iterdir():
+    for path in (p for p in node.iterdir() if p.is_file()):   # (not __pycache__)
         text = path.read_text()
         filled = contract.substitute(text)
         for name in contract.VALUES:

@@ -1,5 +1,11 @@
 """Request messages: one dataclass each, tagged by `type`, checked field by field.
 
+The classes live by family in wq/protocol/requests/ (submit, jobs, control,
+cluster, sessions) and are named here (`messages.Submit`): a family's module
+is imported the first time one of its requests is named, so a command pays
+for creating its own classes only (a dataclass costs ~1 ms to create; `wq sub
+-b` and `sbatch` run once per job).
+
 Replies are objects with `ok` (and `error` when false); a listing asked for
 with `page` comes as several replies, each but the last with `more`. An
 accepted attached submission is followed by its events (events.py: waiting,
@@ -12,11 +18,14 @@ clients keep working.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
+import operator
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from wq.errors import ProtocolError
 
@@ -34,273 +43,71 @@ class Hello:
     client: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Submit:
-    """One job, or an array: `array` [first, last, step] (or a list of them, in
-    order) or `entries` (one task each, in WQ_ENTRY), at most `throttle`
-    running at once."""
-
-    type: ClassVar[str] = "submit"
-    spec: dict[str, Any]
-    attach: bool = False
-    array: list[int] | list[list[int]] | None = None
-    entries: list[str] | None = None
-    throttle: int | None = None
-    entry_tags: list[str] | None = None     # in a lab: each entry's tag (wq.signing)
-    hold: bool = False                      # it waits, held, until released (wq release)
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitMany:
-    """Many separate jobs (the Python API's submit_many): all accepted, or none.
-    A spec's `env` may be the index of an environment in `envs`, so that each
-    travels once. A big submission comes as several requests on one
-    connection, all but the last with `more`: each is answered (AcceptedMany
-    with `more` and no ids) once its jobs are checked, and the last with all
-    the ids."""
-
-    type: ClassVar[str] = "submit_many"
-    specs: list[dict[str, Any]]
-    envs: list[dict[str, Any]] | None = None
-    more: bool = False
-    total: int | None = None            # jobs in the whole submission (for its messages)
-
-
-@dataclass(frozen=True, slots=True)
-class ListJobs:
-    type: ClassVar[str] = "ls"
-    user: str | None = None
-    states: list[str] | None = None
-    all: bool = False
-    select: list[str] | None = None     # selectors: 12, 12.3, 12.1-50, 3-9, last, all
-    full: bool = False
-    expand: bool = False                # a row per task rather than one per array
-    page: int | None = None             # rows per reply; replies then say `more`
-    since: float | None = None          # finished jobs: those that ended since (all of them)
-
-
-@dataclass(frozen=True, slots=True)
-class Stat:
-    type: ClassVar[str] = "stat"
-
-
-@dataclass(frozen=True, slots=True)
-class Remove:
-    type: ClassVar[str] = "rm"
-    select: list[str] = field(default_factory=list)
-    all: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Refresh:
-    type: ClassVar[str] = "refresh"
-
-
-@dataclass(frozen=True, slots=True)
-class NodeState:
-    type: ClassVar[str] = "node"
-    hosts: list[str]
-    offline: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Users:
-    type: ClassVar[str] = "users"
-    page: int | None = None             # rows per reply; replies then say `more`
-
-
-@dataclass(frozen=True, slots=True)
-class SetLimits:
-    type: ClassVar[str] = "limit"
-    jobs: int | None = None
-    cores: int | None = None
-    clear: bool = False
-    user: str | None = None             # whose limits (another's: admins only); None: one's own
-
-
-@dataclass(frozen=True, slots=True)
-class SessionEnd:
-    """An interactive client's word that its session ended (code None: it never ran)."""
-
-    type: ClassVar[str] = "session_end"
-    id: str
-    code: int | None = None
-    reason: str = ""
-    lost: bool = False          # cut off mid-session (rather than never started)
-
-
-@dataclass(frozen=True, slots=True)
-class Log:
-    type: ClassVar[str] = "log"
-    id: str
-    max_bytes: int = 4 * 1024 * 1024
-    instance: int | None = None     # None: the latest that started
-
-
-@dataclass(frozen=True, slots=True)
-class Info:
-    """One job in full: its spec, times, and the history of its instances."""
-
-    type: ClassVar[str] = "info"
-    id: str
-    page: int | None = None             # history rows per reply; replies then say `more`
-
-
-@dataclass(frozen=True, slots=True)
-class Clean:
-    """Forget finished jobs (and delete their directories on the nodes)."""
-
-    type: ClassVar[str] = "clean"
-    older_than: float = 0.0         # seconds since they ended
-    states: list[str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Attach:
-    """Follow a job already submitted, as `wq sub` does: its output and events
-    until it ends (`wq log -f`, and an attached `wq sub` back after a server
-    restart). `tie`: the job is cancelled if this client goes away first."""
-
-    type: ClassVar[str] = "attach"
-    id: str
-    tie: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """A workflow's session (`wq session`, a driver's sidecar): the connection
-    stays open; when it ends, other than by the server stopping, the jobs
-    submitted with this session that have not ended are cancelled."""
-
-    type: ClassVar[str] = "session"
-    token: str
-
-
-@dataclass(frozen=True, slots=True)
-class Rerun:
-    """Submit again what of a job or an array ended in `states` (default: failed,
-    lost, timeout, cancelled): a new job, or an array of those task numbers."""
-
-    type: ClassVar[str] = "rerun"
-    id: str
-    states: list[str] | None = None
-    attach: bool = False
-    again: str | None = None            # in a lab: the rerun's seal and its member's tag
-    again_tag: str | None = None        # of it (wq.signing.sign_again; see Signature)
-
-
-@dataclass(frozen=True, slots=True)
-class Signature:
-    """A job's signature (its owner's alone): what a lab member's client tags a
-    rerun of it with."""
-
-    type: ClassVar[str] = "signature"
-    id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    """The state of each job named, in one request (`wq status`, `wq wait`)."""
-
-    type: ClassVar[str] = "status"
-    select: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Launcher:
-    """A lab member's launcher offers itself: from then on the connection carries
-    calls for that member's jobs and reports on them (launching.py)."""
-
-    type: ClassVar[str] = "launcher"
-
-
-@dataclass(frozen=True, slots=True)
-class Why:
-    """Why a job waits: for each host, the first rule that keeps it off."""
-
-    type: ClassVar[str] = "why"
-    select: str
-
-
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """Send a signal to running jobs (`wq signal`, `scancel -s`), to whom
-    `scope` says (job, batch or steps: requirements.SCOPES); they are not
-    cancelled."""
-
-    type: ClassVar[str] = "signal"
-    select: list[str]
-    signal: str = "TERM"
-    scope: str = "job"
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """Hold waiting jobs (`wq hold`, `scontrol hold`): they start nothing until
-    released."""
-
-    type: ClassVar[str] = "hold"
-    select: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Release:
-    """Release held jobs (`wq release`, `scontrol release`)."""
-
-    type: ClassVar[str] = "release"
-    select: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Requeue:
-    """Put running or ended jobs back in the queue (`wq requeue`, `scontrol
-    requeue`): a running one is stopped first."""
-
-    type: ClassVar[str] = "requeue"
-    select: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    """Change waiting jobs (`wq update`, `scontrol update`): their time limit in
-    seconds (0: none). Each selector names a whole job or array."""
-
-    type: ClassVar[str] = "update"
-    select: list[str]
-    time_limit: float
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """Tasks of a running job's step on one of its hosts (srun inside the job):
-    `argv` in `cwd` with `env`, once per SLURM_PROCID in `tasks`, as node `node`
-    (SLURM_NODEID). Answered by frames of output ({"stream", "data"}, the bytes
-    as latin-1 text) and a last one with the worst task's `exit` status (None:
-    the host was lost). The tasks are stopped if the connection ends first."""
-
-    type: ClassVar[str] = "step"
-    job: str
-    host: str
-    argv: list[str]
-    env: dict[str, str]
-    cwd: str
-    node: int
-    tasks: list[int]
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    """Ask the server to exit cleanly (`wq stop`; its operator's alone). Running
-    jobs keep running and are watched again at its next start."""
-
-    type: ClassVar[str] = "stop"
-
-
-Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users | SetLimits
-           | Log | SessionEnd | Info | Clean | Launcher | Attach | Status | Rerun
-           | Session | SubmitMany | Stop | Why | Signature | Signal | Hold | Release | Requeue
-           | Update | Step)
-REQUESTS: dict[str, type[Any]] = {c.type: c for c in typing.get_args(Request)}
+#: each request's family: the module of wq/protocol/requests/ that holds it,
+#: imported the first time the request is named (a command loads only its own)
+FAMILIES = {
+    "Submit": "submit",
+    "SubmitMany": "submit",
+    "Rerun": "submit",
+    "Signature": "submit",
+    "ListJobs": "jobs",
+    "Status": "jobs",
+    "Info": "jobs",
+    "Log": "jobs",
+    "Why": "jobs",
+    "Attach": "jobs",
+    "Remove": "control",
+    "Signal": "control",
+    "Hold": "control",
+    "Release": "control",
+    "Requeue": "control",
+    "Update": "control",
+    "Clean": "control",
+    "Stat": "cluster",
+    "Refresh": "cluster",
+    "NodeState": "cluster",
+    "Users": "cluster",
+    "SetLimits": "cluster",
+    "Stop": "cluster",
+    "SessionEnd": "sessions",
+    "Session": "sessions",
+    "Launcher": "sessions",
+    "Step": "sessions",
+}
+
+if TYPE_CHECKING:
+    from wq.protocol.requests.submit import Submit as Submit, SubmitMany as SubmitMany, Rerun as Rerun, Signature as Signature
+    from wq.protocol.requests.jobs import ListJobs as ListJobs, Status as Status, Info as Info, Log as Log, Why as Why, Attach as Attach
+    from wq.protocol.requests.control import Remove as Remove, Signal as Signal, Hold as Hold, Release as Release, Requeue as Requeue, Update as Update, Clean as Clean
+    from wq.protocol.requests.cluster import Stat as Stat, Refresh as Refresh, NodeState as NodeState, Users as Users, SetLimits as SetLimits, Stop as Stop
+    from wq.protocol.requests.sessions import SessionEnd as SessionEnd, Session as Session, Launcher as Launcher, Step as Step
+
+    Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users
+               | SetLimits | Log | SessionEnd | Info | Clean | Launcher | Attach | Status
+               | Rerun | Session | SubmitMany | Stop | Why | Signature | Signal | Hold
+               | Release | Requeue | Update | Step)
+else:
+    def __getattr__(name: str) -> Any:
+        """A request class, from its family's module; REQUESTS (every request by
+        its tag) and Request (their union) load them all."""
+        if name == "REQUESTS":
+            return requests()
+        if name == "Request":
+            return functools.reduce(operator.or_, requests().values())
+        family = FAMILIES.get(name)
+        if family is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"wq.protocol.requests.{family}"), name)
+
+
+@functools.cache
+def requests() -> dict[str, type[Any]]:
+    """Every request class by its tag (the server's: it reads them all)."""
+    classes: list[type[Any]] = [Hello]
+    for family in dict.fromkeys(FAMILIES.values()):
+        module = importlib.import_module(f"wq.protocol.requests.{family}")
+        classes.extend(getattr(module, name) for name, of in FAMILIES.items() if of == family)
+    return {cls.type: cls for cls in classes}
 
 
 def to_frame(request: Request) -> dict[str, Any]:
@@ -312,7 +119,7 @@ def to_frame(request: Request) -> dict[str, Any]:
 
 def from_frame(frame: dict[str, Any]) -> Request:
     """Check a decoded frame against its message class; ProtocolError if it does not fit."""
-    return typing.cast(Request, tagged(frame, "type", REQUESTS, "request type"))
+    return typing.cast("Request", tagged(frame, "type", requests(), "request type"))
 
 
 def tagged(frame: dict[str, Any], tag: str, classes: dict[str, type[Any]], what: str) -> Any:

@@ -1,0 +1,1 @@
+"""Request messages by family (see wq/protocol/messages.py)."""
