@@ -13,7 +13,7 @@ WQ = Path(__file__).parents[1] / "wq"
 
 # package → modules it must never import
 FORBIDDEN = {
-    "wq/model.py": {"asyncio", "sqlite3", "asyncssh", "socket", "wq.server", "wq.store"},
+    "wq/model": {"asyncio", "sqlite3", "asyncssh", "socket", "wq.server", "wq.store"},
     "wq/scheduler": {"asyncio", "sqlite3", "asyncssh", "time", "random", "socket",
                      "wq.server", "wq.store", "wq.executor", "wq.protocol"},
     "wq/parsing": {"asyncio", "sqlite3", "asyncssh", "wq.server", "wq.store", "wq.executor",
@@ -84,3 +84,14 @@ def test_the_engine_loads_no_asyncio_asyncssh_or_sqlite() -> None:
     loaded = loaded_by("import wq.server.state")
     for heavy in ("asyncssh", "asyncio", "sqlite3"):
         assert heavy not in loaded, f"the engine loads {heavy}"
+
+
+def test_a_submitting_client_creates_only_the_classes_it_needs() -> None:
+    """sbatch and `wq sub -b` run once per job under a workflow tool: importing
+    them creates no Host, Job or request class (each costs ~1 ms); the request
+    they send is created when named."""
+    loaded = loaded_by("import wq.cli.main, wq.cli.sub, wq.slurm.commands, wq.slurm.sbatch, "
+                       "wq.slurm.submit, wq.submission, wq.client")
+    eager = {name for name in loaded if name in ("wq.model.jobs", "wq.model.cluster")
+             or name.startswith("wq.protocol.requests.")}
+    assert not eager

@@ -12,7 +12,8 @@ import re
 from typing import Any
 
 from wq.errors import ParseError
-from wq.model import JobSpec, Placement, Requirements, Slice, SlurmShape
+from wq import model
+from wq.model import JobSpec, Requirements, SlurmShape
 from wq.parsing import arrays, deps, requirements
 
 
@@ -206,16 +207,17 @@ def _hex(value: Any, length: int) -> bool:
         c in "0123456789abcdef" for c in value)
 
 
-def placement_to_list(p: Placement | None) -> list[dict[str, Any]] | None:
+def placement_to_list(p: model.Placement | None) -> list[dict[str, Any]] | None:
     if p is None:
         return None
     return [{"host": s.host, "cores": s.cores, "mem": s.mem, "gpus": list(s.gpu_ids),
              "whole": s.whole} for s in p.slices]
 
 
-def placement_from_list(data: Any) -> Placement | None:
+def placement_from_list(data: Any) -> model.Placement | None:
     if data is None:
         return None
-    return Placement(tuple(Slice(str(d["host"]), int(d["cores"]), float(d.get("mem", 0.0)),
-                                 tuple(int(g) for g in d.get("gpus", ())),
-                                 bool(d.get("whole", False))) for d in data))
+    return model.Placement(tuple(
+        model.Slice(str(d["host"]), int(d["cores"]), float(d.get("mem", 0.0)),
+                    tuple(int(g) for g in d.get("gpus", ())), bool(d.get("whole", False)))
+        for d in data))
