@@ -3,12 +3,13 @@
     python3 bench/submissions.py [--jobs 1000] [--out FILE]
 
 A server whose one host is unreachable (nothing runs: only submission is
-measured) takes --jobs separate `true` jobs four ways: `sbatch --wrap` once
-per job (a new process each, as Snakemake's slurm plugin and dask-jobqueue
-submit), `wq sub -b` once per job, `wq.Client().submit()` once per job in one
-process, and `wq.Client().submit_many()` once for all. Prints submissions per
-second. (Flux's docs: 1,000 separate `flux submit` calls take 351 s, one
-batch 3.3 s.)
+measured) takes --jobs separate `true` jobs four ways: `sbatch --parsable
+--wrap` once per job (a new process each, as Snakemake's slurm plugin and
+dask-jobqueue submit), `wq sub -b` once per job, `wq.Client().submit()` once
+per job in one process, and `wq.Client().submit_many()` once for all. Prints
+submissions per second, and first the floor of a process each: the
+interpreter starting and doing nothing (`python3 -c pass`). (Flux's docs:
+1,000 separate `flux submit` calls take 351 s, one batch 3.3 s.)
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ def main() -> None:
             server.start()
             assert server.wq("slurm", "install", str(shims)).returncode == 0
             env = {**server.env, "PATH": f"{shims}:{os.environ['PATH']}"}
-            for label, argv in (("sbatch --wrap, a process each", ["sbatch", "--wrap", "true"]),
+            for label, argv in (("python3 -c pass, a process each (the floor)",
+                                 [sys.executable, "-c", "pass"]),
+                                ("sbatch --parsable --wrap, a process each",
+                                 ["sbatch", "--parsable", "--wrap", "true"]),
                                 ("wq sub -b, a process each",
                                  [sys.executable, "-m", "wq", "sub", "-b", "-c", "true"])):
                 began = time.perf_counter()
