@@ -153,7 +153,7 @@ def main() -> None:
                 peak = [rss.memory_info().rss]
                 stop = threading.Event()
 
-                def sample() -> None:
+                def sample(stop: threading.Event = stop, peak: list[int] = peak) -> None:
                     while not stop.wait(0.05):
                         peak[0] = max(peak[0], rss.memory_info().rss)
                 sampler = threading.Thread(target=sample)

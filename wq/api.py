@@ -239,7 +239,7 @@ def _many(specs: Sequence[JobSpec], conn: Connection, more: bool, total: int | N
 
         frames = sign_all(frames, [envs[index[spec.env]] for spec in specs], conn.user)
     return m.SubmitMany(specs=[{**frame, "env": index[spec.env]}
-                               for spec, frame in zip(specs, frames)],
+                               for spec, frame in zip(specs, frames, strict=True)],
                         envs=envs, more=more, total=total)
 
 

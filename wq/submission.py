@@ -48,7 +48,7 @@ def sign_all(frames: list[dict[str, Any]], envs: list[dict[str, str]], user: str
     key = signing.load_key()
     sealed = [{**frame, "seal": signing.seal()} for frame in frames]
     return [{**frame, "signature": signing.sign(key, {**frame, "env": env}, user)}
-            for frame, env in zip(sealed, envs)]
+            for frame, env in zip(sealed, envs, strict=True)]
 
 
 def sealed_rerun(signature: str) -> tuple[str, str]:

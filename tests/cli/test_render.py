@@ -30,7 +30,7 @@ def test_ls_is_fixed_columns():
     out = render.ls([row(), row(id=2, state="waiting", nc=None, nh=None, host0=None,
                                 started=None, submitted=8.0, name="sleep")], now=10.0)
     lines = out.splitlines()
-    assert [len(l.split()) for l in lines[:3]] == [10, 10, 10]
+    assert [len(line.split()) for line in lines[:3]] == [10, 10, 10]
     assert lines[1].split() == ["1", "anze", "R", "med", "2", "1", "astro0010", "10s", "10s",
                                 "my-job"]
     assert lines[2].split() == ["2", "anze", "W", "med", "-", "-", "-", "02s", "-", "sleep"]
@@ -108,7 +108,7 @@ def test_an_array_is_one_row_with_its_counts():
 def test_interactive_jobs_show_as_I_while_they_run():
     out = render.ls([row(interactive=True), row(id=2, state="done", interactive=True,
                                                 ended=5.0, exit=0)], now=10.0, finished=True)
-    assert [l.split()[2] for l in out.splitlines()[1:3]] == ["I", "D"]
+    assert [line.split()[2] for line in out.splitlines()[1:3]] == ["I", "D"]
 
 
 @given(st.lists(st.dictionaries(st.text(max_size=5), st.one_of(

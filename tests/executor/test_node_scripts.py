@@ -66,7 +66,7 @@ def test_a_start_is_told_once_with_the_end_of_a_quick_job_alone_for_a_longer_one
         outcomes = await asyncio.gather(*(
             executor.launch(host, launch(40 + n, command), told[n].append)
             for n, command in enumerate(("true", "sleep 0.5"))))
-        return list(zip(outcomes, told))
+        return list(zip(outcomes, told, strict=True))
 
     (quick, quick_told), (longer, longer_told) = run(scenario)
     assert ended(quick) == ended(longer) == Outcome(exit_code=0)

@@ -52,8 +52,8 @@ async def both(make) -> tuple[tuple[Outcome, list[Started]], tuple[Outcome, list
 
 
 #: a child of the job's shell that notes a USR1 of its own in the file `marker`
-CHILD = ("sh -c 'trap \"echo child >> marker; exit\" USR1; while :; do sleep 0.1; done' 2>/dev/null & "
-         "s=$!;")
+CHILD = ("sh -c 'trap \"echo child >> marker; exit\" USR1; while :; do sleep 0.1; done' "
+         "2>/dev/null & s=$!;")
 CASES = {
     "ok": dict(command="echo out; echo err >&2; cat", stdin="data\n"),
     "exit": dict(command="exit 3"),
@@ -64,11 +64,11 @@ CASES = {
     "time limit": dict(command="sleep 30", time_limit=1, grace=0.5),
     # --signal: USR1 a second ahead of the limit, to the group (its sleep ends
     # too) or to the job's shell alone (B:, its sleep is left to the job)
-    "warned": dict(command=f"{CHILD} trap 'echo warned; sleep 0.3; kill $s 2>/dev/null; exit 7' USR1; "
-                           "wait", time_limit=3, grace=0.5, warning="USR1@2"),
-    "warned, shell alone": dict(command=f"{CHILD} trap 'echo warned; sleep 0.3; kill $s 2>/dev/null; "
-                                        "exit 7' USR1; wait", time_limit=3, grace=0.5,
-                                warning="B:USR1@2"),
+    "warned": dict(command=f"{CHILD} trap 'echo warned; sleep 0.3; kill $s 2>/dev/null; "
+                           "exit 7' USR1; wait", time_limit=3, grace=0.5, warning="USR1@2"),
+    "warned, shell alone": dict(command=f"{CHILD} trap 'echo warned; sleep 0.3; "
+                                        "kill $s 2>/dev/null; exit 7' USR1; wait",
+                                time_limit=3, grace=0.5, warning="B:USR1@2"),
     "hostfile": dict(command="cat hosts.txt", hostfile_lines=("a", "a", "b"),
                      hostfile_path="hosts.txt"),
 }

@@ -43,7 +43,8 @@ def test_a_launch_script_is_valid_sh():
                                                   stdout="o-%j", hostfile_lines=("h",) * 2,
                                                   hostfile_path="hf"))
     for text in (script, wrapper.status_script("sid", ["1.2", "3.4"]),
-                 wrapper.remove_script("sid", ["1.2"]), wrapper.kill_script('"$HOME/x"', 2), wrapper.watch_script('"$HOME/x"'),
+                 wrapper.remove_script("sid", ["1.2"]), wrapper.kill_script('"$HOME/x"', 2),
+                 wrapper.watch_script('"$HOME/x"'),
                  wrapper.follow_script('"$HOME/x"', '"$d/stdout"', '"$d/stderr"'),
                  wrapper.cat_script('"$HOME/x"', '"$d/stdout"', "'/a b'", 100)):
         assert subprocess.run(["sh", "-n"], input=text.encode()).returncode == 0

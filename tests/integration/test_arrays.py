@@ -15,7 +15,8 @@ from tests.integration.sshd import SshHost, wait_for
 
 def test_an_array_runs_every_task_with_its_own_id(server, tmp_path):
     r = server.wq("sub", "--array", "1-6", "-c",
-                  'echo "$WQ_ARRAY_ID $WQ_TASK_ID $WQ_JOB_ID" > out.$WQ_TASK_ID; echo hi $WQ_JOB_ID',
+                  'echo "$WQ_ARRAY_ID $WQ_TASK_ID $WQ_JOB_ID" > out.$WQ_TASK_ID; '
+                  'echo hi $WQ_JOB_ID',
                   cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     number = int(max(jobs(server, "--all")))

@@ -71,7 +71,8 @@ def test_the_terminal_is_restored_after_the_session(server, term, tmp_path):
     enter_session(term, server, tmp_path)
     term.send("exit")
     term.wait("client-exit=0")
-    term.send("stty -a | grep -o -- '-\\?icanon' | head -1; stty -a | grep -o -- '-\\?echo ' | head -1")
+    term.send("stty -a | grep -o -- '-\\?icanon' | head -1; "
+              "stty -a | grep -o -- '-\\?echo ' | head -1")
     screen = term.wait("echo", count=3)
     assert "-icanon" not in screen and "-echo " not in screen
 

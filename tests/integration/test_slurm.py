@@ -168,7 +168,8 @@ def test_signals_reach_running_jobs_which_run_on_and_sbatch_signal_warns_ahead(s
     for args, step, batch in ((("-s", "10"), 2, 1), (("-b", "-s", "USR1"), 2, 2),
                               (("-f", "-s", "USR1"), 3, 3)):        # (10: USR1's number)
         assert run("scancel", *args, number).returncode == 0
-        wait_for(lambda: counts(step, batch), 30, f"scancel {' '.join(args)} to be heard")
+        wait_for(lambda step=step, batch=batch: counts(step, batch), 30,
+                 f"scancel {' '.join(args)} to be heard")
     assert wait_state(server, int(number), ("running",))["state"] == "running"
     assert server.wq("signal", "-s", "KILL", number).returncode == 2   # (wq rm's job)
     run("scancel", number)

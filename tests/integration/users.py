@@ -244,7 +244,7 @@ def unix_users(python: str, *roles: str) -> Iterator[dict[str, UnixUser]]:
             home.chmod(0o755)
             os.chown(home, entry.pw_uid, entry.pw_gid)
             made.append(UnixUser(name, entry.pw_uid, entry.pw_gid, home, python))
-        yield {role: user for role, user in zip(roles, made)}
+        yield {role: user for role, user in zip(roles, made, strict=True)}
     finally:
         for user in made:
             user.kill_all()

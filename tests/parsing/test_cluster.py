@@ -56,9 +56,12 @@ def test_hosts_as_a_mapping():
 
 
 @pytest.mark.parametrize("text,message", [
-    ("hosts:\n  - {name: a, cores: 0}\n", "c.yaml:2: hosts[0].cores: expected a positive integer, got 0"),
-    ("hosts:\n  - {name: a, cors: 2}\n", "c.yaml:2: hosts[0].cors: unknown key; did you mean 'cores'?"),
-    ("hosts:\n  - {name: a, cores: 2}\n  - {name: a, cores: 3}\n", "c.yaml:3: name: duplicate host 'a' (first on line 2)"),
+    ("hosts:\n  - {name: a, cores: 0}\n",
+     "c.yaml:2: hosts[0].cores: expected a positive integer, got 0"),
+    ("hosts:\n  - {name: a, cors: 2}\n",
+     "c.yaml:2: hosts[0].cors: unknown key; did you mean 'cores'?"),
+    ("hosts:\n  - {name: a, cores: 2}\n  - {name: a, cores: 3}\n",
+     "c.yaml:3: name: duplicate host 'a' (first on line 2)"),
     ("hosts:\n  - {name: a}\n", "c.yaml:2: hosts[0].cores: a host needs 'cores'"),
     ("hosts:\n  - {cores: 2}\n", "c.yaml:2: hosts[0]: a host needs a 'name'"),
     ("hostz: []\n", "c.yaml:1: hostz: unknown key; did you mean 'hosts'?"),
@@ -92,7 +95,8 @@ def test_resources_are_global_counts_by_name():
 def test_missing_file_is_one_line():
     with pytest.raises(ParseError) as err:
         cluster.load("/nonexistent/c.yaml")
-    assert str(err.value) == "/nonexistent/c.yaml: cannot read the cluster file: No such file or directory"
+    assert str(err.value) == \
+        "/nonexistent/c.yaml: cannot read the cluster file: No such file or directory"
 
 
 @pytest.mark.parametrize("text, expected", [

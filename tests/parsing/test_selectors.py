@@ -1,3 +1,5 @@
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -64,7 +66,7 @@ def test_disjoint_segments_name_exactly_what_the_selectors_name_each_once(select
     from wq.parsing.selectors import disjoint
 
     segments = disjoint(selected)
-    assert all(a.last < b.first for a, b in zip(segments, segments[1:]))
+    assert all(a.last < b.first for a, b in itertools.pairwise(segments))
     for number in range(0, 60):
         for task in (None, *range(0, 16)):
             named = any(s.matches(number, task) for s in selected)

@@ -34,7 +34,7 @@ def queues(draw: st.DrawFn) -> tuple[list[Job], dict[int, int]]:
         user = draw(st.sampled_from(["ann", "bob", "cy"]))
         submitted = float(draw(st.integers(0, 20)))          # ties happen
         tasks = draw(st.sampled_from([None, None, 1, 3, 6]))
-        for t in range(1, (tasks or 1) + 1):
+        for _ in range(1, (tasks or 1) + 1):
             j = job(next_id, user=user, submitted=submitted, **shape)
             j = dataclasses.replace(j, number=number,
                                     task=None if tasks is None else draw(st.integers(1, 40)),

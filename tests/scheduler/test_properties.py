@@ -87,7 +87,8 @@ def test_never_overcommits_and_placements_satisfy(sc, rounds):
             j = next(x for x in waiting if x.id == s.job_id)
             placed.append((j, s.placement))
         waiting = [j for j in waiting if j.id not in started]
-    cores, mem, gpus, whole = defaultdict(int), defaultdict(float), defaultdict(list), defaultdict(int)
+    cores, mem = defaultdict(int), defaultdict(float)
+    gpus, whole = defaultdict(list), defaultdict(int)
     for j, p in placed:
         assert satisfies(j, p, by_name), (j.spec.requirements, p)
         for s in p.slices:

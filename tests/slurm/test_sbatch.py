@@ -96,8 +96,8 @@ def test_harmless_options_warn_and_meaningful_ones_are_refused():
 
 
 @pytest.mark.parametrize("text, seconds", [
-    ("30", 1800), ("5:30", 360), ("0:01", 60), ("1:00:00", 3600), ("2-0", 172800), ("1-2:30", 95400),
-    ("1-2:3:4", 93840), ("UNLIMITED", None), ("infinite", None), ("0", None)])
+    ("30", 1800), ("5:30", 360), ("0:01", 60), ("1:00:00", 3600), ("2-0", 172800),
+    ("1-2:30", 95400), ("1-2:3:4", 93840), ("UNLIMITED", None), ("infinite", None), ("0", None)])
 def test_slurm_times(text, seconds):
     assert slurm_time(text) == seconds
 

@@ -228,7 +228,8 @@ def test_jobs_are_built_in_the_field_order_the_store_assumes():
     assert [f.name for f in dataclasses.fields(Job)] == [
         "id", "user", "spec", "state", "submitted", "started", "ended", "placement",
         "exit_code", "reason", "instance", "crashes", "failures", "avoid", "number", "task",
-        "entry", "entry_tag", "held"], "wq/store/store.py _job() builds Job positionally: update it too"
+        "entry", "entry_tag", "held"], \
+        "wq/store/store.py _job() builds Job positionally: update it too"
 
 
 def test_an_array_accepted_a_chunk_at_a_time_is_forgotten_if_cut_short(tmp_path):

@@ -157,7 +157,8 @@ def output_word(path: str | None, default: str, cwd: str) -> str:
 def _fail(message: str, code: int) -> str:
     """sh that reports a launch failing before the job runs (message in double
     quotes), leaving nothing of the start behind."""
-    return f'{{ echo "{ERROR} {message}"; echo "{EXITED} {code}"; {SPENT.strip()}; exit {code}; }}\n'
+    return (f'{{ echo "{ERROR} {message}"; echo "{EXITED} {code}"; {SPENT.strip()}; '
+            f'exit {code}; }}\n')
 
 
 def _env_lines(job: Launch) -> str:

@@ -10,6 +10,7 @@ them (0 for the lowest), which Slurm's per-task job ids follow.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,7 +43,8 @@ def parse_range(text: str) -> TaskRange:
     first, last, step, throttle = found.groups()
     for number in (first, last, step, throttle):
         if number is not None and (len(number) > 10 or int(number) > MAX_TASK_ID):
-            raise UsageError(f"--array {shown(text)}: {number} is too large (at most {MAX_TASK_ID})")
+            raise UsageError(f"--array {shown(text)}: {number} is too large "
+                             f"(at most {MAX_TASK_ID})")
     out = TaskRange(int(first), int(last), int(step or 1),
                     None if throttle is None else int(throttle))
     if out.last < out.first:
@@ -91,7 +93,7 @@ def normal(ranges: list[tuple[int, int, int]], *, option: str = "--array",
            source: str = "") -> Ranges:
     """Ranges sorted; pieces that overlap are an error (a task is named once)."""
     ordered = sorted(ranges)
-    for a, b in zip(ordered, ordered[1:]):
+    for a, b in itertools.pairwise(ordered):
         if b[0] <= a[1]:
             raise ParseError(f"{option}: {text((a,))} and {text((b,))} overlap",
                              source=source)
@@ -110,11 +112,11 @@ def runs(indices: Iterable[int]) -> Ranges:
 
 
 def count(ranges: Ranges) -> int:
-    return sum(len(range(f, l + 1, s)) for f, l, s in ranges)
+    return sum(len(range(f, last + 1, s)) for f, last, s in ranges)
 
 
 def each(ranges: Ranges) -> list[int]:
-    return [i for f, l, s in ranges for i in range(f, l + 1, s)]
+    return [i for f, last, s in ranges for i in range(f, last + 1, s)]
 
 
 def contains(ranges: Ranges, index: int) -> bool:
@@ -133,7 +135,7 @@ def position(ranges: Ranges, index: int) -> int | None:
 
 def at(ranges: Ranges, place: int) -> int | None:
     """The index at `place` (position's inverse), or None past the end."""
-    sizes = [len(range(f, l + 1, s)) for f, l, s in ranges]
+    sizes = [len(range(f, last + 1, s)) for f, last, s in ranges]
     ends = [sum(sizes[:i + 1]) for i in range(len(sizes))]
     which = bisect.bisect_right(ends, place)
     if place < 0 or which >= len(ranges):
@@ -159,8 +161,8 @@ def task_of(number: int, ranges: Ranges, job_id: int) -> int | None:
 
 def text(ranges: Ranges, throttle: int | None = None) -> str:
     """As Slurm writes them back: 1-6, 1,4, 1-9:2, with %N."""
-    out = ",".join(str(f) if f == l else f"{f}-{l}" if s == 1 else f"{f}-{l}:{s}"
-                   for f, l, s in ranges)
+    out = ",".join(str(f) if f == last else f"{f}-{last}" if s == 1 else f"{f}-{last}:{s}"
+                   for f, last, s in ranges)
     return out + (f"%{throttle}" if throttle is not None else "")
 
 
@@ -188,6 +190,6 @@ def from_json(value: object, *, most: int = 1 << 62) -> Ranges | None:
         if last < first or step < 1:
             return None
         out.append((first, last, step))
-    if any(b[0] <= a[1] for a, b in zip(out, out[1:])):
+    if any(b[0] <= a[1] for a, b in itertools.pairwise(out)):
         return None
     return tuple(out)

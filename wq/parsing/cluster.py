@@ -214,7 +214,7 @@ def parse_plain(text: str, source: str) -> Cluster:
             raise ParseError("expected 'hostname ncores [mem [labels]]'", source=source,
                              line=number)
         fields: dict[str, Any] = {}
-        for key, word in zip(("name", "cores", "mem", "labels"), words):
+        for key, word in zip(("name", "cores", "mem", "labels"), words, strict=False):
             _, fields[key] = HOST_FIELDS.convert(key, word, source=source, line=number)
         hosts.append(_host(fields, source=source, line=number, label=fields["name"]))
         lines.append(number)

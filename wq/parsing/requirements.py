@@ -27,7 +27,8 @@ MAX_RETRIES = 10_000
 def _mode(value: Any) -> Mode:
     key = str(value).strip().lower()
     if key not in _MODES:
-        raise ValueError(f"unknown mode {units.shown(value)} (one of: {', '.join(m.value for m in Mode)})")
+        modes = ", ".join(m.value for m in Mode)
+        raise ValueError(f"unknown mode {units.shown(value)} (one of: {modes})")
     return _MODES[key]
 
 

@@ -76,11 +76,18 @@ FAMILIES = {
 }
 
 if TYPE_CHECKING:
-    from wq.protocol.requests.submit import Submit as Submit, SubmitMany as SubmitMany, Rerun as Rerun, Signature as Signature
-    from wq.protocol.requests.jobs import ListJobs as ListJobs, Status as Status, Info as Info, Log as Log, Why as Why, Attach as Attach
-    from wq.protocol.requests.control import Remove as Remove, Signal as Signal, Hold as Hold, Release as Release, Requeue as Requeue, Update as Update, Clean as Clean
-    from wq.protocol.requests.cluster import Stat as Stat, Refresh as Refresh, NodeState as NodeState, Users as Users, SetLimits as SetLimits, Stop as Stop
-    from wq.protocol.requests.sessions import SessionEnd as SessionEnd, Session as Session, Launcher as Launcher, Step as Step
+    from wq.protocol.requests.cluster import NodeState as NodeState, Refresh as Refresh
+    from wq.protocol.requests.cluster import SetLimits as SetLimits, Stat as Stat
+    from wq.protocol.requests.cluster import Stop as Stop, Users as Users
+    from wq.protocol.requests.control import Clean as Clean, Hold as Hold, Release as Release
+    from wq.protocol.requests.control import Remove as Remove, Requeue as Requeue
+    from wq.protocol.requests.control import Signal as Signal, Update as Update
+    from wq.protocol.requests.jobs import Attach as Attach, Info as Info, ListJobs as ListJobs
+    from wq.protocol.requests.jobs import Log as Log, Status as Status, Why as Why
+    from wq.protocol.requests.sessions import Launcher as Launcher, Session as Session
+    from wq.protocol.requests.sessions import SessionEnd as SessionEnd, Step as Step
+    from wq.protocol.requests.submit import Rerun as Rerun, Signature as Signature
+    from wq.protocol.requests.submit import Submit as Submit, SubmitMany as SubmitMany
 
     Request = (Hello | Submit | ListJobs | Stat | Remove | Refresh | NodeState | Users
                | SetLimits | Log | SessionEnd | Info | Clean | Launcher | Attach | Status

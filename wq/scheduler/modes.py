@@ -86,7 +86,7 @@ def tasks(req: Requirements, hosts: Sequence[HostUse]) -> Placement | None:
     if left > 0:
         return None
     slices = tuple(_whole(use) if req.whole else _slice(use, req, n * size)
-                   for (use, _), n in zip(chosen, given) if n)
+                   for (use, _), n in zip(chosen, given, strict=True) if n)
     return Placement(slices)
 
 

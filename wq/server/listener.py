@@ -2,10 +2,11 @@
 
 The operator's socket's directory is 0700 and the socket 0600; a lab's shared
 socket is reachable by its members (wq.server.lab says who), and anyone else
-who connects is refused with a line saying why. A frame that does not decode or fit a request gets an error reply
-and the connection goes on; a frame that breaks the framing (oversize, cut
-off, too slow) gets an error reply and the connection is closed; a handler's
-WqError becomes an error reply; nothing a client sends can stop the server.
+who connects is refused with a line saying why. A frame that does not decode
+or fit a request gets an error reply and the connection goes on; a frame that
+breaks the framing (oversize, cut off, too slow) gets an error reply and the
+connection is closed; a handler's WqError becomes an error reply; nothing a
+client sends can stop the server.
 
 What clients can make the server hold is bounded (`Limits`): the number of
 connections, how long a frame may take once begun (and the hello from

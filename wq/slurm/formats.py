@@ -155,7 +155,9 @@ def priority(row: JobRow) -> str:
     if row.state == "waiting" and row.reason.startswith(HELD):
         return "0"                                  # (Slurm's held jobs have none)
     value = (row.slurm or {}).get("priority")
-    return str(value) if isinstance(value, int) else str(PRIORITY_NAMES.get(row.pri, PRIORITY_NAMES['med']))
+    if isinstance(value, int):
+        return str(value)
+    return str(PRIORITY_NAMES.get(row.pri, PRIORITY_NAMES["med"]))
 
 
 def _mem(row: JobRow) -> str:

@@ -127,7 +127,7 @@ def sacct(args: list[str]) -> int:
             print("|".join(values) + tail)
         else:
             print(" ".join(v[:w or formats.FIELDS[f][1]].rjust(w or formats.FIELDS[f][1])
-                           for v, (f, w) in zip(values, fields)))
+                           for v, (f, w) in zip(values, fields, strict=True)))
     return 0
 
 

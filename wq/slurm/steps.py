@@ -55,7 +55,7 @@ def layout(hosts: list[str], per_node: list[int], ntasks: int | None,
         raise ParseError(f"-n {wanted} cannot spread over -N {nodes} nodes")
     out: list[Placed] = []
     task = 0
-    for i, (host, room_here) in enumerate(zip(hosts, per_node)):
+    for i, (host, room_here) in enumerate(zip(hosts, per_node, strict=False)):
         after = len(hosts) - i - 1 if nodes is not None else 0    # (each takes one)
         take = max(0, min(room_here, wanted - task - after))
         if take:

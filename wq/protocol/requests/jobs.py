@@ -1,4 +1,5 @@
-"""Asking about jobs: listings, states, one job in full, its log, why it waits, following it."""
+"""Asking about jobs: listings, states, one job in full, its log, why it waits,
+following it."""
 
 from __future__ import annotations
 

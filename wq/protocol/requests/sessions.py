@@ -1,4 +1,5 @@
-"""Connections that stay open: an interactive session's end, a workflow's session, a lab member's launcher, srun's steps."""
+"""Connections that stay open: an interactive session's end, a workflow's
+session, a lab member's launcher, srun's steps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Submitting jobs: one or an array, many at once, a rerun (and the signature a lab member's rerun is tagged with)."""
+"""Submitting jobs: one or an array, many at once, a rerun (and the signature
+a lab member's rerun is tagged with)."""
 
 from __future__ import annotations
 
