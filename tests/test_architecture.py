@@ -95,3 +95,77 @@ def test_a_submitting_client_creates_only_the_classes_it_needs() -> None:
     eager = {name for name in loaded if name in ("wq.model.jobs", "wq.model.cluster")
              or name.startswith("wq.protocol.requests.")}
     assert not eager
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(WQ.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _graph() -> dict[str, set[str]]:
+    """Each module of the package -> the modules of the package it imports, at
+    any depth of its code (a function's import counts), but not what it imports
+    for the type checker alone, nor its own parent packages (loaded first
+    anyway)."""
+    modules = {_module(p): p for p in WQ.rglob("*.py") if "node" not in p.parts}
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    def for_the_checker(node: ast.If) -> bool:
+        test = node.test
+        return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+            (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        todo: list[ast.AST] = [ast.parse(path.read_text())]
+        while todo:
+            node = todo.pop()
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.If) and for_the_checker(child):
+                    todo.extend(child.orelse)
+                    continue
+                if isinstance(child, ast.Import):
+                    found.update(filter(None, (resolve(a.name) for a in child.names)))
+                elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
+                    found.update(filter(None, (resolve(f"{child.module}.{a.name}")
+                                               for a in child.names)))
+                todo.append(child)
+        graph[name] = {m for m in found if m != name and not name.startswith(m + ".")}
+    return graph
+
+
+def test_the_library_never_imports_the_cli() -> None:
+    """wq/cli, `python -m wq` and the Slurm shims (commands too) may use the CLI's
+    helpers; nothing else may, so that the library works without click and its
+    verbs."""
+    def cli(name: str) -> bool:
+        return name in ("wq.cli", "wq.slurm", "wq.__main__") or \
+            name.startswith(("wq.cli.", "wq.slurm."))
+
+    for name, imported in _graph().items():
+        if not cli(name):
+            assert not {m for m in imported if cli(m) and not m.startswith("wq.slurm")}, name
+
+
+def test_there_is_no_import_circle() -> None:
+    graph = _graph()
+    seen: dict[str, int] = {}            # 1: on the current path, 2: done
+
+    def walk(name: str, path: list[str]) -> None:
+        seen[name] = 1
+        for other in sorted(graph[name]):
+            if seen.get(other) == 1:
+                circle = path[path.index(other):] + [other]
+                raise AssertionError("an import circle: " + " -> ".join(circle))
+            if other not in seen:
+                walk(other, [*path, other])
+        seen[name] = 2
+
+    for name in sorted(graph):
+        if name not in seen:
+            walk(name, [name])

@@ -63,6 +63,11 @@ def state_dir(explicit: str | None = None) -> str:
     return user_state()
 
 
+def launcher_log() -> str:
+    """Where a lab member's launcher, started in the background, logs."""
+    return user_state("launcher.log")
+
+
 def user_state(name: str = "") -> str:
     """The user's own wq state directory (XDG_STATE_HOME/wq), or `name` in it: a
     lab member's launcher log and ledger live there whatever WQ_STATE says."""

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from wq.cli import render
 from wq.cli.limit import parse_limits
-from wq.cli.rm import parse_selectors
+from wq.cli.change import parse_selectors
 from wq.errors import UsageError
 from wq.protocol.replies import HostRow, JobRow
 

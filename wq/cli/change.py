@@ -6,8 +6,24 @@ from __future__ import annotations
 import click
 
 from wq.client import Client
+from wq.errors import UsageError
 from wq.protocol import messages as m
 from wq.protocol.replies import Changed
+
+
+def parse_selectors(words: tuple[str, ...]) -> tuple[list[str], bool]:
+    """Selectors as the user typed them (also comma separated), checked here so
+    that a typo is caught before anything is removed."""
+    from wq.parsing import selectors
+
+    if not words:
+        raise UsageError("name the jobs to remove (12, 12.3, 12.1-50, 3-9, last, or 'all' "
+                         "for all of yours)")
+    if words == ("all",):
+        return [], True
+    texts = [part.strip() for word in words for part in word.split(",") if part.strip()]
+    selectors.parse_all(texts)
+    return texts, False
 
 
 def ask(socket: str | None, request: m.Hold | m.Release | m.Requeue | m.Update) -> None:
@@ -31,7 +47,5 @@ def report(results: list[tuple[str, str, bool]], none: str = "") -> None:
 
 def selectors(jobs: tuple[str, ...]) -> list[str]:
     """The selectors typed (also comma separated), checked here."""
-    from wq.cli.rm import parse_selectors
-
     texts, everything = parse_selectors(jobs)
     return ["all"] if everything else texts

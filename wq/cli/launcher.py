@@ -7,16 +7,12 @@ import logging
 
 import click
 
-from wq import paths
-
-
-def log_path() -> str:
-    return paths.user_state("launcher.log")
+from wq import paths, submission
 
 
 @click.command("launcher")
 @click.option("-d", "--detach", is_flag=True,
-              help=f"Run in the background, logging to {log_path()}.")
+              help=f"Run in the background, logging to {paths.launcher_log()}.")
 @click.option("--once", is_flag=True,
               help="End when the server goes away, rather than wait for it to come back.")
 @click.pass_obj
@@ -32,8 +28,8 @@ def command(obj: dict[str, str | None], detach: bool, once: bool) -> None:
     from wq import launcher
 
     if detach:
-        pid = launcher.detach(obj["socket"], log_path())
-        click.echo(f"launcher started (pid {pid}); its log: {log_path()}")
+        pid = submission.detach(obj["socket"], paths.launcher_log())
+        click.echo(f"launcher started (pid {pid}); its log: {paths.launcher_log()}")
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.WARNING)

@@ -24,7 +24,7 @@ def command(obj: dict[str, str | None], jobs: tuple[str, ...], sig: str, batch: 
     only your own jobs (a lab's admins: anyone's). The signal goes to the job's
     whole process group on its first host, or with -b to its shell alone.
     """
-    from wq.cli.rm import parse_selectors
+    from wq.cli.change import parse_selectors
     from wq.parsing.requirements import signal_name
 
     texts, everything = parse_selectors(jobs)
