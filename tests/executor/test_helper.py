@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wq.executor.helper import launches
+from wq.executor.helper import as_one
 
 TEXT = st.text(max_size=5)
 ENV = st.dictionaries(st.sampled_from("ABCD"), st.sampled_from(["1", "2"]))
@@ -23,7 +23,7 @@ def expand(request: dict) -> list[dict]:
 @given(st.lists(REQUEST, min_size=1, max_size=6))
 def test_launches_say_what_they_share_once_and_lose_nothing(requests):
     requests = [{**r, "id": n} for n, r in enumerate(requests, 1)]
-    batch = launches(requests)
+    batch = as_one(requests)
     assert expand(batch) == requests
     if len(requests) > 1:
         for key in ("env", "cwd"):

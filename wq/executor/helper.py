@@ -78,7 +78,7 @@ def _line(request: dict[str, Any]) -> bytes:
     return json.dumps(request, separators=(",", ":")).encode()
 
 
-def launches(requests: list[dict[str, Any]]) -> dict[str, Any]:
+def as_one(requests: list[dict[str, Any]]) -> dict[str, Any]:
     """Launch requests as one: alone as it is; many (an array's tasks placed in one
     pass) as what they all share, said once (the command, the submitter's
     environment, ...), and what each adds (its id, name, wq's own variables)."""
@@ -266,7 +266,7 @@ class HelperLink:
         """Write what was queued; a channel found closed ends the link (every open
         operation then reads as lost, and is checked on the node)."""
         if self._launches:
-            self._outbox.append(_line(launches(self._launches)))
+            self._outbox.append(_line(as_one(self._launches)))
             self._launches = []
         data, self._outbox = b"\n".join(self._outbox) + b"\n", []
         if not self.alive:
