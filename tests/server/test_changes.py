@@ -196,6 +196,6 @@ def test_any_sequence_of_holds_and_requeues_keeps_the_books_straight(actions):
         assert sum(len(q) for q in engine.blocked_queue.values()) == sum(j.held for j in queued)
         assert engine.aside_of == Counter(j.user for j in queued if j.held)
         assert engine.waiting_count() == len(queued)
-        assert dict(engine.active_in) == Counter(j.number or j.id for j in engine.jobs.values())
+        assert dict(engine.active_in) == Counter(j.number_shown for j in engine.jobs.values())
         for use in engine.view().hosts():
             assert use.used_cores <= use.host.cores

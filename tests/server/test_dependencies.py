@@ -39,7 +39,7 @@ class DepSim(Sim):
                ) -> list[str]:
         for j in jobs:
             self.stored[j.id] = j.state
-            self.where[j.id] = (j.number or j.id, j.task)
+            self.where[j.id] = (j.number_shown, j.task)
         known = {deps.key_of(a, j): self.tally(deps.key_of(a, j))
                  for j in jobs for a in j.spec.after}
         return self.feed(fx.Submitted(tuple(jobs), throttle, watched, tallies=known))

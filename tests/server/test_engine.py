@@ -646,7 +646,7 @@ def test_any_sequence_of_events_keeps_the_books_straight(actions):
         assert engine.waiting.of_user == Counter(
             j.user for j in engine.jobs.values() if j.state is JobState.WAITING)
         assert set(engine.running) == set(engine.current)
-        assert dict(engine.active_in) == Counter(j.number or j.id for j in engine.jobs.values())
+        assert dict(engine.active_in) == Counter(j.number_shown for j in engine.jobs.values())
         for use in engine.view().hosts():
             assert use.used_cores <= use.host.cores
         assert_kept_as_built(engine)

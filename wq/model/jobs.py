@@ -60,9 +60,15 @@ class Job:
     held: bool = False                  # held by its user or an admin: waits until released
 
     @property
+    def number_shown(self) -> int:
+        """The number users see: the job's own id, or its array's (every task of
+        array 12 shows 12)."""
+        return self.number or self.id
+
+    @property
     def label(self) -> str:
         """The id users see: 12 for a job, 12.7 for task 7 of array 12."""
-        number = self.number or self.id
+        number = self.number_shown
         return str(number) if self.task is None else f"{number}.{self.task}"
 
     @property

@@ -368,7 +368,7 @@ class Handlers:
                for s, mine in picked if mine is not None]
         seen = None
         for job, tasks in heapq.merge(anyone, *own, key=lambda pair: _order(pair[0])):
-            key = (job.number or job.id) if heads else job.id
+            key = job.number_shown if heads else job.id
             if key != seen:
                 yield self.engine.jobs.get(job.id, job), tasks
             seen = key
@@ -388,7 +388,7 @@ class Handlers:
                 if states is None or job.state in states:
                     yield job, None
                 continue
-            number = job.number or job.id
+            number = job.number_shown
             counts, started = self.store.counts_in(number, tasks)
             if states is not None:
                 counts = {k: v for k, v in counts.items() if JobState(k) in states}
@@ -509,7 +509,7 @@ class Handlers:
         running: dict[int, list[Job]] = {}
         for job in self.engine.running.values():
             if states is None or job.state in states:
-                running.setdefault(job.number or job.id, []).append(job)
+                running.setdefault(job.number_shown, []).append(job)
         queued = self.engine.queued_numbers() \
             if states is None or JobState.WAITING in states else set()
         for number in sorted(running.keys() | queued):
@@ -686,7 +686,7 @@ class Handlers:
         engine = self.engine
         running: dict[int, list[Job]] = {}
         for job in engine.running.values():
-            running.setdefault(job.number or job.id, []).append(job)
+            running.setdefault(job.number_shown, []).append(job)
         out: list[Job] = []
         given = selectors.parse_all([text])
         for one in given:
@@ -984,10 +984,10 @@ def _updates(jobs: list[Job], time_limit: float, user: str) -> list[fx.Update]:
     detail = "time limit " + (format_duration(limit) if limit else "none")
     by_number: dict[int, list[Job]] = {}
     for job in jobs:
-        by_number.setdefault(job.number or job.id, []).append(job)
+        by_number.setdefault(job.number_shown, []).append(job)
     for group in by_number.values():
         if group[0].spec.signature is not None and group[0].user == user:
-            raise WqError(f"job {group[0].number or group[0].id} is signed by its user, in a "
+            raise WqError(f"job {group[0].number_shown} is signed by its user, in a "
                           "lab: its time limit cannot change after submission (wq rm it and "
                           "submit it again)")
     return [fx.Update(tuple(group), dataclasses.replace(spec, requirements=dataclasses.replace(
@@ -1025,7 +1025,7 @@ def _capped(texts: list[str]) -> list[str]:
 
 
 def _order(job: Job) -> tuple[int, int]:
-    return (job.number or job.id, job.task or 0)
+    return (job.number_shown, job.task or 0)
 
 
 def _array_state(counts: dict[str, int]) -> str:
@@ -1061,7 +1061,7 @@ def _row(job: Job, **more: Any) -> JobRow:
     """A job's row: its own fields, and `more` (JobRow's optional ones, or a
     reason of the listing's) in one go."""
     p = job.placement
-    return JobRow(id=job.label, number=job.number or job.id, task=job.task, user=job.user,
+    return JobRow(id=job.label, number=job.number_shown, task=job.task, user=job.user,
                   state=job.state.value, pri=priority_name(job.spec.requirements.priority),
                   nc=p.cores if p else None, nh=len(p.slices) if p else None,
                   host0=p.first_host if p else None, submitted=job.submitted,

@@ -127,7 +127,7 @@ def slurm_number(job: Job) -> int:
     says which, Store.slurm_alias finds them again)."""
     shape = job.spec.slurm
     if job.task is None or shape is None or shape.array is None:
-        return job.number or job.id
+        return job.number_shown
     return arrays.own_id(job.number, shape.array, job.task)
 
 

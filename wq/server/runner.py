@@ -24,6 +24,7 @@ import dataclasses
 import functools
 import gc
 import logging
+import operator
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -648,7 +649,7 @@ def _arrays(jobs: Sequence[Job]) -> frozenset[int]:
     million tasks of one array cost a few steps, not a scan. (Separate jobs
     are left out: holding them would change nothing, and a million of them
     held made every scheduling pass meanwhile a million steps long.)"""
-    key = _number
+    key = operator.attrgetter("number_shown")
     out = set()
     i = 0
     while i < len(jobs):
@@ -659,10 +660,6 @@ def _arrays(jobs: Sequence[Job]) -> frozenset[int]:
         out.add(number)
         i = bisect.bisect_right(jobs, number, lo=i, key=key)
     return frozenset(out)
-
-
-def _number(job: Job) -> int:
-    return job.number or job.id
 
 
 class Runs:

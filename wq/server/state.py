@@ -294,7 +294,7 @@ class Engine:
     def _array_client_gone(self, ev: fx.ArrayClientGone) -> None:
         """An attached client of an array disconnected: its tasks that have not
         ended are cancelled."""
-        running = [j for j in self.running.values() if (j.number or j.id) == ev.number]
+        running = [j for j in self.running.values() if j.number_shown == ev.number]
         self._cancel([*self.queued(ev.number), *running], CLIENT_GONE)
 
     def _workflow_gone(self, ev: fx.WorkflowGone) -> None:
@@ -323,7 +323,7 @@ class Engine:
                 continue
             seen.add(found.id)
             job = self.jobs.get(found.id)
-            number = found.number or found.id
+            number = found.number_shown
             if job is None:
                 results.append((number, found.task, f"already {found.state.value}", False))
             elif not rights.on_job("rm", ev.user, job.user, ev.admin):
@@ -349,7 +349,7 @@ class Engine:
     def _cancel_waiting(self, jobs: list[Job], reason: str) -> None:
         """Cancel waiting jobs (all of an array's, at no more cost than one pass)."""
         self.waiting.remove_many(j for j in jobs if not self._aside(j))
-        for number in {j.number or j.id for j in jobs}:
+        for number in {j.number_shown for j in jobs}:
             if number not in self.waiting.classes:
                 self.queue.pop(number, None)
         self._out.append(fx.RecordMany(tuple(j.id for j in jobs), JobState.CANCELLED,
@@ -373,7 +373,7 @@ class Engine:
             job = self._mine(found, kind, ev.user, ev.admin, results)
             if job is None:
                 continue
-            number = job.number or job.id
+            number = job.number_shown
             if job.state is not JobState.WAITING:
                 results.append((number, job.task, f"{job.state.value}: only a waiting job "
                                 f"can be {word}", False))
@@ -401,7 +401,7 @@ class Engine:
             job = self._mine(found, "requeue", ev.user, ev.admin, results, ended=True)
             if job is None:
                 continue
-            number = job.number or job.id
+            number = job.number_shown
             if job.spec.interactive:
                 results.append((number, job.task, "an interactive session cannot be requeued",
                                 False))
@@ -441,7 +441,7 @@ class Engine:
             job = self._mine(found, "update", ev.user, False, results)
             if job is None:
                 continue
-            number = job.number or job.id
+            number = job.number_shown
             if job.state is not JobState.WAITING:
                 results.append((number, job.task, f"{job.state.value}: only a waiting job can "
                                 "be updated", False))
@@ -469,7 +469,7 @@ class Engine:
         """The job as the engine has it, if `user` may act on it (`ended`: an ended
         job, as found, too); else None, with the result said."""
         job = self.jobs.get(found.id)
-        number = found.number or found.id
+        number = found.number_shown
         if job is None and not (ended and found.state.final):
             results.append((number, found.task, f"already {found.state.value}", False))
             return None
@@ -687,7 +687,7 @@ class Engine:
     def throttled(self, job: Job) -> str | None:
         """Why an array's waiting task does not start though it may fit: its array
         runs as many tasks as its throttle allows, or is being removed."""
-        number = job.number or job.id
+        number = job.number_shown
         if job.task is None:
             return None
         if number in self.paused:
@@ -913,12 +913,12 @@ class Engine:
         if old is not None:
             self._unindex(old)
         else:
-            self.active_in[job.number or job.id] += 1
+            self.active_in[job.number_shown] += 1
         self.jobs[job.id] = job
         self._index(job)
 
     def _index(self, job: Job) -> None:
-        number = job.number or job.id
+        number = job.number_shown
         if job.state is not JobState.WAITING:
             self.running[job.id] = job
             self.running_in[number] += 1
@@ -938,12 +938,12 @@ class Engine:
         return job.held or job.id in self.blocked
 
     def _enqueue(self, job: Job) -> None:
-        number = job.number or job.id
+        number = job.number_shown
         self.waiting.add(job)
         self.queue[number] = [job] if job.task is None else self.waiting.classes[number]
 
     def _unindex(self, job: Job) -> None:
-        number = job.number or job.id
+        number = job.number_shown
         if job.state is JobState.WAITING and self._aside(job):
             aside = self.blocked_queue[number]
             aside.remove(job)
@@ -1020,7 +1020,7 @@ class Engine:
             self._unblock(old)
         elif queued or old.state is not JobState.WAITING or old.held:
             self._unindex(old)
-        number = job.number or job.id
+        number = job.number_shown
         self.active_in[number] -= 1
         self._tally(job, state)
         if job.task is None:
@@ -1110,7 +1110,7 @@ class Engine:
     def _untally(self, job: Job) -> None:
         """An ended job is requeued: the targets it is part of count it live again,
         and so does its array."""
-        number = job.number or job.id
+        number = job.number_shown
         for key in ((number, None),) if job.task is None else ((number, None), (number, job.task)):
             tally = self.tallies.get(key)
             if tally is not None:
@@ -1125,7 +1125,7 @@ class Engine:
 
     def _tally(self, job: Job, state: JobState) -> None:
         """A job ended: count it in the tallies of the targets it is part of."""
-        number = job.number or job.id
+        number = job.number_shown
         for key in ((number, None),) if job.task is None else ((number, None), (number, job.task)):
             tally = self.tallies.get(key)
             if tally is not None:

@@ -549,7 +549,7 @@ class Store:
                 return
             job = self._job(row)
             yield job
-            first = (job.number or job.id) + 1
+            first = job.number_shown + 1
 
     def counts_in(self, number: int, tasks: Tasks = None
                   ) -> tuple[dict[str, int], float | None]:
