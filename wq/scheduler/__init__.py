@@ -121,7 +121,7 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
     reserved: set[str] = set()
     reserved_licenses: set[str] = set()
     unfit: set[Requirements] = set()
-    held: set[tuple[str, Requirements]] = set()
+    at_limit: set[tuple[str, Requirements]] = set()       # (user, kind of job)
     empty: ClusterView | None = None
 
     def key_of(job: Job) -> tuple[float, ...]:
@@ -135,7 +135,7 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
     while heap:
         key, n, cls, cursor = heapq.heappop(heap)
         req = cls.requirements
-        if req in unfit or (cls.user, req) in held:
+        if req in unfit or (cls.user, req) in at_limit:
             continue
         job = cls[cursor]
         if ready is not None and cls.user not in ready and not job.spec.interactive:
@@ -157,10 +157,10 @@ def plan(queue: Iterable[Job] | Waiting, view: ClusterView, *, now: float,
             if cursor + 1 < len(cls):       # its next job takes its own turn
                 heapq.heappush(heap, (key_of(cls[cursor + 1]), n, cls, cursor + 1))
             continue
-        if placed == _HELD:
-            held.add((job.user, req))
+        if placed == _AT_LIMIT:
+            at_limit.add((job.user, req))
             continue
-        if placed == _HELD_HERE:             # this placement only: the class goes on
+        if placed == _AT_LIMIT_HERE:             # this placement only: the class goes on
             if cls.array is None and cursor + 1 < len(cls):
                 heapq.heappush(heap, (key_of(cls[cursor + 1]), n, cls, cursor + 1))
             continue
@@ -187,19 +187,20 @@ def _waiting(jobs: Iterable[Job]) -> Waiting:
     return out
 
 
-_UNFIT, _NO_LICENSES, _HELD, _HELD_HERE = "unfit", "no-licenses", "held", "held-here"
+_UNFIT, _NO_LICENSES = "unfit", "no-licenses"
+_AT_LIMIT, _AT_LIMIT_HERE = "at-limit", "at-limit-here"
 
 
 def _try(job: Job, view: ClusterView, reserved: set[str], reserved_licenses: set[str],
          usage: dict[str, Usage], limits: Mapping[str, Limits]) -> Start | str:
-    """Place one job: a Start (view and usage are taken from), _HELD when its
-    user is at a limit for any job like it, _HELD_HERE when the placement found
+    """Place one job: a Start (view and usage are taken from), _AT_LIMIT when its
+    user is at a limit for any job like it, _AT_LIMIT_HERE when the placement found
     would put them over (either reserves nothing), _NO_LICENSES when its
     licences are not free (or reserved), _UNFIT when it does not fit."""
     req = job.spec.requirements
     used = usage.setdefault(job.user, Usage())
     if over_limit(limits.get(job.user), used, _least_cores(req)) is not None:
-        return _HELD
+        return _AT_LIMIT
     if req.licenses and (not view.has_licenses(req.licenses)
                          or any(name in reserved_licenses for name, _ in req.licenses)):
         return _NO_LICENSES
@@ -211,7 +212,7 @@ def _try(job: Job, view: ClusterView, reserved: set[str], reserved_licenses: set
     if placement is None:
         return _UNFIT
     if over_limit(limits.get(job.user), used, placement.cores) is not None:
-        return _HELD_HERE
+        return _AT_LIMIT_HERE
     view.take(placement)
     view.take_licenses(req.licenses)
     used.jobs += 1

@@ -466,11 +466,11 @@ class Handlers:
             more["interactive"] = True
         if job.state is JobState.WAITING:
             unfit = self.engine.never_fits(job.spec.requirements)
-            held = self.engine.blocked_reason(job) or self.engine.throttled(job)
+            aside = self.engine.blocked_reason(job) or self.engine.throttled(job)
             if unfit:
                 more.update(unfit=True, reason=f"can no longer fit: {unfit}")
-            elif held is not None:
-                more["reason"] = held
+            elif aside is not None:
+                more["reason"] = aside
             elif view is not None:
                 kind = (job.spec.requirements, job.user)
                 if kind not in reasons:

@@ -647,8 +647,8 @@ def _settle(done: asyncio.Future[None]) -> None:
 def _arrays(jobs: Sequence[Job]) -> frozenset[int]:
     """The arrays among jobs in order, found by jumping over each one's run: a
     million tasks of one array cost a few steps, not a scan. (Separate jobs
-    are left out: holding them would change nothing, and a million of them
-    held made every scheduling pass meanwhile a million steps long.)"""
+    are left out: pausing them would change nothing, and a million of them
+    paused made every scheduling pass meanwhile a million steps long.)"""
     key = operator.attrgetter("number_shown")
     out = set()
     i = 0

@@ -90,7 +90,7 @@ class Engine:
         # (one line every few seconds, not two a job: a job's own lines are debug)
         self.activity: Counter[str] = Counter()
         self.hooked: dict[int, Job] = {}                # arrays with on_end: a task of each
-        # waiting jobs held by dependencies: the ones not met yet; the targets they
+        # waiting jobs blocked by their dependencies: the ones not met yet; the targets they
         # wait on, with what is known of each
         self.blocked: dict[JobId, list[After]] = {}
         self.dependents: dict[Key, set[JobId]] = {}
@@ -167,18 +167,18 @@ class Engine:
         return self._never_fits[req]
 
     def waiting_count(self) -> int:
-        """Waiting jobs (those still being loaded at start, and those held by
-        dependencies, included)."""
+        """Waiting jobs (those still being loaded at start, and those kept aside,
+        blocked by dependencies or held by their users, included)."""
         return len(self.waiting) + sum(self.aside_of.values()) + self.unloaded
 
     def queued(self, number: int) -> Sequence[Job] | JobClass:
-        """A job's (or an array's) waiting jobs, in task order, held or not."""
-        ready, held = self.queue.get(number), self.blocked_queue.get(number)
-        if held is None:
+        """A job's (or an array's) waiting jobs, in task order, queued or aside."""
+        ready, aside = self.queue.get(number), self.blocked_queue.get(number)
+        if aside is None:
             return ready or ()
         if ready is None:
-            return held
-        return list(heapq.merge(held, ready, key=task_key))
+            return aside
+        return list(heapq.merge(aside, ready, key=task_key))
 
     def queued_numbers(self) -> set[int]:
         return self.queue.keys() | self.blocked_queue.keys()
@@ -1093,7 +1093,8 @@ class Engine:
                 self._cancel_waiting([current], f"dependency never met: {why}")
 
     def _unblock(self, job: Job) -> None:
-        """A held job is released, or ended: its targets no longer wait for it."""
+        """A blocked job's dependencies are met, or it ended: its targets no longer
+        have it waiting on them."""
         left = self.blocked.pop(job.id)
         for after in left:
             self._forget(deps.key_of(after, job), job.id)
