@@ -11,16 +11,16 @@ from tests.builders import job, with_
 from wq import codec, hooks
 from wq.errors import ParseError
 from wq.model import Placement, Slice
-from wq.server import launches
+from wq.server import onnode
 
 
 def test_facts_of_a_job_and_of_an_array():
     j = with_(job(7), placement=Placement((Slice("n1", 1),)), exit_code=3)
-    assert launches.hook_facts(j, "failed", 3) == {
+    assert onnode.hook_facts(j, "failed", 3) == {
         "WQ_JOB_ID": "7", "WQ_STATE": "failed", "WQ_EXIT": "3", "WQ_HOST": "n1",
         "WQ_JOB_NAME": "job7"}
     task = with_(job(12), number=10, task=2)
-    facts = launches.hook_facts(task, "failed", None, {"done": 2, "failed": 1})
+    facts = onnode.hook_facts(task, "failed", None, {"done": 2, "failed": 1})
     assert facts["WQ_JOB_ID"] == "10" and facts["WQ_EXIT"] == ""
     assert (facts["WQ_TASKS_DONE"], facts["WQ_TASKS_FAILED"]) == ("2", "1")
 

@@ -10,7 +10,7 @@ from wq.errors import WqError
 from wq.interactive import own_lease
 from wq.model import Host, JobSpec, Placement, Slice
 from wq.protocol import events
-from wq.protocol.launching import HostRef
+from wq.protocol.calls import HostRef
 
 
 def lease(**kw):  # type: ignore[no-untyped-def]

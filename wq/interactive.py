@@ -299,9 +299,9 @@ def own_lease(lease: Lease, spec: JobSpec, label: str, user: str) -> Lease:
     from wq import codec
     from wq.executor import wrapper
     from wq.executor.ssh import connect_options
-    from wq.protocol.launching import SERVER_ID, HostRef
+    from wq.protocol.calls import SERVER_ID, HostRef
     from wq.protocol.messages import checked
-    from wq.server import launches
+    from wq.server import onnode
 
     if not label.isdigit() or not SERVER_ID.fullmatch(lease.server_id):
         raise WqError("the server's lease for the session is not one wq can use")
@@ -312,7 +312,7 @@ def own_lease(lease: Lease, spec: JobSpec, label: str, user: str) -> Lease:
               instance=lease.instance)
     if job.placement is None or not set(job.placement.hosts) <= set(known):
         raise WqError("the server's lease for the session names no host wq knows")
-    launch = launches.launch_spec(job, known, lease.server_id, lease.grace)
+    launch = onnode.launch_spec(job, known, lease.server_id, lease.grace)
     host = known[job.placement.first_host]
     return dataclasses.replace(lease, host=host.name, local=host.local,
                                setup=wrapper.session_setup_script(launch),

@@ -2,7 +2,7 @@
 
 It connects to the lab's server (checked to be the operator's, as any client
 does) and offers itself; from then on the server sends it calls for its
-user's jobs (wq.protocol.launching) and it carries them out with its user's
+user's jobs (wq.protocol.calls) and it carries them out with its user's
 own ssh configuration, keys and agent, reporting back. It keeps no state:
 the jobs run detached on the nodes and a later launcher (or this one, after
 the server restarts) finds them there.
@@ -39,9 +39,9 @@ from wq.model import Host, Job
 from wq.parsing import arrays, requirements, units
 from wq.protocol import framing
 from wq.protocol import messages as m
-from wq.protocol.launching import INSTANCE, OPS, SERVER_ID, Call, Report
+from wq.protocol.calls import INSTANCE, OPS, SERVER_ID, Call, Report
 from wq.submission import READY, SERVING, WAITING
-from wq.server import launches
+from wq.server import onnode
 
 log = logging.getLogger("wq.launcher")
 
@@ -147,7 +147,7 @@ class Launcher:
                 if not set(job.placement.hosts) <= set(known):
                     raise Refused("a placement on hosts the call does not describe")
                 self._once(job, "launch")
-                launch = launches.launch_spec(job, known, call.server_id, call.grace)
+                launch = onnode.launch_spec(job, known, call.server_id, call.grace)
 
                 def started(info: Started) -> None:
                     self._spawn(send(Report(call.call, "started", pid=info.pid)))
@@ -158,21 +158,21 @@ class Launcher:
                 def running() -> None:
                     self._spawn(send(Report(call.call, "running")))
                 return dataclasses.asdict(await executor.watch(
-                    host, launches.directory(call.server_id, job), running))
+                    host, onnode.directory(call.server_id, job), running))
             case "follow":
                 job = self._job(call)
-                words = launches.output_words(job)
+                words = onnode.output_words(job)
 
                 async def emit(stream: str, data: bytes) -> None:
                     await send(Report(call.call, "output", stream=stream,
                                       data=data.decode("utf-8", "surrogateescape")))
-                await executor.follow(host, launches.directory(call.server_id, job), *words,
+                await executor.follow(host, onnode.directory(call.server_id, job), *words,
                                       emit)
                 return None
             case "cat":
                 job = self._job(call)
-                out_word, err_word = launches.output_words(job)
-                out, err = await executor.cat(host, launches.directory(call.server_id, job),
+                out_word, err_word = onnode.output_words(job)
+                out, err = await executor.cat(host, onnode.directory(call.server_id, job),
                                               out_word, err_word,
                                               max(1, min(call.max_bytes, 16 << 20)))
                 return [out.decode("utf-8", "surrogateescape"),

@@ -16,7 +16,7 @@ import pytest
 from tests.integration.hostile_server import Frame, hostile
 from tests.integration.sshd import wait_for
 from tests.integration.users import UnixUser, unix_users
-from wq.protocol.launching import HostRef
+from wq.protocol.calls import HostRef
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from wq.model import Cluster, Host, Instance, Job, JobState, Limits, Placement, 
 from wq.scheduler import Usage
 from wq.protocol import events
 from wq.server import effects as fx
-from wq.server import launches
+from wq.server import onnode
 from wq.server.state import Engine
 
 
@@ -201,7 +201,7 @@ def test_an_outcome_of_an_instance_already_dealt_with_changes_nothing():
 def test_a_launch_that_cannot_be_prepared_ends_the_job_instead_of_hanging(monkeypatch):
     def broken(*args: Any) -> None:
         raise KeyError("a bug")
-    monkeypatch.setattr(launches, "launch_spec", broken)
+    monkeypatch.setattr(onnode, "launch_spec", broken)
     sim = Sim(host("a"))
     sim.submit(job(1), watched=True)
     effects = sim.schedule()

@@ -10,7 +10,7 @@ from tests.builders import job, with_
 from wq import codec
 from wq.errors import ParseError
 from wq.model import Placement, Slice, SlurmShape
-from wq.server.launches import repeats, slurm_environment
+from wq.server.onnode import repeats, slurm_environment
 from wq.slurm.sbatch import parse
 
 

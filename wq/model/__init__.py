@@ -143,7 +143,7 @@ Ranges = tuple[tuple[int, int, int], ...]
 @dataclass(frozen=True, slots=True)
 class SlurmShape:
     """What an sbatch or srun submission asked of Slurm, for the variables Slurm
-    sets in its job (wq.server.launches): each count None where not given."""
+    sets in its job (wq.server.onnode): each count None where not given."""
 
     submit_dir: str = ""                # where sbatch ran ("": not known, an older job)
     ntasks: int | None = None           # -n

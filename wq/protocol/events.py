@@ -89,7 +89,7 @@ class Lease:
     connect: dict[str, Any] | None = None
     instance: int = 0
     placement: list[dict[str, Any]] | None = None
-    hosts: list[dict[str, Any]] = field(default_factory=list)    # launching.HostRef's
+    hosts: list[dict[str, Any]] = field(default_factory=list)    # calls.HostRef's
     server_id: str = ""
     grace: float = 5.0
 

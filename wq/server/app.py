@@ -43,7 +43,7 @@ from wq.server.handlers import Handlers, Taken
 from wq.server.hosts import HostMonitor
 from wq.server.sampler import Sampler
 from wq.server.lab import Members
-from wq.server.launchers import Link
+from wq.server.ops import Link
 from wq.server.listener import Connection, Endpoint
 from wq.server.runner import Runner, pause
 from wq.server.state import Engine

@@ -36,9 +36,9 @@ from wq.protocol.replies import (NO_STEP, Attached, Cleaned, Done, EventRow, Hos
                                  StatReply, StatusReply, StatusRow, UserRow, WhyHost, WhyReply)
 from wq.server import effects as fx
 from wq.server import rights
-from wq.server import launches, targets
+from wq.server import onnode, targets
 from wq.server.lab import Members
-from wq.server.launchers import Ops
+from wq.server.ops import Ops
 from wq.server.runner import Runner, Runs, long_lived, pause
 from wq.server.state import decrement
 from wq.server.watchers import Watcher
@@ -498,7 +498,7 @@ class Handlers:
         throttle = self.engine.throttles.get(job.number) if job.task is not None else None
         left = self.engine.blocked.get(job.id) if job.state is JobState.WAITING else None
         waits = ",".join(str(a).replace(".", "_") + "(unfulfilled)" for a in left or ())
-        return {**(shape if isinstance(shape, dict) else {}), "id": launches.slurm_number(job),
+        return {**(shape if isinstance(shape, dict) else {}), "id": onnode.slurm_number(job),
                 **({"dependency": waits} if waits else {}),
                 "priority": job.spec.requirements.priority,
                 **({} if throttle is None else {"throttle": throttle})}
@@ -631,8 +631,8 @@ class Handlers:
                 return SignalRow(job.label, "its host left the cluster", False)
             try:
                 said = await self.runner.ops(host, job.user).signal(
-                    host, launches.directory(self.engine.server_id, job), name, req.scope,
-                    name=launches.instance_name(job))
+                    host, onnode.directory(self.engine.server_id, job), name, req.scope,
+                    name=onnode.instance_name(job))
             except (ExecutorError, HostUnreachable) as exc:
                 return SignalRow(job.label, str(exc), False)
             if said == "nostep":
@@ -874,8 +874,8 @@ class Handlers:
             raise WqError(f"job {req.id} ran on {instance.host}, "
                           "which is no longer in the cluster")
         shown = dataclasses.replace(job, instance=instance.number, placement=instance.placement)
-        out_word, err_word = launches.output_words(shown)
-        directory = launches.instance_directory(self.engine.server_id, instance)
+        out_word, err_word = onnode.output_words(shown)
+        directory = onnode.instance_directory(self.engine.server_id, instance)
         out, err = await self.runner.ops(host, job.user).cat(
             shown, host, directory, out_word, err_word, max(1, min(req.max_bytes, 16 << 20)))
         return LogReply(job.label, host.name, instance.number,

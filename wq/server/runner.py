@@ -37,13 +37,13 @@ from wq.executor.base import ShellExecutor
 from wq.executor.outcome import Outcome, Started
 from wq.executor.ssh import connect_options
 from wq.model import Host, HostState, Instance, Job, JobId, JobState
-from wq.protocol import events, launching
+from wq.protocol import calls, events
 from wq.protocol.replies import RemoveRow
 from wq import hooks
 from wq.server import effects as fx
-from wq.server import launches, targets
+from wq.server import onnode, targets
 from wq.server.hosts import HostMonitor, HostStatus
-from wq.server.launchers import LauncherAway, LauncherOps, Link, Ops, OwnOps
+from wq.server.ops import LauncherAway, LauncherOps, Link, Ops, OwnOps
 from wq.server.setups import SetupFailed, Setups
 from wq.server.state import Engine, internal
 from wq.server.watchers import Hub, Watcher
@@ -522,7 +522,7 @@ class Runner:
         job, facts = effect.job, dict(effect.facts)
         if job.task is not None:           # an array: its tasks' states as the store has them
             counts = self.store.states_of(job.number)
-            facts = launches.hook_facts(job, "done" if set(counts) <= {"done"} else "failed",
+            facts = onnode.hook_facts(job, "done" if set(counts) <= {"done"} else "failed",
                                         None, counts)
         label, command = facts["WQ_JOB_ID"], job.spec.on_end or ""
         if self.engine.launchers is None or job.user == self.operator:
@@ -737,5 +737,5 @@ def _lease(effect: fx.Lease, known: Mapping[str, Host]) -> events.Lease:
                         None if host.local else connect_options(host),
                         job.instance if job is not None else 0,
                         codec.placement_to_list(placement),
-                        [dataclasses.asdict(launching.HostRef.of(h)) for h in hosts],
+                        [dataclasses.asdict(calls.HostRef.of(h)) for h in hosts],
                         effect.launch.server_id, effect.launch.grace)

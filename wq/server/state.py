@@ -41,7 +41,7 @@ from wq.scheduler.queue import JobClass, task_key
 from wq.scheduler.load import wq_share
 from wq.scheduler.why import Facts, HostWhy, why_hosts
 from wq.server import effects as fx
-from wq.server import launches
+from wq.server import onnode
 from wq.server import rights
 from wq.server.verdict import Verdict, judge
 
@@ -581,7 +581,7 @@ class Engine:
                 self._adopt(job, instance)
             elif word == "running" and host is not None:
                 self._out.append(fx.KillStale(
-                    instance, host, launches.instance_directory(self.server_id, instance),
+                    instance, host, onnode.instance_directory(self.server_id, instance),
                     ev.user))
             else:
                 self._settled(instance, *_settled_as(word, instance, ev.host))
@@ -733,7 +733,7 @@ class Engine:
         self.activity["started"] += 1
         log.debug("job %s started on %s", job.label, ",".join(placement.hosts))
         try:
-            launch = launches.launch_spec(job, self.known, self.server_id, self.kill_grace)
+            launch = onnode.launch_spec(job, self.known, self.server_id, self.kill_grace)
         except Exception as exc:                 # a bug: the job ends, it never hangs in R
             log.exception("job %s: preparing its launch failed", job.label)
             self._finish(job.id, job.instance, internal(exc))
@@ -807,20 +807,20 @@ class Engine:
             return
         host = self.known[job.placement.first_host]
         follow = self.follow_of(job) if self.watched[job.id] else None
-        self._out.append(fx.Watch(job, host, launches.directory(self.server_id, job), follow))
+        self._out.append(fx.Watch(job, host, onnode.directory(self.server_id, job), follow))
 
     def follow_of(self, job: Job) -> fx.Follow:
         """How to follow a running job's output."""
         assert job.placement is not None
-        out, err = launches.output_words(job)
+        out, err = onnode.output_words(job)
         return fx.Follow(job.id, self.known[job.placement.first_host],
-                         launches.directory(self.server_id, job), out, err, job.user)
+                         onnode.directory(self.server_id, job), out, err, job.user)
 
     def _kill(self, job: Job, first: str = "TERM", report: bool = False) -> None:
         assert job.placement is not None
         kill = fx.Kill(job.id, job.instance, self.known[job.placement.first_host],
-                       launches.directory(self.server_id, job), first, report, job.user,
-                       launches.instance_name(job))
+                       onnode.directory(self.server_id, job), first, report, job.user,
+                       onnode.instance_name(job))
         if self.launchers is not None and job.user not in self.launchers \
                 and not job.spec.interactive:      # (a session's client does its own kill)
             self.deferred.setdefault(job.user, []).append(kill)    # done when it is back
@@ -1026,7 +1026,7 @@ class Engine:
         if job.task is None:
             del self.active_in[number]
             if job.spec.on_end:
-                self._out.append(fx.Hook(job, launches.hook_facts(
+                self._out.append(fx.Hook(job, onnode.hook_facts(
                     job, state.value, None if state is JobState.CANCELLED else job.exit_code)))
             return
         if job.spec.on_end:
@@ -1052,7 +1052,7 @@ class Engine:
         last = self.hooked.pop(number, None)
         if last is not None:
             state = "done" if set(counts) <= {"done"} else "failed"
-            self._out.append(fx.Hook(last, launches.hook_facts(last, state, None, counts)))
+            self._out.append(fx.Hook(last, onnode.hook_facts(last, state, None, counts)))
         if self.watched_arrays.pop(number, 0):
             self._out.append(fx.PublishArray(number, events.ArrayEnd(number, dict(counts)),
                                              last=True))

@@ -76,7 +76,7 @@ def collapse(rows: Iterable[JobRow]) -> Iterator[JobRow]:
 
 
 def raw_id(row: JobRow) -> str:
-    """The job's own integer id (an array task of sbatch's has one: launches.
+    """The job's own integer id (an array task of sbatch's has one: onnode.
     slurm_number), else slurm_id (squeue's %A, -O JobID; sacct's JobIDRaw)."""
     own = (row.slurm or {}).get("id")
     return str(own) if isinstance(own, int) else slurm_id(row)

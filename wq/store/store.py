@@ -303,7 +303,7 @@ class Store:
         its number is taken and its tasks' ids reserved. Until it is closed it is
         incomplete, and forget_incomplete() drops it. An array of sbatch's takes a
         number for each of its indices: Slurm gives each task a job id of its own
-        (launches.slurm_number)."""
+        (onnode.slurm_number)."""
         spec_json = json.dumps(codec.spec_to_dict(spec, env=False))
         shape = spec.slurm
         numbers = 1 if shape is None or shape.array is None else arrays.count(shape.array)

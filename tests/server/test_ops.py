@@ -8,9 +8,9 @@ import pytest
 
 from wq.errors import ExecutorError, HostUnreachable
 from wq.model import Host
-from wq.protocol.launching import Report
-from wq.server import launchers
-from wq.server.launchers import LauncherAway, LauncherOps, Link
+from wq.protocol.calls import Report
+from wq.server import ops as node_ops
+from wq.server.ops import LauncherAway, LauncherOps, Link
 
 
 class Wire:
@@ -70,7 +70,7 @@ def test_reports_are_matched_to_their_calls_and_failures_raised():
 
 
 def test_a_launcher_that_does_not_answer_a_short_call_is_given_up_on(monkeypatch):
-    monkeypatch.setattr(launchers, "SHORT_CALL", 0.05)
+    monkeypatch.setattr(node_ops, "SHORT_CALL", 0.05)
 
     async def main() -> None:
         wire = Wire()

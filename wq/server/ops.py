@@ -6,7 +6,7 @@ server's own executor (a server alone, and the operator's jobs in a lab);
 connection (`Link`) and waits for its reports. Every method takes both what
 the node scripts need (a launch, a directory) and the job it is for: the
 server's executor uses the first, a launcher only the second, since it
-rebuilds the rest from what its user signed (wq.protocol.launching).
+rebuilds the rest from what its user signed (wq.protocol.calls).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from wq.executor import wrapper
 from wq.executor.base import Emit, ShellExecutor
 from wq.executor.outcome import Outcome, Started
 from wq.model import Host, Job
-from wq.protocol.launching import Call, HostRef, JobRef, Report
+from wq.protocol.calls import Call, HostRef, JobRef, Report
 from wq.protocol.messages import checked
 from wq.server.listener import Connection
 
