@@ -25,6 +25,7 @@ import functools
 import gc
 import logging
 import operator
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -45,7 +46,7 @@ from wq.server import onnode, targets
 from wq.server.hosts import HostMonitor, HostStatus
 from wq.server.ops import LauncherAway, LauncherOps, Link, Ops, OwnOps
 from wq.server.setups import SetupFailed, Setups
-from wq.server.state import Engine, internal
+from wq.server.state import Engine, Inconsistent, internal
 from wq.server.watchers import Hub, Watcher
 from wq.store import Store
 
@@ -83,6 +84,7 @@ class Runner:
         self._summary: asyncio.TimerHandle | None = None
         self._after_sync: deque[tuple[int, Callable[[], None]]] = deque()
         self._commit_waiters: list[asyncio.Future[None]] = []
+        self.check = bool(os.environ.get("WQ_CHECK"))     # Engine.validate after each event
 
     def ops(self, host: Host, user: str = "") -> Ops:
         """Who does the node work of `user`'s job on `host`: the server, or in a lab
@@ -98,8 +100,14 @@ class Runner:
 
     def feed(self, event: fx.Event) -> list[asyncio.Task[Any]]:
         """Hand one event to the engine and carry out its effects; returns the tasks
-        of the kills it started (wq rm waits for them)."""
+        of the kills it started (wq rm waits for them). With WQ_CHECK set, the
+        engine's books are checked after every event, and what is broken logged."""
         tasks = self.apply(self.engine.handle(event, time.time()))
+        if self.check:
+            try:
+                self.engine.validate()
+            except Inconsistent as exc:
+                log.error("the engine's books disagree after %s: %s", type(event).__name__, exc)
         if self.engine.activity and self._summary is None:
             self._summary = asyncio.get_running_loop().call_later(SUMMARY, self._summarize)
         if isinstance(event, (fx.Submitted, fx.Loaded)) and len(event.jobs) >= LONG_LIVED:

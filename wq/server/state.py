@@ -130,6 +130,64 @@ class Engine:
         out, self._out = self._out, []
         return out
 
+    # -- its invariants -------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check that the engine's books agree with each other; Inconsistent names
+        every invariant broken. The tests call it after every event; the server
+        after every event when WQ_CHECK is set (a debugging aid: it costs a
+        pass over every live job)."""
+        broken: list[str] = []
+
+        def check(holds: bool, what: str) -> None:
+            if not holds:
+                broken.append(what)
+
+        jobs = self.jobs.values()
+        running = {i: j for i, j in self.jobs.items() if j.state is JobState.RUNNING}
+        waiting = [j for j in jobs if j.state is JobState.WAITING]
+        queued = [j for j in waiting if not self._aside(j)]
+        aside = [j for j in waiting if self._aside(j)]
+        check(len(running) + len(waiting) == len(self.jobs), "jobs holds only live jobs")
+        check(self.running.keys() == running.keys()
+              and all(self.running[i] is j for i, j in running.items()),
+              "running is the running jobs")
+        check(self.current.keys() == running.keys(), "each running job has its instance")
+        check(len(self.waiting) == len(queued)
+              and self.waiting.of_user == Counter(j.user for j in queued),
+              "the scheduler's queue holds the waiting jobs not kept aside")
+        check(self.queue.keys() == {j.number_shown for j in queued},
+              "queue has the number of every queued job, and no other")
+        check(+self.aside_of == Counter(j.user for j in aside)
+              and self.blocked_queue.keys() == {j.number_shown for j in aside},
+              "the jobs kept aside are counted per user and per number")
+        check(self.blocked.keys() <= {j.id for j in waiting},
+              "only waiting jobs are blocked by dependencies")
+        check(self.active_in == Counter(j.number_shown for j in jobs),
+              "active_in counts each number's live jobs")
+        check(+self.running_in == Counter(j.number_shown for j in running.values()),
+              "running_in counts each number's running jobs")
+        for name, table in (("cancelling", self.cancelling), ("requeueing", self.requeueing),
+                            ("timed_out", self.timed_out), ("timers", self.timers)):
+            check(set(table) <= running.keys(), f"{name} holds running jobs only")
+        built = ClusterView.build(self.cluster, self.placements(), offline=self.offline,
+                                  down=self.down, licenses_used=self.licenses_used(),
+                                  samples=self.samples, wq_load=self.wq_load)
+        kept = self.view()
+        check(kept.uses == built.uses and kept.free_cores == built.free_cores
+              and +kept.licenses_used == +built.licenses_used,
+              "the kept view is what building it afresh gives")
+        check(all(u.used_cores <= u.host.cores for u in kept.uses.values()),
+              "no host runs more than its cores")
+        usage: dict[str, Usage] = {}
+        for job in running.values():
+            used = usage.setdefault(job.user, Usage())
+            used.jobs += 1
+            used.cores += job.placement.cores if job.placement else 0
+        check(self._usage == usage, "the kept usage is what the running jobs hold")
+        if broken:
+            raise Inconsistent("; ".join(broken))
+
     # -- what handlers read ------------------------------------------------------
 
     def view(self) -> ClusterView:
@@ -1203,6 +1261,10 @@ def decrement(counter: Counter[Any], key: Any, by: int = 1) -> None:
         counter[key] -= by
     else:
         counter.pop(key, None)
+
+
+class Inconsistent(Exception):
+    """The engine's books disagree (Engine.validate): a bug of wq's."""
 
 
 def internal(exc: BaseException) -> Outcome:
