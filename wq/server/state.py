@@ -27,8 +27,8 @@ import dataclasses
 import logging
 from collections import Counter
 import heapq
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, assert_never
 
 from wq import scheduler
 from wq.executor.outcome import Outcome
@@ -122,8 +122,71 @@ class Engine:
         self._now = now
         self._out = []
         self._wake = False
-        handler: Callable[[fx.Event], None] = getattr(self, _HANDLERS[type(event)])
-        handler(event)
+        match event:        # (the busiest first; mypy checks that every event is here)
+            case fx.Schedule():
+                self._schedule(event)
+            case fx.Ended():
+                self._ended(event)
+            case fx.Started():
+                self._started(event)
+            case fx.Sampled():
+                self._sampled(event)
+            case fx.Loaded():
+                self._loaded(event)
+            case fx.Submitted():
+                self._submitted(event)
+            case fx.Unwatched():
+                self._unwatched(event)
+            case fx.ArrayUnwatched():
+                self._array_unwatched(event)
+            case fx.Pause():
+                self._pause(event)
+            case fx.ClientGone():
+                self._client_gone(event)
+            case fx.ArrayClientGone():
+                self._array_client_gone(event)
+            case fx.Watched():
+                self._watched(event)
+            case fx.WorkflowGone():
+                self._workflow_gone(event)
+            case fx.Remove():
+                self._remove(event)
+            case fx.KillDone():
+                self._kill_done(event)
+            case fx.SessionEnded():
+                self._session_ended(event)
+            case fx.SessionExpired():
+                self._session_expired(event)
+            case fx.HostUp():
+                self._host_up(event)
+            case fx.HostDown():
+                self._host_down(event)
+            case fx.HostLost():
+                self._host_lost(event)
+            case fx.Settle():
+                self._settle(event)
+            case fx.StaleKilled():
+                self._stale_killed(event)
+            case fx.SetOffline():
+                self._set_offline(event)
+            case fx.SetLimits():
+                self._set_limits(event)
+            case fx.SetCluster():
+                self._set_cluster(event)
+            case fx.LauncherUp():
+                self._launcher_up(event)
+            case fx.LauncherGone():
+                self._launcher_gone(event)
+            case fx.LauncherSettled():
+                self._launcher_settled(event)
+            case fx.Hold():
+                self._hold(event)
+            case fx.Requeue():
+                self._requeue(event)
+            case fx.Update():
+                self._update(event)
+            case _:
+                assert_never(event)
         self._resolve_changed()
         if self._wake:
             self._out.append(fx.Reschedule())
@@ -1290,18 +1353,3 @@ def _instance_of(job: Job) -> Instance:
     hosts = job.placement.hosts if job.placement else ()
     return Instance(job.id, job.instance, hosts, job.placement, started=job.started,
                     label=job.label, user=job.user)
-
-
-_HANDLERS: dict[type, str] = {
-    fx.Loaded: "_loaded", fx.Submitted: "_submitted", fx.Unwatched: "_unwatched",
-    fx.ArrayUnwatched: "_array_unwatched", fx.Pause: "_pause", fx.ClientGone: "_client_gone",
-    fx.ArrayClientGone: "_array_client_gone", fx.Watched: "_watched",
-    fx.WorkflowGone: "_workflow_gone", fx.Remove: "_remove", fx.Started: "_started",
-    fx.Ended: "_ended", fx.KillDone: "_kill_done", fx.SessionEnded: "_session_ended",
-    fx.SessionExpired: "_session_expired", fx.HostUp: "_host_up", fx.HostDown: "_host_down",
-    fx.HostLost: "_host_lost", fx.Settle: "_settle", fx.StaleKilled: "_stale_killed",
-    fx.SetOffline: "_set_offline", fx.SetLimits: "_set_limits",
-    fx.SetCluster: "_set_cluster", fx.Schedule: "_schedule", fx.LauncherUp: "_launcher_up",
-    fx.LauncherGone: "_launcher_gone", fx.LauncherSettled: "_launcher_settled",
-    fx.Sampled: "_sampled", fx.Hold: "_hold", fx.Requeue: "_requeue", fx.Update: "_update",
-}
