@@ -8,6 +8,7 @@ against the model's transition table, as the store would.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Any
 
 import pytest
@@ -85,6 +86,7 @@ class Sim:
         self.held: set[int] = set()                 # as the store has it
         self.ended: dict[int, Job] = {}             # ended jobs as last recorded
         self.effects: list[fx.Effect] = []
+        self.unsettled: dict[tuple[int, int], Instance] = {}   # lost, fate not known yet
         for h in hosts:
             self.feed(fx.HostUp(h.name, f"boot-{h.name}"))
 
@@ -102,6 +104,12 @@ class Sim:
                 old = self.stored[job_id]
                 assert old.can_become(state), f"{job_id}: {old.value} -> {state.value}"
                 self.stored[job_id] = state
+            if isinstance(effect, (fx.Record, fx.RecordSettled)) and effect.instance:
+                key = (effect.instance.job_id, effect.instance.number)
+                if effect.instance.settled:
+                    self.unsettled.pop(key, None)
+                else:
+                    self.unsettled[key] = effect.instance
             if isinstance(effect, fx.Record):
                 self.held = self.held | {effect.job.id} if effect.job.held else \
                     self.held - {effect.job.id}
@@ -574,10 +582,110 @@ from hypothesis import strategies as st  # noqa: E402
 OUTCOMES = [Outcome(exit_code=0), Outcome(exit_code=2), Outcome(error="no job directory"),
             Outcome(lost=True, error="channel closed"), Outcome(timed_out=True, exit_code=143),
             Outcome(lost=True, never_started=True, error="could not reach")]
-ACTIONS = st.lists(st.tuples(
-    st.sampled_from(["submit", "array", "schedule", "end", "lost", "up", "rm", "started",
-                     "offline", "sampled"]),
-    st.integers(0, 1000)), max_size=60)
+ACTION_NAMES = ["submit", "array", "interactive", "schedule", "end", "lost", "up", "down",
+                "rm", "started", "offline", "sampled", "watch", "unwatch", "array-unwatched",
+                "pause", "client-gone", "array-client-gone", "workflow-gone", "kill-done",
+                "session-ended", "session-expired", "settle", "stale-killed", "limits",
+                "cluster", "hold", "requeue", "update", "launcher-up", "launcher-gone",
+                "launcher-settled"]
+ACTIONS = st.lists(st.tuples(st.sampled_from(ACTION_NAMES), st.integers(0, 1000)),
+                   max_size=60)
+SETTLED = ["running", "exit 0", "exit 3", "rebooted", "notstarted", "vanished"]
+
+
+def act(sim: Sim, action: str, pick: int, hosts: list[Host], next_id: int) -> int:
+    """Feed the engine one event of the kind `action` names, about what `pick`
+    chooses; returns the next free job id."""
+    live = sorted(sim.engine.jobs)
+    running = sorted(sim.engine.running)
+    numbers = sorted({sim.engine.jobs[i].number_shown for i in live})
+    watched = [n for n in numbers if sim.engine.watched_arrays[n]]
+    one = sim.engine.jobs[live[pick % len(live)]] if live else None
+    busy = sim.engine.jobs[running[pick % len(running)]] if running else None
+    name = hosts[pick % len(hosts)].name
+    user = "bob" if pick % 5 == 0 else "ann"
+    match action:
+        case "submit":
+            sim.submit(job(next_id, user=user, n=1 + pick % 3, retries=pick % 2,
+                           crash_limit=pick % 3, mode="bycore" if pick % 4 else "bycore1",
+                           time_limit=60.0 if pick % 7 == 0 else None))
+            return next_id + 1
+        case "array":
+            sim.submit(*(task(next_id, i, user=user) for i in range(1, 2 + pick % 5)),
+                       throttle=(pick % 3) or None, watched=pick % 2 == 0)
+            return next_id + 7
+        case "interactive":
+            sim.submit(interactive(job(next_id, user=user, time_limit=60.0)), watched=True)
+            return next_id + 1
+        case "schedule":
+            sim.schedule()
+        case "end" if busy:
+            sim.end(busy.id, OUTCOMES[pick % len(OUTCOMES)])
+        case "started" if busy:
+            sim.feed(fx.Started(busy.id, busy.instance, busy.placement.first_host, 1))
+        case "kill-done" if busy:
+            sim.feed(fx.KillDone(busy.id, busy.instance))
+        case "session-ended" if busy:
+            sim.feed(fx.SessionEnded(busy.id, [0, 1, None][pick % 3], "", pick % 2 == 0))
+        case "session-expired" if busy:
+            sim.feed(fx.SessionExpired(busy.id, busy.instance))
+        case "lost":
+            sim.feed(fx.HostLost(name, "gone"))
+        case "up":
+            sim.feed(fx.HostUp(name, f"boot-{name}-{pick % 2}"))
+        case "down":
+            sim.feed(fx.HostDown(name, "unreachable"))
+        case "rm" if one:
+            sim.feed(fx.Remove((one,), one.user))
+        case "offline":
+            sim.feed(fx.SetOffline((name,), name not in sim.engine.offline))
+        case "sampled":
+            sim.feed(fx.Sampled(name, Sample(load=pick % 7, at=pick)))
+        case "watch" if one:
+            sim.feed(fx.Watched(one.id))
+        case "unwatch" if one and sim.engine.watched[one.id]:
+            sim.feed(fx.Unwatched(one.id))
+        case "array-unwatched" if watched:
+            sim.feed(fx.ArrayUnwatched(watched[pick % len(watched)]))
+        case "pause" if numbers:
+            sim.feed(fx.Pause(frozenset({numbers[pick % len(numbers)]}), pick % 2 == 0))
+        case "client-gone" if one:
+            sim.feed(fx.ClientGone(one.id))
+        case "array-client-gone" if numbers:
+            sim.feed(fx.ArrayClientGone(numbers[pick % len(numbers)]))
+        case "workflow-gone":
+            sim.feed(fx.WorkflowGone(user, "token"))
+        case "settle" if sim.unsettled:
+            lost = sorted(sim.unsettled.values(), key=lambda i: (i.job_id, i.number))
+            instance = lost[pick % len(lost)]
+            sim.feed(fx.Settle(instance.host, (instance,),
+                               {instance.name: SETTLED[pick % len(SETTLED)]}, instance.user))
+        case "stale-killed" if sim.unsettled:
+            instance = sorted(sim.unsettled.values(), key=lambda i: (i.job_id, i.number))[0]
+            sim.feed(fx.StaleKilled(instance, "killed"))
+        case "limits":
+            sim.feed(fx.SetLimits(user, Limits(jobs=(pick % 4) or None,
+                                               cores=(pick % 5) or None)))
+        case "cluster":       # a host gains or loses a core, or leaves and comes back
+            changed = [dataclasses.replace(h, cores=1 + (h.cores + pick) % 4) if
+                       h.name == name else h for h in hosts]
+            kept = changed if pick % 3 else [h for h in changed if h.name != name]
+            sim.feed(fx.SetCluster(Cluster(tuple(kept))))
+        case "hold" if one:
+            sim.feed(fx.Hold((one,), one.user, pick % 2 == 0))
+        case "requeue" if one:
+            sim.feed(fx.Requeue((one,), one.user))
+        case "update" if one:
+            spec = dataclasses.replace(one.spec, requirements=dataclasses.replace(
+                one.spec.requirements, time_limit=float(60 + pick)))
+            sim.feed(fx.Update((one,), spec, one.user, "time limit"))
+        case "launcher-up":
+            sim.feed(fx.LauncherUp(user))
+        case "launcher-gone":
+            sim.feed(fx.LauncherGone(user))
+        case "launcher-settled":
+            sim.feed(fx.LauncherSettled(user))
+    return next_id
 
 
 def assert_kept_as_built(engine):
@@ -599,52 +707,54 @@ def assert_kept_as_built(engine):
     assert engine.usage() == usage
 
 
-@settings(max_examples=150, deadline=None)
-@given(ACTIONS)
-def test_any_sequence_of_events_keeps_the_books_straight(actions):
-    """Whatever happens: every recorded move is legal (Sim checks), the engine's
-    live jobs are exactly the stored live ones, its indexes agree (the live jobs
-    per number: no number kept once its jobs ended), and no host runs more than
-    its cores."""
+@settings(max_examples=300, deadline=None)
+@given(ACTIONS, st.booleans(), st.integers(0, 3))
+def test_any_sequence_of_events_keeps_the_books_straight(actions, lab, loaded):
+    """Whatever happens, in a server of one user's or a lab's (whose launchers
+    come and go), from a queue loaded at start: every recorded move is legal
+    and the engine's books agree (Sim checks both after every event), its live
+    jobs are exactly the stored live ones, and the view and usage it keeps are
+    what building them afresh gives."""
     hosts = [host("a", cores=2), host("b", cores=3), host("c", cores=1)]
     hosts[1] = dataclasses.replace(hosts[1], max_load=2.0)
-    sim = Sim(*hosts)
+    sim = Sim(*hosts, launchers={"ann"} if lab else None)
+    start = tuple(job(900 + i, user="bob" if i % 2 else "ann") for i in range(loaded))
+    for j in start:
+        sim.stored[j.id] = j.state
+    sim.feed(fx.Loaded(start))
     next_id = 1
     for action, pick in actions:
-        live = sorted(sim.engine.jobs)
-        running = sorted(sim.engine.running)
-        if action == "submit":
-            sim.submit(job(next_id, n=1 + pick % 3, retries=pick % 2, crash_limit=pick % 3,
-                           mode="bycore" if pick % 4 else "bycore1"))
-            next_id += 1
-        elif action == "array":
-            sim.submit(*(task(next_id, i) for i in range(1, 2 + pick % 5)),
-                       throttle=(pick % 3) or None)
-            next_id += 7
-        elif action == "schedule":
-            sim.schedule()
-        elif action in ("end", "started") and running:
-            j = sim.engine.jobs[running[pick % len(running)]]
-            if action == "end":
-                sim.end(j.id, OUTCOMES[pick % len(OUTCOMES)])
-            else:
-                sim.feed(fx.Started(j.id, j.instance, j.placement.first_host, 1))
-        elif action == "lost":
-            sim.feed(fx.HostLost(hosts[pick % 3].name, "gone"))
-        elif action == "up":
-            sim.feed(fx.HostUp(hosts[pick % 3].name))
-        elif action == "rm" and live:
-            sim.feed(fx.Remove((sim.engine.jobs[live[pick % len(live)]],), "ann"))
-        elif action == "offline":
-            name = hosts[pick % 3].name
-            sim.feed(fx.SetOffline((name,), name not in sim.engine.offline))
-        elif action == "sampled":
-            sim.feed(fx.Sampled(hosts[pick % 3].name, Sample(load=pick % 7, at=pick)))
-        engine = sim.engine           # (Sim.feed has had it validate its books)
+        next_id = act(sim, action, pick, hosts, next_id)
+        engine = sim.engine
         assert set(engine.jobs) == {i for i, s in sim.stored.items() if not s.final}
         assert all(sim.stored[i] is j.state for i, j in engine.jobs.items())
-        assert len(engine.waiting) == sum(len(q) for q in engine.queue.values())
         assert_kept_as_built(engine)
+
+
+def test_the_random_sequences_drive_every_kind_of_event():
+    """Each event type of effects.Event is among the property's actions."""
+    fed: set[type] = set()
+
+    class Watching(Sim):
+        def feed(self, event: fx.Event) -> list[str]:
+            fed.add(type(event))
+            return super().feed(event)
+
+    hosts = [host("a", cores=2), host("b", cores=3), host("c", cores=1)]
+    for lab in (False, True):
+        sim = Watching(*hosts, launchers={"ann"} if lab else None)
+        sim.feed(fx.Loaded(()))
+        next_id = 1
+        for action in ACTION_NAMES:      # each with jobs running, and with a host lost
+            for before in ("array", "interactive", "submit", "schedule"):
+                next_id = act(sim, before, 2, hosts, next_id)
+            if action in ("settle", "stale-killed"):
+                next_id = act(sim, "lost", 0, hosts, next_id)
+            for pick in (0, 1, 2, 3):
+                next_id = act(sim, action, pick, hosts, next_id)
+            for pick in range(len(hosts)):
+                next_id = act(sim, "up", pick, hosts, next_id)
+    assert set(typing.get_args(fx.Event)) - fed == set()
 
 
 def test_validate_names_each_book_that_disagrees():
