@@ -757,6 +757,17 @@ def test_the_random_sequences_drive_every_kind_of_event():
     assert set(typing.get_args(fx.Event)) - fed == set()
 
 
+def test_a_move_the_transition_table_forbids_is_refused_before_it_is_recorded():
+    sim = Sim(host("a"))
+    sim.submit(job(1))
+    sim.schedule()
+    sim.end(1, Outcome(exit_code=0))
+    done = sim.ended[1]
+    with pytest.raises(Inconsistent, match="job 1 cannot go from done to running"):
+        sim.engine._move(done, "started", "a", None, state=JobState.RUNNING)
+    assert sim.engine._out == [] and 1 not in sim.engine.jobs
+
+
 def test_validate_names_each_book_that_disagrees():
     sim = Sim(host("a", cores=2))
     sim.submit(job(1), job(2, n=2))

@@ -544,11 +544,9 @@ class Engine:
     def _again_ended(self, job: Job, reason: str) -> None:
         """An ended job waits again: it is live once more, and the targets that
         counted its end count it as live."""
-        again = dataclasses.replace(job, state=JobState.WAITING, placement=None, started=None,
-                                    ended=None, exit_code=None, reason=reason, held=False)
-        self._out.append(fx.Record(again, "requeued", reason))
         self._untally(job)
-        self._put(again)
+        self._move(job, "requeued", reason, state=JobState.WAITING, placement=None,
+                   started=None, ended=None, exit_code=None, reason=reason, held=False)
         self._publish(job.id, events.Requeued(reason))
         self._reschedule()
 
@@ -843,13 +841,13 @@ class Engine:
 
     def _start(self, job: Job, placement: Placement) -> None:
         now = self._now
-        job = dataclasses.replace(job, state=JobState.RUNNING, started=now, ended=None,
-                                  placement=placement, instance=job.instance + 1, reason="")
-        instance = Instance(job.id, job.instance, placement.hosts, placement, started=now,
+        number = job.instance + 1
+        instance = Instance(job.id, number, placement.hosts, placement, started=now,
                             boot_id=self.boot_ids.get(placement.first_host, ""),
                             label=job.label, user=job.user)
-        self._out.append(fx.Record(job, "started", ",".join(placement.hosts), instance))
-        self._put(job)
+        job = self._move(job, "started", ",".join(placement.hosts), instance,
+                         state=JobState.RUNNING, started=now, ended=None, placement=placement,
+                         instance=number, reason="")
         self.current[job.id] = instance
         self.activity["started"] += 1
         log.debug("job %s started on %s", job.label, ",".join(placement.hosts))
@@ -876,12 +874,10 @@ class Engine:
     def _adopt(self, job: Job, instance: Instance) -> None:
         """Take back a requeued job whose lost instance turned out to live on (or to
         have finished) when its host returned: watch it instead of running it again."""
-        job = dataclasses.replace(job, state=JobState.RUNNING, started=instance.started,
-                                  placement=instance.placement, reason="")
         instance = dataclasses.replace(instance, outcome="running", ended=None, settled=True)
-        self._out.append(fx.Record(job, "adopted", f"instance {instance.number} on "
-                                   f"{instance.host} outlived the outage", instance))
-        self._put(job)
+        job = self._move(job, "adopted", f"instance {instance.number} on {instance.host} "
+                         "outlived the outage", instance, state=JobState.RUNNING,
+                         started=instance.started, placement=instance.placement, reason="")
         self.current[job.id] = instance
         log.info("job %s: instance %s on %s outlived the outage; watching it again",
                  job.label, instance.number, instance.host)
@@ -987,11 +983,10 @@ class Engine:
         if verdict.state is JobState.WAITING:
             self._again(current, verdict, instance)
             return
-        done = dataclasses.replace(current, state=verdict.state, ended=ended,
-                                   exit_code=verdict.exit_code, reason=verdict.reason)
-        self._out.append(fx.Record(done, verdict.state.value,
-                                   verdict.reason or f"exit {verdict.exit_code}", instance))
-        self._drop(done, done.state)
+        done = self._move(current, verdict.state.value,
+                          verdict.reason or f"exit {verdict.exit_code}", instance,
+                          state=verdict.state, ended=ended, exit_code=verdict.exit_code,
+                          reason=verdict.reason)
         self.activity[verdict.state.value] += 1
         log.log(logging.DEBUG if verdict.state is JobState.DONE else logging.INFO,
                 "job %s %s%s", done.label, verdict.state.value,
@@ -1004,13 +999,11 @@ class Engine:
         avoid = job.avoid
         if verdict.avoid:
             avoid = tuple(dict.fromkeys((*avoid, *instance.hosts)))
-        again = dataclasses.replace(
-            job, state=JobState.WAITING, placement=None, started=None, reason=verdict.reason,
-            crashes=job.crashes + verdict.crash, failures=job.failures + verdict.failure,
-            avoid=avoid)
         event = "retried" if verdict.failure else "requeued"
-        self._out.append(fx.Record(again, event, verdict.reason, instance))
-        self._put(again)
+        self._move(job, event, verdict.reason, instance, state=JobState.WAITING,
+                   placement=None, started=None, reason=verdict.reason,
+                   crashes=job.crashes + verdict.crash, failures=job.failures + verdict.failure,
+                   avoid=avoid)
         log.info("job %s %s: %s", job.label, event, verdict.reason)
         self._publish(job.id, events.Requeued(verdict.reason))
         self._reschedule()
@@ -1027,6 +1020,23 @@ class Engine:
             self._set_offline(fx.SetOffline((host,), True, reason))
 
     # -- the indexes ------------------------------------------------------------------------
+
+    def _move(self, job: Job, event: str, detail: str, run: Instance | None = None, /,
+              **changes: Any) -> Job:
+        """Every move of a job from one state to another goes here: its fields
+        changed, checked against the transition table (JobState.can_become),
+        recorded with `event` (and the instance `run` it concerns), and kept (a
+        live job re-indexed, an ended one dropped). Returns the job moved."""
+        moved = dataclasses.replace(job, **changes)
+        if not job.state.can_become(moved.state):
+            raise Inconsistent(f"job {job.label} cannot go from {job.state.value} to "
+                               f"{moved.state.value} ({event})")
+        self._out.append(fx.Record(moved, event, detail, run))
+        if moved.state.final:
+            self._drop(moved, moved.state)
+        else:
+            self._put(moved)
+        return moved
 
     def _put(self, job: Job) -> None:
         """Keep a new job, or a job in its new state, and index it."""
