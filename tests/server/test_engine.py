@@ -389,7 +389,7 @@ def test_an_array_handed_over_in_chunks_ends_only_after_its_last():
         for e in sim.effects)
     sim.feed(fx.Submitted(tuple(second)))
     sim.feed(fx.ArrayUnwatched(10))
-    assert not sim.engine.watched_arrays
+    assert not sim.engine.audience.arrays
     for number in (13, 14):
         sim.schedule()
         sim.end(number, Outcome(exit_code=0))
@@ -599,7 +599,7 @@ def act(sim: Sim, action: str, pick: int, hosts: list[Host], next_id: int) -> in
     live = sorted(sim.engine.jobs)
     running = sorted(sim.engine.running)
     numbers = sorted({sim.engine.jobs[i].number_shown for i in live})
-    watched = [n for n in numbers if sim.engine.watched_arrays[n]]
+    watched = [n for n in numbers if sim.engine.audience.watches_array(n)]
     one = sim.engine.jobs[live[pick % len(live)]] if live else None
     busy = sim.engine.jobs[running[pick % len(running)]] if running else None
     name = hosts[pick % len(hosts)].name
@@ -643,7 +643,7 @@ def act(sim: Sim, action: str, pick: int, hosts: list[Host], next_id: int) -> in
             sim.feed(fx.Sampled(name, Sample(load=pick % 7, at=pick)))
         case "watch" if one:
             sim.feed(fx.Watched(one.id))
-        case "unwatch" if one and sim.engine.watched[one.id]:
+        case "unwatch" if one and sim.engine.audience.watches(one.id):
             sim.feed(fx.Unwatched(one.id))
         case "array-unwatched" if watched:
             sim.feed(fx.ArrayUnwatched(watched[pick % len(watched)]))

@@ -432,7 +432,7 @@ class Runner:
                 if any(h.setup is not None for h in hosts):
                     await self.setups.ready(hosts)
                 outcome = await ops.launch(job, host, effect.launch, hosts, on_started)
-                if outcome.pid is not None and self.engine.watched[job.id]:
+                if outcome.pid is not None and self.engine.audience.watches(job.id):
                     # it ended before its start was told: its client hears of the
                     # start, and gets its output, before its end
                     on_started(Started(outcome.pid, "", ""))

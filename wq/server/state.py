@@ -41,6 +41,7 @@ from wq.scheduler.queue import JobClass, task_key
 from wq.scheduler.load import wq_share
 from wq.scheduler.why import Facts, HostWhy, why_hosts
 from wq.server import effects as fx
+from wq.server.audience import Audience
 from wq.server import onnode
 from wq.server import rights
 from wq.server.verdict import Verdict, judge
@@ -83,8 +84,7 @@ class Engine:
         self.array_counts: dict[int, Counter[str]] = {}   # final states, since submission
         self.arriving: set[int] = set()                 # arrays whose tasks are still fed in
         self.unloaded = 0                               # waiting jobs still to be loaded
-        self.watched: Counter[JobId] = Counter()        # attached clients per job
-        self.watched_arrays: Counter[int] = Counter()   # ... per array
+        self.audience = Audience()                      # attached clients: who, told what
         self.paused: Counter[int] = Counter()           # arrays none of whose tasks start
         # jobs started and ended since the runner last logged a summary line
         # (one line every few seconds, not two a job: a job's own lines are debug)
@@ -108,7 +108,6 @@ class Engine:
         self.samples: dict[str, Sample] = {}            # hosts' own load, memory, GPUs
         self.wq_load: dict[str, float] = {}             # wq's share of their load
         self._never_fits: dict[Requirements, str | None] = {}
-        self._told: dict[JobId, str] = {}      # the waiting reason last sent to watchers
         # what each host has free, kept as jobs start and end (None: to be built
         # afresh, after hosts changed), and what each user's running jobs hold
         self._view: ClusterView | None = None
@@ -365,9 +364,9 @@ class Engine:
             self.arriving.discard(first.number)
         if ev.watched:
             if first.task is None:
-                self.watched[first.id] += 1
+                self.audience.watch(first.id)
             else:
-                self.watched_arrays[first.number] += 1
+                self.audience.watch_array(first.number)
         self._cancel_never(never)
         self._reschedule()
 
@@ -375,15 +374,14 @@ class Engine:
         """A client attached to a job already submitted (wq log -f, a wq sub back
         after a restart): it hears what its job does from now, and why it waits."""
         if ev.job_id in self.jobs:
-            self.watched[ev.job_id] += 1
-            self._told.pop(ev.job_id, None)
+            self.audience.watch(ev.job_id)
             self._reschedule()
 
     def _unwatched(self, ev: fx.Unwatched) -> None:
-        decrement(self.watched, ev.job_id)
+        self.audience.unwatch(ev.job_id)
 
     def _array_unwatched(self, ev: fx.ArrayUnwatched) -> None:
-        decrement(self.watched_arrays, ev.number)
+        self.audience.unwatch_array(ev.number)
 
     def _pause(self, ev: fx.Pause) -> None:
         """While a big wq rm goes a chunk at a time, the arrays it names start
@@ -478,7 +476,7 @@ class Engine:
         exit = events.Exit(JobState.CANCELLED.value, None, reason)
         for job in jobs:
             self._drop(job, JobState.CANCELLED, reason, queued=False)
-            if self.watched[job.id]:
+            if self.audience.watches(job.id):
                 self._exit(job.id, exit)
         self._reschedule()
 
@@ -508,7 +506,7 @@ class Engine:
         if changed:
             self._out.append(fx.RecordHeld(tuple(changed), ev.on, f"{word} by {ev.user}"))
             for job_id in changed:
-                self._told.pop(job_id, None)
+                self.audience.changed(job_id)
             if not ev.on:
                 self._reschedule()
         self._out.append(fx.Answer(tuple(results)))
@@ -569,7 +567,7 @@ class Engine:
             else:
                 self._out.append(fx.RecordSpec(job, ev.spec, ev.detail))
                 self._put(dataclasses.replace(job, spec=ev.spec))
-                self._told.pop(job.id, None)
+                self.audience.changed(job.id)
                 results.append((number, None, f"updated: {ev.detail}", True))
         for number, first in arrays.items():
             self._out.append(fx.RecordSpec(first, ev.spec, ev.detail))
@@ -577,7 +575,7 @@ class Engine:
                 if isinstance(queued, JobClass):
                     for job in queued.respec(ev.spec):
                         self.jobs[job.id] = job
-                        self._told.pop(job.id, None)
+                        self.audience.changed(job.id)
                         results.append((number, job.task, f"updated: {ev.detail}", True))
         results.sort(key=lambda r: (r[0], r[1] or 0))
         self._reschedule()
@@ -608,7 +606,7 @@ class Engine:
         self._publish(job.id, events.Started(ev.host, ev.pid, job.instance))
         if job.id in self.cancelling:
             self._kill(job)
-        if self.watched[job.id]:
+        if self.audience.watches(job.id):
             self._out.append(self.follow_of(job))
 
     def _ended(self, ev: fx.Ended) -> None:
@@ -825,7 +823,7 @@ class Engine:
 
     def _tell_waiting(self) -> None:
         """Tell attached clients why their job still waits, when the reason changes."""
-        watched = [j for j in (self.jobs.get(i) for i in self.watched)
+        watched = [j for j in (self.jobs.get(i) for i in self.audience.jobs)
                    if j is not None and j.state is JobState.WAITING]
         if not watched:
             return
@@ -835,9 +833,7 @@ class Engine:
             reason = (f"can no longer fit: {never}" if never else self.blocked_reason(job) or
                       scheduler.waiting_reason(job, view, usage=usage, limits=self.limits,
                                                ready=self.ready()))
-            if self._told.get(job.id) != reason:
-                self._told[job.id] = reason
-                self._publish(job.id, events.Waiting(reason))
+            self._say(self.audience.tell_waiting(job.id, reason))
 
     def _start(self, job: Job, placement: Placement) -> None:
         now = self._now
@@ -860,11 +856,11 @@ class Engine:
         host = self.known[placement.first_host]
         if not job.spec.interactive:
             self._out.append(fx.Launch(job, host, launch))
-        elif not self.watched[job.id]:               # its client left before it could start
+        elif not self.audience.watches(job.id):       # its client left before it could start
             self._finish(job.id, job.instance, Outcome(
                 lost=True, error="the interactive client went away before the job started"))
         else:
-            self._told.pop(job.id, None)
+            self.audience.changed(job.id)
             self._out.append(fx.Lease(job.id, host, launch, job))
             limit = job.spec.requirements.time_limit
             if limit is not None:
@@ -923,7 +919,7 @@ class Engine:
                 and not job.spec.interactive:
             return
         host = self.known[job.placement.first_host]
-        follow = self.follow_of(job) if self.watched[job.id] else None
+        follow = self.follow_of(job) if self.audience.watches(job.id) else None
         self._out.append(fx.Watch(job, host, onnode.directory(self.server_id, job), follow))
 
     def follow_of(self, job: Job) -> fx.Follow:
@@ -1097,8 +1093,7 @@ class Engine:
         self.running = dict(self.running)
         self.current = dict(self.current)
         self.blocked = dict(self.blocked)
-        self.watched = Counter(self.watched)
-        self._told = dict(self._told)
+        self.audience.compact()
         self.active_in = Counter(self.active_in)
         self.running_in = Counter(self.running_in)
 
@@ -1166,9 +1161,8 @@ class Engine:
         if counts is None:
             counts = self.array_counts[number] = Counter()
         counts[state.value] += 1
-        watched = self.watched_arrays[number] > 0
-        if watched:
-            self._out.append(fx.PublishArray(number, events.Task(
+        if self.audience.watches_array(number):
+            self._say(self.audience.tell_array(number, events.Task(
                 job.label, state.value,
                 job.exit_code if state is not JobState.CANCELLED else None,
                 job.reason if reason is None else reason, dict(counts))))
@@ -1184,9 +1178,7 @@ class Engine:
         if last is not None:
             state = "done" if set(counts) <= {"done"} else "failed"
             self._out.append(fx.Hook(last, onnode.hook_facts(last, state, None, counts)))
-        if self.watched_arrays.pop(number, 0):
-            self._out.append(fx.PublishArray(number, events.ArrayEnd(number, dict(counts)),
-                                             last=True))
+        self._say(self.audience.tell_array_last(number, events.ArrayEnd(number, dict(counts))))
 
     # -- dependencies -----------------------------------------------------------------------
 
@@ -1306,16 +1298,15 @@ class Engine:
 
     def _publish(self, job_id: JobId, event: events.Event) -> None:
         """Tell a job's attached clients, if it has any."""
-        if isinstance(event, events.Started):
-            self._told.pop(job_id, None)
-        if self.watched[job_id]:
-            self._out.append(fx.Publish(job_id, event))
+        self._say(self.audience.tell(job_id, event))
 
     def _exit(self, job_id: JobId, event: events.Exit) -> None:
         """A job's last event: its watchers are done with it."""
-        self._told.pop(job_id, None)
-        if self.watched.pop(job_id, 0):
-            self._out.append(fx.Publish(job_id, event, last=True))
+        self._say(self.audience.tell_last(job_id, event))
+
+    def _say(self, effect: fx.Publish | fx.PublishArray | None) -> None:
+        if effect is not None:
+            self._out.append(effect)
 
     def _reschedule(self) -> None:
         """Ask for a scheduling pass once this event is dealt with."""
