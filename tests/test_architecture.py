@@ -26,7 +26,7 @@ FORBIDDEN = {
     **{f"wq/server/{name}.py": {"asyncio", "sqlite3", "asyncssh", "time", "socket",
                                 "wq.store", "wq.executor.base", "wq.executor.ssh",
                                 "wq.executor.local", "wq.server.runner", "wq.server.hosts"}
-       for name in ("state", "effects", "onnode", "verdict", "audience")},
+       for name in ("state", "effects", "onnode", "verdict", "audience", "counting")},
     "wq/client.py": {"asyncio", "asyncssh", "sqlite3", "yaml", "wq.server", "wq.store",
                      "wq.executor"},
     # a member's launcher builds launches from what it can verify; it holds no state

@@ -5,11 +5,11 @@ answers with the Publish effects to make, and the engine makes them."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from wq.model import JobId
 from wq.protocol import events
 from wq.server import effects as fx
+from wq.server.counting import decrement
 
 
 class Audience:
@@ -33,10 +33,10 @@ class Audience:
         self.arrays[number] += 1
 
     def unwatch(self, job_id: JobId) -> None:
-        _decrement(self.jobs, job_id)
+        decrement(self.jobs, job_id)
 
     def unwatch_array(self, number: int) -> None:
-        _decrement(self.arrays, number)
+        decrement(self.arrays, number)
 
     def changed(self, job_id: JobId) -> None:
         """The job changed (held, updated, started): why it waits is told again."""
@@ -72,11 +72,3 @@ class Audience:
         """After many jobs went: the tables made afresh at their size now."""
         self.jobs = Counter(self.jobs)
         self.told = dict(self.told)
-
-
-def _decrement(counter: Counter[Any], key: Any) -> None:
-    """One off a count, forgotten at zero (so the counts stay small)."""
-    if counter[key] > 1:
-        counter[key] -= 1
-    else:
-        counter.pop(key, None)

@@ -40,7 +40,7 @@ from wq.server import onnode, targets
 from wq.server.lab import Members
 from wq.server.ops import Ops
 from wq.server.runner import Runner, Runs, long_lived, pause
-from wq.server.state import decrement
+from wq.server.counting import decrement
 from wq.server.watchers import Watcher
 from wq.store import Store
 

@@ -42,6 +42,7 @@ from wq.scheduler.load import wq_share
 from wq.scheduler.why import Facts, HostWhy, why_hosts
 from wq.server import effects as fx
 from wq.server.audience import Audience
+from wq.server.counting import decrement
 from wq.server import onnode
 from wq.server import rights
 from wq.server.verdict import Verdict, judge
@@ -232,9 +233,7 @@ class Engine:
         for name, table in (("cancelling", self.cancelling), ("requeueing", self.requeueing),
                             ("timed_out", self.timed_out), ("timers", self.timers)):
             check(set(table) <= running.keys(), f"{name} holds running jobs only")
-        built = ClusterView.build(self.cluster, self.placements(), offline=self.offline,
-                                  down=self.down, licenses_used=self.licenses_used(),
-                                  samples=self.samples, wq_load=self.wq_load)
+        built = self._built_view()
         kept = self.view()
         check(kept.uses == built.uses and kept.free_cores == built.free_cores
               and +kept.licenses_used == +built.licenses_used,
@@ -257,11 +256,14 @@ class Engine:
         jobs start and end rather than built for every pass: read it, or plan on
         a copy."""
         if self._view is None:
-            self._view = ClusterView.build(
-                self.cluster, self.placements(), offline=self.offline, down=self.down,
-                licenses_used=self.licenses_used(), samples=self.samples,
-                wq_load=self.wq_load)
+            self._view = self._built_view()
         return self._view
+
+    def _built_view(self) -> ClusterView:
+        """The view built afresh from the hosts and the running jobs."""
+        return ClusterView.build(self.cluster, self.placements(), offline=self.offline,
+                                 down=self.down, licenses_used=self.licenses_used(),
+                                 samples=self.samples, wq_load=self.wq_load)
 
     def _hosts_changed(self) -> None:
         """Hosts came, went, or changed: the view is built afresh when next read."""
@@ -1317,14 +1319,6 @@ REMOVED = "removed from the queue"
 REMOVED_BY_RM = "removed with wq rm"
 CLIENT_GONE = "its attached wq sub went away (killed, or its terminal closed)"
 WORKFLOW_GONE = "its workflow's session ended (the driver stopped or was killed)"
-
-
-def decrement(counter: Counter[Any], key: Any, by: int = 1) -> None:
-    """Take `by` off a count, forgetting it at zero (so the counts stay small)."""
-    if counter[key] > by:
-        counter[key] -= by
-    else:
-        counter.pop(key, None)
 
 
 class Inconsistent(Exception):
